@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "conduit/core/result.hpp"
+
+namespace conduit::app {
+
+/// Everything `conduit.toml` can say. Defaults are the safe choice; docs/configuration.md
+/// documents every key with its default and range.
+struct Config {
+  std::filesystem::path dataDir = "/var/lib/conduit";
+
+  struct Portal {
+    std::string address = "127.0.0.1";  // loopback unless the operator opens it on purpose
+    std::uint16_t port = 8443;
+    std::filesystem::path tlsCertificate;  // empty: <data_dir>/tls/portal.crt
+    std::filesystem::path tlsPrivateKey;   // empty: <data_dir>/tls/portal.key
+    std::size_t maxHeaderBytes = 8 * 1024;
+    std::size_t maxBodyBytes = 1024 * 1024;
+    int requestTimeoutSeconds = 30;
+    int idleTimeoutSeconds = 60;
+    std::size_t maxConnections = 1024;
+    unsigned threads = 2;
+    int shutdownGraceSeconds = 10;
+  } portal;
+
+  struct Database {
+    int busyTimeoutMs = 5000;
+  } database;
+
+  struct Log {
+    std::string level = "info";
+  } log;
+};
+
+/// Parses TOML text. `source` names the file in messages ("conduit.toml:7: ..."). Relative
+/// paths are resolved against `baseDir`. Unknown keys and bad values fail with
+/// `invalid_argument`, naming the key and its line.
+core::Result<Config> parseConfig(std::string_view text, const std::string& source,
+                                 const std::filesystem::path& baseDir);
+
+/// Reads and parses the file. Fails with `unavailable` if it cannot be read.
+core::Result<Config> loadConfig(const std::filesystem::path& file);
+
+/// Fills paths left empty from the data directory.
+Config withDerivedPaths(Config config);
+
+}  // namespace conduit::app

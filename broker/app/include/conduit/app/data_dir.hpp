@@ -1,0 +1,41 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "conduit/core/result.hpp"
+
+namespace conduit::app {
+
+/// Where things live inside the data directory (docs/operator.md lists them).
+struct DataDirLayout {
+  std::filesystem::path root;
+  std::filesystem::path database() const { return root / "conduit.db"; }
+  std::filesystem::path tlsDir() const { return root / "tls"; }
+  std::filesystem::path tlsCertificate() const { return tlsDir() / "portal.crt"; }
+  std::filesystem::path tlsPrivateKey() const { return tlsDir() / "portal.key"; }
+  std::filesystem::path sshDir() const { return root / "ssh"; }
+  std::filesystem::path sshHostKey() const { return sshDir() / "host_ed25519_key"; }
+  std::filesystem::path sshHostPublicKey() const { return sshDir() / "host_ed25519_key.pub"; }
+};
+
+/// What `conduit init` did: the files it created and the ones it found and kept.
+struct InitReport {
+  std::vector<std::filesystem::path> created;
+  std::vector<std::filesystem::path> kept;
+  int schemaVersion = 0;
+  std::string sshHostKeyFingerprint;
+};
+
+/// Creates or completes a data directory: the directory (0700), the database with every
+/// migration applied, a self-signed portal TLS certificate and key (0600), and the SSH host
+/// key (0600). Idempotent; never overwrites a key. On failure, removes what this call created.
+core::Result<InitReport> initDataDir(const std::filesystem::path& root);
+
+/// Checks an existing data directory before serving: permissions, database opens and is
+/// migrated (pending migrations are applied), keys present and private.
+/// Fails with a message that says how to fix it (usually: run `conduit init`).
+core::Status checkDataDir(const std::filesystem::path& root);
+
+}  // namespace conduit::app

@@ -1,0 +1,16 @@
+#pragma once
+
+#include "conduit/app/config.hpp"
+
+namespace conduit::app {
+
+/// Runs the broker with config until SIGINT or SIGTERM, then shuts down gracefully.
+/// Returns the process exit code; on a start-up failure prints one error line and returns 1.
+/// The calling thread must have SIGINT and SIGTERM blocked (see blockShutdownSignals).
+int serve(const Config& config);
+
+/// Blocks SIGINT and SIGTERM in the calling thread (and threads it starts later), so that a
+/// dedicated thread can take them with sigwait() instead of a signal handler.
+void blockShutdownSignals();
+
+}  // namespace conduit::app

@@ -1,0 +1,186 @@
+#include "conduit/app/config.hpp"
+
+#include <toml++/toml.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace conduit::app {
+
+using core::ErrorCode;
+using core::fail;
+
+namespace {
+
+/// Reads one TOML table against a fixed list of keys; anything left over is an unknown key.
+/// toml++ parses; this only checks types, ranges and names, which no library does for us.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string prefix, const std::string& source)
+      : table_(table), prefix_(std::move(prefix)), source_(source) {}
+
+  template <typename Int>
+  void integer(const char* key, Int& out, std::int64_t min, std::int64_t max) {
+    const toml::node* node = take(key);
+    if (node == nullptr || error_) return;
+    const auto value = node->value<std::int64_t>();
+    if (!node->is_integer() || !value) return bad(*node, key, "must be an integer");
+    if (*value < min || *value > max) {
+      return bad(*node, key,
+                 "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = static_cast<Int>(*value);
+  }
+
+  void string(const char* key, std::string& out, const std::set<std::string>& allowed = {}) {
+    const toml::node* node = take(key);
+    if (node == nullptr || error_) return;
+    if (!node->is_string()) return bad(*node, key, "must be a string");
+    std::string value = *node->value<std::string>();
+    if (!allowed.empty() && !allowed.contains(value)) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return bad(*node, key, "must be one of: " + list);
+    }
+    out = std::move(value);
+  }
+
+  void path(const char* key, std::filesystem::path& out, const std::filesystem::path& base) {
+    std::string text;
+    const bool present = table_.contains(key);
+    string(key, text);
+    if (!present || error_) return;
+    if (text.empty()) return bad(*table_.get(key), key, "must not be empty");
+    const std::filesystem::path p(text);
+    out = p.is_absolute() ? p : base / p;
+  }
+
+  const toml::table* subtable(const char* key) {
+    const toml::node* node = take(key);
+    if (node == nullptr || error_) return nullptr;
+    if (!node->is_table()) {
+      bad(*node, key, "must be a table ([" + prefix_ + key + "])");
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  /// The first problem found, including keys nobody asked for.
+  std::optional<core::Error> finish() {
+    if (error_) return error_;
+    for (const auto& [key, node] : table_) {
+      if (!seen_.contains(std::string(key.str()))) {
+        return core::Error{ErrorCode::invalid_argument,
+                           where(node) + "unknown key '" + prefix_ + std::string(key.str()) + "'"};
+      }
+    }
+    return std::nullopt;
+  }
+
+  void adopt(std::optional<core::Error> e) {
+    if (e && !error_) error_ = std::move(e);
+  }
+
+ private:
+  const toml::node* take(const char* key) {
+    seen_.insert(key);
+    return table_.get(key);
+  }
+
+  std::string where(const toml::node& node) const {
+    const auto& begin = node.source().begin;
+    return source_ + ":" + std::to_string(begin.line) + ": ";
+  }
+
+  void bad(const toml::node& node, const char* key, const std::string& why) {
+    if (!error_) {
+      error_ = core::Error{ErrorCode::invalid_argument, where(node) + prefix_ + key + " " + why};
+    }
+  }
+
+  const toml::table& table_;
+  std::string prefix_;
+  const std::string& source_;
+  std::set<std::string> seen_;
+  std::optional<core::Error> error_;
+};
+
+}  // namespace
+
+core::Result<Config> parseConfig(std::string_view text, const std::string& source,
+                                 const std::filesystem::path& baseDir) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return fail(ErrorCode::invalid_argument, source + ":" + std::to_string(e.source().begin.line) +
+                                                 ": " + std::string(e.description()));
+  }
+
+  Config config;
+  TableReader top(root, "", source);
+  top.path("data_dir", config.dataDir, baseDir);
+
+  if (const toml::table* t = top.subtable("portal")) {
+    TableReader r(*t, "portal.", source);
+    auto& p = config.portal;
+    r.string("address", p.address);
+    r.integer("port", p.port, 0, 65535);
+    r.path("tls_certificate", p.tlsCertificate, baseDir);
+    r.path("tls_private_key", p.tlsPrivateKey, baseDir);
+    // Limits: large enough for the portal's own pages and API, small enough that one client
+    // cannot tie up memory. Ranges stop typos such as a body limit of 10 GB.
+    r.integer("max_header_bytes", p.maxHeaderBytes, 1024, 64 * 1024);
+    r.integer("max_body_bytes", p.maxBodyBytes, 1024, 64 * 1024 * 1024);
+    r.integer("request_timeout_seconds", p.requestTimeoutSeconds, 1, 600);
+    r.integer("idle_timeout_seconds", p.idleTimeoutSeconds, 1, 3600);
+    r.integer("max_connections", p.maxConnections, 1, 100000);
+    r.integer("threads", p.threads, 1, 64);
+    r.integer("shutdown_grace_seconds", p.shutdownGraceSeconds, 0, 300);
+    top.adopt(r.finish());
+  }
+  if (const toml::table* t = top.subtable("database")) {
+    TableReader r(*t, "database.", source);
+    r.integer("busy_timeout_ms", config.database.busyTimeoutMs, 100, 60000);
+    top.adopt(r.finish());
+  }
+  if (const toml::table* t = top.subtable("log")) {
+    TableReader r(*t, "log.", source);
+    r.string("level", config.log.level, {"trace", "debug", "info", "warn", "error"});
+    top.adopt(r.finish());
+  }
+  if (auto e = top.finish()) return *e;
+  return config;
+}
+
+core::Result<Config> loadConfig(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    return fail(ErrorCode::unavailable, "config file " + file.string() + " is a directory");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return fail(ErrorCode::unavailable,
+                "cannot read config file " + file.string() + ": " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return fail(ErrorCode::unavailable, "cannot read config file " + file.string());
+  const auto base = std::filesystem::absolute(file).parent_path();
+  return parseConfig(text.str(), file.string(), base);
+}
+
+Config withDerivedPaths(Config config) {
+  if (config.portal.tlsCertificate.empty()) {
+    config.portal.tlsCertificate = config.dataDir / "tls" / "portal.crt";
+  }
+  if (config.portal.tlsPrivateKey.empty()) {
+    config.portal.tlsPrivateKey = config.dataDir / "tls" / "portal.key";
+  }
+  return config;
+}
+
+}  // namespace conduit::app

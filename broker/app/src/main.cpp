@@ -1,0 +1,96 @@
+// conduit: the one binary. This file is the composition root: it parses the command line and
+// wires the modules; nothing else constructs collaborators it does not own.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "conduit/app/config.hpp"
+#include "conduit/app/data_dir.hpp"
+#include "conduit/app/logging.hpp"
+#include "conduit/app/serve.hpp"
+
+namespace {
+
+using conduit::app::Config;
+
+int reportError(const std::string& message) {
+  std::fprintf(stderr, "conduit: %s\n", message.c_str());
+  return 1;
+}
+
+int runInit(const std::filesystem::path& dataDir) {
+  auto report = conduit::app::initDataDir(dataDir);
+  if (!report) return reportError(report.error().message);
+  std::printf("data directory %s ready (schema version %d)\n", dataDir.c_str(),
+              report->schemaVersion);
+  for (const auto& p : report->created) std::printf("  created %s\n", p.c_str());
+  for (const auto& p : report->kept) std::printf("  kept    %s\n", p.c_str());
+  std::printf("  ssh host key %s\n", report->sshHostKeyFingerprint.c_str());
+  return 0;
+}
+
+int runServe(const std::filesystem::path& configFile) {
+  auto config = conduit::app::loadConfig(configFile);
+  if (!config) return reportError(config.error().message);
+  conduit::app::setupLogging(config->log.level);
+  return conduit::app::serve(*config);
+}
+
+int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
+  if (int rc = runInit(dataDir); rc != 0) return rc;
+  Config config;
+  config.dataDir = std::filesystem::weakly_canonical(std::filesystem::absolute(dataDir));
+  config.portal.port = port;
+  conduit::app::setupLogging(config.log.level);
+  std::printf(
+      "\nConduit demo\n"
+      "  portal:  https://127.0.0.1:%u/  (self-signed certificate: %s)\n"
+      "  health:  curl -k https://127.0.0.1:%u/healthz\n"
+      "  stop:    Ctrl+C\n\n",
+      static_cast<unsigned>(port), (config.dataDir / "tls" / "portal.crt").c_str(),
+      static_cast<unsigned>(port));
+  std::fflush(stdout);
+  return conduit::app::serve(config);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread exists, so every thread inherits the mask (see serve.hpp).
+  conduit::app::blockShutdownSignals();
+
+  CLI::App app{"Conduit: secure remote access broker for operational technology"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "conduit 0.1.0");
+
+  std::string dataDir = "/var/lib/conduit";
+  auto* init = app.add_subcommand("init", "Create or complete a data directory (idempotent)");
+  init->add_option("--data-dir", dataDir, "Data directory")->capture_default_str();
+
+  std::string configFile;
+  auto* serve = app.add_subcommand("serve", "Run the broker");
+  serve->add_option("--config", configFile, "Configuration file (TOML)")->required();
+
+  std::string demoDir = "./var/demo";
+  std::uint16_t demoPort = 8443;
+  auto* demo = app.add_subcommand("demo", "Initialise a demo data directory and serve it");
+  demo->add_option("--data-dir", demoDir, "Demo data directory")->capture_default_str();
+  demo->add_option("--port", demoPort, "Portal port")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; usage errors exit 2, as most Unix tools do.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  try {
+    if (*init) return runInit(dataDir);
+    if (*serve) return runServe(configFile);
+    if (*demo) return runDemo(demoDir, demoPort);
+  } catch (const std::exception& e) {
+    return reportError(std::string("unexpected error: ") + e.what());
+  }
+  return 2;
+}

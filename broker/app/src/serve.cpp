@@ -1,0 +1,135 @@
+#include "conduit/app/serve.hpp"
+
+#include <prometheus/registry.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "conduit/app/data_dir.hpp"
+#include "conduit/app/secure_files.hpp"
+#include "conduit/portal/health_routes.hpp"
+#include "conduit/portal/metrics.hpp"
+#include "conduit/portal/server.hpp"
+#include "conduit/store/database.hpp"
+
+namespace conduit::app {
+
+namespace {
+
+portal::ServerOptions portalOptions(const Config& c) {
+  portal::ServerOptions o;
+  o.address = c.portal.address;
+  o.port = c.portal.port;
+  o.certificateFile = c.portal.tlsCertificate;
+  o.privateKeyFile = c.portal.tlsPrivateKey;
+  o.maxHeaderBytes = c.portal.maxHeaderBytes;
+  o.maxBodyBytes = c.portal.maxBodyBytes;
+  o.requestTimeout = std::chrono::seconds(c.portal.requestTimeoutSeconds);
+  o.idleTimeout = std::chrono::seconds(c.portal.idleTimeoutSeconds);
+  o.maxConnections = c.portal.maxConnections;
+  o.threads = c.portal.threads;
+  return o;
+}
+
+/// Health of the pieces the broker needs; run on each /healthz request.
+class HealthProbe {
+ public:
+  HealthProbe(store::Database db, Config config) : db_(std::move(db)), config_(std::move(config)) {}
+
+  std::vector<portal::ComponentHealth> operator()() {
+    std::vector<portal::ComponentHealth> out;
+    {
+      std::lock_guard lock(mutex_);
+      auto version = db_.schemaVersion();
+      out.push_back(
+          {"database", version.ok(),
+           version ? "schema version " + std::to_string(*version) : version.error().message});
+    }
+    const DataDirLayout layout{config_.dataDir};
+    out.push_back(fileHealth("tls_private_key", config_.portal.tlsPrivateKey));
+    out.push_back(fileHealth("ssh_host_key", layout.sshHostKey()));
+    return out;
+  }
+
+ private:
+  static portal::ComponentHealth fileHealth(const std::string& name,
+                                            const std::filesystem::path& p) {
+    auto st = checkPrivateFile(p);
+    return {name, st.ok(), st ? "present, mode 0600" : st.error().message};
+  }
+
+  std::mutex mutex_;
+  store::Database db_;
+  Config config_;
+};
+
+}  // namespace
+
+void blockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int serve(const Config& rawConfig) {
+  const Config config = withDerivedPaths(rawConfig);
+  if (auto st = checkDataDir(config.dataDir); !st) {
+    std::fprintf(stderr, "conduit: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  store::DatabaseOptions dbOptions;
+  dbOptions.create = false;
+  dbOptions.busyTimeout = std::chrono::milliseconds(config.database.busyTimeoutMs);
+  auto db = store::Database::open(DataDirLayout{config.dataDir}.database(), dbOptions);
+  if (!db) {
+    std::fprintf(stderr, "conduit: %s\n", db.error().message.c_str());
+    return 1;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  portal::HttpMetrics metrics(registry);
+  auto probe = std::make_shared<HealthProbe>(std::move(*db), config);
+  portal::Router router;
+  portal::addHealthRoutes(
+      router, [probe] { return (*probe)(); }, metrics);
+
+  auto server = portal::Server::start(portalOptions(config), std::move(router), metrics);
+  if (!server) {
+    std::fprintf(stderr, "conduit: %s\n", server.error().message.c_str());
+    return 1;
+  }
+  spdlog::info("event=portal_listening address={} port={} data_dir={}", config.portal.address,
+               (*server)->port(), config.dataDir.string());
+
+  // SIGINT/SIGTERM are blocked in every thread; this one takes them synchronously, so no code
+  // runs in signal context at all.
+  std::atomic<bool> signalled{false};
+  std::thread signals([&server, &signalled, grace = config.portal.shutdownGraceSeconds] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    signalled = true;
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("event=signal_received signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      (*server)->shutdown(std::chrono::seconds(grace));
+    }
+  });
+  (*server)->run();
+  // run() normally returns after a signal; if it ended on its own, wake the signal thread.
+  if (!signalled) pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  spdlog::info("event=stopped");
+  return 0;
+}
+
+}  // namespace conduit::app

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "conduit/core/result.hpp"
+
+struct sqlite3_stmt;
+
+namespace conduit::store {
+
+/// A prepared statement. Parameters are 1-based as in SQLite; columns are 0-based.
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bindBlob(int index, const void* data, std::size_t size);
+  Statement& bindNull(int index);
+
+  /// Advances to the next row: true if there is one, false when done, an error otherwise.
+  core::Result<bool> step();
+  /// Runs a statement that returns no rows.
+  core::Status run();
+  /// Clears bindings and rewinds so the statement can run again.
+  void reset();
+
+  std::int64_t columnInt(int column) const;
+  std::string columnText(int column) const;
+  std::optional<std::string> columnOptionalText(int column) const;
+  bool columnIsNull(int column) const;
+
+ private:
+  sqlite3_stmt* stmt_;
+  int bindError_ = 0;  // first bind failure, reported by step()/run()
+};
+
+}  // namespace conduit::store

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package Conduit needs to build, test and run its demo.
+# Idempotent: when everything is present it prints nothing and does not touch apt.
+set -euo pipefail
+
+# One list, grouped by what needs it. Later modules add theirs here.
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang-format
+  # libraries (design.md section 2)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssh-dev libssl-dev libsqlite3-dev libsodium-dev libzstd-dev
+  libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev catch2 prometheus-cpp-dev
+  # real peers for integration tests and the demo
+  openssl curl openssh-client openssh-server
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "deps.sh: missing packages (${missing[*]}) and not root; install them or run as root" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

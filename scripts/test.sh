@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the dev preset (Debug + ASan + UBSan), runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+cmake --preset dev >/dev/null
+# 2 cores: one job per core; more only thrashes the memory-hungry Boost headers.
+cmake --build --preset dev -j "$(nproc)"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --preset dev -j "$(nproc)" "$@"
