@@ -1,5 +1,6 @@
 # Writes OUTPUT: a C++ table of the migration files in INPUTS (named NNNN_name.sql), in order.
 set(body "")
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 foreach(file IN LISTS INPUTS)
   get_filename_component(name ${file} NAME_WE)
   string(REGEX MATCH "^([0-9]+)_" _ ${name})

@@ -98,6 +98,13 @@ core::Status Database::executeTrusted(const std::string& sql) {
   return core::Done{};
 }
 
+std::int64_t Database::changes() const noexcept {
+  return sqlite3_changes64(db_);
+}
+std::int64_t Database::lastInsertId() const noexcept {
+  return sqlite3_last_insert_rowid(db_);
+}
+
 core::Result<int> Database::schemaVersion() {
   auto stmt = prepare("PRAGMA user_version");
   if (!stmt) return stmt.error();

@@ -43,6 +43,11 @@ class Database {
   /// Never pass text derived from input: use prepare() and bind().
   core::Status executeTrusted(const std::string& sql);
 
+  /// Rows changed by the last INSERT/UPDATE/DELETE on this connection.
+  std::int64_t changes() const noexcept;
+  /// Row id of the last successful INSERT on this connection.
+  std::int64_t lastInsertId() const noexcept;
+
   /// The schema version recorded by the migrations (PRAGMA user_version).
   core::Result<int> schemaVersion();
 

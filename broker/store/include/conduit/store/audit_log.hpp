@@ -1,0 +1,36 @@
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "conduit/core/audit.hpp"
+#include "conduit/core/result.hpp"
+
+namespace conduit::store {
+
+class Database;
+
+/// The append-only, hash-chained audit table. Append inside the same transaction as the change
+/// it records: if the append fails, the caller rolls back and the change does not happen.
+class AuditLog {
+ public:
+  explicit AuditLog(Database& db) : db_(db) {}
+
+  /// Chains and stores one event; returns it with seq and hashes.
+  core::Result<core::AuditEvent> append(const core::AuditDraft& draft, core::TimePoint time);
+
+  /// Events with since <= time < until (either bound optional), in chain order.
+  core::Result<std::vector<core::AuditEvent>> list(std::optional<core::TimePoint> since = {},
+                                                   std::optional<core::TimePoint> until = {});
+
+  /// Reads the whole chain in stored order and verifies it; nullopt means intact.
+  core::Result<std::optional<core::ChainBreak>> verify();
+
+  /// Number of events.
+  core::Result<std::int64_t> count();
+
+ private:
+  Database& db_;
+};
+
+}  // namespace conduit::store
