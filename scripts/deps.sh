@@ -11,6 +11,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssh-dev libssl-dev libsqlite3-dev libsodium-dev libzstd-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev catch2 prometheus-cpp-dev
+  # policies/: IANA time zones for rule schedules (g++ 12's <chrono> has no locate_zone)
+  libhowardhinnant-date-dev tzdata
   # real peers for integration tests and the demo
   openssl curl openssh-client openssh-server
 )

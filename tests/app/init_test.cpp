@@ -30,7 +30,9 @@ TEST_CASE("init creates the data directory, database and keys with private modes
   CHECK(modeOf(layout.tlsPrivateKey()) == 0600);
   CHECK(modeOf(layout.sshHostKey()) == 0600);
   CHECK(modeOf(layout.tlsDir()) == 0700);
-  CHECK(report->created.size() == 5);  // db, tls key+cert, ssh key+pub
+  CHECK(report->created.size() == 8);  // db, tls key+cert, ssh key+pub, 3 policy presets
+  CHECK(fs::exists(layout.policyDir() / "10-strict-critical.toml"));
+  CHECK(fs::exists(layout.policyDir() / "90-default.toml"));
   CHECK(report->schemaVersion >= 1);
   CHECK_THAT(report->sshHostKeyFingerprint, Catch::StartsWith("SHA256:"));
 

@@ -1,6 +1,7 @@
 #include "conduit/app/config.hpp"
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -56,6 +57,23 @@ class TableReader {
     if (text.empty()) return bad(*table_.get(key), key, "must not be empty");
     const std::filesystem::path p(text);
     out = p.is_absolute() ? p : base / p;
+  }
+
+  void pathList(const char* key, std::vector<std::filesystem::path>& out,
+                const std::filesystem::path& base) {
+    const toml::node* node = take(key);
+    if (node == nullptr || error_) return;
+    const toml::array* arr = node->as_array();
+    if (arr == nullptr) return bad(*node, key, "must be an array of strings");
+    out.clear();
+    for (const toml::node& item : *arr) {
+      const auto text = item.value<std::string>();
+      if (!item.is_string() || !text || text->empty()) {
+        return bad(item, key, "must be an array of non-empty strings");
+      }
+      const std::filesystem::path p(*text);
+      out.push_back(p.is_absolute() ? p : base / p);
+    }
   }
 
   const toml::table* subtable(const char* key) {
@@ -147,6 +165,11 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.integer("busy_timeout_ms", config.database.busyTimeoutMs, 100, 60000);
     top.adopt(r.finish());
   }
+  if (const toml::table* t = top.subtable("policy")) {
+    TableReader r(*t, "policy.", source);
+    r.pathList("files", config.policy.files, baseDir);
+    top.adopt(r.finish());
+  }
   if (const toml::table* t = top.subtable("log")) {
     TableReader r(*t, "log.", source);
     r.string("level", config.log.level, {"trace", "debug", "info", "warn", "error"});
@@ -181,6 +204,17 @@ Config withDerivedPaths(Config config) {
     config.portal.tlsPrivateKey = config.dataDir / "tls" / "portal.key";
   }
   return config;
+}
+
+std::vector<std::filesystem::path> policyFiles(const Config& config) {
+  if (!config.policy.files.empty()) return config.policy.files;
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(config.dataDir / "policies", ec)) {
+    if (entry.path().extension() == ".toml") out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace conduit::app

@@ -107,6 +107,28 @@ core::Status initSsh(const DataDirLayout& layout, CreatedFiles& created, InitRep
   return core::Done{};
 }
 
+// Install names order the presets: the first matching rule decides, so the strict rules for
+// critical assets must come before the general default.
+constexpr std::pair<const char*, const char*> kPresetOrder[] = {
+    {"strict-critical.toml", "10-strict-critical.toml"},
+    {"read-only-modbus.toml", "20-read-only-modbus.toml"},
+    {"default.toml", "90-default.toml"},
+};
+
+core::Status initPolicies(const DataDirLayout& layout, CreatedFiles& created) {
+  if (fs::exists(layout.policyDir())) return core::Done{};  // the operator's own set: keep it
+  if (auto st = ensureSubdir(layout.policyDir(), created); !st) return st;
+  for (const auto& [preset, installName] : kPresetOrder) {
+    for (const auto& [name, text] : builtinPolicyPresets()) {
+      if (name != preset) continue;
+      const auto path = layout.policyDir() / installName;
+      if (auto st = writeNewFile(path, text, 0640); !st) return st;
+      created.add(path);
+    }
+  }
+  return core::Done{};
+}
+
 core::Result<int> openAndMigrate(const fs::path& dbPath, bool create) {
   store::DatabaseOptions options;
   options.create = create;
@@ -135,6 +157,7 @@ core::Result<InitReport> initDataDir(const fs::path& root) {
 
   if (auto st = initTls(layout, created, report); !st) return st.error();
   if (auto st = initSsh(layout, created, report); !st) return st.error();
+  if (auto st = initPolicies(layout, created); !st) return st.error();
 
   std::string keyText;
   {

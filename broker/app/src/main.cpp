@@ -5,10 +5,14 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli_context.hpp"
 #include "conduit/app/config.hpp"
 #include "conduit/app/data_dir.hpp"
+#include "conduit/app/demo_seed.hpp"
 #include "conduit/app/logging.hpp"
 #include "conduit/app/serve.hpp"
+#include "conduit/core/clock.hpp"
+#include "conduit/store/database.hpp"
 
 namespace {
 
@@ -42,6 +46,25 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
   Config config;
   config.dataDir = std::filesystem::weakly_canonical(std::filesystem::absolute(dataDir));
   config.portal.port = port;
+  {
+    auto db = conduit::store::Database::open(config.dataDir / "conduit.db");
+    if (!db) return reportError(db.error().message);
+    const conduit::core::SystemClock clock;
+    auto accounts = conduit::app::seedDemo(*db, clock, config.dataDir);
+    if (!accounts) return reportError(accounts.error().message);
+    std::printf("\nDemo accounts (random passwords, kept in %s/demo-accounts.txt):\n",
+                config.dataDir.c_str());
+    for (const auto& a : *accounts) {
+      std::printf("  %-6s %-9s %s\n", a.username.c_str(), a.role.c_str(), a.password.c_str());
+    }
+    std::printf(
+        "\nTry the access workflow from a shell:\n"
+        "  conduit admin --data-dir %s --as alice request --asset hmi-3 --protocol ssh "
+        "--duration 1h --reason 'update HMI screens'\n"
+        "  conduit admin --data-dir %s --as erin approve 1 --comment ok\n"
+        "  conduit audit --data-dir %s verify\n",
+        config.dataDir.c_str(), config.dataDir.c_str(), config.dataDir.c_str());
+  }
   conduit::app::setupLogging(config.log.level);
   std::printf(
       "\nConduit demo\n"
@@ -78,19 +101,27 @@ int main(int argc, char** argv) {
   demo->add_option("--data-dir", demoDir, "Demo data directory")->capture_default_str();
   demo->add_option("--port", demoPort, "Portal port")->capture_default_str();
 
+  int exitCode = 0;
+  conduit::app::CliContext context;
+  conduit::app::addAdminCommands(app, context, exitCode);
+  conduit::app::addAuditCommands(app, context, exitCode);
+  conduit::app::addPolicyCommands(app, context, exitCode);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; usage errors exit 2, as most Unix tools do.
     return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    return reportError(std::string("unexpected error: ") + e.what());
   }
 
   try {
     if (*init) return runInit(dataDir);
     if (*serve) return runServe(configFile);
     if (*demo) return runDemo(demoDir, demoPort);
+    return exitCode;  // set by the admin, audit and policy callbacks
   } catch (const std::exception& e) {
     return reportError(std::string("unexpected error: ") + e.what());
   }
-  return 2;
 }

@@ -95,6 +95,25 @@ const Endpoint* Asset::endpointFor(Protocol p) const {
   return nullptr;
 }
 
+std::string_view writeModeName(WriteMode m) noexcept {
+  switch (m) {
+    case WriteMode::deny:
+      return "deny";
+    case WriteMode::allow:
+      return "allow";
+    case WriteMode::approve:
+      return "approve";
+  }
+  return "deny";
+}
+
+std::optional<WriteMode> parseWriteMode(std::string_view name) noexcept {
+  for (auto m : {WriteMode::deny, WriteMode::allow, WriteMode::approve}) {
+    if (writeModeName(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
 int ApprovalRequirement::total() const {
   int n = 0;
   for (const auto& r : rules) n += r.count;

@@ -9,18 +9,6 @@ using core::AccessLimits;
 
 namespace {
 
-std::string_view writeModeName(core::WriteMode m) {
-  switch (m) {
-    case core::WriteMode::deny:
-      return "deny";
-    case core::WriteMode::allow:
-      return "allow";
-    case core::WriteMode::approve:
-      return "approve";
-  }
-  return "deny";
-}
-
 template <typename T>
 json::array toArray(const T& values) {
   json::array a;
@@ -59,7 +47,7 @@ std::string limitsToJson(const AccessLimits& l) {
                  {"function_codes", toArray(l.modbus.functionCodes)},
                  {"unit_ids", toArray(l.modbus.unitIds)},
                  {"ranges", std::move(ranges)},
-                 {"writes", writeModeName(l.modbus.writes)}};
+                 {"writes", core::writeModeName(l.modbus.writes)}};
   o["rdp"] = {{"clipboard", l.rdp.clipboard},
               {"drive", l.rdp.drive},
               {"printer", l.rdp.printer},
@@ -107,9 +95,7 @@ core::Result<AccessLimits> limitsFromJson(const std::string& text) {
       l.modbus.ranges.push_back({r.at("first").to_number<int>(), r.at("last").to_number<int>()});
     }
     const auto writes = json::value_to<std::string>(mb.at("writes"));
-    l.modbus.writes = writes == "allow"     ? core::WriteMode::allow
-                      : writes == "approve" ? core::WriteMode::approve
-                                            : core::WriteMode::deny;
+    l.modbus.writes = core::parseWriteMode(writes).value_or(core::WriteMode::deny);
     const auto& rdp = o.at("rdp");
     l.rdp.clipboard = rdp.at("clipboard").as_bool();
     l.rdp.drive = rdp.at("drive").as_bool();

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "conduit/core/result.hpp"
 
@@ -31,6 +32,11 @@ struct Config {
     int busyTimeoutMs = 5000;
   } database;
 
+  struct Policy {
+    // Policy files in evaluation order. Empty: every *.toml in <data_dir>/policies, by name.
+    std::vector<std::filesystem::path> files;
+  } policy;
+
   struct Log {
     std::string level = "info";
   } log;
@@ -47,5 +53,9 @@ core::Result<Config> loadConfig(const std::filesystem::path& file);
 
 /// Fills paths left empty from the data directory.
 Config withDerivedPaths(Config config);
+
+/// The policy files to load: config.policy.files, or every *.toml in <data_dir>/policies
+/// sorted by name.
+std::vector<std::filesystem::path> policyFiles(const Config& config);
 
 }  // namespace conduit::app

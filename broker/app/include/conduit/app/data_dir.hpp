@@ -18,7 +18,11 @@ struct DataDirLayout {
   std::filesystem::path sshDir() const { return root / "ssh"; }
   std::filesystem::path sshHostKey() const { return sshDir() / "host_ed25519_key"; }
   std::filesystem::path sshHostPublicKey() const { return sshDir() / "host_ed25519_key.pub"; }
+  std::filesystem::path policyDir() const { return root / "policies"; }
 };
+
+/// The policy presets compiled into the binary: {file name, TOML text}.
+const std::vector<std::pair<std::string, std::string>>& builtinPolicyPresets();
 
 /// What `conduit init` did: the files it created and the ones it found and kept.
 struct InitReport {
@@ -30,7 +34,9 @@ struct InitReport {
 
 /// Creates or completes a data directory: the directory (0700), the database with every
 /// migration applied, a self-signed portal TLS certificate and key (0600), and the SSH host
-/// key (0600). Idempotent; never overwrites a key. On failure, removes what this call created.
+/// key (0600), and the shipped policy presets in <data_dir>/policies if that directory does not
+/// exist yet (strict-critical first, default last: the first matching rule decides). Idempotent;
+/// never overwrites a key. On failure, removes what this call created.
 core::Result<InitReport> initDataDir(const std::filesystem::path& root);
 
 /// Checks an existing data directory before serving: permissions, database opens and is

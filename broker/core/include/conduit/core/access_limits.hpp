@@ -3,6 +3,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conduit/core/clock.hpp"
@@ -38,7 +39,7 @@ struct Schedule {
 
 /// SSH scope a grant carries.
 struct SshOptions {
-  bool sftp = true;
+  bool sftp = false;  // file transfer into OT hosts only where policy says so
   bool portForwarding = false;
   std::vector<std::string> commandDeny;  // glob patterns, matched against exec commands
   bool filterShellCommands = false;      // also match typed shell lines (best effort)
@@ -53,6 +54,10 @@ struct AddressRange {
 };
 
 enum class WriteMode { deny, allow, approve };
+
+/// "deny", "allow" or "approve".
+std::string_view writeModeName(WriteMode m) noexcept;
+std::optional<WriteMode> parseWriteMode(std::string_view name) noexcept;
 
 /// Modbus scope a grant carries.
 struct ModbusOptions {

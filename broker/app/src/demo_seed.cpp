@@ -1,0 +1,126 @@
+#include "conduit/app/demo_seed.hpp"
+
+#include <sodium.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "conduit/access/admin_service.hpp"
+#include "conduit/app/secure_files.hpp"
+#include "conduit/store/access_repository.hpp"
+
+namespace conduit::app {
+
+namespace {
+
+std::string randomPassword() {
+  // 16 characters from a 56-symbol alphabet without look-alikes: about 93 bits.
+  static constexpr char kAlphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    out += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
+  }
+  return out;
+}
+
+core::Result<std::vector<DemoAccount>> readAccounts(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return core::fail(core::ErrorCode::unavailable, "cannot read " + file.string());
+  std::vector<DemoAccount> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    DemoAccount a;
+    if (fields >> a.username >> a.role >> a.password) out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace
+
+core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core::Clock& clock,
+                                                const std::filesystem::path& dataDir) {
+  const auto accountsFile = dataDir / "demo-accounts.txt";
+  store::AccessRepository repo(db);
+  if (repo.vendorByName("acme-automation")) return readAccounts(accountsFile);
+  if (sodium_init() < 0) return core::fail(core::ErrorCode::internal, "libsodium failed");
+
+  access::AdminService admin(db, clock);
+  const access::Actor actor{"demo-seed", "cli"};
+  auto check = [](const auto& r) -> core::Status {
+    if (!r) return r.error();
+    return core::Done{};
+  };
+  for (auto [name, description] :
+       {std::pair{"line-3-controls", "Line 3 controls engineers"},
+        std::pair{"safety", "Process safety engineers (second approver on critical assets)"}}) {
+    if (auto st = check(admin.addGroup(actor, {0, name, description})); !st) return st.error();
+  }
+  const core::TimePoint now = clock.now();
+  if (auto st = check(admin.addVendor(actor, {0, "acme-automation", "service@acme.example",
+                                              now + core::Seconds{365 * 86400}, false}));
+      !st) {
+    return st.error();
+  }
+
+  std::vector<DemoAccount> accounts;
+  struct Spec {
+    const char* user;
+    const char* display;
+    core::Role role;
+    const char* vendor;
+    std::set<std::string> groups;
+  };
+  const std::vector<Spec> specs{
+      {"alice", "Alice Vendor (Acme Automation)", core::Role::vendor, "acme-automation", {}},
+      {"erin", "Erin Engineer", core::Role::engineer, "", {"line-3-controls"}},
+      {"sam", "Sam Safety", core::Role::engineer, "", {"safety"}},
+      {"ann", "Ann Auditor", core::Role::auditor, "", {}},
+      {"root", "Rita Administrator", core::Role::admin, "", {}},
+  };
+  for (const auto& s : specs) {
+    DemoAccount a{s.user, std::string(core::roleName(s.role)), randomPassword()};
+    access::NewUser n{s.user, s.display, s.vendor, {s.role}, s.groups, a.password, std::nullopt};
+    if (auto st = check(admin.addUser(actor, n)); !st) return st.error();
+    accounts.push_back(std::move(a));
+  }
+
+  core::Asset plc;
+  plc.name = "plc-17";
+  plc.site = "plant-north";
+  plc.zone = "cell-3";
+  plc.criticality = core::Criticality::high;
+  plc.ownerGroup = "line-3-controls";
+  plc.tags = {"line-3", "modbus"};
+  plc.maxSessions = 1;
+  plc.endpoints = {{0, core::Protocol::modbus, "127.0.0.1", 15020, "", ""}};
+  core::Asset hmi;
+  hmi.name = "hmi-3";
+  hmi.site = "plant-north";
+  hmi.zone = "cell-3";
+  hmi.criticality = core::Criticality::medium;
+  hmi.ownerGroup = "line-3-controls";
+  hmi.tags = {"line-3"};
+  hmi.maxSessions = 2;
+  hmi.endpoints = {{0, core::Protocol::ssh, "127.0.0.1", 2201, "operator", ""}};
+  core::Asset rtu;
+  rtu.name = "rtu-boiler";
+  rtu.site = "plant-north";
+  rtu.zone = "boiler-house";
+  rtu.criticality = core::Criticality::critical;
+  rtu.ownerGroup = "line-3-controls";
+  rtu.tags = {"safety-instrumented"};
+  rtu.endpoints = {{0, core::Protocol::ssh, "127.0.0.1", 2202, "maint", ""}};
+  for (auto& a : {plc, hmi, rtu}) {
+    if (auto st = check(admin.addAsset(actor, a)); !st) return st.error();
+  }
+
+  std::string text;
+  for (const auto& a : accounts) text += a.username + " " + a.role + " " + a.password + "\n";
+  std::error_code ec;
+  std::filesystem::remove(accountsFile, ec);
+  if (auto st = writeNewFile(accountsFile, text, 0600); !st) return st.error();
+  return accounts;
+}
+
+}  // namespace conduit::app
