@@ -30,7 +30,9 @@ TEST_CASE("init creates the data directory, database and keys with private modes
   CHECK(modeOf(layout.tlsPrivateKey()) == 0600);
   CHECK(modeOf(layout.sshHostKey()) == 0600);
   CHECK(modeOf(layout.tlsDir()) == 0700);
-  CHECK(report->created.size() == 8);  // db, tls key+cert, ssh key+pub, 3 policy presets
+  // db, tls key+cert, ssh key+pub, 3 policy presets, vault master key
+  CHECK(report->created.size() == 9);
+  CHECK(modeOf(layout.masterKeyFile()) == 0600);
   CHECK(fs::exists(layout.policyDir() / "10-strict-critical.toml"));
   CHECK(fs::exists(layout.policyDir() / "90-default.toml"));
   CHECK(report->schemaVersion >= 1);
@@ -56,7 +58,7 @@ TEST_CASE("init is idempotent and never replaces keys") {
   auto again = initDataDir(layout.root);
   REQUIRE(again.ok());
   CHECK(again->created.empty());
-  CHECK(again->kept.size() == 5);
+  CHECK(again->kept.size() == 6);
   CHECK(conduit::test::readText(layout.tlsPrivateKey()) == tlsKey);
   CHECK(conduit::test::readText(layout.sshHostKey()) == sshKey);
 }
@@ -118,4 +120,25 @@ TEST_CASE("checkDataDir explains what is missing") {
   auto open = conduit::app::checkDataDir(tmp / "d");
   REQUIRE_FALSE(open.ok());
   CHECK_THAT(open.error().message, Catch::Contains("0644"));
+}
+
+TEST_CASE("init never replaces a lost vault master key file") {
+  TempDir tmp;
+  const DataDirLayout layout{tmp / "data"};
+  REQUIRE(initDataDir(layout.root).ok());
+  fs::remove(layout.masterKeyFile());
+  auto again = initDataDir(layout.root);
+  REQUIRE_FALSE(again.ok());
+  CHECK_THAT(again.error().message, Catch::Contains("restore the vault master key file"));
+  CHECK_FALSE(fs::exists(layout.masterKeyFile()));
+}
+
+TEST_CASE("init with a vault passphrase writes no key file") {
+  TempDir tmp;
+  const DataDirLayout layout{tmp / "data"};
+  conduit::app::InitOptions options;
+  options.vaultPassphrase = "a long operator passphrase";
+  REQUIRE(initDataDir(layout.root, options).ok());
+  CHECK_FALSE(fs::exists(layout.masterKeyFile()));
+  CHECK(initDataDir(layout.root).ok());  // idempotent without the passphrase
 }

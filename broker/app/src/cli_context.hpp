@@ -57,5 +57,6 @@ int fail(const core::Error& e);
 void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode);
 void addAuditCommands(CLI::App& app, CliContext& ctx, int& exitCode);
 void addPolicyCommands(CLI::App& app, CliContext& ctx, int& exitCode);
+void addVaultCommands(CLI::App& app, CliContext& ctx, int& exitCode);
 
 }  // namespace conduit::app

@@ -165,6 +165,11 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.integer("busy_timeout_ms", config.database.busyTimeoutMs, 100, 60000);
     top.adopt(r.finish());
   }
+  if (const toml::table* t = top.subtable("vault")) {
+    TableReader r(*t, "vault.", source);
+    r.path("master_key_file", config.vault.masterKeyFile, baseDir);
+    top.adopt(r.finish());
+  }
   if (const toml::table* t = top.subtable("policy")) {
     TableReader r(*t, "policy.", source);
     r.pathList("files", config.policy.files, baseDir);
@@ -199,6 +204,9 @@ core::Result<Config> loadConfig(const std::filesystem::path& file) {
 Config withDerivedPaths(Config config) {
   if (config.portal.tlsCertificate.empty()) {
     config.portal.tlsCertificate = config.dataDir / "tls" / "portal.crt";
+  }
+  if (config.vault.masterKeyFile.empty()) {
+    config.vault.masterKeyFile = config.dataDir / "vault" / "master.key";
   }
   if (config.portal.tlsPrivateKey.empty()) {
     config.portal.tlsPrivateKey = config.dataDir / "tls" / "portal.key";

@@ -4,11 +4,15 @@
 #include <sys/stat.h>
 #include <fstream>
 
+#include "conduit/access/vault_service.hpp"
 #include "conduit/app/secure_files.hpp"
+#include "conduit/core/clock.hpp"
 #include "conduit/portal/tls_certificate.hpp"
 #include "conduit/ssh/host_key.hpp"
 #include "conduit/store/database.hpp"
 #include "conduit/store/migrations.hpp"
+#include "conduit/store/vault_repository.hpp"
+#include "conduit/vault/master_key.hpp"
 
 namespace conduit::app {
 
@@ -129,6 +133,39 @@ core::Status initPolicies(const DataDirLayout& layout, CreatedFiles& created) {
   return core::Done{};
 }
 
+core::Status initVault(const DataDirLayout& layout, const InitOptions& options,
+                       CreatedFiles& created, InitReport& report) {
+  store::DatabaseOptions dbOptions;
+  dbOptions.create = false;
+  auto db = store::Database::open(layout.database(), dbOptions);
+  if (!db) return db.error();
+  const core::SystemClock clock;
+  auto existing = store::VaultRepository(*db).currentMasterKey();
+  if (existing) {
+    if (existing->kdf != "key-file") return core::Done{};  // passphrase: nothing on disk
+    access::VaultService probe(*db, clock);
+    if (auto st = probe.unsealWithKeyFile(layout.masterKeyFile()); !st) {
+      // Never make a new key here: the secrets sealed under the old one would be lost.
+      return fail(st.error().code,
+                  st.error().message + "; restore the vault master key file from your backup");
+    }
+    report.kept.push_back(layout.masterKeyFile());
+    return core::Done{};
+  }
+  if (options.vaultPassphrase) {
+    const auto kdf = vault::newPassphraseKdf();
+    auto key = vault::deriveMasterKey(*options.vaultPassphrase, kdf);
+    if (!key) return key.error();
+    return access::VaultService::initialise(*db, clock, *key, kdf);
+  }
+  if (auto st = ensureSubdir(layout.vaultDir(), created); !st) return st;
+  const vault::MasterKey key = vault::generateMasterKey();
+  const std::string_view keyBytes(reinterpret_cast<const char*>(key.reveal().data()), key.size());
+  if (auto st = writeNewFile(layout.masterKeyFile(), keyBytes, 0600); !st) return st;
+  created.add(layout.masterKeyFile());
+  return access::VaultService::initialise(*db, clock, key, std::nullopt);
+}
+
 core::Result<int> openAndMigrate(const fs::path& dbPath, bool create) {
   store::DatabaseOptions options;
   options.create = create;
@@ -139,7 +176,7 @@ core::Result<int> openAndMigrate(const fs::path& dbPath, bool create) {
 
 }  // namespace
 
-core::Result<InitReport> initDataDir(const fs::path& root) {
+core::Result<InitReport> initDataDir(const fs::path& root, const InitOptions& options) {
   const DataDirLayout layout{root};
   InitReport report;
   CreatedFiles created;
@@ -158,6 +195,7 @@ core::Result<InitReport> initDataDir(const fs::path& root) {
   if (auto st = initTls(layout, created, report); !st) return st.error();
   if (auto st = initSsh(layout, created, report); !st) return st.error();
   if (auto st = initPolicies(layout, created); !st) return st.error();
+  if (auto st = initVault(layout, options, created, report); !st) return st.error();
 
   std::string keyText;
   {

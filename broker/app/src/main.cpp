@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "cli_context.hpp"
@@ -23,8 +24,19 @@ int reportError(const std::string& message) {
   return 1;
 }
 
-int runInit(const std::filesystem::path& dataDir) {
-  auto report = conduit::app::initDataDir(dataDir);
+int runInit(const std::filesystem::path& dataDir,
+            const std::filesystem::path& passphraseFile = {}) {
+  conduit::app::InitOptions options;
+  if (!passphraseFile.empty()) {
+    std::ifstream in(passphraseFile);
+    std::string passphrase;
+    if (!std::getline(in, passphrase) || passphrase.size() < 12) {
+      return reportError("cannot read a passphrase of at least 12 characters from " +
+                         passphraseFile.string());
+    }
+    options.vaultPassphrase = std::move(passphrase);
+  }
+  auto report = conduit::app::initDataDir(dataDir, options);
   if (!report) return reportError(report.error().message);
   std::printf("data directory %s ready (schema version %d)\n", dataDir.c_str(),
               report->schemaVersion);
@@ -34,11 +46,11 @@ int runInit(const std::filesystem::path& dataDir) {
   return 0;
 }
 
-int runServe(const std::filesystem::path& configFile) {
+int runServe(const std::filesystem::path& configFile, const std::filesystem::path& passphraseFile) {
   auto config = conduit::app::loadConfig(configFile);
   if (!config) return reportError(config.error().message);
   conduit::app::setupLogging(config->log.level);
-  return conduit::app::serve(*config);
+  return conduit::app::serve(*config, {passphraseFile});
 }
 
 int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
@@ -90,10 +102,16 @@ int main(int argc, char** argv) {
   std::string dataDir = "/var/lib/conduit";
   auto* init = app.add_subcommand("init", "Create or complete a data directory (idempotent)");
   init->add_option("--data-dir", dataDir, "Data directory")->capture_default_str();
+  std::string initPassphraseFile;
+  init->add_option("--vault-passphrase-file", initPassphraseFile,
+                   "Derive the vault master key from this passphrase instead of a key file");
 
   std::string configFile;
   auto* serve = app.add_subcommand("serve", "Run the broker");
   serve->add_option("--config", configFile, "Configuration file (TOML)")->required();
+  std::string unsealFile;
+  serve->add_option("--unseal-passphrase-file", unsealFile,
+                    "Passphrase of a passphrase-protected vault");
 
   std::string demoDir = "./var/demo";
   std::uint16_t demoPort = 8443;
@@ -106,6 +124,7 @@ int main(int argc, char** argv) {
   conduit::app::addAdminCommands(app, context, exitCode);
   conduit::app::addAuditCommands(app, context, exitCode);
   conduit::app::addPolicyCommands(app, context, exitCode);
+  conduit::app::addVaultCommands(app, context, exitCode);
 
   try {
     app.parse(argc, argv);
@@ -117,8 +136,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*init) return runInit(dataDir);
-    if (*serve) return runServe(configFile);
+    if (*init) return runInit(dataDir, initPassphraseFile);
+    if (*serve) return runServe(configFile, unsealFile);
     if (*demo) return runDemo(demoDir, demoPort);
     return exitCode;  // set by the admin, audit and policy callbacks
   } catch (const std::exception& e) {

@@ -5,13 +5,18 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <openssl/crypto.h>
 #include <atomic>
+
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
+#include "conduit/access/vault_service.hpp"
 #include "conduit/app/data_dir.hpp"
 #include "conduit/app/secure_files.hpp"
+#include "conduit/core/clock.hpp"
 #include "conduit/portal/health_routes.hpp"
 #include "conduit/portal/metrics.hpp"
 #include "conduit/portal/server.hpp"
@@ -39,7 +44,8 @@ portal::ServerOptions portalOptions(const Config& c) {
 /// Health of the pieces the broker needs; run on each /healthz request.
 class HealthProbe {
  public:
-  HealthProbe(store::Database db, Config config) : db_(std::move(db)), config_(std::move(config)) {}
+  HealthProbe(store::Database db, Config config, const access::VaultService& vault)
+      : db_(std::move(db)), config_(std::move(config)), vault_(vault) {}
 
   std::vector<portal::ComponentHealth> operator()() {
     std::vector<portal::ComponentHealth> out;
@@ -53,6 +59,10 @@ class HealthProbe {
     const DataDirLayout layout{config_.dataDir};
     out.push_back(fileHealth("tls_private_key", config_.portal.tlsPrivateKey));
     out.push_back(fileHealth("ssh_host_key", layout.sshHostKey()));
+    const bool sealed = vault_.sealed();
+    out.push_back(
+        {"vault", !sealed,
+         sealed ? "sealed: credential checkouts are refused until it is unsealed" : "unsealed"});
     return out;
   }
 
@@ -66,7 +76,39 @@ class HealthProbe {
   std::mutex mutex_;
   store::Database db_;
   Config config_;
+  const access::VaultService& vault_;
 };
+
+/// Opens the vault for this run: passphrase file if given, else the key file. Failure leaves it
+/// sealed (logged at error level); the broker still starts so operators see the state.
+void unsealVault(access::VaultService& vault, const Config& config, const ServeOptions& options) {
+  core::Status st = core::Done{};
+  if (!options.unsealPassphraseFile.empty()) {
+    std::ifstream in(options.unsealPassphraseFile);
+    std::string passphrase;
+    std::getline(in, passphrase);
+    st = in || !passphrase.empty()
+             ? vault.unsealWithPassphrase(passphrase)
+             : core::Status(core::fail(core::ErrorCode::unavailable,
+                                       "cannot read " + options.unsealPassphraseFile.string()));
+    OPENSSL_cleanse(passphrase.data(), passphrase.size());
+  } else {
+    auto prot = vault.passphraseProtected();
+    if (!prot) {
+      st = prot.error();
+    } else if (*prot) {
+      st = core::fail(core::ErrorCode::unavailable,
+                      "the vault is passphrase-protected: start with --unseal-passphrase-file");
+    } else {
+      st = vault.unsealWithKeyFile(config.vault.masterKeyFile);
+    }
+  }
+  if (st) {
+    spdlog::info("event=vault_unsealed");
+  } else {
+    spdlog::error("event=vault_sealed reason=\"{}\"", st.error().message);
+  }
+}
 
 }  // namespace
 
@@ -78,7 +120,7 @@ void blockShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int serve(const Config& rawConfig) {
+int serve(const Config& rawConfig, const ServeOptions& options) {
   const Config config = withDerivedPaths(rawConfig);
   if (auto st = checkDataDir(config.dataDir); !st) {
     std::fprintf(stderr, "conduit: %s\n", st.error().message.c_str());
@@ -93,9 +135,18 @@ int serve(const Config& rawConfig) {
     return 1;
   }
 
+  auto vaultDb = store::Database::open(DataDirLayout{config.dataDir}.database(), dbOptions);
+  if (!vaultDb) {
+    std::fprintf(stderr, "conduit: %s\n", vaultDb.error().message.c_str());
+    return 1;
+  }
+  const core::SystemClock clock;
+  access::VaultService vault(*vaultDb, clock);
+  unsealVault(vault, config, options);
+
   auto registry = std::make_shared<prometheus::Registry>();
   portal::HttpMetrics metrics(registry);
-  auto probe = std::make_shared<HealthProbe>(std::move(*db), config);
+  auto probe = std::make_shared<HealthProbe>(std::move(*db), config, vault);
   portal::Router router;
   portal::addHealthRoutes(
       router, [probe] { return (*probe)(); }, metrics);

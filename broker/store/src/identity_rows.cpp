@@ -301,8 +301,7 @@ core::Result<UserCredentials> AccessRepository::credentials(std::int64_t userId)
   if (!*row) return fail(ErrorCode::not_found, "user " + std::to_string(userId) + " not found");
   UserCredentials c;
   c.passwordHash = s->columnOptionalText(0);
-  const std::string seed = s->columnText(1);
-  c.totpSeed.assign(seed.begin(), seed.end());
+  c.totpSeed = s->columnBlob(1);
   c.totpSeedSealed = s->columnInt(2) != 0;
   c.totpLastStep = s->columnInt(3);
   c.failedLogins = static_cast<int>(s->columnInt(4));

@@ -88,6 +88,13 @@ std::optional<std::string> Statement::columnOptionalText(int column) const {
   return columnText(column);
 }
 
+std::vector<unsigned char> Statement::columnBlob(int column) const {
+  const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, column));
+  const int size = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr || size <= 0) return {};
+  return {data, data + size};
+}
+
 bool Statement::columnIsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }

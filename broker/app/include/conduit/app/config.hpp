@@ -32,6 +32,10 @@ struct Config {
     int busyTimeoutMs = 5000;
   } database;
 
+  struct Vault {
+    std::filesystem::path masterKeyFile;  // empty: <data_dir>/vault/master.key
+  } vault;
+
   struct Policy {
     // Policy files in evaluation order. Empty: every *.toml in <data_dir>/policies, by name.
     std::vector<std::filesystem::path> files;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,15 @@ struct DataDirLayout {
   std::filesystem::path sshHostKey() const { return sshDir() / "host_ed25519_key"; }
   std::filesystem::path sshHostPublicKey() const { return sshDir() / "host_ed25519_key.pub"; }
   std::filesystem::path policyDir() const { return root / "policies"; }
+  std::filesystem::path vaultDir() const { return root / "vault"; }
+  std::filesystem::path masterKeyFile() const { return vaultDir() / "master.key"; }
+};
+
+/// Choices for a first init.
+struct InitOptions {
+  // Set: the vault master key is derived from this passphrase (argon2id) and no key file is
+  // written; the operator must give it at every start. Unset: a random key file (0600).
+  std::optional<std::string> vaultPassphrase;
 };
 
 /// The policy presets compiled into the binary: {file name, TOML text}.
@@ -34,10 +44,12 @@ struct InitReport {
 
 /// Creates or completes a data directory: the directory (0700), the database with every
 /// migration applied, a self-signed portal TLS certificate and key (0600), and the SSH host
-/// key (0600), and the shipped policy presets in <data_dir>/policies if that directory does not
+/// key (0600), the vault master key (a 0600 key file, or passphrase-derived), and the shipped
+/// policy presets in <data_dir>/policies if that directory does not
 /// exist yet (strict-critical first, default last: the first matching rule decides). Idempotent;
 /// never overwrites a key. On failure, removes what this call created.
-core::Result<InitReport> initDataDir(const std::filesystem::path& root);
+core::Result<InitReport> initDataDir(const std::filesystem::path& root,
+                                     const InitOptions& options = {});
 
 /// Checks an existing data directory before serving: permissions, database opens and is
 /// migrated (pending migrations are applied), keys present and private.

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "conduit/core/result.hpp"
 
@@ -37,6 +38,7 @@ class Statement {
   std::int64_t columnInt(int column) const;
   std::string columnText(int column) const;
   std::optional<std::string> columnOptionalText(int column) const;
+  std::vector<unsigned char> columnBlob(int column) const;
   bool columnIsNull(int column) const;
 
  private:
