@@ -28,6 +28,13 @@ threads = 4
 shutdown_grace_seconds = 3
 [database]
 busy_timeout_ms = 250
+[auth]
+max_failed_logins = 4
+lockout_seconds = 120
+[vault]
+master_key_file = "keys/master.key"
+[policy]
+files = ["p/a.toml", "/etc/b.toml"]
 [log]
 level = "debug"
 )",
@@ -43,6 +50,11 @@ level = "debug"
   CHECK(c->portal.shutdownGraceSeconds == 3);
   CHECK(c->database.busyTimeoutMs == 250);
   CHECK(c->log.level == "debug");
+  CHECK(c->auth.maxFailedLogins == 4);
+  CHECK(c->auth.lockoutSeconds == 120);
+  CHECK(c->vault.masterKeyFile == "/etc/conduit/keys/master.key");
+  CHECK(c->policy.files ==
+        std::vector<std::filesystem::path>{"/etc/conduit/p/a.toml", "/etc/b.toml"});
 }
 
 TEST_CASE("an unknown key is an error naming the key and its line") {

@@ -4,7 +4,6 @@
 
 #include "conduit/access/audit_details.hpp"
 #include "conduit/core/password.hpp"
-#include "conduit/core/totp.hpp"
 #include "conduit/core/workflow.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
@@ -248,21 +247,6 @@ core::Status AdminService::setPassword(const Actor& a, const std::string& userna
                                if (!u) return u.error();
                                return repo.setPasswordHash(u->id, *hash);
                              });
-}
-
-core::Result<std::string> AdminService::enrolTotp(const Actor& a, const std::string& username) {
-  return audited<std::string>(
-      db_, clock_, a, "user.totp_enrolled", "user:" + username,
-      [&](store::AccessRepository& repo, std::string&) -> core::Result<std::string> {
-        auto u = repo.userByName(username);
-        if (!u) return u.error();
-        const auto seed = core::newTotpSeed();
-        if (seed.empty()) return fail(ErrorCode::internal, "no randomness for a TOTP seed");
-        // Stored plainly and marked so (totp_seed_sealed = 0) until the vault lands; the vault
-        // issue seals existing seeds.
-        if (auto st = repo.setTotpSeed(u->id, seed, false); !st) return st.error();
-        return core::totpUri("Conduit", username, seed);
-      });
 }
 
 core::Result<core::Asset> AdminService::addAsset(const Actor& a, core::Asset asset) {

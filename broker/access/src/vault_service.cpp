@@ -206,6 +206,17 @@ core::Result<CredentialLease> VaultService::checkout(const Actor& actor, const s
   return CredentialLease(this, name, std::move(*value), rec->exclusive);
 }
 
+core::Result<vault::SecretBuffer> VaultService::openLoginFactor(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto st = requireUnsealed(); !st) return st.error();
+  auto rec = store::VaultRepository(db_).secret(name);
+  if (!rec) return rec.error();
+  if (rec->kind != "totp_seed") {
+    return fail(ErrorCode::permission_denied, "secret " + name + " is not a login factor");
+  }
+  return vault::openSecret(*master_, name, rec->version, {rec->wrappedKey, rec->ciphertext});
+}
+
 core::Status VaultService::rotateMasterKey(const Actor& actor, vault::MasterKey newKey,
                                            const std::optional<vault::PassphraseKdf>& kdf) {
   std::lock_guard lock(mutex_);

@@ -6,6 +6,7 @@
 #include "cli_context.hpp"
 #include "conduit/access/access_service.hpp"
 #include "conduit/access/admin_service.hpp"
+#include "conduit/access/auth_service.hpp"
 
 namespace conduit::app {
 
@@ -122,6 +123,8 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   admin->require_subcommand(1);
   ctx.addLocationOptions(*admin);
   admin->add_option("--as", ctx.as, "Act as this Conduit user (approvals, requests, revocations)");
+  admin->add_option("--vault-passphrase-file", ctx.vaultPassphraseFile,
+                    "Passphrase of a passphrase-protected vault (for enrol-totp)");
 
   // Holders for option values; CLI11 writes into them before the callbacks run.
   struct Values {
@@ -330,7 +333,10 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   userTotp->callback(run(exitCode, [=, &v, &ctx]() -> core::Status {
     auto d = db();
     if (!d) return d.error();
-    auto uri = admins(**d).enrolTotp(ctx.actor(), v.name);
+    auto vault = ctx.vault();
+    if (!vault) return vault.error();
+    access::AuthService auth(**d, **vault, ctx.clock());
+    auto uri = auth.enrolTotp(ctx.actor().username, v.name, "cli");
     if (!uri) return uri.error();
     std::printf("%s\n", uri->c_str());
     return core::Done{};

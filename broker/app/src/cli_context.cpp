@@ -1,5 +1,9 @@
 #include "cli_context.hpp"
 
+#include <openssl/crypto.h>
+
+#include <fstream>
+
 #include "conduit/app/data_dir.hpp"
 #include "conduit/store/migrations.hpp"
 
@@ -43,6 +47,29 @@ core::Result<store::Database*> CliContext::database() {
     db_ = std::move(*db);
   }
   return &*db_;
+}
+
+core::Result<access::VaultService*> CliContext::vault() {
+  if (!vault_) {
+    auto c = config();
+    if (!c) return c.error();
+    auto db = database();
+    if (!db) return db.error();
+    auto v = std::make_unique<access::VaultService>(**db, clock_);
+    core::Status st = core::Done{};
+    if (!vaultPassphraseFile.empty()) {
+      std::ifstream in(vaultPassphraseFile);
+      std::string passphrase;
+      std::getline(in, passphrase);
+      st = v->unsealWithPassphrase(passphrase);
+      OPENSSL_cleanse(passphrase.data(), passphrase.size());
+    } else {
+      st = v->unsealWithKeyFile(c->vault.masterKeyFile);
+    }
+    if (!st) return st.error();
+    vault_ = std::move(v);
+  }
+  return vault_.get();
 }
 
 core::Result<const policies::PolicySet*> CliContext::policySet() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "conduit/access/actor.hpp"
+#include "conduit/access/vault_service.hpp"
 #include "conduit/app/config.hpp"
 #include "conduit/core/clock.hpp"
 #include "conduit/core/result.hpp"
@@ -23,6 +24,7 @@ class CliContext {
   std::string dataDir = "/var/lib/conduit";
   std::string configFile;
   std::string as;  // --as USER: act as this Conduit user
+  std::string vaultPassphraseFile;
 
   /// Adds --data-dir and --config to a subcommand.
   void addLocationOptions(CLI::App& cmd);
@@ -31,6 +33,8 @@ class CliContext {
   core::Result<Config> config();
   /// The database, migrated; opened once.
   core::Result<store::Database*> database();
+  /// The vault, unsealed with --vault-passphrase-file or the configured key file.
+  core::Result<access::VaultService*> vault();
   /// The policy set from the configured files (empty set = deny all, with a warning).
   core::Result<const policies::PolicySet*> policySet();
 
@@ -46,6 +50,7 @@ class CliContext {
   std::optional<Config> config_;
   std::optional<store::Database> db_;
   std::optional<policies::PolicySet> policies_;
+  std::unique_ptr<access::VaultService> vault_;
   core::SystemClock clock_;
   std::vector<std::shared_ptr<void>> holders_;
 };

@@ -165,6 +165,13 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.integer("busy_timeout_ms", config.database.busyTimeoutMs, 100, 60000);
     top.adopt(r.finish());
   }
+  if (const toml::table* t = top.subtable("auth")) {
+    TableReader r(*t, "auth.", source);
+    // At least 3 (typos happen), at most 20 (beyond that lockout stops limiting guessing).
+    r.integer("max_failed_logins", config.auth.maxFailedLogins, 3, 20);
+    r.integer("lockout_seconds", config.auth.lockoutSeconds, 60, 86400);
+    top.adopt(r.finish());
+  }
   if (const toml::table* t = top.subtable("vault")) {
     TableReader r(*t, "vault.", source);
     r.path("master_key_file", config.vault.masterKeyFile, baseDir);

@@ -51,8 +51,6 @@ class AdminService {
   core::Status removeUser(const Actor& a, const std::string& username);
   core::Status setPassword(const Actor& a, const std::string& username,
                            const std::string& password);
-  /// Makes a new TOTP seed for the user and returns its otpauth:// URI for enrolment.
-  core::Result<std::string> enrolTotp(const Actor& a, const std::string& username);
 
   core::Result<core::Asset> addAsset(const Actor& a, core::Asset asset);
   core::Result<core::Asset> setAssetDisabled(const Actor& a, const std::string& name,

@@ -81,6 +81,10 @@ class VaultService {
   core::Result<CredentialLease> checkout(const Actor& actor, const std::string& name,
                                          const std::string& purpose);
 
+  /// Opens a login factor (a TOTP seed) to check a code. Not a credential checkout: the login
+  /// that uses it is audited instead, and the value never leaves the broker.
+  core::Result<vault::SecretBuffer> openLoginFactor(const std::string& name);
+
   /// Re-wraps every data key under newKey and retires the old master key, in one transaction.
   core::Status rotateMasterKey(const Actor& actor, vault::MasterKey newKey,
                                const std::optional<vault::PassphraseKdf>& kdf);

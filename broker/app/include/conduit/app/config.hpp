@@ -32,6 +32,11 @@ struct Config {
     int busyTimeoutMs = 5000;
   } database;
 
+  struct Auth {
+    int maxFailedLogins = 5;   // then the account locks (CIP-007 R5.7, IEC 62443 SR 1.11)
+    int lockoutSeconds = 900;  // how long it stays locked
+  } auth;
+
   struct Vault {
     std::filesystem::path masterKeyFile;  // empty: <data_dir>/vault/master.key
   } vault;
