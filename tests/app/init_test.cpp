@@ -33,6 +33,13 @@ TEST_CASE("init creates the data directory, database and keys with private modes
   // db, tls key+cert, ssh key+pub, 3 policy presets, vault master key
   CHECK(report->created.size() == 9);
   CHECK(modeOf(layout.masterKeyFile()) == 0600);
+  auto [rcCa, caLine] = conduit::test::runCommand(
+      {CONDUIT_BINARY, "vault", "--data-dir", layout.root.string(), "ssh-ca", "public-key"});
+  REQUIRE(rcCa == 0);
+  CHECK_THAT(caLine, Catch::StartsWith("ssh-ed25519 AAAA") && Catch::Contains("conduit-user-ca"));
+  conduit::test::writeText(tmp / "ca.pub", caLine);
+  auto [rcKg, kg] = conduit::test::runCommand({"ssh-keygen", "-lf", (tmp / "ca.pub").string()});
+  CHECK(rcKg == 0);
   CHECK(fs::exists(layout.policyDir() / "10-strict-critical.toml"));
   CHECK(fs::exists(layout.policyDir() / "90-default.toml"));
   CHECK(report->schemaVersion >= 1);

@@ -111,6 +111,28 @@ void addVaultCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     exitCode = 0;
   });
 
+  auto* ca = vaultCmd->add_subcommand("ssh-ca", "The SSH user certificate authority");
+  ca->require_subcommand(1);
+  ca->add_subcommand("public-key", "Print the line for a target sshd's TrustedUserCAKeys")
+      ->callback([&ctx, &exitCode] {
+        auto db = ctx.database();
+        if (!db) {
+          exitCode = fail(db.error());
+          return;
+        }
+        auto s =
+            (*db)->prepare("SELECT value FROM installation WHERE key = 'ssh_user_ca_public_key'");
+        auto row = s ? s->step() : core::Result<bool>(s.error());
+        if (!row || !*row) {
+          exitCode =
+              fail(row ? core::Error{ErrorCode::not_found, "no SSH user CA yet; run conduit init"}
+                       : row.error());
+          return;
+        }
+        std::printf("%s\n", s->columnText(0).c_str());
+        exitCode = 0;
+      });
+
   auto* rotate = vaultCmd->add_subcommand(
       "rotate-master-key", "Re-wrap every secret under a new master key, in one transaction");
   rotate->add_option("--new-passphrase-file", values->newPassphraseFile,

@@ -13,6 +13,7 @@
 #include "conduit/store/migrations.hpp"
 #include "conduit/store/vault_repository.hpp"
 #include "conduit/vault/master_key.hpp"
+#include "conduit/vault/ssh_ca.hpp"
 
 namespace conduit::app {
 
@@ -133,6 +134,25 @@ core::Status initPolicies(const DataDirLayout& layout, CreatedFiles& created) {
   return core::Done{};
 }
 
+/// Creates the SSH user CA once: its key sealed in the vault, its public line in the
+/// installation table (public, so `conduit vault ssh-ca public-key` needs no unseal).
+core::Status ensureSshCa(store::Database& db, access::VaultService& vault) {
+  auto existing = db.prepare("SELECT value FROM installation WHERE key = 'ssh_user_ca_public_key'");
+  if (!existing) return existing.error();
+  auto row = existing->step();
+  if (!row) return row.error();
+  if (*row) return core::Done{};
+  auto ca = vault::generateEd25519();
+  if (!ca) return ca.error();
+  auto stored = vault.put({"system", "cli"}, kSshCaSecret, "signing_key", ca->secretKey.reveal(),
+                          false, "SSH user certificate authority (Ed25519)");
+  if (!stored) return stored.error();
+  auto insert =
+      db.prepare("INSERT INTO installation(key, value) VALUES('ssh_user_ca_public_key', ?1)");
+  if (!insert) return insert.error();
+  return insert->bind(1, vault::ed25519PublicKeyLine(ca->publicKey, "conduit-user-ca")).run();
+}
+
 core::Status initVault(const DataDirLayout& layout, const InitOptions& options,
                        CreatedFiles& created, InitReport& report) {
   store::DatabaseOptions dbOptions;
@@ -141,29 +161,33 @@ core::Status initVault(const DataDirLayout& layout, const InitOptions& options,
   if (!db) return db.error();
   const core::SystemClock clock;
   auto existing = store::VaultRepository(*db).currentMasterKey();
+  access::VaultService service(*db, clock);
   if (existing) {
     if (existing->kdf != "key-file") return core::Done{};  // passphrase: nothing on disk
-    access::VaultService probe(*db, clock);
-    if (auto st = probe.unsealWithKeyFile(layout.masterKeyFile()); !st) {
+    if (auto st = service.unsealWithKeyFile(layout.masterKeyFile()); !st) {
       // Never make a new key here: the secrets sealed under the old one would be lost.
       return fail(st.error().code,
                   st.error().message + "; restore the vault master key file from your backup");
     }
     report.kept.push_back(layout.masterKeyFile());
-    return core::Done{};
+    return ensureSshCa(*db, service);
   }
   if (options.vaultPassphrase) {
     const auto kdf = vault::newPassphraseKdf();
     auto key = vault::deriveMasterKey(*options.vaultPassphrase, kdf);
     if (!key) return key.error();
-    return access::VaultService::initialise(*db, clock, *key, kdf);
+    if (auto st = access::VaultService::initialise(*db, clock, *key, kdf); !st) return st;
+    if (auto st = service.unsealWithKey(std::move(*key)); !st) return st;
+    return ensureSshCa(*db, service);
   }
   if (auto st = ensureSubdir(layout.vaultDir(), created); !st) return st;
   const vault::MasterKey key = vault::generateMasterKey();
   const std::string_view keyBytes(reinterpret_cast<const char*>(key.reveal().data()), key.size());
   if (auto st = writeNewFile(layout.masterKeyFile(), keyBytes, 0600); !st) return st;
   created.add(layout.masterKeyFile());
-  return access::VaultService::initialise(*db, clock, key, std::nullopt);
+  if (auto st = access::VaultService::initialise(*db, clock, key, std::nullopt); !st) return st;
+  if (auto st = service.unsealWithKey(vault::MasterKey::fromBytes(key.reveal())); !st) return st;
+  return ensureSshCa(*db, service);
 }
 
 core::Result<int> openAndMigrate(const fs::path& dbPath, bool create) {

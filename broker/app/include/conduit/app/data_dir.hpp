@@ -31,6 +31,9 @@ struct InitOptions {
   std::optional<std::string> vaultPassphrase;
 };
 
+/// The vault secret holding the SSH user CA's Ed25519 key.
+inline constexpr const char* kSshCaSecret = "ssh-ca/user";
+
 /// The policy presets compiled into the binary: {file name, TOML text}.
 const std::vector<std::pair<std::string, std::string>>& builtinPolicyPresets();
 
