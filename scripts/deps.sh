@@ -15,6 +15,8 @@ packages=(
   libhowardhinnant-date-dev tzdata
   # real peers for integration tests and the demo
   openssl curl openssh-client openssh-server
+  # recorder/: exports checked with the real players and decoders; libFuzzer for the reader
+  asciinema tshark clang libclang-rt-14-dev
 )
 
 missing=()

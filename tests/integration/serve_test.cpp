@@ -22,7 +22,8 @@ struct RunningServer {
 };
 
 std::string configFor(const TempDir& dir, const std::string& extraPortal = "") {
-  return "data_dir = \"" + (dir / "data").string() + "\"\n[portal]\nport = 0\n" +
+  // The SSH gateway on port 0 too: parallel tests must not fight over its default port.
+  return "data_dir = \"" + (dir / "data").string() + "\"\n[ssh]\nport = 0\n[portal]\nport = 0\n" +
          "shutdown_grace_seconds = 5\n" + extraPortal;
 }
 
@@ -150,9 +151,9 @@ TEST_CASE("start-up failures give one clear line and exit 1") {
 
   SECTION("port in use") {
     auto first = startServer(dir);
-    conduit::test::writeText(dir / "second.toml",
-                             "data_dir = \"" + (dir / "data").string() +
-                                 "\"\n[portal]\nport = " + std::to_string(first.port) + "\n");
+    conduit::test::writeText(dir / "second.toml", "data_dir = \"" + (dir / "data").string() +
+                                                      "\"\n[ssh]\nport = 0\n[portal]\nport = " +
+                                                      std::to_string(first.port) + "\n");
     auto [rc, out] = conduit::test::runCommand(
         {CONDUIT_BINARY, "serve", "--config", (dir / "second.toml").string()});
     CHECK(rc == 1);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,9 @@ Process::Process(const std::vector<std::string>& argv) {
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // If the test dies without running destructors (a crash, a timeout kill), its servers die
+    // with it instead of holding ctest's output pipe open for ever.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(fds[1], 2);
     // The test process may block signals; the child starts with a clean mask.
     sigset_t none;
@@ -115,6 +119,7 @@ std::pair<int, std::string> runCommand(const std::vector<std::string>& argv) {
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
     ::execvp(args[0], args.data());

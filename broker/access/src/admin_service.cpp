@@ -8,6 +8,10 @@
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/database.hpp"
+#include "conduit/store/vault_repository.hpp"
+
+#include <set>
+#include <sstream>
 
 namespace conduit::access {
 
@@ -247,6 +251,56 @@ core::Status AdminService::setPassword(const Actor& a, const std::string& userna
                                if (!u) return u.error();
                                return repo.setPasswordHash(u->id, *hash);
                              });
+}
+
+core::Status AdminService::addSshKey(const Actor& a, const std::string& username,
+                                     const std::string& keyText) {
+  std::istringstream in(keyText);
+  std::string type, blob, comment;
+  in >> type >> blob;
+  std::getline(in >> std::ws, comment);
+  static const std::set<std::string> kTypes{"ssh-ed25519", "ecdsa-sha2-nistp256",
+                                            "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                                            "ssh-rsa"};
+  const bool base64 = !blob.empty() && blob.find_first_not_of(
+                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                           "0123456789+/=") == std::string::npos;
+  if (!kTypes.contains(type) || !base64) {
+    return fail(ErrorCode::invalid_argument,
+                "not an OpenSSH public key line (ssh-ed25519, ecdsa-sha2-* or ssh-rsa)");
+  }
+  return audited<core::Done>(
+      db_, clock_, a, "user.ssh_key_added", "user:" + username,
+      [&](store::AccessRepository& repo, std::string& details) -> core::Status {
+        auto u = repo.userByName(username);
+        if (!u) return u.error();
+        details = auditDetails({{"type", type}, {"comment", comment}});
+        return repo.addSshKey(u->id, type + " " + blob, comment, clock_.now());
+      });
+}
+
+core::Status AdminService::setEndpointCredential(const Actor& a, const std::string& asset,
+                                                 core::Protocol protocol,
+                                                 const std::string& secretName) {
+  return audited<core::Done>(
+      db_, clock_, a, "asset.credential_set", "asset:" + asset,
+      [&](store::AccessRepository& repo, std::string& details) -> core::Status {
+        auto found = repo.assetByName(asset);
+        if (!found) return found.error();
+        const core::Endpoint* ep = found->endpointFor(protocol);
+        if (ep == nullptr) {
+          return fail(ErrorCode::not_found, "asset " + asset + " has no " +
+                                                std::string(core::protocolName(protocol)) +
+                                                " endpoint");
+        }
+        details = auditDetails({{"protocol", std::string(core::protocolName(protocol))},
+                                {"secret", secretName.empty() ? "(certificate)" : secretName}});
+        auto st = store::VaultRepository(db_).setEndpointCredential(ep->id, secretName);
+        if (!st && st.error().code == ErrorCode::conflict) {
+          return fail(ErrorCode::not_found, "no vault secret named " + secretName);
+        }
+        return st;
+      });
 }
 
 core::Result<core::Asset> AdminService::addAsset(const Actor& a, core::Asset asset) {

@@ -41,6 +41,19 @@ core::Result<LoginResult> AuthService::login(const std::string& username,
                                              const std::string& password,
                                              const std::string& totpCode,
                                              const std::string& source) {
+  return check(username, password, totpCode, source);
+}
+
+core::Result<LoginResult> AuthService::loginWithVerifiedKey(const std::string& username,
+                                                            const std::string& totpCode,
+                                                            const std::string& source) {
+  return check(username, std::nullopt, totpCode, source);
+}
+
+core::Result<LoginResult> AuthService::check(const std::string& username,
+                                             const std::optional<std::string>& password,
+                                             const std::string& totpCode,
+                                             const std::string& source) {
   store::AccessRepository repo(db_);
   const core::TimePoint now = clock_.now();
   auto record = [&](const std::string& type, core::AuditOutcome outcome,
@@ -61,7 +74,7 @@ core::Result<LoginResult> AuthService::login(const std::string& username,
 
   auto user = repo.userByName(username);
   if (!user) {
-    (void)core::verifyPassword(dummyHash(), password);
+    (void)core::verifyPassword(dummyHash(), password.value_or(""));
     return refuse("login.failed", "unknown user", kInvalid);
   }
   auto creds = repo.credentials(user->id);
@@ -80,10 +93,13 @@ core::Result<LoginResult> AuthService::login(const std::string& username,
     return refuse("login.refused", *why, "the account is not active");
   }
 
-  bool ok = creds->passwordHash && core::verifyPassword(*creds->passwordHash, password);
-  std::string why = ok ? "" : "wrong password";
-  std::optional<std::int64_t> step;
   const bool enrolled = creds->totpSeedSealed || !creds->totpSeed.empty();
+  // Without a password the caller vouches for a verified key; then TOTP is the second factor
+  // and must exist.
+  bool ok = password ? creds->passwordHash && core::verifyPassword(*creds->passwordHash, *password)
+                     : enrolled;
+  std::string why = ok ? "" : (password ? "wrong password" : "key login without enrolled TOTP");
+  std::optional<std::int64_t> step;
   if (ok && enrolled) {
     std::vector<unsigned char> seed;
     if (creds->totpSeedSealed) {

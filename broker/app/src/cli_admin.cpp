@@ -342,6 +342,23 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     return core::Done{};
   }));
 
+  auto* userKey = user->add_subcommand("add-key", "Register an SSH public key for the gateway");
+  userKey->add_option("name", v.name)->required();
+  userKey->add_option("--key-file", v.passwordFile, "OpenSSH public key file (id_ed25519.pub)")
+      ->required();
+  userKey->callback(run(exitCode, [=, &v, &ctx]() -> core::Status {
+    auto d = db();
+    if (!d) return d.error();
+    std::ifstream in(v.passwordFile);
+    std::string line;
+    if (!std::getline(in, line)) {
+      return core::fail(ErrorCode::unavailable, "cannot read " + v.passwordFile);
+    }
+    if (auto st = admins(**d).addSshKey(ctx.actor(), v.name, line); !st) return st;
+    std::printf("key added for %s\n", v.name.c_str());
+    return core::Done{};
+  }));
+
   // asset
   auto* asset = admin->add_subcommand("asset", "Assets and their endpoints")->require_subcommand(1);
   auto* assetAdd = asset->add_subcommand("add", "Add an asset");
@@ -434,6 +451,24 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
       return core::Done{};
     }));
   }
+  auto* assetCred = asset->add_subcommand(
+      "set-credential", "Log in to an endpoint with a vault secret (none: SSH certificates)");
+  assetCred->add_option("name", v.name)->required();
+  assetCred->add_option("--protocol", v.state, "ssh or rdp")->required();
+  assetCred->add_option("--secret", v.description, "Vault secret name, or none")->required();
+  assetCred->callback(run(exitCode, [=, &v, &ctx]() -> core::Status {
+    auto d = db();
+    if (!d) return d.error();
+    auto p = core::parseProtocol(v.state);
+    if (!p) return core::fail(ErrorCode::invalid_argument, "unknown protocol '" + v.state + "'");
+    const std::string secret = v.description == "none" ? "" : v.description;
+    if (auto st = admins(**d).setEndpointCredential(ctx.actor(), v.name, *p, secret); !st) {
+      return st;
+    }
+    std::printf("%s %s logs in with %s\n", v.name.c_str(), v.state.c_str(),
+                secret.empty() ? "per-session certificates" : secret.c_str());
+    return core::Done{};
+  }));
   auto* assetRm = asset->add_subcommand("remove", "Remove an asset without history");
   assetRm->add_option("name", v.name)->required();
   assetRm->callback(run(exitCode, [=, &v, &ctx]() -> core::Status {

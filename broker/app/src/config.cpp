@@ -49,6 +49,13 @@ class TableReader {
     out = std::move(value);
   }
 
+  void boolean(const char* key, bool& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr || error_) return;
+    if (!node->is_boolean()) return bad(*node, key, "must be true or false");
+    out = *node->value<bool>();
+  }
+
   void path(const char* key, std::filesystem::path& out, const std::filesystem::path& base) {
     std::string text;
     const bool present = table_.contains(key);
@@ -158,6 +165,21 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.integer("max_connections", p.maxConnections, 1, 100000);
     r.integer("threads", p.threads, 1, 64);
     r.integer("shutdown_grace_seconds", p.shutdownGraceSeconds, 0, 300);
+    top.adopt(r.finish());
+  }
+  if (const toml::table* t = top.subtable("ssh")) {
+    TableReader r(*t, "ssh.", source);
+    auto& o = config.ssh;
+    r.boolean("enabled", o.enabled);
+    r.string("address", o.address);
+    r.integer("port", o.port, 0, 65535);
+    r.string("login_banner", o.loginBanner);
+    r.integer("auth_timeout_seconds", o.authTimeoutSeconds, 5, 600);
+    r.integer("max_auth_attempts", o.maxAuthAttempts, 1, 10);
+    r.integer("max_connections", o.maxConnections, 1, 100000);
+    // 1-60 minutes: certificates only need to outlive the connection setup.
+    r.integer("certificate_validity_seconds", o.certificateValiditySeconds, 60, 3600);
+    r.string("certificate_source_address", o.certificateSourceAddress);
     top.adopt(r.finish());
   }
   if (const toml::table* t = top.subtable("database")) {

@@ -13,14 +13,19 @@
 #include <mutex>
 #include <thread>
 
+#include "conduit/access/audit_details.hpp"
 #include "conduit/access/vault_service.hpp"
 #include "conduit/app/data_dir.hpp"
 #include "conduit/app/secure_files.hpp"
 #include "conduit/core/clock.hpp"
+#include "conduit/policies/policy_set.hpp"
 #include "conduit/portal/health_routes.hpp"
 #include "conduit/portal/metrics.hpp"
 #include "conduit/portal/server.hpp"
+#include "conduit/ssh/gateway.hpp"
+#include "conduit/store/audit_log.hpp"
 #include "conduit/store/database.hpp"
+#include "gateway_backend_impl.hpp"
 
 namespace conduit::app {
 
@@ -110,6 +115,20 @@ void unsealVault(access::VaultService& vault, const Config& config, const ServeO
   }
 }
 
+core::Status auditPolicyLoad(store::Database& db, const core::Clock& clock,
+                             const std::vector<std::filesystem::path>& files, std::size_t rules) {
+  std::string names;
+  for (const auto& f : files) names += (names.empty() ? "" : ",") + f.filename().string();
+  auto tx = store::Transaction::begin(db);
+  if (!tx) return tx.error();
+  auto e = store::AuditLog(db).append(
+      {"system", "system", "policy", "policy.loaded", "policy", core::AuditOutcome::success,
+       access::auditDetails({{"files", names}, {"rules", static_cast<std::int64_t>(rules)}})},
+      clock.now());
+  if (!e) return e.error();
+  return tx->commit();
+}
+
 }  // namespace
 
 void blockShutdownSignals() {
@@ -143,6 +162,49 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   const core::SystemClock clock;
   access::VaultService vault(*vaultDb, clock);
   unsealVault(vault, config, options);
+
+  // Policies: a file that does not parse stops start-up (fail closed, with file:line).
+  auto policySet = policies::PolicySet::load(policyFiles(config));
+  if (!policySet) {
+    std::fprintf(stderr, "conduit: %s\n", policySet.error().message.c_str());
+    return 1;
+  }
+  if (auto st = auditPolicyLoad(*vaultDb, clock, policyFiles(config), policySet->size()); !st) {
+    std::fprintf(stderr, "conduit: cannot audit the policy load: %s\n", st.error().message.c_str());
+    return 1;
+  }
+
+  std::unique_ptr<GatewayBackendImpl> backend;
+  std::unique_ptr<ssh::Gateway> gateway;
+  if (config.ssh.enabled) {
+    auto backendDb = store::Database::open(DataDirLayout{config.dataDir}.database(), dbOptions);
+    if (!backendDb) {
+      std::fprintf(stderr, "conduit: %s\n", backendDb.error().message.c_str());
+      return 1;
+    }
+    backend = std::make_unique<GatewayBackendImpl>(
+        std::move(*backendDb), *policySet, vault, clock,
+        access::LockoutPolicy{config.auth.maxFailedLogins,
+                              core::Seconds{config.auth.lockoutSeconds}},
+        CertificatePolicy{core::Seconds{config.ssh.certificateValiditySeconds},
+                          config.ssh.certificateSourceAddress},
+        false);
+    ssh::GatewayOptions g;
+    g.address = config.ssh.address;
+    g.port = config.ssh.port;
+    g.hostKeyFile = DataDirLayout{config.dataDir}.sshHostKey();
+    g.loginBanner = config.ssh.loginBanner;
+    g.authTimeout = std::chrono::seconds(config.ssh.authTimeoutSeconds);
+    g.maxAuthAttempts = config.ssh.maxAuthAttempts;
+    g.maxConnections = config.ssh.maxConnections;
+    auto started = ssh::Gateway::start(g, *backend);
+    if (!started) {
+      std::fprintf(stderr, "conduit: ssh gateway: %s\n", started.error().message.c_str());
+      return 1;
+    }
+    gateway = std::move(*started);
+    spdlog::info("event=ssh_listening address={} port={}", config.ssh.address, gateway->port());
+  }
 
   auto registry = std::make_shared<prometheus::Registry>();
   portal::HttpMetrics metrics(registry);
@@ -179,6 +241,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   // run() normally returns after a signal; if it ended on its own, wake the signal thread.
   if (!signalled) pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
+  if (gateway) gateway->stop();
   spdlog::info("event=stopped");
   return 0;
 }

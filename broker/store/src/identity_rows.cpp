@@ -347,4 +347,46 @@ core::Status AccessRepository::setLoginCounters(std::int64_t userId, int failedL
   return runOne(db_, *s, "user " + std::to_string(userId));
 }
 
+core::Status AccessRepository::addSshKey(std::int64_t userId, const std::string& keyLine,
+                                         const std::string& comment, core::TimePoint now) {
+  auto s = db_.prepare(
+      "INSERT INTO user_ssh_keys(user_id, key_line, comment, created_at) VALUES(?1, ?2, ?3, ?4)");
+  if (!s) return s.error();
+  s->bind(1, userId).bind(2, keyLine).bind(3, comment).bind(4, unix(now));
+  if (auto st = s->run(); !st) return describeConflict(st.error(), "this key");
+  return core::Done{};
+}
+
+core::Result<bool> AccessRepository::hasSshKey(std::int64_t userId, const std::string& keyLine) {
+  auto s = db_.prepare("SELECT 1 FROM user_ssh_keys WHERE user_id = ?1 AND key_line = ?2");
+  if (!s) return s.error();
+  auto row = s->bind(1, userId).bind(2, keyLine).step();
+  if (!row) return row.error();
+  return *row;
+}
+
+core::Result<std::vector<std::string>> AccessRepository::sshKeys(std::int64_t userId) {
+  auto s = db_.prepare(
+      "SELECT key_line || CASE WHEN comment = '' THEN '' ELSE ' ' || comment END "
+      "FROM user_ssh_keys WHERE user_id = ?1 ORDER BY id");
+  if (!s) return s.error();
+  s->bind(1, userId);
+  std::vector<std::string> out;
+  while (true) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(s->columnText(0));
+  }
+}
+
+core::Result<std::string> AccessRepository::endpointCredential(std::int64_t endpointId) {
+  auto s = db_.prepare("SELECT COALESCE(credential_secret, '') FROM endpoints WHERE id = ?1");
+  if (!s) return s.error();
+  auto row = s->bind(1, endpointId).step();
+  if (!row) return row.error();
+  if (!*row) return fail(ErrorCode::not_found, "endpoint not found");
+  return s->columnText(0);
+}
+
 }  // namespace conduit::store

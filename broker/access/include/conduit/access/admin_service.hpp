@@ -52,6 +52,14 @@ class AdminService {
   core::Status setPassword(const Actor& a, const std::string& username,
                            const std::string& password);
 
+  /// Registers a vendor's SSH public key ("ssh-ed25519 AAAA... comment") for the gateway.
+  core::Status addSshKey(const Actor& a, const std::string& username, const std::string& keyText);
+
+  /// Makes the broker log in to an asset's endpoint with a stored vault secret instead of a
+  /// per-session certificate; an empty name switches back to certificates.
+  core::Status setEndpointCredential(const Actor& a, const std::string& asset,
+                                     core::Protocol protocol, const std::string& secretName);
+
   core::Result<core::Asset> addAsset(const Actor& a, core::Asset asset);
   core::Result<core::Asset> setAssetDisabled(const Actor& a, const std::string& name,
                                              bool disabled);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "conduit/core/clock.hpp"
@@ -43,11 +44,21 @@ class AuthService {
   core::Result<LoginResult> login(const std::string& username, const std::string& password,
                                   const std::string& totpCode, const std::string& source);
 
+  /// The second step after a verified registered SSH key: the TOTP code alone. A user without
+  /// an enrolled TOTP seed is refused (the key alone is one factor).
+  core::Result<LoginResult> loginWithVerifiedKey(const std::string& username,
+                                                 const std::string& totpCode,
+                                                 const std::string& source);
+
   /// Makes a new TOTP seed, seals it in the vault, and returns the otpauth:// URI to show once.
   core::Result<std::string> enrolTotp(const std::string& actor, const std::string& username,
                                       const std::string& source);
 
  private:
+  core::Result<LoginResult> check(const std::string& username,
+                                  const std::optional<std::string>& password,
+                                  const std::string& totpCode, const std::string& source);
+
   store::Database& db_;
   VaultService& vault_;
   const core::Clock& clock_;

@@ -28,6 +28,19 @@ struct Config {
     int shutdownGraceSeconds = 10;
   } portal;
 
+  struct Ssh {
+    bool enabled = true;
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 2222;
+    std::string loginBanner =
+        "Authorised use only. Sessions through Conduit are recorded and audited.";
+    int authTimeoutSeconds = 30;
+    int maxAuthAttempts = 3;
+    int maxConnections = 1000;
+    int certificateValiditySeconds = 300;
+    std::string certificateSourceAddress;  // empty: certificates carry no source-address
+  } ssh;
+
   struct Database {
     int busyTimeoutMs = 5000;
   } database;

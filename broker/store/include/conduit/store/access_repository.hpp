@@ -71,6 +71,14 @@ class AccessRepository {
                                 std::optional<core::TimePoint> lockedUntil,
                                 std::optional<std::int64_t> totpLastStep);
 
+  /// Registers an SSH public key ("type base64") for a user.
+  core::Status addSshKey(std::int64_t userId, const std::string& keyLine,
+                         const std::string& comment, core::TimePoint now);
+  core::Result<bool> hasSshKey(std::int64_t userId, const std::string& keyLine);
+  core::Result<std::vector<std::string>> sshKeys(std::int64_t userId);
+  /// The endpoint's stored credential (vault secret name), empty for certificate logins.
+  core::Result<std::string> endpointCredential(std::int64_t endpointId);
+
   // Assets (endpoints and tags included)
   core::Result<std::int64_t> insertAsset(const core::Asset& a, core::TimePoint now);
   core::Result<core::Asset> asset(std::int64_t id);

@@ -1,0 +1,178 @@
+#include "gateway_backend_impl.hpp"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include "conduit/access/audit_details.hpp"
+#include "conduit/app/data_dir.hpp"
+#include "conduit/store/access_repository.hpp"
+#include "conduit/store/audit_log.hpp"
+#include "conduit/vault/ssh_ca.hpp"
+
+namespace conduit::app {
+
+using core::ErrorCode;
+using core::fail;
+
+GatewayBackendImpl::GatewayBackendImpl(store::Database db, const policies::PolicySet& policies,
+                                       access::VaultService& vault, const core::Clock& clock,
+                                       access::LockoutPolicy lockout,
+                                       CertificatePolicy certificates, bool recorderAvailable)
+    : db_(std::move(db)),
+      policies_(policies),
+      vault_(vault),
+      clock_(clock),
+      access_(db_, policies_, clock_),
+      auth_(db_, vault_, clock_, lockout),
+      certificates_(std::move(certificates)),
+      recorderAvailable_(recorderAvailable) {}
+
+bool GatewayBackendImpl::isRegisteredKey(const std::string& user, const std::string& keyLine) {
+  std::lock_guard lock(mutex_);
+  store::AccessRepository repo(db_);
+  auto u = repo.userByName(user);
+  if (!u) return false;
+  auto has = repo.hasSshKey(u->id, keyLine);
+  return has && *has;
+}
+
+core::Status GatewayBackendImpl::authenticate(const std::string& user,
+                                              const std::optional<std::string>& password,
+                                              const std::string& code, const std::string& source) {
+  std::lock_guard lock(mutex_);
+  auto r = password ? auth_.login(user, *password, code, source)
+                    : auth_.loginWithVerifiedKey(user, code, source);
+  if (!r) return r.error();
+  if (!r->totpEnrolled) {
+    return fail(ErrorCode::permission_denied,
+                "a second factor is required: enrol TOTP in the portal first");
+  }
+  return core::Done{};
+}
+
+ssh::GatewayDecision GatewayBackendImpl::checkAccess(const std::string& user,
+                                                     const std::string& asset,
+                                                     core::Protocol protocol,
+                                                     const std::string& source) {
+  std::lock_guard lock(mutex_);
+  auto r = access_.checkConnect({user, source}, user, asset, protocol, true);
+  if (!r) return ssh::GatewayRefuse{r.error().message};
+  if (const auto* no = std::get_if<core::AccessRefused>(&r->check)) {
+    return ssh::GatewayRefuse{no->reason};
+  }
+  const auto& ok = std::get<core::AccessGranted>(r->check);
+  if (ok.limits.recordingRequired && !recorderAvailable_) {
+    // Fail closed: never run a session unrecorded that policy says must be recorded.
+    return ssh::GatewayRefuse{"policy requires recording and the recorder is not available"};
+  }
+  return ssh::GatewayAllow{ok.grantId, ok.until, ok.limits};
+}
+
+std::vector<std::string> GatewayBackendImpl::grantedAssets(const std::string& user) {
+  std::lock_guard lock(mutex_);
+  store::AccessRepository repo(db_);
+  std::vector<std::string> out;
+  auto u = repo.userByName(user);
+  if (!u) return out;
+  auto grants = repo.grants(u->id);
+  if (!grants) return out;
+  const auto now = clock_.now();
+  for (const auto& g : *grants) {
+    if (g.state == core::GrantState::active && g.notBefore <= now && now < g.notAfter &&
+        std::find(out.begin(), out.end(), g.assetName) == out.end()) {
+      out.push_back(g.assetName + " (until " + core::formatTime(g.notAfter) + ")");
+    }
+  }
+  return out;
+}
+
+core::Result<ssh::TargetPlan> GatewayBackendImpl::prepareTarget(const std::string& user,
+                                                                const std::string& asset,
+                                                                const std::string& sessionId,
+                                                                const std::string& source) {
+  std::lock_guard lock(mutex_);
+  store::AccessRepository repo(db_);
+  auto a = repo.assetByName(asset);
+  if (!a) return a.error();
+  const core::Endpoint* ep = a->endpointFor(core::Protocol::ssh);
+  if (ep == nullptr) return fail(ErrorCode::not_found, "the asset has no ssh endpoint");
+  ssh::TargetPlan plan;
+  plan.endpoint = ssh::TargetEndpoint{ep->host, ep->port, ep->account, ep->pinnedKey};
+  auto stored = repo.endpointCredential(ep->id);
+  if (!stored) return stored.error();
+  const access::Actor actor{user, source};
+  if (!stored->empty()) {
+    auto lease = vault_.checkout(actor, *stored, "ssh session " + sessionId + " to " + asset);
+    if (!lease) return lease.error();
+    auto kind = store::VaultRepository(db_).secret(*stored);
+    if (kind && kind->kind == "ssh_private_key") {
+      plan.credential = ssh::KeyCredential{
+          vault::PrivateKey::fromBytes({lease->value().data(), lease->value().size()})};
+    } else {
+      plan.credential = ssh::PasswordCredential{
+          vault::Password::fromBytes({lease->value().data(), lease->value().size()})};
+    }
+    return plan;
+  }
+  // Just-in-time certificate: a fresh key pair for this session, signed by the CA in the vault.
+  auto caLease = vault_.checkout(actor, kSshCaSecret, "mint certificate for session " + sessionId);
+  if (!caLease) return caLease.error();
+  vault::Ed25519KeyPair ca;
+  ca.secretKey = vault::PrivateKey::fromBytes({caLease->value().data(), caLease->value().size()});
+  if (ca.secretKey.size() != vault::kEd25519SecretKeyBytes) {
+    return fail(ErrorCode::corrupt, "the SSH CA key in the vault has a bad size");
+  }
+  std::copy_n(ca.secretKey.reveal().begin() + 32, 32, ca.publicKey.begin());
+  auto subject = vault::generateEd25519();
+  if (!subject) return subject.error();
+  vault::CertificateRequest req;
+  req.subjectPublicKey = subject->publicKey;
+  req.keyId = sessionId;
+  randombytes_buf(&req.serial, sizeof req.serial);
+  req.principals = {ep->account};
+  const auto now = clock_.now();
+  // From one minute ago: the target's clock may be a little behind ours.
+  req.validAfter = now - core::Seconds{60};
+  req.validBefore = now + certificates_.validity;
+  if (!certificates_.sourceAddress.empty()) req.sourceAddress = certificates_.sourceAddress;
+  req.permitPty = true;
+  req.permitPortForwarding = false;
+  auto cert = vault::signUserCertificate(req, ca);
+  if (!cert) return cert.error();
+  auto keyText = vault::openSshPrivateKeyText(*subject, sessionId);
+  if (!keyText) return keyText.error();
+  plan.credential = ssh::CertificateCredential{std::move(*keyText), cert->line};
+  return plan;
+}
+
+void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std::string& user,
+                                        const std::string& asset, const std::string& source) {
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return;
+  auto e = store::AuditLog(db_).append(
+      {user, source, "session", "session.started", "session:" + sessionId,
+       core::AuditOutcome::success, access::auditDetails({{"asset", asset}, {"protocol", "ssh"}})},
+      clock_.now());
+  if (e) (void)tx->commit();
+  spdlog::info("event=ssh_session_started session={} user={} asset={} source={}", sessionId, user,
+               asset, source);
+}
+
+void GatewayBackendImpl::sessionEnded(const std::string& sessionId, const std::string& reason,
+                                      std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) {
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return;
+  auto e = store::AuditLog(db_).append(
+      {"system", "system", "session", "session.ended", "session:" + sessionId,
+       core::AuditOutcome::success,
+       access::auditDetails({{"reason", reason},
+                             {"bytes_to_target", static_cast<std::int64_t>(bytesToTarget)},
+                             {"bytes_to_vendor", static_cast<std::int64_t>(bytesToVendor)}})},
+      clock_.now());
+  if (e) (void)tx->commit();
+  spdlog::info("event=ssh_session_ended session={} reason=\"{}\"", sessionId, reason);
+}
+
+}  // namespace conduit::app

@@ -1,0 +1,55 @@
+#pragma once
+
+// The SSH gateway's port implemented with the broker's services (composition root only).
+
+#include <mutex>
+
+#include "conduit/access/access_service.hpp"
+#include "conduit/access/auth_service.hpp"
+#include "conduit/access/vault_service.hpp"
+#include "conduit/ssh/gateway_backend.hpp"
+#include "conduit/store/database.hpp"
+
+namespace conduit::app {
+
+struct CertificatePolicy {
+  // 5 minutes: long enough to connect, short enough that a leaked certificate is useless soon.
+  core::Seconds validity{300};
+  std::string sourceAddress;  // the broker's address toward targets; empty: no restriction
+};
+
+class GatewayBackendImpl final : public ssh::GatewayBackend {
+ public:
+  /// `db` is this backend's own connection; calls are serialised on it.
+  GatewayBackendImpl(store::Database db, const policies::PolicySet& policies,
+                     access::VaultService& vault, const core::Clock& clock,
+                     access::LockoutPolicy lockout, CertificatePolicy certificates,
+                     bool recorderAvailable);
+
+  bool isRegisteredKey(const std::string& user, const std::string& keyLine) override;
+  core::Status authenticate(const std::string& user, const std::optional<std::string>& password,
+                            const std::string& code, const std::string& source) override;
+  ssh::GatewayDecision checkAccess(const std::string& user, const std::string& asset,
+                                   core::Protocol protocol, const std::string& source) override;
+  std::vector<std::string> grantedAssets(const std::string& user) override;
+  core::Result<ssh::TargetPlan> prepareTarget(const std::string& user, const std::string& asset,
+                                              const std::string& sessionId,
+                                              const std::string& source) override;
+  void sessionStarted(const std::string& sessionId, const std::string& user,
+                      const std::string& asset, const std::string& source) override;
+  void sessionEnded(const std::string& sessionId, const std::string& reason,
+                    std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) override;
+
+ private:
+  std::mutex mutex_;
+  store::Database db_;
+  const policies::PolicySet& policies_;
+  access::VaultService& vault_;
+  const core::Clock& clock_;
+  access::AccessService access_;
+  access::AuthService auth_;
+  CertificatePolicy certificates_;
+  bool recorderAvailable_;
+};
+
+}  // namespace conduit::app

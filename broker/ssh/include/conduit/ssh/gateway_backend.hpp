@@ -1,0 +1,78 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "conduit/core/access_limits.hpp"
+#include "conduit/core/asset.hpp"
+#include "conduit/core/clock.hpp"
+#include "conduit/core/result.hpp"
+#include "conduit/ssh/target.hpp"
+
+namespace conduit::ssh {
+
+/// `alice+plc-17` -> {alice, plc-17}: the part after the last '+' names the asset. No '+': only
+/// the user (the gateway then lists the user's granted assets).
+struct LoginName {
+  std::string user;
+  std::string asset;
+};
+LoginName parseLoginName(const std::string& sshUser);
+
+/// May the vendor open this now, and until when, with which limits.
+struct GatewayAllow {
+  std::int64_t grantId = 0;
+  core::TimePoint until{};
+  core::AccessLimits limits;
+};
+struct GatewayRefuse {
+  std::string reason;  // one line, fit to show the vendor
+};
+using GatewayDecision = std::variant<GatewayAllow, GatewayRefuse>;
+
+/// How the broker reaches the target for one session.
+struct TargetPlan {
+  TargetEndpoint endpoint;
+  TargetCredential credential;
+};
+
+/// What the gateway asks of the rest of the broker. Every decision is made behind this port
+/// (core, policies, store, vault, audit); the gateway only translates SSH events into these
+/// calls and their answers into SSH replies. Implemented in broker/app. Thread-safe.
+class GatewayBackend {
+ public:
+  virtual ~GatewayBackend() = default;
+
+  /// Whether `keyLine` ("ssh-ed25519 AAAA...") is registered for user. No side effects.
+  virtual bool isRegisteredKey(const std::string& user, const std::string& keyLine) = 0;
+
+  /// Second step of a login (audited): with `password` set, password + TOTP code; without,
+  /// the code after a verified registered key. permission_denied with a message for the vendor.
+  virtual core::Status authenticate(const std::string& user,
+                                    const std::optional<std::string>& password,
+                                    const std::string& code, const std::string& source) = 0;
+
+  /// The access check every connect and channel open makes (audited when refused).
+  virtual GatewayDecision checkAccess(const std::string& user, const std::string& asset,
+                                      core::Protocol protocol, const std::string& source) = 0;
+
+  /// Assets the user may reach now (for the menu when no asset is named).
+  virtual std::vector<std::string> grantedAssets(const std::string& user) = 0;
+
+  /// The asset's ssh endpoint and a credential for one connection attempt: a certificate
+  /// minted for this session, or a stored password/key checked out of the vault (audited).
+  virtual core::Result<TargetPlan> prepareTarget(const std::string& user, const std::string& asset,
+                                                 const std::string& sessionId,
+                                                 const std::string& source) = 0;
+
+  /// Session lifecycle for the audit trail and the live registry.
+  virtual void sessionStarted(const std::string& sessionId, const std::string& user,
+                              const std::string& asset, const std::string& source) = 0;
+  virtual void sessionEnded(const std::string& sessionId, const std::string& reason,
+                            std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) = 0;
+};
+
+}  // namespace conduit::ssh

@@ -1,0 +1,429 @@
+// The vendor-facing SSH server: listener, per-connection threads, authentication and the
+// access decision. The channel relay is in relay.cpp.
+#include "conduit/ssh/gateway.hpp"
+
+#include <arpa/inet.h>
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "relay.hpp"
+
+namespace conduit::ssh {
+
+using core::ErrorCode;
+using core::fail;
+
+LoginName parseLoginName(const std::string& sshUser) {
+  const auto plus = sshUser.rfind('+');
+  if (plus == std::string::npos) return {sshUser, ""};
+  return {sshUser.substr(0, plus), sshUser.substr(plus + 1)};
+}
+
+namespace {
+
+// Algorithms: only modern, well-reviewed choices (issue 5: curve25519, ed25519/ecdsa/rsa-sha2,
+// AES-GCM/ChaCha20/AES-CTR, no SHA-1 MACs). aes128-gcm first: cheapest for both sides.
+constexpr const char* kKex =
+    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384";
+constexpr const char* kCiphers =
+    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,"
+    "aes256-ctr";
+constexpr const char* kMacs =
+    "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512";
+constexpr const char* kPubkeyTypes =
+    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"
+    "rsa-sha2-256";
+
+std::string keyLine(ssh_key key) {
+  char* b64 = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) return {};
+  std::string line = std::string(ssh_key_type_to_char(ssh_key_type(key))) + " " + b64;
+  ssh_string_free_char(b64);
+  return line;
+}
+
+std::string peerAddress(ssh_session s) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getpeername(ssh_get_fd(s), reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, buf, sizeof buf);
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+void sendBanner(ssh_session s, const std::string& text) {
+  ssh_string banner = ssh_string_from_char(text.c_str());
+  if (banner != nullptr) {
+    ssh_send_issue_banner(s, banner);
+    ssh_string_free(banner);
+  }
+}
+
+}  // namespace
+
+/// One vendor connection, from key exchange to the end of its relay. Runs on its own thread.
+class Connection {
+ public:
+  Connection(ssh_session s, GatewayBackend& backend, const GatewayOptions& options,
+             std::atomic<bool>& stopping, std::string sessionId)
+      : session_(s),
+        backend_(backend),
+        options_(options),
+        stopping_(stopping),
+        sessionId_(std::move(sessionId)) {}
+
+  ~Connection() {
+    ssh_disconnect(session_);
+    ssh_free(session_);
+  }
+
+  void run() {
+    source_ = peerAddress(session_);
+    // Key exchange and authentication share one deadline.
+    long timeout = static_cast<long>(options_.authTimeout.count());
+    ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
+    ssh_set_auth_methods(session_, SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE);
+    std::memset(&callbacks_, 0, sizeof callbacks_);
+    callbacks_.userdata = this;
+    callbacks_.auth_pubkey_function = &Connection::onPubkey;
+    callbacks_.auth_none_function = &Connection::onNone;
+    callbacks_.auth_password_function = &Connection::onPassword;
+    ssh_callbacks_init(&callbacks_);
+    ssh_set_server_callbacks(session_, &callbacks_);
+    ssh_set_message_callback(session_, &Connection::onMessage, this);
+    if (ssh_handle_key_exchange(session_) != SSH_OK) return;
+
+    ssh_event event = ssh_event_new();
+    ssh_event_add_session(event, session_);
+    const auto deadline = std::chrono::steady_clock::now() + options_.authTimeout;
+    while (!authenticated_ && !refused_ && !stopping_ &&
+           std::chrono::steady_clock::now() < deadline && failures_ < options_.maxAuthAttempts) {
+      if (ssh_event_dopoll(event, 200) == SSH_ERROR) break;
+    }
+    ssh_event_remove_session(event, session_);
+    ssh_event_free(event);
+    if (!authenticated_ || !target_) return;
+
+    backend_.sessionStarted(sessionId_, login_.user, login_.asset, source_);
+    RelayResult result =
+        runRelay(RelaySetup{session_, *target_, backend_, login_, source_, allow_, stopping_});
+    backend_.sessionEnded(sessionId_, result.reason, result.bytesToTarget, result.bytesToVendor);
+  }
+
+ private:
+  // libssh calls these from C: they must not throw.
+  static int onNone(ssh_session, const char*, void* self) noexcept {
+    static_cast<Connection*>(self)->showBanner();
+    return SSH_AUTH_DENIED;
+  }
+
+  /// The login banner (IEC 62443 SR 1.12), once, at the first authentication request: clients
+  /// accept SSH_MSG_USERAUTH_BANNER only once user authentication has begun.
+  void showBanner() noexcept {
+    if (bannerShown_ || options_.loginBanner.empty()) return;
+    bannerShown_ = true;
+    sendBanner(session_, options_.loginBanner + "\n");
+  }
+  static int onPassword(ssh_session, const char*, const char*, void*) noexcept {
+    return SSH_AUTH_DENIED;  // password alone is never enough: keyboard-interactive asks both
+  }
+
+  static int onPubkey(ssh_session, const char* user, ssh_key key, char state, void* self) noexcept {
+    try {
+      return static_cast<Connection*>(self)->pubkey(user, key, state);
+    } catch (...) {
+      return SSH_AUTH_DENIED;
+    }
+  }
+
+  static int onMessage(ssh_session, ssh_message msg, void* self) noexcept {
+    try {
+      return static_cast<Connection*>(self)->message(msg);
+    } catch (...) {
+      return 1;
+    }
+  }
+
+  bool sameUser(const char* user) {
+    if (user == nullptr) return false;
+    if (sshUser_.empty()) {
+      sshUser_ = user;
+      login_ = parseLoginName(sshUser_);
+    }
+    return sshUser_ == user;
+  }
+
+  int pubkey(const char* user, ssh_key key, char state) {
+    showBanner();
+    if (!sameUser(user)) return SSH_AUTH_DENIED;
+    if (!backend_.isRegisteredKey(login_.user, keyLine(key))) return SSH_AUTH_DENIED;
+    if (state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;  // "key acceptable"
+    if (state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;  // signature must verify
+    keyVerified_ = true;
+    // The key is one factor; the TOTP code asked next by keyboard-interactive is the second.
+    ssh_set_auth_methods(session_, SSH_AUTH_METHOD_INTERACTIVE);
+    return SSH_AUTH_PARTIAL;
+  }
+
+  int message(ssh_message msg) {
+    if (ssh_message_type(msg) != SSH_REQUEST_AUTH ||
+        ssh_message_subtype(msg) != SSH_AUTH_METHOD_INTERACTIVE) {
+      return 1;  // default handling (refusal) for everything else during auth
+    }
+    showBanner();
+    if (!ssh_message_auth_kbdint_is_response(msg)) {
+      // An info response carries no user name; the request before it did.
+      const char* user = ssh_message_auth_user(msg);
+      if (user == nullptr || !sameUser(user)) {
+        ssh_message_reply_default(msg);
+        return 0;
+      }
+      if (keyVerified_) {
+        const char* prompts[] = {"Verification code: "};
+        char echo[] = {1};
+        ssh_message_auth_interactive_request(msg, "Conduit", "Second factor", 1, prompts, echo);
+      } else {
+        const char* prompts[] = {"Password: ", "Verification code: "};
+        char echo[] = {0, 1};
+        ssh_message_auth_interactive_request(msg, "Conduit", "", 2, prompts, echo);
+      }
+      return 0;
+    }
+    const int n = ssh_userauth_kbdint_getnanswers(session_);
+    std::optional<std::string> password;
+    std::string code;
+    auto answer = [this](unsigned i) {
+      const char* a = ssh_userauth_kbdint_getanswer(session_, i);
+      return std::string(a == nullptr ? "" : a);
+    };
+    if (sshUser_.empty()) {
+      ++failures_;
+      ssh_message_reply_default(msg);
+      return 0;
+    }
+    if (keyVerified_ && n == 1) {
+      code = answer(0);
+    } else if (!keyVerified_ && n == 2) {
+      password = answer(0);
+      code = answer(1);
+    } else {
+      ++failures_;
+      ssh_message_reply_default(msg);
+      return 0;
+    }
+    core::Status st = backend_.authenticate(login_.user, password, code, source_);
+    if (password) {
+      std::fill(password->begin(), password->end(), '\0');
+    }
+    if (!st) {
+      spdlog::info("event=ssh_auth_failed user={} source={} reason=\"{}\"", login_.user, source_,
+                   st.error().message);
+      ++failures_;
+      ssh_message_reply_default(msg);
+      return 0;
+    }
+    // Identity proven. Decide access before saying "authenticated", so a refusal can still be
+    // explained with a banner (no channel exists yet) and no channel ever opens without it.
+    if (login_.asset.empty()) {
+      std::string text = "Conduit: name an asset: ssh " + login_.user + "+ASSET@host\n";
+      const auto assets = backend_.grantedAssets(login_.user);
+      text +=
+          assets.empty() ? "You hold no grant that is valid now.\n" : "Assets you may reach now:\n";
+      for (const auto& a : assets) text += "  " + a + "\n";
+      return refuse(msg, text);
+    }
+    const GatewayDecision decision =
+        backend_.checkAccess(login_.user, login_.asset, core::Protocol::ssh, source_);
+    if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
+      return refuse(msg, "Conduit: access to " + login_.asset + " refused: " + no->reason + "\n");
+    }
+    allow_ = std::get<GatewayAllow>(decision);
+    auto plan = backend_.prepareTarget(login_.user, login_.asset, sessionId_, source_);
+    if (!plan) {
+      return refuse(msg,
+                    "Conduit: cannot reach " + login_.asset + ": " + plan.error().message + "\n");
+    }
+    auto connected = connectTarget(plan->endpoint, plan->credential);
+    if (!connected) {
+      return refuse(
+          msg, "Conduit: cannot reach " + login_.asset + ": " + connected.error().message + "\n");
+    }
+    target_.emplace(std::move(*connected));
+    authenticated_ = true;
+    ssh_message_auth_reply_success(msg, 0);
+    return 0;
+  }
+
+  int refuse(ssh_message msg, const std::string& text) {
+    spdlog::info("event=ssh_access_refused user={} asset={} source={} reason=\"{}\"", login_.user,
+                 login_.asset, source_, text.substr(0, text.find('\n')));
+    sendBanner(session_, text);
+    ssh_message_reply_default(msg);
+    refused_ = true;
+    return 0;
+  }
+
+  ssh_session session_;
+  GatewayBackend& backend_;
+  const GatewayOptions& options_;
+  std::atomic<bool>& stopping_;
+  std::string sessionId_;
+  std::string source_;
+  std::string sshUser_;
+  LoginName login_;
+  ssh_server_callbacks_struct callbacks_{};
+  bool bannerShown_ = false;
+  bool keyVerified_ = false;
+  bool authenticated_ = false;
+  bool refused_ = false;
+  int failures_ = 0;
+  GatewayAllow allow_;
+  std::optional<TargetSession> target_;
+};
+
+class Gateway::Impl {
+ public:
+  Impl(const GatewayOptions& options, GatewayBackend& backend)
+      : options_(options), backend_(backend) {}
+
+  ~Impl() {
+    stop();
+    if (bind_ != nullptr) ssh_bind_free(bind_);
+  }
+
+  core::Status listen() {
+    bind_ = ssh_bind_new();
+    if (bind_ == nullptr) return fail(ErrorCode::internal, "libssh could not allocate a listener");
+    // The system-wide libssh server configuration must not weaken the broker.
+    bool processConfig = false;
+    ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_PROCESS_CONFIG, &processConfig);
+    ssh_key key = nullptr;
+    if (ssh_pki_import_privkey_file(options_.hostKeyFile.c_str(), nullptr, nullptr, nullptr,
+                                    &key) != SSH_OK) {
+      return fail(ErrorCode::invalid_argument,
+                  "cannot load SSH host key " + options_.hostKeyFile.string());
+    }
+    const int rc = ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_IMPORT_KEY, key);
+    if (rc != SSH_OK) {
+      ssh_key_free(key);
+      return fail(ErrorCode::invalid_argument, "libssh refused the host key");
+    }
+    unsigned int port = options_.port;
+    const bool ok =
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_BINDADDR, options_.address.c_str()) == 0 &&
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_BINDPORT, &port) == 0 &&
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_KEY_EXCHANGE, kKex) == 0 &&
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_CIPHERS_C_S, kCiphers) == 0 &&
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_CIPHERS_S_C, kCiphers) == 0 &&
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_HMAC_C_S, kMacs) == 0 &&
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_HMAC_S_C, kMacs) == 0 &&
+        ssh_bind_options_set(bind_, SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, kPubkeyTypes) == 0;
+    if (!ok) return fail(ErrorCode::internal, "libssh refused the listener options");
+    if (ssh_bind_listen(bind_) != SSH_OK) {
+      return fail(ErrorCode::unavailable, "cannot listen on " + options_.address + ":" +
+                                              std::to_string(options_.port) + ": " +
+                                              ssh_get_error(bind_));
+    }
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    getsockname(ssh_bind_get_fd(bind_), reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                             : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    acceptor_ = std::thread([this] { acceptLoop(); });
+    return core::Done{};
+  }
+
+  void acceptLoop() {
+    std::uint64_t counter = 0;
+    while (!stopping_) {
+      pollfd p{ssh_bind_get_fd(bind_), POLLIN, 0};
+      // 200 ms: how quickly stop() is noticed; accepts themselves are immediate.
+      if (::poll(&p, 1, 200) <= 0) continue;
+      ssh_session s = ssh_new();
+      if (s == nullptr) continue;
+      if (ssh_bind_accept(bind_, s) != SSH_OK) {
+        ssh_free(s);
+        continue;
+      }
+      bool full = false;
+      {
+        std::lock_guard lock(mutex_);
+        full = active_ >= options_.maxConnections;
+      }
+      if (full) {
+        ssh_disconnect(s);
+        ssh_free(s);
+        continue;
+      }
+      const std::string id =
+          "ssh-" + std::to_string(::time(nullptr)) + "-" + std::to_string(++counter);
+      {
+        std::lock_guard lock(mutex_);
+        ++active_;
+      }
+      // Detached: stop() waits for the count of live connections to reach zero instead of
+      // holding a handle per past connection.
+      std::thread([this, s, id] {
+        {
+          Connection c(s, backend_, options_, stopping_, id);
+          c.run();
+        }
+        std::lock_guard l(mutex_);
+        --active_;
+        done_.notify_all();
+      }).detach();
+    }
+  }
+
+  void stop() {
+    if (stopping_.exchange(true)) return;
+    if (acceptor_.joinable()) acceptor_.join();
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [this] { return active_ == 0; });
+  }
+
+  GatewayOptions options_;
+  GatewayBackend& backend_;
+  ssh_bind bind_ = nullptr;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  int active_ = 0;  // guarded by mutex_
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+};
+
+core::Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& options,
+                                                      GatewayBackend& backend) {
+  auto impl = std::make_unique<Impl>(options, backend);
+  if (auto st = impl->listen(); !st) return st.error();
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() = default;
+std::uint16_t Gateway::port() const noexcept {
+  return impl_->port_;
+}
+void Gateway::stop() {
+  impl_->stop();
+}
+
+}  // namespace conduit::ssh

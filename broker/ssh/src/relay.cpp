@@ -1,0 +1,376 @@
+#include "relay.hpp"
+
+#include <libssh/callbacks.h>
+#include <libssh/server.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <list>
+#include <set>
+
+#include "conduit/policies/glob.hpp"
+
+namespace conduit::ssh {
+
+namespace {
+
+// 1 MiB per direction: enough to keep a fast link busy while the other side's window is
+// closed, small enough that a vendor who stops reading cannot make the broker buffer without
+// bound (libssh stops reopening our receive window while this is full).
+constexpr std::size_t kMaxPending = 1024 * 1024;
+// A vendor may run a few channels at once (shell + sftp + exec); 1,000 would only tie up the
+// target's session slots.
+constexpr std::size_t kMaxChannels = 16;
+// Environment variables passed to the target; anything else (LD_PRELOAD, PATH...) is dropped.
+const std::set<std::string> kEnvAllowList{"LANG",        "LC_ALL", "LC_CTYPE",
+                                          "LC_MESSAGES", "TZ",     "COLORTERM"};
+
+class Relay;
+
+/// One vendor channel and the target channel it is relayed to.
+struct Pair {
+  Relay* relay = nullptr;
+  ssh_channel vendor = nullptr;
+  ssh_channel target = nullptr;
+  std::string toTarget;
+  std::string toVendor;
+  std::string toVendorErr;
+  bool vendorEof = false;
+  bool targetEof = false;
+  bool targetClosed = false;
+  bool vendorClosed = false;
+  bool eofSentToTarget = false;
+  bool eofSentToVendor = false;
+  bool done = false;
+  std::optional<int> exitStatus;
+  std::optional<std::string> exitSignal;
+  ssh_channel_callbacks_struct vendorCb{};
+  ssh_channel_callbacks_struct targetCb{};
+};
+
+class Relay {
+ public:
+  explicit Relay(RelaySetup& s) : s_(s) {}
+
+  RelayResult run() {
+    std::memset(&serverCb_, 0, sizeof serverCb_);
+    serverCb_.userdata = this;
+    serverCb_.channel_open_request_session_function = &Relay::onChannelOpen;
+    ssh_callbacks_init(&serverCb_);
+    ssh_set_server_callbacks(s_.vendor, &serverCb_);
+
+    event_ = ssh_event_new();
+    ssh_event_add_session(event_, s_.vendor);
+    ssh_event_add_session(event_, s_.target.native());
+    auto nextCheck = std::chrono::steady_clock::now();
+    while (reason_.empty()) {
+      // 50 ms poll when idle; data wakes it at once. Enforcement runs at least every second.
+      ssh_event_dopoll(event_, 50);
+      flush();
+      if (s_.stopping) end("the broker is shutting down");
+      if (ssh_is_connected(s_.vendor) == 0) end("vendor disconnected");
+      if (ssh_is_connected(s_.target.native()) == 0) end("target disconnected");
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= nextCheck) {
+        enforce();
+        nextCheck = now + std::chrono::seconds(1);
+      }
+    }
+    for (auto& p : pairs_) closePair(p, true);
+    ssh_event_remove_session(event_, s_.target.native());
+    ssh_event_remove_session(event_, s_.vendor);
+    ssh_event_free(event_);
+    return RelayResult{reason_, toTarget_, toVendor_};
+  }
+
+ private:
+  void end(const std::string& why) {
+    if (reason_.empty()) reason_ = why;
+  }
+
+  /// Window end, revocation and kill: re-checked every second (CIP-005 R2.5, issue 5).
+  void enforce() {
+    const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
+    const GatewayDecision d =
+        s_.backend.checkAccess(s_.login.user, s_.login.asset, core::Protocol::ssh, s_.source);
+    if (const auto* no = std::get_if<GatewayRefuse>(&d)) {
+      notice("\r\nConduit: access ended: " + no->reason + "\r\n");
+      end("access ended: " + no->reason);
+      return;
+    }
+    s_.allow = std::get<GatewayAllow>(d);
+    if (!warned_ && now >= s_.allow.until - s_.allow.limits.warningPeriod) {
+      warned_ = true;
+      const auto left = std::chrono::duration_cast<std::chrono::minutes>(s_.allow.until - now);
+      notice("\r\nConduit: your access window ends at " + core::formatTime(s_.allow.until) +
+             " (in " + std::to_string(left.count()) + " min); save your work.\r\n");
+    }
+  }
+
+  /// A line on every open vendor channel's stderr, bypassing the queues.
+  void notice(const std::string& text) {
+    for (auto& p : pairs_) {
+      if (!p.done && p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
+        ssh_channel_write_stderr(p.vendor, text.data(), static_cast<uint32_t>(text.size()));
+      }
+    }
+  }
+
+  static ssh_channel onChannelOpen(ssh_session, void* self) noexcept {
+    try {
+      return static_cast<Relay*>(self)->openPair();
+    } catch (...) {
+      return nullptr;
+    }
+  }
+
+  ssh_channel openPair() {
+    std::size_t live = 0;
+    for (const auto& p : pairs_) live += p.done ? 0 : 1;
+    if (live >= kMaxChannels || !reason_.empty()) return nullptr;
+    // Every channel open re-checks the grant (non-negotiable 5).
+    const GatewayDecision d =
+        s_.backend.checkAccess(s_.login.user, s_.login.asset, core::Protocol::ssh, s_.source);
+    if (std::holds_alternative<GatewayRefuse>(d)) return nullptr;
+    ssh_channel target = ssh_channel_new(s_.target.native());
+    if (target == nullptr) return nullptr;
+    if (ssh_channel_open_session(target) != SSH_OK) {
+      ssh_channel_free(target);
+      return nullptr;
+    }
+    ssh_channel vendor = ssh_channel_new(s_.vendor);
+    if (vendor == nullptr) {
+      ssh_channel_close(target);
+      ssh_channel_free(target);
+      return nullptr;
+    }
+    Pair& p = pairs_.emplace_back();
+    p.relay = this;
+    p.vendor = vendor;
+    p.target = target;
+    auto& v = p.vendorCb;
+    v.userdata = &p;
+    v.channel_data_function = &Relay::onVendorData;
+    v.channel_eof_function = &Relay::onVendorEof;
+    v.channel_close_function = &Relay::onVendorClose;
+    v.channel_pty_request_function = &Relay::onPty;
+    v.channel_shell_request_function = &Relay::onShell;
+    v.channel_exec_request_function = &Relay::onExec;
+    v.channel_subsystem_request_function = &Relay::onSubsystem;
+    v.channel_env_request_function = &Relay::onEnv;
+    v.channel_pty_window_change_function = &Relay::onWindowChange;
+    v.channel_signal_function = &Relay::onSignal;
+    ssh_callbacks_init(&v);
+    ssh_set_channel_callbacks(vendor, &v);
+    auto& t = p.targetCb;
+    t.userdata = &p;
+    t.channel_data_function = &Relay::onTargetData;
+    t.channel_eof_function = &Relay::onTargetEof;
+    t.channel_close_function = &Relay::onTargetClose;
+    t.channel_exit_status_function = &Relay::onExitStatus;
+    t.channel_exit_signal_function = &Relay::onExitSignal;
+    ssh_callbacks_init(&t);
+    ssh_set_channel_callbacks(target, &t);
+    return vendor;
+  }
+
+  // Vendor -> target. Consume only what fits; libssh keeps the rest and stops reopening the
+  // vendor's window, which is the backpressure.
+  static int onVendorData(ssh_session, ssh_channel, void* data, uint32_t len, int,
+                          void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    const std::size_t room = kMaxPending - std::min(kMaxPending, p->toTarget.size());
+    const std::size_t n = std::min<std::size_t>(room, len);
+    p->toTarget.append(static_cast<const char*>(data), n);
+    return static_cast<int>(n);
+  }
+
+  static int onTargetData(ssh_session, ssh_channel, void* data, uint32_t len, int isStderr,
+                          void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    std::string& q = isStderr != 0 ? p->toVendorErr : p->toVendor;
+    const std::size_t room = kMaxPending - std::min(kMaxPending, q.size());
+    const std::size_t n = std::min<std::size_t>(room, len);
+    q.append(static_cast<const char*>(data), n);
+    return static_cast<int>(n);
+  }
+
+  static void onVendorEof(ssh_session, ssh_channel, void* pair) noexcept {
+    static_cast<Pair*>(pair)->vendorEof = true;
+  }
+  static void onVendorClose(ssh_session, ssh_channel, void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    p->vendorClosed = true;
+    p->vendorEof = true;
+  }
+  static void onTargetEof(ssh_session, ssh_channel, void* pair) noexcept {
+    static_cast<Pair*>(pair)->targetEof = true;
+  }
+  static void onTargetClose(ssh_session, ssh_channel, void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    p->targetClosed = true;
+    p->targetEof = true;
+  }
+  static void onExitStatus(ssh_session, ssh_channel, int status, void* pair) noexcept {
+    static_cast<Pair*>(pair)->exitStatus = status;
+  }
+  static void onExitSignal(ssh_session, ssh_channel, const char* signal, int, const char*,
+                           const char*, void* pair) noexcept {
+    static_cast<Pair*>(pair)->exitSignal = signal != nullptr ? signal : "KILL";
+  }
+
+  static int onPty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, int,
+                   void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    return ssh_channel_request_pty_size(p->target, term, cols, rows) == SSH_OK ? 0 : -1;
+  }
+  static int onWindowChange(ssh_session, ssh_channel, int cols, int rows, int, int,
+                            void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    return ssh_channel_change_pty_size(p->target, cols, rows) == SSH_OK ? 0 : -1;
+  }
+  static int onShell(ssh_session, ssh_channel, void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    return ssh_channel_request_shell(p->target) == SSH_OK ? 0 : -1;
+  }
+  static int onExec(ssh_session, ssh_channel, const char* command, void* pair) noexcept {
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      return p->relay->exec(*p, command) ? 0 : -1;
+    } catch (...) {
+      return -1;
+    }
+  }
+  static int onSubsystem(ssh_session, ssh_channel, const char* name, void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    if (std::strcmp(name, "sftp") != 0 || !p->relay->s_.allow.limits.ssh.sftp) return -1;
+    return ssh_channel_request_subsystem(p->target, "sftp") == SSH_OK ? 0 : -1;
+  }
+  static int onEnv(ssh_session, ssh_channel, const char* name, const char* value,
+                   void* pair) noexcept {
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      const std::string n = name;
+      if (!kEnvAllowList.contains(n) && n.rfind("LC_", 0) != 0) return -1;
+      return ssh_channel_request_env(p->target, name, value) == SSH_OK ? 0 : -1;
+    } catch (...) {
+      return -1;
+    }
+  }
+  static void onSignal(ssh_session, ssh_channel, const char* signal, void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    ssh_channel_request_send_signal(p->target, signal);
+  }
+
+  bool exec(Pair& p, const std::string& command) {
+    const auto& limits = s_.allow.limits.ssh;
+    // scp is file transfer: allowed only where sftp is.
+    if (!limits.sftp && (command.rfind("scp ", 0) == 0 || command == "scp")) {
+      std::string msg = "Conduit: file transfer is not allowed by policy\r\n";
+      ssh_channel_write_stderr(p.vendor, msg.data(), static_cast<uint32_t>(msg.size()));
+      return false;
+    }
+    for (const auto& pattern : limits.commandDeny) {
+      if (policies::globMatch(pattern, command)) {
+        std::string msg = "Conduit: command refused by policy (" + pattern + ")\r\n";
+        ssh_channel_write_stderr(p.vendor, msg.data(), static_cast<uint32_t>(msg.size()));
+        return false;
+      }
+    }
+    return ssh_channel_request_exec(p.target, command.c_str()) == SSH_OK;
+  }
+
+  /// Moves queued bytes as far as the receiving windows allow, pulls leftovers libssh holds
+  /// for us once there is room again, and forwards EOF/close only after draining.
+  void flush() {
+    for (auto& p : pairs_) {
+      if (p.done) continue;
+      toTarget_ += drain(p.toTarget, p.target, false);
+      toVendor_ += drain(p.toVendor, p.vendor, false);
+      toVendor_ += drain(p.toVendorErr, p.vendor, true);
+      refill(p.vendor, p.toTarget, false);
+      refill(p.target, p.toVendor, false);
+      refill(p.target, p.toVendorErr, true);
+      if (p.vendorEof && p.toTarget.empty() && !p.eofSentToTarget) {
+        ssh_channel_send_eof(p.target);
+        p.eofSentToTarget = true;
+      }
+      if (p.vendorClosed) {
+        closePair(p, false);
+        continue;
+      }
+      if (p.targetEof && p.toVendor.empty() && p.toVendorErr.empty()) {
+        if (!p.eofSentToVendor) {
+          ssh_channel_send_eof(p.vendor);
+          p.eofSentToVendor = true;
+        }
+        // Close only when the target closes: exit-status usually follows its EOF.
+        if (p.targetClosed) closePair(p, false);
+      }
+    }
+    pairs_.remove_if([](const Pair& p) { return p.done; });
+  }
+
+  static std::uint64_t drain(std::string& q, ssh_channel to, bool stderrStream) {
+    if (q.empty() || ssh_channel_is_open(to) == 0) return 0;
+    const std::size_t window = ssh_channel_window_size(to);
+    const std::size_t n = std::min(q.size(), window);
+    if (n == 0) return 0;
+    const int written = stderrStream
+                            ? ssh_channel_write_stderr(to, q.data(), static_cast<uint32_t>(n))
+                            : ssh_channel_write(to, q.data(), static_cast<uint32_t>(n));
+    if (written <= 0) return 0;  // e.g. during a key re-exchange: retry on the next round
+    q.erase(0, static_cast<std::size_t>(written));
+    return static_cast<std::uint64_t>(written);
+  }
+
+  static void refill(ssh_channel from, std::string& q, bool stderrStream) {
+    if (ssh_channel_is_open(from) == 0) return;
+    char buf[65536];
+    while (q.size() < kMaxPending) {
+      const std::size_t room = std::min(sizeof buf, kMaxPending - q.size());
+      const int n = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room),
+                                                 stderrStream ? 1 : 0);
+      if (n <= 0) return;
+      q.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  void closePair(Pair& p, bool forced) {
+    if (p.done) return;
+    p.done = true;
+    if (ssh_channel_is_open(p.vendor) != 0) {
+      if (p.exitStatus) ssh_channel_request_send_exit_status(p.vendor, *p.exitStatus);
+      if (p.exitSignal) {
+        ssh_channel_request_send_exit_signal(p.vendor, p.exitSignal->c_str(), 0, "", "");
+      }
+      if (forced && !p.exitStatus) ssh_channel_request_send_exit_status(p.vendor, 255);
+      if (!p.eofSentToVendor) ssh_channel_send_eof(p.vendor);
+      ssh_channel_close(p.vendor);
+    }
+    if (ssh_channel_is_open(p.target) != 0) ssh_channel_close(p.target);
+    ssh_remove_channel_callbacks(p.vendor, &p.vendorCb);
+    ssh_remove_channel_callbacks(p.target, &p.targetCb);
+    ssh_channel_free(p.target);
+    ssh_channel_free(p.vendor);
+  }
+
+  RelaySetup& s_;
+  ssh_server_callbacks_struct serverCb_{};
+  ssh_event event_ = nullptr;
+  std::list<Pair> pairs_;  // stable addresses: callbacks hold pointers to pairs
+  std::string reason_;
+  bool warned_ = false;
+  std::uint64_t toTarget_ = 0;
+  std::uint64_t toVendor_ = 0;
+};
+
+}  // namespace
+
+RelayResult runRelay(RelaySetup setup) {
+  Relay relay(setup);
+  return relay.run();
+}
+
+}  // namespace conduit::ssh

@@ -1,0 +1,36 @@
+#pragma once
+
+// The channel relay between an authenticated vendor session and its target session.
+
+#include <libssh/libssh.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "conduit/ssh/gateway_backend.hpp"
+#include "conduit/ssh/target.hpp"
+
+namespace conduit::ssh {
+
+struct RelaySetup {
+  ssh_session vendor;
+  TargetSession& target;
+  GatewayBackend& backend;
+  LoginName login;
+  std::string source;
+  GatewayAllow allow;
+  std::atomic<bool>& stopping;
+};
+
+struct RelayResult {
+  std::string reason;  // why the session ended
+  std::uint64_t bytesToTarget = 0;
+  std::uint64_t bytesToVendor = 0;
+};
+
+/// Relays channels until the vendor disconnects, the window ends, access is revoked or the
+/// broker stops. Installs the vendor session's channel-open callback itself.
+RelayResult runRelay(RelaySetup setup);
+
+}  // namespace conduit::ssh

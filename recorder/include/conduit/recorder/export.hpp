@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "conduit/core/result.hpp"
+#include "conduit/recorder/reader.hpp"
+#include "conduit/recorder/record.hpp"
+
+namespace conduit::recorder {
+
+/// What an export wrote and whether the recording was complete.
+struct ExportSummary {
+  std::uint64_t recordsWritten = 0;  // events, packets or lines written
+  std::uint64_t recordsSkipped = 0;  // records this format has no place for
+  ReadStatus source;  // the reader's verdict: a truncated recording exports its prefix
+};
+
+/// Options for the asciicast export.
+struct AsciicastOptions {
+  std::optional<std::uint32_t> channel{};  // only this channel; all terminal channels if unset
+  bool includeInput = true;                // "i" events for recorded keystrokes
+  std::string title{};                     // defaults to the session id
+};
+
+/// Writes asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): a header line, then
+/// [time, "o"|"i"|"r", data] events. Bytes that are not UTF-8 become U+FFFD; a UTF-8 sequence
+/// split across records is joined first.
+ExportSummary exportAsciicast(RecordingReader& reader, std::ostream& out,
+                              const AsciicastOptions& options = {});
+
+/// Writes tunnel_bytes records as a pcap file (LINKTYPE_ETHERNET) with synthesised
+/// Ethernet/IPv4 (or IPv6)/TCP headers: one TCP connection per channel and 4-tuple, opened with
+/// SYN, SYN-ACK, ACK, sequence numbers counted per direction, closed with FIN exchanges at the
+/// end. Wireshark decodes the payload by port (e.g. Modbus/TCP on 502).
+ExportSummary exportPcap(RecordingReader& reader, std::ostream& out);
+
+/// Writes one JSON object per line: first the header ({"session_id", "started_unix_us",
+/// "format_version"}), then every record {"t_us","channel","direction","kind","payload_b64"}.
+ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out);
+
+/// A line of terminal text and the time its first byte was recorded.
+struct TextLine {
+  std::uint64_t timeUs = 0;
+  std::uint32_t channel = 0;
+  std::string text;
+};
+
+/// Turns terminal bytes into plain text for a full-text index: ANSI/VT escape sequences (CSI,
+/// OSC, DCS, charset selection) and control characters are dropped, backspace erases, CR LF
+/// and lone CR end lines, invalid UTF-8 becomes U+FFFD. Feed records in order; state carries
+/// across record boundaries per channel.
+class TerminalTextExtractor {
+ public:
+  /// Output records are always used; input records only if `includeInput`; exec_command
+  /// records become lines of their own.
+  explicit TerminalTextExtractor(bool includeInput = false);
+  ~TerminalTextExtractor();
+  TerminalTextExtractor(const TerminalTextExtractor&) = delete;
+  TerminalTextExtractor& operator=(const TerminalTextExtractor&) = delete;
+
+  /// Consumes one record (other kinds are ignored).
+  void feed(const Record& record);
+  /// Flushes unfinished lines and returns every non-empty line so far, in order.
+  std::vector<TextLine> finish();
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+/// All terminal text of a recording, lines joined with '\n' (convenience over the extractor).
+std::string extractTerminalText(RecordingReader& reader, bool includeInput = false);
+
+}  // namespace conduit::recorder

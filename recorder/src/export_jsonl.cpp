@@ -1,0 +1,28 @@
+#include <sodium.h>
+
+#include "bytes.hpp"
+#include "conduit/recorder/export.hpp"
+
+namespace conduit::recorder {
+
+ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out) {
+  ExportSummary summary;
+  const auto& h = reader.header();
+  out << "{\"session_id\":" << detail::jsonString(h.sessionId)
+      << ",\"started_unix_us\":" << h.startedUnixUs << ",\"format_version\":" << h.formatVersion
+      << "}\n";
+  std::string b64;
+  while (auto r = reader.next()) {
+    b64.resize(sodium_base64_ENCODED_LEN(r->payload.size(), sodium_base64_VARIANT_ORIGINAL));
+    sodium_bin2base64(b64.data(), b64.size(), r->payload.data(), r->payload.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    out << "{\"t_us\":" << r->timeUs << ",\"channel\":" << r->channel << ",\"direction\":\""
+        << directionName(r->direction) << "\",\"kind\":\"" << recordKindName(r->kind)
+        << "\",\"payload_b64\":\"" << b64.c_str() << "\"}\n";
+    ++summary.recordsWritten;
+  }
+  summary.source = reader.status();
+  return summary;
+}
+
+}  // namespace conduit::recorder

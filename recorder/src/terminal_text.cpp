@@ -1,0 +1,143 @@
+#include <map>
+
+#include "conduit/recorder/export.hpp"
+#include "utf8.hpp"
+
+namespace conduit::recorder {
+
+namespace {
+// 4 KiB: a "line" longer than this is binary noise or a progress bar; it is cut so the index
+// never holds one giant token.
+constexpr std::size_t kMaxLineBytes = 4096;
+
+enum class EscState { ground, escape, intermediate, csi, string, string_escape };
+
+struct ChannelText {
+  detail::Utf8Sanitizer utf8;
+  EscState state = EscState::ground;
+  std::string line;
+  std::uint64_t lineStartUs = 0;
+  bool afterCr = false;
+};
+}  // namespace
+
+struct TerminalTextExtractor::State {
+  bool includeInput = false;
+  std::map<std::pair<std::uint32_t, bool>, ChannelText> channels;  // (channel, is input)
+  std::vector<TextLine> lines;
+
+  void endLine(ChannelText& c, std::uint32_t channel) {
+    if (!c.line.empty()) lines.push_back({c.lineStartUs, channel, std::move(c.line)});
+    c.line.clear();
+  }
+
+  void addChar(ChannelText& c, std::uint32_t channel, std::uint64_t timeUs, char ch) {
+    if (c.line.empty()) c.lineStartUs = timeUs;
+    c.line.push_back(ch);
+    // Cut long lines only at a character boundary (not before a continuation byte).
+    if (c.line.size() >= kMaxLineBytes && (static_cast<unsigned char>(ch) & 0xc0) != 0x80) {
+      endLine(c, channel);
+    }
+  }
+
+  void feedText(ChannelText& c, std::uint32_t channel, std::uint64_t timeUs,
+                const std::string& text) {
+    for (const char ch : text) {
+      const auto b = static_cast<unsigned char>(ch);
+      switch (c.state) {
+        case EscState::ground:
+          if (c.afterCr) {
+            c.afterCr = false;
+            if (b == '\n') continue;  // CR LF ends one line, not two
+          }
+          if (b == 0x1b) {
+            c.state = EscState::escape;
+          } else if (b == '\n') {
+            endLine(c, channel);
+          } else if (b == '\r') {
+            endLine(c, channel);
+            c.afterCr = true;
+          } else if (b == 0x08 || b == 0x7f) {
+            // Backspace (and DEL, which is what terminals send for it): erase one character.
+            while (!c.line.empty() && (static_cast<unsigned char>(c.line.back()) & 0xc0) == 0x80)
+              c.line.pop_back();
+            if (!c.line.empty()) c.line.pop_back();
+          } else if (b == '\t') {
+            addChar(c, channel, timeUs, ' ');
+          } else if (b >= 0x20) {
+            addChar(c, channel, timeUs, ch);
+          }
+          break;
+        case EscState::escape:
+          if (b == '[') {
+            c.state = EscState::csi;
+          } else if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
+            c.state = EscState::string;  // OSC, DCS, SOS, PM, APC: until BEL or ST
+          } else if (b >= 0x20 && b <= 0x2f) {
+            c.state = EscState::intermediate;
+          } else {
+            c.state = EscState::ground;
+          }
+          break;
+        case EscState::intermediate:
+          if (b >= 0x30 && b <= 0x7e) c.state = EscState::ground;
+          break;
+        case EscState::csi:
+          if (b >= 0x40 && b <= 0x7e) c.state = EscState::ground;
+          break;
+        case EscState::string:
+          if (b == 0x07) c.state = EscState::ground;
+          if (b == 0x1b) c.state = EscState::string_escape;
+          break;
+        case EscState::string_escape:
+          c.state = b == '\\' ? EscState::ground : EscState::string;
+          break;
+      }
+    }
+  }
+};
+
+TerminalTextExtractor::TerminalTextExtractor(bool includeInput) : s_(std::make_unique<State>()) {
+  s_->includeInput = includeInput;
+}
+TerminalTextExtractor::~TerminalTextExtractor() = default;
+
+void TerminalTextExtractor::feed(const Record& record) {
+  const bool input = record.kind == RecordKind::terminal_input;
+  if (record.kind == RecordKind::exec_command) {
+    std::string text;
+    detail::Utf8Sanitizer u;
+    u.feed(record.payload, text);
+    u.finish(text);
+    if (!text.empty()) s_->lines.push_back({record.timeUs, record.channel, std::move(text)});
+    return;
+  }
+  if (record.kind != RecordKind::terminal_output && !(input && s_->includeInput)) return;
+  auto& c = s_->channels[{record.channel, input}];
+  std::string text;
+  c.utf8.feed(record.payload, text);
+  s_->feedText(c, record.channel, record.timeUs, text);
+}
+
+std::vector<TextLine> TerminalTextExtractor::finish() {
+  for (auto& [key, c] : s_->channels) {
+    std::string rest;
+    c.utf8.finish(rest);
+    s_->feedText(c, key.first, c.lineStartUs, rest);
+    s_->endLine(c, key.first);
+  }
+  return std::move(s_->lines);
+}
+
+std::string extractTerminalText(RecordingReader& reader, bool includeInput) {
+  TerminalTextExtractor extractor(includeInput);
+  while (auto r = reader.next()) extractor.feed(*r);
+  std::string out;
+  for (const auto& line : extractor.finish()) {
+    out += line.text;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace conduit::recorder

@@ -1,0 +1,24 @@
+# recorder/: container round trips, crash safety, tamper detection, exports, text extraction
+# (unit); exports checked by the real asciinema and tshark (integration); and a bounded
+# libFuzzer run of the reader built by scripts/fuzz.sh with clang (unit).
+conduit_test(test_recorder unit
+  SOURCES
+    recorder/record_test.cpp
+    recorder/container_test.cpp
+    recorder/tamper_test.cpp
+    recorder/crash_test.cpp
+    recorder/export_test.cpp
+  LIBS conduit_recorder PkgConfig::SODIUM)
+conduit_test(test_recorder_tools integration
+  SOURCES recorder/tools_test.cpp
+  LIBS conduit_recorder PkgConfig::SODIUM)
+
+# Bounded libFuzzer runs of the recording parsers. scripts/fuzz.sh compiles the recorder sources
+# with clang (not through this g++ build) into build/fuzz/ and seeds each corpus; the targets
+# share object files, hence the resource lock.
+add_test(NAME fuzz_recording_reader
+  COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh recording_reader 20)
+add_test(NAME fuzz_recording_manifest
+  COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh recording_manifest 10)
+set_tests_properties(fuzz_recording_reader fuzz_recording_manifest PROPERTIES
+  LABELS unit TIMEOUT 600 RESOURCE_LOCK conduit_fuzz_build)
