@@ -217,6 +217,17 @@ core::Result<vault::SecretBuffer> VaultService::openLoginFactor(const std::strin
   return vault::openSecret(*master_, name, rec->version, {rec->wrappedKey, rec->ciphertext});
 }
 
+core::Result<vault::SecretBuffer> VaultService::openBrokerKey(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto st = requireUnsealed(); !st) return st.error();
+  auto rec = store::VaultRepository(db_).secret(name);
+  if (!rec) return rec.error();
+  if (rec->kind != "signing_key") {
+    return fail(ErrorCode::permission_denied, "secret " + name + " is not a broker key");
+  }
+  return vault::openSecret(*master_, name, rec->version, {rec->wrappedKey, rec->ciphertext});
+}
+
 core::Status VaultService::rotateMasterKey(const Actor& actor, vault::MasterKey newKey,
                                            const std::optional<vault::PassphraseKdf>& kdf) {
   std::lock_guard lock(mutex_);

@@ -63,5 +63,6 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode);
 void addAuditCommands(CLI::App& app, CliContext& ctx, int& exitCode);
 void addPolicyCommands(CLI::App& app, CliContext& ctx, int& exitCode);
 void addVaultCommands(CLI::App& app, CliContext& ctx, int& exitCode);
+void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode);
 
 }  // namespace conduit::app

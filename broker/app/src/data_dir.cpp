@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <fstream>
 
+#include "conduit/access/recording_keys.hpp"
 #include "conduit/access/vault_service.hpp"
 #include "conduit/app/secure_files.hpp"
 #include "conduit/core/clock.hpp"
@@ -153,6 +154,11 @@ core::Status ensureSshCa(store::Database& db, access::VaultService& vault) {
   return insert->bind(1, vault::ed25519PublicKeyLine(ca->publicKey, "conduit-user-ca")).run();
 }
 
+core::Status ensureBrokerKeys(store::Database& db, access::VaultService& vault) {
+  if (auto st = ensureSshCa(db, vault); !st) return st;
+  return access::ensureRecordingKeys(db, vault);
+}
+
 core::Status initVault(const DataDirLayout& layout, const InitOptions& options,
                        CreatedFiles& created, InitReport& report) {
   store::DatabaseOptions dbOptions;
@@ -170,7 +176,7 @@ core::Status initVault(const DataDirLayout& layout, const InitOptions& options,
                   st.error().message + "; restore the vault master key file from your backup");
     }
     report.kept.push_back(layout.masterKeyFile());
-    return ensureSshCa(*db, service);
+    return ensureBrokerKeys(*db, service);
   }
   if (options.vaultPassphrase) {
     const auto kdf = vault::newPassphraseKdf();
@@ -178,7 +184,7 @@ core::Status initVault(const DataDirLayout& layout, const InitOptions& options,
     if (!key) return key.error();
     if (auto st = access::VaultService::initialise(*db, clock, *key, kdf); !st) return st;
     if (auto st = service.unsealWithKey(std::move(*key)); !st) return st;
-    return ensureSshCa(*db, service);
+    return ensureBrokerKeys(*db, service);
   }
   if (auto st = ensureSubdir(layout.vaultDir(), created); !st) return st;
   const vault::MasterKey key = vault::generateMasterKey();
@@ -187,7 +193,7 @@ core::Status initVault(const DataDirLayout& layout, const InitOptions& options,
   created.add(layout.masterKeyFile());
   if (auto st = access::VaultService::initialise(*db, clock, key, std::nullopt); !st) return st;
   if (auto st = service.unsealWithKey(vault::MasterKey::fromBytes(key.reveal())); !st) return st;
-  return ensureSshCa(*db, service);
+  return ensureBrokerKeys(*db, service);
 }
 
 core::Result<int> openAndMigrate(const fs::path& dbPath, bool create) {

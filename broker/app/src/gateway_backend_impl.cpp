@@ -5,6 +5,7 @@
 
 #include "conduit/access/audit_details.hpp"
 #include "conduit/app/data_dir.hpp"
+#include "conduit/recorder/manifest.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/vault/ssh_ca.hpp"
@@ -17,7 +18,9 @@ using core::fail;
 GatewayBackendImpl::GatewayBackendImpl(store::Database db, const policies::PolicySet& policies,
                                        access::VaultService& vault, const core::Clock& clock,
                                        access::LockoutPolicy lockout,
-                                       CertificatePolicy certificates, bool recorderAvailable)
+                                       CertificatePolicy certificates,
+                                       std::filesystem::path recordingsDir,
+                                       std::optional<access::RecordingKeys> recordingKeys)
     : db_(std::move(db)),
       policies_(policies),
       vault_(vault),
@@ -25,7 +28,8 @@ GatewayBackendImpl::GatewayBackendImpl(store::Database db, const policies::Polic
       access_(db_, policies_, clock_),
       auth_(db_, vault_, clock_, lockout),
       certificates_(std::move(certificates)),
-      recorderAvailable_(recorderAvailable) {}
+      recordingsDir_(std::move(recordingsDir)),
+      recordingKeys_(std::move(recordingKeys)) {}
 
 bool GatewayBackendImpl::isRegisteredKey(const std::string& user, const std::string& keyLine) {
   std::lock_guard lock(mutex_);
@@ -61,7 +65,7 @@ ssh::GatewayDecision GatewayBackendImpl::checkAccess(const std::string& user,
     return ssh::GatewayRefuse{no->reason};
   }
   const auto& ok = std::get<core::AccessGranted>(r->check);
-  if (ok.limits.recordingRequired && !recorderAvailable_) {
+  if (ok.limits.recordingRequired && !recordingKeys_) {
     // Fail closed: never run a session unrecorded that policy says must be recorded.
     return ssh::GatewayRefuse{"policy requires recording and the recorder is not available"};
   }
@@ -143,6 +147,53 @@ core::Result<ssh::TargetPlan> GatewayBackendImpl::prepareTarget(const std::strin
   if (!keyText) return keyText.error();
   plan.credential = ssh::CertificateCredential{std::move(*keyText), cert->line};
   return plan;
+}
+
+core::Result<std::unique_ptr<recorder::RecordingWriter>> GatewayBackendImpl::openRecording(
+    const std::string& sessionId, const ssh::GatewayAllow& allow) {
+  if (!allow.limits.recordingRequired) return std::unique_ptr<recorder::RecordingWriter>();
+  if (!recordingKeys_) {
+    return fail(ErrorCode::unavailable,
+                "policy requires recording and the recorder is not available");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(recordingsDir_, ec);
+  std::filesystem::permissions(recordingsDir_, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  recorder::WriterOptions o;
+  o.file = recordingsDir_ / (sessionId + ".crec");
+  o.sessionId = sessionId;
+  return recorder::RecordingWriter::create(std::move(o), *recordingKeys_->wrapper);
+}
+
+core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
+                                                recorder::RecordingWriter& recording) {
+  auto manifest = recording.close(*recordingKeys_->signer);
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return tx.error();
+  if (!manifest) {
+    auto e = store::AuditLog(db_).append(
+        {"system", "system", "session", "recording.failed", "session:" + sessionId,
+         core::AuditOutcome::failure, access::auditDetails({{"reason", manifest.error().message}})},
+        clock_.now());
+    if (e) (void)tx->commit();
+    return manifest.error();
+  }
+  const auto digest = recorder::manifestDigest(*manifest);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, digest.data(), digest.size());
+  // The manifest's digest in the hash chain: a replaced or re-signed recording no longer
+  // matches what the audit trail says was sealed.
+  auto e = store::AuditLog(db_).append(
+      {"system", "system", "session", "recording.sealed", "session:" + sessionId,
+       core::AuditOutcome::success,
+       access::auditDetails({{"file", manifest->fileName},
+                             {"manifest_blake2b", std::string(hex)},
+                             {"bytes_recorded", static_cast<std::int64_t>(manifest->bytesIn)}})},
+      clock_.now());
+  if (!e) return e.error();
+  return tx->commit();
 }
 
 void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std::string& user,

@@ -2,10 +2,13 @@
 
 // The SSH gateway's port implemented with the broker's services (composition root only).
 
+#include <filesystem>
 #include <mutex>
+#include <optional>
 
 #include "conduit/access/access_service.hpp"
 #include "conduit/access/auth_service.hpp"
+#include "conduit/access/recording_keys.hpp"
 #include "conduit/access/vault_service.hpp"
 #include "conduit/ssh/gateway_backend.hpp"
 #include "conduit/store/database.hpp"
@@ -24,7 +27,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   GatewayBackendImpl(store::Database db, const policies::PolicySet& policies,
                      access::VaultService& vault, const core::Clock& clock,
                      access::LockoutPolicy lockout, CertificatePolicy certificates,
-                     bool recorderAvailable);
+                     std::filesystem::path recordingsDir,
+                     std::optional<access::RecordingKeys> recordingKeys);
 
   bool isRegisteredKey(const std::string& user, const std::string& keyLine) override;
   core::Status authenticate(const std::string& user, const std::optional<std::string>& password,
@@ -35,6 +39,10 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   core::Result<ssh::TargetPlan> prepareTarget(const std::string& user, const std::string& asset,
                                               const std::string& sessionId,
                                               const std::string& source) override;
+  core::Result<std::unique_ptr<recorder::RecordingWriter>> openRecording(
+      const std::string& sessionId, const ssh::GatewayAllow& allow) override;
+  core::Status closeRecording(const std::string& sessionId,
+                              recorder::RecordingWriter& recording) override;
   void sessionStarted(const std::string& sessionId, const std::string& user,
                       const std::string& asset, const std::string& source) override;
   void sessionEnded(const std::string& sessionId, const std::string& reason,
@@ -49,7 +57,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   access::AccessService access_;
   access::AuthService auth_;
   CertificatePolicy certificates_;
-  bool recorderAvailable_;
+  std::filesystem::path recordingsDir_;
+  std::optional<access::RecordingKeys> recordingKeys_;
 };
 
 }  // namespace conduit::app

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   conduit::app::addAuditCommands(app, context, exitCode);
   conduit::app::addPolicyCommands(app, context, exitCode);
   conduit::app::addVaultCommands(app, context, exitCode);
+  conduit::app::addRecordingCommands(app, context, exitCode);
 
   try {
     app.parse(argc, argv);

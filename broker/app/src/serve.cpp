@@ -129,6 +129,18 @@ core::Status auditPolicyLoad(store::Database& db, const core::Clock& clock,
   return tx->commit();
 }
 
+/// The recording keys when the vault is unsealed; otherwise none, and sessions whose policy
+/// requires recording are refused.
+std::optional<access::RecordingKeys> openRecordingKeysOrLog(access::VaultService& vault) {
+  if (vault.sealed()) return std::nullopt;
+  auto keys = access::openRecordingKeys(vault);
+  if (!keys) {
+    spdlog::error("event=recorder_unavailable reason=\"{}\"", keys.error().message);
+    return std::nullopt;
+  }
+  return std::move(*keys);
+}
+
 }  // namespace
 
 void blockShutdownSignals() {
@@ -188,7 +200,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
                               core::Seconds{config.auth.lockoutSeconds}},
         CertificatePolicy{core::Seconds{config.ssh.certificateValiditySeconds},
                           config.ssh.certificateSourceAddress},
-        false);
+        DataDirLayout{config.dataDir}.recordingsDir(), openRecordingKeysOrLog(vault));
     ssh::GatewayOptions g;
     g.address = config.ssh.address;
     g.port = config.ssh.port;

@@ -122,8 +122,13 @@ class Connection {
     if (!authenticated_ || !target_) return;
 
     backend_.sessionStarted(sessionId_, login_.user, login_.asset, source_);
-    RelayResult result =
-        runRelay(RelaySetup{session_, *target_, backend_, login_, source_, allow_, stopping_});
+    RelayResult result = runRelay(RelaySetup{session_, *target_, backend_, login_, source_, allow_,
+                                             stopping_, recording_.get()});
+    if (recording_) {
+      if (auto st = backend_.closeRecording(sessionId_, *recording_); !st) {
+        result.reason += "; recording: " + st.error().message;
+      }
+    }
     backend_.sessionEnded(sessionId_, result.reason, result.bytesToTarget, result.bytesToVendor);
   }
 
@@ -265,6 +270,12 @@ class Connection {
       return refuse(
           msg, "Conduit: cannot reach " + login_.asset + ": " + connected.error().message + "\n");
     }
+    auto recording = backend_.openRecording(sessionId_, allow_);
+    if (!recording) {
+      return refuse(msg, "Conduit: session refused: recording could not start: " +
+                             recording.error().message + "\n");
+    }
+    recording_ = std::move(*recording);
     target_.emplace(std::move(*connected));
     authenticated_ = true;
     ssh_message_auth_reply_success(msg, 0);
@@ -296,6 +307,7 @@ class Connection {
   int failures_ = 0;
   GatewayAllow allow_;
   std::optional<TargetSession> target_;
+  std::unique_ptr<recorder::RecordingWriter> recording_;
 };
 
 class Gateway::Impl {

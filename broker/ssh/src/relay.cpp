@@ -10,6 +10,7 @@
 #include <set>
 
 #include "conduit/policies/glob.hpp"
+#include "conduit/recorder/record.hpp"
 
 namespace conduit::ssh {
 
@@ -43,6 +44,8 @@ struct Pair {
   bool eofSentToTarget = false;
   bool eofSentToVendor = false;
   bool done = false;
+  bool pty = false;
+  std::uint32_t id = 0;  // channel number in the recording
   std::optional<int> exitStatus;
   std::optional<std::string> exitSignal;
   ssh_channel_callbacks_struct vendorCb{};
@@ -69,6 +72,11 @@ class Relay {
       ssh_event_dopoll(event_, 50);
       flush();
       if (s_.stopping) end("the broker is shutting down");
+      if (s_.recording != nullptr && !s_.recording->status()) {
+        // Fail closed: a session whose recording failed does not go on unrecorded.
+        notice("\r\nConduit: the session recording failed; the session ends.\r\n");
+        end("recording failed: " + s_.recording->status().error().message);
+      }
       if (ssh_is_connected(s_.vendor) == 0) end("vendor disconnected");
       if (ssh_is_connected(s_.target.native()) == 0) end("target disconnected");
       const auto now = std::chrono::steady_clock::now();
@@ -108,6 +116,19 @@ class Relay {
     }
   }
 
+  /// Appends to the recording; a failure ends the session (fail closed).
+  void record(recorder::RecordKind kind, std::uint32_t channel, recorder::Direction dir,
+              std::span<const unsigned char> bytes) {
+    if (s_.recording == nullptr) return;
+    if (auto st = s_.recording->append(kind, channel, dir, bytes); !st) {
+      end("recording failed: " + st.error().message);
+    }
+  }
+  void recordText(recorder::RecordKind kind, std::uint32_t channel, const std::string& text) {
+    record(kind, channel, recorder::Direction::none,
+           {reinterpret_cast<const unsigned char*>(text.data()), text.size()});
+  }
+
   /// A line on every open vendor channel's stderr, bypassing the queues.
   void notice(const std::string& text) {
     for (auto& p : pairs_) {
@@ -115,6 +136,7 @@ class Relay {
         ssh_channel_write_stderr(p.vendor, text.data(), static_cast<uint32_t>(text.size()));
       }
     }
+    recordText(recorder::RecordKind::marker, 0, text);
   }
 
   static ssh_channel onChannelOpen(ssh_session, void* self) noexcept {
@@ -147,6 +169,7 @@ class Relay {
     }
     Pair& p = pairs_.emplace_back();
     p.relay = this;
+    p.id = ++channelCounter_;
     p.vendor = vendor;
     p.target = target;
     auto& v = p.vendorCb;
@@ -183,6 +206,12 @@ class Relay {
     const std::size_t room = kMaxPending - std::min(kMaxPending, p->toTarget.size());
     const std::size_t n = std::min<std::size_t>(room, len);
     p->toTarget.append(static_cast<const char*>(data), n);
+    // Typed input on a terminal is recorded only where policy allows (passwords are typed at
+    // prompts); everything else a vendor sends (exec stdin, file uploads) is always recorded.
+    if (n > 0 && (!p->pty || p->relay->s_.allow.limits.recordKeystrokes)) {
+      p->relay->record(recorder::RecordKind::terminal_input, p->id, recorder::Direction::to_target,
+                       {static_cast<const unsigned char*>(data), n});
+    }
     return static_cast<int>(n);
   }
 
@@ -193,6 +222,10 @@ class Relay {
     const std::size_t room = kMaxPending - std::min(kMaxPending, q.size());
     const std::size_t n = std::min<std::size_t>(room, len);
     q.append(static_cast<const char*>(data), n);
+    if (n > 0) {
+      p->relay->record(recorder::RecordKind::terminal_output, p->id, recorder::Direction::to_client,
+                       {static_cast<const unsigned char*>(data), n});
+    }
     return static_cast<int>(n);
   }
 
@@ -223,11 +256,14 @@ class Relay {
   static int onPty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, int,
                    void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
+    p->pty = true;
+    p->relay->recordResize(*p, cols, rows);
     return ssh_channel_request_pty_size(p->target, term, cols, rows) == SSH_OK ? 0 : -1;
   }
   static int onWindowChange(ssh_session, ssh_channel, int cols, int rows, int, int,
                             void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
+    p->relay->recordResize(*p, cols, rows);
     return ssh_channel_change_pty_size(p->target, cols, rows) == SSH_OK ? 0 : -1;
   }
   static int onShell(ssh_session, ssh_channel, void* pair) noexcept {
@@ -245,6 +281,7 @@ class Relay {
   static int onSubsystem(ssh_session, ssh_channel, const char* name, void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
     if (std::strcmp(name, "sftp") != 0 || !p->relay->s_.allow.limits.ssh.sftp) return -1;
+    p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
     return ssh_channel_request_subsystem(p->target, "sftp") == SSH_OK ? 0 : -1;
   }
   static int onEnv(ssh_session, ssh_channel, const char* name, const char* value,
@@ -278,7 +315,15 @@ class Relay {
         return false;
       }
     }
+    recordText(recorder::RecordKind::exec_command, p.id, command);
     return ssh_channel_request_exec(p.target, command.c_str()) == SSH_OK;
+  }
+
+  void recordResize(Pair& p, int cols, int rows) {
+    const auto payload =
+        recorder::encodeResize({static_cast<std::uint32_t>(std::clamp(cols, 0, 65535)),
+                                static_cast<std::uint32_t>(std::clamp(rows, 0, 65535))});
+    record(recorder::RecordKind::resize, p.id, recorder::Direction::none, payload);
   }
 
   /// Moves queued bytes as far as the receiving windows allow, pulls leftovers libssh holds
@@ -362,6 +407,7 @@ class Relay {
   std::list<Pair> pairs_;  // stable addresses: callbacks hold pointers to pairs
   std::string reason_;
   bool warned_ = false;
+  std::uint32_t channelCounter_ = 0;
   std::uint64_t toTarget_ = 0;
   std::uint64_t toVendor_ = 0;
 };

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "conduit/recorder/writer.hpp"
 #include "conduit/ssh/gateway_backend.hpp"
 #include "conduit/ssh/target.hpp"
 
@@ -21,6 +22,7 @@ struct RelaySetup {
   std::string source;
   GatewayAllow allow;
   std::atomic<bool>& stopping;
+  recorder::RecordingWriter* recording = nullptr;  // null: policy does not require recording
 };
 
 struct RelayResult {

@@ -77,7 +77,7 @@ struct Plant {
     return out;
   }
 
-  Plant() {
+  explicit Plant(const std::string& policy = kPolicy) {
     ok({"init", "--data-dir", data});
     auto [rcCa, caLine] = conduit({"vault", "--data-dir", data, "ssh-ca", "public-key"});
     REQUIRE(rcCa == 0);
@@ -87,7 +87,7 @@ struct Plant {
     o.trustedUserCaKeys = caLine;
     target = std::make_unique<test::Sshd>(o);
 
-    test::writeText(dir / "policy.toml", kPolicy);
+    test::writeText(dir / "policy.toml", policy);
     test::writeText(dir / "pw", "vendor-password-1\n");
     admin("", {"group", "add", "ops"});
     admin("", {"vendor", "add", "acme"});
@@ -257,4 +257,46 @@ TEST_CASE("sftp and scp move a 20 MiB file intact in both directions") {
   auto [rc1, sum1] = test::runCommand({"sha256sum", (p.dir / "big.bin").string()});
   auto [rc2, sum2] = test::runCommand({"sha256sum", (p.dir / "back.bin").string()});
   CHECK(sum1.substr(0, 64) == sum2.substr(0, 64));
+}
+
+TEST_CASE("a recorded session verifies, is anchored in the audit chain, and replays in asciinema") {
+  std::string policy = kPolicy;
+  policy.replace(policy.find("recording = \"off\""), 17, "recording = \"required\"");
+  Plant p(policy);
+  p.grant();
+  auto [rc, out, err] = p.ssh("alice+hmi", "echo recorded-marker-42");
+  INFO(err);
+  REQUIRE(rc == 0);
+  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+  std::this_thread::sleep_for(300ms);
+  auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
+  REQUIRE(rcList == 0);
+  const std::string id = list.substr(0, list.find(' '));
+  REQUIRE(id.rfind("ssh-", 0) == 0);
+
+  auto [rcVerify, verify] = p.conduit({"recording", "--data-dir", p.data, "verify", id});
+  INFO(verify);
+  CHECK(rcVerify == 0);
+  CHECK_THAT(verify, Catch::Contains(": intact") && Catch::Contains("matches the audit chain"));
+
+  const std::string cast = (p.dir / "s.cast").string();
+  auto [rcExport, exported] = p.conduit(
+      {"recording", "--data-dir", p.data, "export", id, "--format", "cast", "--output", cast});
+  INFO(exported);
+  REQUIRE(rcExport == 0);
+  auto [rcPlay, played] = test::runCommand({"asciinema", "play", "-s", "10", cast});
+  CHECK(rcPlay == 0);
+  CHECK_THAT(played, Catch::Contains("recorded-marker-42"));
+  auto [rcAudit, audit] = p.conduit({"audit", "--data-dir", p.data, "verify"});
+  CHECK(rcAudit == 0);
+
+  // One flipped byte in the middle of the file: verification fails.
+  const auto file = p.dir / "data" / "recordings" / (id + ".crec");
+  std::string bytes = test::readText(file);
+  REQUIRE(bytes.size() > 200);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+  test::writeText(file, bytes);
+  auto [rcBad, bad] = p.conduit({"recording", "--data-dir", p.data, "verify", id});
+  CHECK(rcBad == 4);
+  CHECK_THAT(bad, !Catch::Contains(": intact"));
 }

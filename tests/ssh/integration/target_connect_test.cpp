@@ -110,7 +110,7 @@ TEST_CASE("a password login runs commands with stdout, stderr, stdin and exit st
   SECTION("stdin reaches the command, also beyond one channel window") {
     CHECK(run(*session, "cat", "hello\nworld") == "hello\nworld");
     std::string big;
-    for (int i = 0; big.size() < 900 * 1024; ++i) big += std::to_string(i) + "\n";
+    for (int i = 0; big.size() < std::size_t{900} * 1024; ++i) big += std::to_string(i) + "\n";
     CHECK(run(*session, "cat", big) == big);
     // stdout and stdin in flight at once, both larger than the socket buffers
     CHECK(run(*session, "sha256sum", big).size() > 64);

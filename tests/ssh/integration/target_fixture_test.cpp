@@ -9,11 +9,6 @@
 #include "sshd_fixture.hpp"
 #include "support/process.hpp"
 
-// tests/CMakeLists.txt compiles only *_test.cpp in this directory. Until it also lists
-// sshd_fixture.cpp (or moves it into conduit_test_support), the fixture is compiled here, once
-// for the whole test_ssh_integration binary. Remove this include when CMake does.
-#include "sshd_fixture.cpp"  // NOLINT(bugprone-suspicious-include)
-
 using conduit::test::Sshd;
 using conduit::test::SshdOptions;
 using conduit::test::TestAccount;

@@ -85,6 +85,10 @@ class VaultService {
   /// that uses it is audited instead, and the value never leaves the broker.
   core::Result<vault::SecretBuffer> openLoginFactor(const std::string& name);
 
+  /// Opens one of the broker's own keys (kind signing_key: recording keys) for internal use.
+  /// Not a credential checkout: these keys never leave the broker.
+  core::Result<vault::SecretBuffer> openBrokerKey(const std::string& name);
+
   /// Re-wraps every data key under newKey and retires the old master key, in one transaction.
   core::Status rotateMasterKey(const Actor& actor, vault::MasterKey newKey,
                                const std::optional<vault::PassphraseKdf>& kdf);

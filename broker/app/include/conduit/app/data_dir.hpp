@@ -21,6 +21,7 @@ struct DataDirLayout {
   std::filesystem::path sshHostPublicKey() const { return sshDir() / "host_ed25519_key.pub"; }
   std::filesystem::path policyDir() const { return root / "policies"; }
   std::filesystem::path vaultDir() const { return root / "vault"; }
+  std::filesystem::path recordingsDir() const { return root / "recordings"; }
   std::filesystem::path masterKeyFile() const { return vaultDir() / "master.key"; }
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -10,6 +11,7 @@
 #include "conduit/core/asset.hpp"
 #include "conduit/core/clock.hpp"
 #include "conduit/core/result.hpp"
+#include "conduit/recorder/writer.hpp"
 #include "conduit/ssh/target.hpp"
 
 namespace conduit::ssh {
@@ -67,6 +69,15 @@ class GatewayBackend {
   virtual core::Result<TargetPlan> prepareTarget(const std::string& user, const std::string& asset,
                                                  const std::string& sessionId,
                                                  const std::string& source) = 0;
+
+  /// Opens the session's recording; nullptr when policy does not require recording. A failure
+  /// refuses the session (fail closed).
+  virtual core::Result<std::unique_ptr<recorder::RecordingWriter>> openRecording(
+      const std::string& sessionId, const GatewayAllow& allow) = 0;
+  /// Seals the recording: final tag, signed manifest, manifest digest anchored in the audit
+  /// chain.
+  virtual core::Status closeRecording(const std::string& sessionId,
+                                      recorder::RecordingWriter& recording) = 0;
 
   /// Session lifecycle for the audit trail and the live registry.
   virtual void sessionStarted(const std::string& sessionId, const std::string& user,

@@ -107,14 +107,16 @@ class TargetSession {
   ~TargetSession() = default;
 
   /// The libssh session, for channels and for joining an event loop. Owned by this object.
-  ssh_session native() noexcept { return session_.get(); }
+  [[nodiscard]] ssh_session native() noexcept { return session_.get(); }
   /// "host:port", for messages and logs.
-  const std::string& target() const noexcept { return target_; }
+  [[nodiscard]] const std::string& target() const noexcept { return target_; }
   /// The account the session is logged in as.
-  const std::string& account() const noexcept { return account_; }
+  [[nodiscard]] const std::string& account() const noexcept { return account_; }
   /// "SHA256:..." of the host key the target presented (equal to the pinned key), for the
   /// session's metadata.
-  const std::string& hostKeyFingerprint() const noexcept { return hostKeyFingerprint_; }
+  [[nodiscard]] const std::string& hostKeyFingerprint() const noexcept {
+    return hostKeyFingerprint_;
+  }
 
  private:
   struct Closer {
