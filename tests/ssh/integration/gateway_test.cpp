@@ -242,9 +242,13 @@ TEST_CASE("sftp and scp move a 20 MiB file intact in both directions") {
   p.freshCode();
   const std::string base =
       "SSH_ASKPASS=" + (p.dir / "askpass.sh").string() + " SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ";
+  // One login (a TOTP code is accepted once), then every transfer multiplexes a new channel
+  // over the same connection: that also exercises several channels per vendor connection.
   const std::string opts = " -i " + (p.dir / "vendor_key").string() +
                            " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no"
-                           " -o UserKnownHostsFile=/dev/null ";
+                           " -o UserKnownHostsFile=/dev/null -o ControlMaster=auto"
+                           " -o ControlPath=" +
+                           (p.dir / "cm").string() + " -o ControlPersist=60 ";
   const std::string remote = "/tmp/conduit-gw-" + std::to_string(::getpid()) + ".bin";
   auto [rcPut, putOut] = test::runCommand(
       {"sh", "-c",
@@ -257,6 +261,28 @@ TEST_CASE("sftp and scp move a 20 MiB file intact in both directions") {
   auto [rc1, sum1] = test::runCommand({"sha256sum", (p.dir / "big.bin").string()});
   auto [rc2, sum2] = test::runCommand({"sha256sum", (p.dir / "back.bin").string()});
   CHECK(sum1.substr(0, 64) == sum2.substr(0, 64));
+
+  // scp both ways: the default (SFTP-based) protocol and the legacy one (-O, an exec of scp).
+  for (const std::string mode : {"", "-O "}) {
+    const std::string via = "alice+hmi@127.0.0.1:" + remote;
+    auto [rcUp, up] = test::runCommand({"sh", "-c",
+                                        base + "scp " + mode + "-P " + std::to_string(p.sshPort) +
+                                            opts + (p.dir / "big.bin").string() + " " + via});
+    INFO(mode + up);
+    REQUIRE(rcUp == 0);
+    std::filesystem::remove(p.dir / "back.bin");
+    auto [rcDown, down] =
+        test::runCommand({"sh", "-c",
+                          base + "scp " + mode + "-P " + std::to_string(p.sshPort) + opts + via +
+                              " " + (p.dir / "back.bin").string()});
+    INFO(mode + down);
+    REQUIRE(rcDown == 0);
+    auto [rc3, sum3] = test::runCommand({"sha256sum", (p.dir / "back.bin").string()});
+    CHECK(sum1.substr(0, 64) == sum3.substr(0, 64));
+  }
+  std::filesystem::remove(remote);
+  test::runCommand(
+      {"ssh", "-o", "ControlPath=" + (p.dir / "cm").string(), "-O", "exit", "alice+hmi@127.0.0.1"});
 }
 
 TEST_CASE("a recorded session verifies, is anchored in the audit chain, and replays in asciinema") {
