@@ -5,7 +5,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "conduit/access/access_service.hpp"
 #include "conduit/access/admin_service.hpp"
+#include "conduit/access/auth_service.hpp"
+#include "conduit/access/vault_service.hpp"
+#include "conduit/policies/policy_set.hpp"
+
+#include <algorithm>
 #include "conduit/app/secure_files.hpp"
 #include "conduit/store/access_repository.hpp"
 
@@ -31,6 +37,10 @@ core::Result<std::vector<DemoAccount>> readAccounts(const std::filesystem::path&
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     DemoAccount a;
+    if (line.rfind("# alice TOTP: ", 0) == 0 && !out.empty()) {
+      out.front().totpUri = line.substr(14);
+      continue;
+    }
     if (fields >> a.username >> a.role >> a.password) out.push_back(a);
   }
   return out;
@@ -79,7 +89,7 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
       {"root", "Rita Administrator", core::Role::admin, "", {}},
   };
   for (const auto& s : specs) {
-    DemoAccount a{s.user, std::string(core::roleName(s.role)), randomPassword()};
+    DemoAccount a{s.user, std::string(core::roleName(s.role)), randomPassword(), ""};
     access::NewUser n{s.user, s.display, s.vendor, {s.role}, s.groups, a.password, std::nullopt};
     if (auto st = check(admin.addUser(actor, n)); !st) return st.error();
     accounts.push_back(std::move(a));
@@ -102,7 +112,14 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
   hmi.ownerGroup = "line-3-controls";
   hmi.tags = {"line-3"};
   hmi.maxSessions = 2;
-  hmi.endpoints = {{0, core::Protocol::ssh, "127.0.0.1", 2201, "operator", ""}};
+  // scripts/demo-targets.sh runs an sshd for hmi-3 and leaves its host key here to pin.
+  std::string pin;
+  {
+    std::ifstream in(dataDir / "demo-targets" / "ssh_host_ed25519_key.pub");
+    std::string type, blob;
+    if (in >> type >> blob) pin = type + " " + blob;
+  }
+  hmi.endpoints = {{0, core::Protocol::ssh, "127.0.0.1", 2201, "conduit-demo", pin}};
   core::Asset rtu;
   rtu.name = "rtu-boiler";
   rtu.site = "plant-north";
@@ -115,8 +132,37 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
     if (auto st = check(admin.addAsset(actor, a)); !st) return st.error();
   }
 
+  // A second factor for the demo vendor, and one approved window so the SSH gateway can be
+  // tried at once; the rest of the workflow is for the visitor to drive.
+  access::VaultService vault(db, clock);
+  if (auto st = vault.unsealWithKeyFile(dataDir / "vault" / "master.key"); st) {
+    access::AuthService auth(db, vault, clock);
+    auto uri = auth.enrolTotp("demo-seed", "alice", "cli");
+    if (uri) accounts.front().totpUri = *uri;
+  }
+  policies::PolicySet policy;
+  {
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dataDir / "policies", ec)) {
+      if (e.path().extension() == ".toml") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    auto loaded = policies::PolicySet::load(files);
+    if (loaded) policy = std::move(*loaded);
+  }
+  access::AccessService workflow(db, policy, clock);
+  auto request = workflow.requestAccess({"alice", "demo-seed"}, "hmi-3",
+                                        {{core::Protocol::ssh},
+                                         clock.now(),
+                                         core::Seconds{4 * 3600},
+                                         "demo: update HMI screens",
+                                         "DEMO-1"});
+  if (request) (void)workflow.vote({"erin", "demo-seed"}, request->id, true, "demo approval");
+
   std::string text;
   for (const auto& a : accounts) text += a.username + " " + a.role + " " + a.password + "\n";
+  if (!accounts.front().totpUri.empty()) text += "# alice TOTP: " + accounts.front().totpUri + "\n";
   std::error_code ec;
   std::filesystem::remove(accountsFile, ec);
   if (auto st = writeNewFile(accountsFile, text, 0600); !st) return st.error();

@@ -68,12 +68,18 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
                 config.dataDir.c_str());
     for (const auto& a : *accounts) {
       std::printf("  %-6s %-9s %s\n", a.username.c_str(), a.role.c_str(), a.password.c_str());
+      if (!a.totpUri.empty()) {
+        std::printf("         TOTP for the authenticator app: %s\n", a.totpUri.c_str());
+      }
     }
+    std::printf(
+        "\nSSH gateway: alice holds an approved 4 h window to hmi-3 (the demo sshd):\n"
+        "  ssh -p 2222 alice+hmi-3@127.0.0.1     (password, then the code from the app)\n");
     std::printf(
         "\nTry the access workflow from a shell:\n"
         "  conduit admin --data-dir %s --as alice request --asset hmi-3 --protocol ssh "
         "--duration 1h --reason 'update HMI screens'\n"
-        "  conduit admin --data-dir %s --as erin approve 1 --comment ok\n"
+        "  conduit admin --data-dir %s --as erin approve 2 --comment ok\n"
         "  conduit audit --data-dir %s verify\n",
         config.dataDir.c_str(), config.dataDir.c_str(), config.dataDir.c_str());
   }

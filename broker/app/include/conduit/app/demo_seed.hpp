@@ -18,6 +18,7 @@ struct DemoAccount {
   std::string username;
   std::string role;
   std::string password;
+  std::string totpUri;  // set for the demo vendor: add it to an authenticator app
 };
 
 /// Seeds the demo organisation once: groups, a vendor, one user per role and a few assets.
