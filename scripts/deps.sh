@@ -14,7 +14,7 @@ packages=(
   # policies/: IANA time zones for rule schedules (g++ 12's <chrono> has no locate_zone)
   libhowardhinnant-date-dev tzdata
   # real peers for integration tests and the demo
-  openssl curl openssh-client openssh-server
+  openssl curl openssh-client openssh-server sudo
   # recorder/: exports checked with the real players and decoders; libFuzzer for the reader
   asciinema tshark clang libclang-rt-14-dev
 )

@@ -281,7 +281,11 @@ core::Status AdminService::addSshKey(const Actor& a, const std::string& username
 
 core::Status AdminService::setEndpointCredential(const Actor& a, const std::string& asset,
                                                  core::Protocol protocol,
-                                                 const std::string& secretName) {
+                                                 const std::string& secretName,
+                                                 const std::string& rotationCommand) {
+  if (!rotationCommand.empty() && secretName.empty()) {
+    return fail(ErrorCode::invalid_argument, "rotation needs a stored password (--secret)");
+  }
   return audited<core::Done>(
       db_, clock_, a, "asset.credential_set", "asset:" + asset,
       [&](store::AccessRepository& repo, std::string& details) -> core::Status {
@@ -294,8 +298,10 @@ core::Status AdminService::setEndpointCredential(const Actor& a, const std::stri
                                                 " endpoint");
         }
         details = auditDetails({{"protocol", std::string(core::protocolName(protocol))},
-                                {"secret", secretName.empty() ? "(certificate)" : secretName}});
-        auto st = store::VaultRepository(db_).setEndpointCredential(ep->id, secretName);
+                                {"secret", secretName.empty() ? "(certificate)" : secretName},
+                                {"rotation", rotationCommand}});
+        auto st =
+            store::VaultRepository(db_).setEndpointCredential(ep->id, secretName, rotationCommand);
         if (!st && st.error().code == ErrorCode::conflict) {
           return fail(ErrorCode::not_found, "no vault secret named " + secretName);
         }

@@ -165,6 +165,21 @@ core::Result<std::vector<store::SecretRecord>> VaultService::list() {
   return store::VaultRepository(db_).list();
 }
 
+core::Status VaultService::remove(const Actor& actor, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return tx.error();
+  if (auto st = store::VaultRepository(db_).remove(name); !st) return st;
+  store::AuditLog log(db_);
+  if (auto e = log.append({actor.username, actor.source, "credential", "secret.removed",
+                           "secret:" + name, core::AuditOutcome::success, "{}"},
+                          clock_.now());
+      !e) {
+    return e.error();
+  }
+  return tx->commit();
+}
+
 core::Result<CredentialLease> VaultService::checkout(const Actor& actor, const std::string& name,
                                                      const std::string& purpose) {
   std::lock_guard lock(mutex_);

@@ -131,7 +131,7 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     std::string name, contact, contractEnd, description, vendor, displayName, expires, passwordFile,
         ownerGroup, site, zone, criticality = "medium", ssh, rdp, hostKey, fingerprint, asset,
                                 start = "now", duration, reason, ticket, comment, state, user,
-                                action = "connect";
+                                action = "connect", rotateWith;
     std::vector<std::string> roles, groups, tags, tcp, protocols;
     int maxSessions = 1;
     std::int64_t id = 0;
@@ -456,13 +456,17 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   assetCred->add_option("name", v.name)->required();
   assetCred->add_option("--protocol", v.state, "ssh or rdp")->required();
   assetCred->add_option("--secret", v.description, "Vault secret name, or none")->required();
+  assetCred->add_option("--rotate-with", v.rotateWith,
+                        "Rotate the password after each exclusive session with this command run "
+                        "on the target (e.g. 'sudo -n chpasswd')");
   assetCred->callback(run(exitCode, [=, &v, &ctx]() -> core::Status {
     auto d = db();
     if (!d) return d.error();
     auto p = core::parseProtocol(v.state);
     if (!p) return core::fail(ErrorCode::invalid_argument, "unknown protocol '" + v.state + "'");
     const std::string secret = v.description == "none" ? "" : v.description;
-    if (auto st = admins(**d).setEndpointCredential(ctx.actor(), v.name, *p, secret); !st) {
+    if (auto st = admins(**d).setEndpointCredential(ctx.actor(), v.name, *p, secret, v.rotateWith);
+        !st) {
       return st;
     }
     std::printf("%s %s logs in with %s\n", v.name.c_str(), v.state.c_str(),

@@ -108,14 +108,27 @@ core::Result<ssh::TargetPlan> GatewayBackendImpl::prepareTarget(const std::strin
   if (!stored->empty()) {
     auto lease = vault_.checkout(actor, *stored, "ssh session " + sessionId + " to " + asset);
     if (!lease) return lease.error();
-    auto kind = store::VaultRepository(db_).secret(*stored);
-    if (kind && kind->kind == "ssh_private_key") {
+    auto record = store::VaultRepository(db_).secret(*stored);
+    if (!record) return record.error();
+    auto rotation = store::VaultRepository(db_).endpointRotationCommand(ep->id);
+    if (!rotation) return rotation.error();
+    auto held = std::make_shared<access::CredentialLease>(std::move(*lease));
+    if (record->kind == "ssh_private_key") {
       plan.credential = ssh::KeyCredential{
-          vault::PrivateKey::fromBytes({lease->value().data(), lease->value().size()})};
+          vault::PrivateKey::fromBytes({held->value().data(), held->value().size()})};
     } else {
       plan.credential = ssh::PasswordCredential{
-          vault::Password::fromBytes({lease->value().data(), lease->value().size()})};
+          vault::Password::fromBytes({held->value().data(), held->value().size()})};
+      // A shared account's password the vendor might have seen is changed after the session,
+      // while the exclusive lease still keeps everyone else out.
+      if (record->exclusive && !rotation->empty()) {
+        plan.afterSession = [this, endpoint = plan.endpoint, name = *stored, command = *rotation,
+                             held, sessionId] {
+          rotateStoredPassword(endpoint, name, command, *held, sessionId);
+        };
+      }
     }
+    plan.hold = held;
     return plan;
   }
   // Just-in-time certificate: a fresh key pair for this session, signed by the CA in the vault.
@@ -194,6 +207,67 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
       clock_.now());
   if (!e) return e.error();
   return tx->commit();
+}
+
+void GatewayBackendImpl::auditRotation(const std::string& type, core::AuditOutcome outcome,
+                                       const std::string& name, const std::string& sessionId,
+                                       const std::string& detail) {
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return;
+  auto e = store::AuditLog(db_).append(
+      {"system", "system", "credential", type, "secret:" + name, outcome,
+       access::auditDetails({{"session", sessionId}, {"detail", detail}})},
+      clock_.now());
+  if (e) (void)tx->commit();
+}
+
+void GatewayBackendImpl::rotateStoredPassword(const ssh::TargetEndpoint& endpoint,
+                                              const std::string& name, const std::string& command,
+                                              const access::CredentialLease& current,
+                                              const std::string& sessionId) {
+  const access::Actor system{"system", "rotation"};
+  const vault::Password next = ssh::generatePassword();
+  auto fail = [&](const std::string& why) {
+    // Failures are loud: error log, audit event, and /healthz until a rotation succeeds.
+    spdlog::error("event=credential_rotation_failed secret={} session={} reason=\"{}\"", name,
+                  sessionId, why);
+    auditRotation("credential.rotation_failed", core::AuditOutcome::failure, name, sessionId, why);
+    std::lock_guard lock(healthMutex_);
+    rotationFailure_ = "rotation of " + name + " failed: " + why;
+  };
+  // The new password goes into the vault before the target changes, under a pending name, so
+  // that no failure can leave a password only in memory.
+  const std::string pending = name + ".rotation-pending";
+  if (auto st = vault_.put(system, pending, "password", next.reveal(), false,
+                           "new password for " + name + " while it is being rotated");
+      !st) {
+    return fail("cannot store the new password: " + st.error().message);
+  }
+  auto session = ssh::connectTarget(
+      endpoint, ssh::PasswordCredential{
+                    vault::Password::fromBytes({current.value().data(), current.value().size()})});
+  if (!session) return fail("cannot log in with the current password: " + session.error().message);
+  if (auto st = ssh::rotatePassword(endpoint, *session, next, command); !st) {
+    return fail(st.error().message + " (the new password is kept as " + pending + ")");
+  }
+  if (auto st = vault_.put(system, name, "password", next.reveal(), true,
+                           "rotated after session " + sessionId);
+      !st) {
+    return fail("the target has the new password but the vault could not store it; it is in " +
+                pending);
+  }
+  (void)vault_.remove(system, pending);
+  auditRotation("credential.rotated", core::AuditOutcome::success, name, sessionId, command);
+  spdlog::info("event=credential_rotated secret={} session={}", name, sessionId);
+  std::lock_guard lock(healthMutex_);
+  rotationFailure_.clear();
+}
+
+std::optional<std::string> GatewayBackendImpl::rotationProblem() const {
+  std::lock_guard lock(healthMutex_);
+  if (rotationFailure_.empty()) return std::nullopt;
+  return rotationFailure_;
 }
 
 void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std::string& user,

@@ -10,6 +10,7 @@
 #include "conduit/access/auth_service.hpp"
 #include "conduit/access/recording_keys.hpp"
 #include "conduit/access/vault_service.hpp"
+#include "conduit/core/audit.hpp"
 #include "conduit/ssh/gateway_backend.hpp"
 #include "conduit/store/database.hpp"
 
@@ -48,7 +49,18 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void sessionEnded(const std::string& sessionId, const std::string& reason,
                     std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) override;
 
+  /// The last credential rotation failure, until a rotation succeeds (for /healthz).
+  std::optional<std::string> rotationProblem() const;
+
  private:
+  void rotateStoredPassword(const ssh::TargetEndpoint& endpoint, const std::string& name,
+                            const std::string& command, const access::CredentialLease& current,
+                            const std::string& sessionId);
+  void auditRotation(const std::string& type, core::AuditOutcome outcome, const std::string& name,
+                     const std::string& sessionId, const std::string& detail);
+
+  mutable std::mutex healthMutex_;
+  std::string rotationFailure_;
   std::mutex mutex_;
   store::Database db_;
   const policies::PolicySet& policies_;

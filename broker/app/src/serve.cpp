@@ -82,6 +82,9 @@ class HealthProbe {
   store::Database db_;
   Config config_;
   const access::VaultService& vault_;
+
+ public:
+  std::function<std::optional<std::string>()> rotation_;
 };
 
 /// Opens the vault for this run: passphrase file if given, else the key file. Failure leaves it

@@ -130,6 +130,9 @@ class Connection {
       }
     }
     backend_.sessionEnded(sessionId_, result.reason, result.bytesToTarget, result.bytesToVendor);
+    target_.reset();  // the target session ends before any rotation logs in again
+    if (afterSession_) afterSession_();
+    hold_.reset();
   }
 
  private:
@@ -276,6 +279,8 @@ class Connection {
                              recording.error().message + "\n");
     }
     recording_ = std::move(*recording);
+    hold_ = std::move(plan->hold);
+    afterSession_ = std::move(plan->afterSession);
     target_.emplace(std::move(*connected));
     authenticated_ = true;
     ssh_message_auth_reply_success(msg, 0);
@@ -308,6 +313,8 @@ class Connection {
   GatewayAllow allow_;
   std::optional<TargetSession> target_;
   std::unique_ptr<recorder::RecordingWriter> recording_;
+  std::shared_ptr<void> hold_;
+  std::function<void()> afterSession_;
 };
 
 class Gateway::Impl {

@@ -167,16 +167,27 @@ core::Status VaultRepository::remove(const std::string& name) {
 }
 
 core::Status VaultRepository::setEndpointCredential(std::int64_t endpointId,
-                                                    const std::string& secretName) {
-  auto s = db_.prepare("UPDATE endpoints SET credential_secret = ?2 WHERE id = ?1");
+                                                    const std::string& secretName,
+                                                    const std::string& rotationCommand) {
+  auto s = db_.prepare(
+      "UPDATE endpoints SET credential_secret = ?2, rotation_command = ?3 WHERE id = ?1");
   if (!s) return s.error();
-  s->bind(1, endpointId);
+  s->bind(1, endpointId).bind(3, rotationCommand);
   if (secretName.empty()) {
     s->bindNull(2);
   } else {
     s->bind(2, secretName);
   }
   return runOne(db_, *s, "endpoint " + std::to_string(endpointId));
+}
+
+core::Result<std::string> VaultRepository::endpointRotationCommand(std::int64_t endpointId) {
+  auto s = db_.prepare("SELECT rotation_command FROM endpoints WHERE id = ?1");
+  if (!s) return s.error();
+  auto row = s->bind(1, endpointId).step();
+  if (!row) return row.error();
+  if (!*row) return fail(ErrorCode::not_found, "endpoint not found");
+  return s->columnText(0);
 }
 
 }  // namespace conduit::store

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <thread>
 
+#include "conduit/access/vault_service.hpp"
 #include "conduit/core/totp.hpp"
+#include "conduit/ssh/target.hpp"
+#include "conduit/store/database.hpp"
 #include "ssh/integration/sshd_fixture.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -325,4 +328,64 @@ TEST_CASE("a recorded session verifies, is anchored in the audit chain, and repl
   auto [rcBad, bad] = p.conduit({"recording", "--data-dir", p.data, "verify", id});
   CHECK(rcBad == 4);
   CHECK_THAT(bad, !Catch::Contains(": intact"));
+}
+
+TEST_CASE(
+    "an exclusive stored password is rotated after the session; the vault holds the new one") {
+  Plant p;
+  test::TestAccount shared{"conduit-rot"};
+  const std::string initial = "Initial-Pass-123";
+  shared.setPassword(initial);
+  // The account may run chpasswd through sudo, as a real PLC gateway account would.
+  const std::filesystem::path sudoers = "/etc/sudoers.d/" + shared.name();
+  test::writeText(sudoers, shared.name() + " ALL=(root) NOPASSWD: /usr/sbin/chpasswd\n");
+  std::filesystem::permissions(
+      sudoers, std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
+  struct Cleanup {
+    std::filesystem::path file;
+    ~Cleanup() { std::filesystem::remove(file); }
+  } cleanup{sudoers};
+  test::SshdOptions o;
+  o.allowUsers = {shared.name()};
+  o.passwordAuthentication = true;
+  test::Sshd target(o);
+  const std::string endpoint = "127.0.0.1:" + std::to_string(target.port()) + ":" + shared.name();
+  p.admin("", {"asset", "add", "plc-pw", "--owner-group", "ops", "--ssh", endpoint,
+               "--ssh-host-key", target.hostKeyLine()});
+  test::writeText(p.dir / "initial", initial + "\n");
+  p.ok({"vault", "--data-dir", p.data, "put", "asset/plc-pw/ssh", "--kind", "password",
+        "--value-file", (p.dir / "initial").string(), "--exclusive"});
+  p.admin("", {"asset", "set-credential", "plc-pw", "--protocol", "ssh", "--secret",
+               "asset/plc-pw/ssh", "--rotate-with", "sudo -n chpasswd"});
+  p.grant("plc-pw");
+
+  auto [rc, out, err] = p.ssh("alice+plc-pw", "id -un");
+  INFO(err);
+  REQUIRE(rc == 0);
+  CHECK(out == shared.name() + "\n");
+  auto rotated = p.broker->waitForLine("event=credential_rotat", 20s);
+  INFO(p.broker->errors());
+  REQUIRE(rotated.has_value());
+  CHECK_THAT(*rotated, Catch::Contains("event=credential_rotated"));
+
+  const ssh::TargetEndpoint ep{"127.0.0.1", target.port(), shared.name(), target.hostKeyLine()};
+  auto old = ssh::connectTarget(ep, ssh::PasswordCredential{vault::Password::fromText(initial)});
+  CHECK_FALSE(old.ok());
+
+  // The vault holds the password the target now has (read the way the broker does).
+  auto db = store::Database::open(p.dir / "data" / "conduit.db");
+  REQUIRE(db.ok());
+  core::SystemClock clock;
+  access::VaultService vaultService(*db, clock);
+  REQUIRE(vaultService.unsealWithKeyFile(p.dir / "data" / "vault" / "master.key").ok());
+  auto lease = vaultService.checkout({"test", "test"}, "asset/plc-pw/ssh", "verify rotation");
+  REQUIRE(lease.ok());
+  const std::string now(reinterpret_cast<const char*>(lease->value().data()),
+                        lease->value().size());
+  CHECK(now != initial);
+  auto fresh = ssh::connectTarget(ep, ssh::PasswordCredential{vault::Password::fromText(now)});
+  CHECK(fresh.ok());
+  auto [rcList, list] = p.conduit({"vault", "--data-dir", p.data, "list"});
+  CHECK_THAT(list, Catch::Contains("asset/plc-pw/ssh") && Catch::Contains("v2"));
+  CHECK_THAT(list, !Catch::Contains("rotation-pending"));
 }

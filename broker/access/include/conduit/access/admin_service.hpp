@@ -58,7 +58,8 @@ class AdminService {
   /// Makes the broker log in to an asset's endpoint with a stored vault secret instead of a
   /// per-session certificate; an empty name switches back to certificates.
   core::Status setEndpointCredential(const Actor& a, const std::string& asset,
-                                     core::Protocol protocol, const std::string& secretName);
+                                     core::Protocol protocol, const std::string& secretName,
+                                     const std::string& rotationCommand = "");
 
   core::Result<core::Asset> addAsset(const Actor& a, core::Asset asset);
   core::Result<core::Asset> setAssetDisabled(const Actor& a, const std::string& name,

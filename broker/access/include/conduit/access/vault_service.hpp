@@ -75,6 +75,8 @@ class VaultService {
                                         std::span<const unsigned char> value, bool exclusive,
                                         const std::string& description);
   core::Result<std::vector<store::SecretRecord>> list();
+  /// Deletes a secret (audited).
+  core::Status remove(const Actor& actor, const std::string& name);
 
   /// Opens a secret for one use, writes a credential.checkout audit event first (no event, no
   /// credential). Exclusive secrets allow one live lease; a second gets `conflict`.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,10 @@ using GatewayDecision = std::variant<GatewayAllow, GatewayRefuse>;
 struct TargetPlan {
   TargetEndpoint endpoint;
   TargetCredential credential;
+  // Held until the session ends (e.g. the lease of an exclusive credential).
+  std::shared_ptr<void> hold;
+  // Run once the session has ended, before `hold` is released (e.g. password rotation).
+  std::function<void()> afterSession;
 };
 
 /// What the gateway asks of the rest of the broker. Every decision is made behind this port

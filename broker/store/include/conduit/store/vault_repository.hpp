@@ -56,7 +56,10 @@ class VaultRepository {
   core::Status remove(const std::string& name);
 
   /// Names an endpoint's stored credential (empty: none, use the SSH CA).
-  core::Status setEndpointCredential(std::int64_t endpointId, const std::string& secretName);
+  core::Status setEndpointCredential(std::int64_t endpointId, const std::string& secretName,
+                                     const std::string& rotationCommand = "");
+  /// The command that rotates the endpoint's stored password (empty: none).
+  core::Result<std::string> endpointRotationCommand(std::int64_t endpointId);
 
  private:
   Database& db_;
