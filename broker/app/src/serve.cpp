@@ -6,10 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <openssl/crypto.h>
+#include <termios.h>
+#include <unistd.h>
 #include <atomic>
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <thread>
 
@@ -87,6 +90,24 @@ class HealthProbe {
   std::function<std::optional<std::string>()> rotation_;
 };
 
+/// Reads a line from the terminal with echo off (the operator types the vault passphrase).
+std::string promptPassphrase(const char* prompt) {
+  std::fputs(prompt, stderr);
+  std::fflush(stderr);
+  termios old{};
+  const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::fputs("\n", stderr);
+  return line;
+}
+
 /// Opens the vault for this run: passphrase file if given, else the key file. Failure leaves it
 /// sealed (logged at error level); the broker still starts so operators see the state.
 void unsealVault(access::VaultService& vault, const Config& config, const ServeOptions& options) {
@@ -104,9 +125,14 @@ void unsealVault(access::VaultService& vault, const Config& config, const ServeO
     auto prot = vault.passphraseProtected();
     if (!prot) {
       st = prot.error();
+    } else if (*prot && ::isatty(STDIN_FILENO) == 1) {
+      std::string passphrase = promptPassphrase("Vault passphrase: ");
+      st = vault.unsealWithPassphrase(passphrase);
+      OPENSSL_cleanse(passphrase.data(), passphrase.size());
     } else if (*prot) {
       st = core::fail(core::ErrorCode::unavailable,
-                      "the vault is passphrase-protected: start with --unseal-passphrase-file");
+                      "the vault is passphrase-protected: start with --unseal-passphrase-file "
+                      "or from a terminal to be prompted");
     } else {
       st = vault.unsealWithKeyFile(config.vault.masterKeyFile);
     }
