@@ -270,6 +270,19 @@ std::optional<std::string> GatewayBackendImpl::rotationProblem() const {
   return rotationFailure_;
 }
 
+void GatewayBackendImpl::targetFailed(const std::string& user, const std::string& asset,
+                                      const std::string& source, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return;
+  auto e = store::AuditLog(db_).append(
+      {user, source, "session", "target.connect_failed", "asset:" + asset,
+       core::AuditOutcome::failure, access::auditDetails({{"reason", reason}})},
+      clock_.now());
+  if (e) (void)tx->commit();
+  spdlog::warn("event=target_connect_failed user={} asset={} reason=\"{}\"", user, asset, reason);
+}
+
 void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std::string& user,
                                         const std::string& asset, const std::string& source) {
   std::lock_guard lock(mutex_);

@@ -44,6 +44,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
       const std::string& sessionId, const ssh::GatewayAllow& allow) override;
   core::Status closeRecording(const std::string& sessionId,
                               recorder::RecordingWriter& recording) override;
+  void targetFailed(const std::string& user, const std::string& asset, const std::string& source,
+                    const std::string& reason) override;
   void sessionStarted(const std::string& sessionId, const std::string& user,
                       const std::string& asset, const std::string& source) override;
   void sessionEnded(const std::string& sessionId, const std::string& reason,

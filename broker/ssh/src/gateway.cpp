@@ -270,6 +270,7 @@ class Connection {
     }
     auto connected = connectTarget(plan->endpoint, plan->credential);
     if (!connected) {
+      backend_.targetFailed(login_.user, login_.asset, source_, connected.error().message);
       return refuse(
           msg, "Conduit: cannot reach " + login_.asset + ": " + connected.error().message + "\n");
     }

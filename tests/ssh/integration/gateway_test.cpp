@@ -88,6 +88,8 @@ struct Plant {
     test::SshdOptions o;
     o.allowUsers = {account.name()};
     o.trustedUserCaKeys = caLine;
+    // The target would accept these; the broker decides which ones it passes on.
+    o.extraConfig = {"AcceptEnv LC_* LD_PRELOAD"};
     target = std::make_unique<test::Sshd>(o);
 
     test::writeText(dir / "policy.toml", policy);
@@ -388,4 +390,41 @@ TEST_CASE(
   auto [rcList, list] = p.conduit({"vault", "--data-dir", p.data, "list"});
   CHECK_THAT(list, Catch::Contains("asset/plc-pw/ssh") && Catch::Contains("v2"));
   CHECK_THAT(list, !Catch::Contains("rotation-pending"));
+}
+
+TEST_CASE("a pty shell sees the vendor's window size; only allow-listed environment passes") {
+  Plant p;
+  p.grant();
+  p.freshCode();
+  const std::string ssh = "SSH_ASKPASS=" + (p.dir / "askpass.sh").string() +
+                          " SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ssh -tt -p " +
+                          std::to_string(p.sshPort) + " -i " + (p.dir / "vendor_key").string() +
+                          " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no"
+                          " -o UserKnownHostsFile=/dev/null -o SendEnv=LC_CONDUIT_TEST"
+                          " -o SendEnv=LD_PRELOAD alice+hmi@127.0.0.1";
+  // A real terminal of 123x45 for the vendor's ssh (script allocates it).
+  const std::string inner = "stty cols 123 rows 45; LC_CONDUIT_TEST=passed LD_PRELOAD=blocked " +
+                            ssh + " 'stty size; echo env:[$LC_CONDUIT_TEST][$LD_PRELOAD]'";
+  auto [rc, out] = test::runCommand({"script", "-qec", inner, "/dev/null"});
+  INFO(out);
+  INFO(p.broker->errors());
+  CHECK_THAT(out, Catch::Contains("45 123"));
+  CHECK_THAT(out, Catch::Contains("env:[passed][]"));
+}
+
+TEST_CASE("a target presenting another host key than the pinned one is refused") {
+  Plant p;
+  test::Sshd impostor(test::SshdOptions{{p.account.name()}, false, "", "", "no", "VERBOSE", {}});
+  // The asset points at a server whose key is not the pinned one (the real target's).
+  p.admin("", {"asset", "add", "spoofed", "--owner-group", "ops", "--ssh",
+               "127.0.0.1:" + std::to_string(impostor.port()) + ":" + p.account.name(),
+               "--ssh-host-key", p.target->hostKeyLine()});
+  p.grant("spoofed");
+  auto [rc, out, err] = p.ssh("alice+spoofed", "true");
+  CHECK(rc == 255);
+  CHECK_THAT(err, Catch::Contains("cannot reach spoofed") &&
+                      Catch::Contains("does not match the pinned key"));
+  auto [rcExport, audit] = p.conduit({"audit", "--data-dir", p.data, "export"});
+  CHECK_THAT(audit, Catch::Contains(R"("type":"target.connect_failed")") &&
+                        Catch::Contains("does not match the pinned key"));
 }

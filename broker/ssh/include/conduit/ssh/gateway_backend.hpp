@@ -84,6 +84,11 @@ class GatewayBackend {
   virtual core::Status closeRecording(const std::string& sessionId,
                                       recorder::RecordingWriter& recording) = 0;
 
+  /// The broker could not log in to the target (host key mismatch, refused credential, host
+  /// down): audited, since a changed host key may mean an attack on the plant network.
+  virtual void targetFailed(const std::string& user, const std::string& asset,
+                            const std::string& source, const std::string& reason) = 0;
+
   /// Session lifecycle for the audit trail and the live registry.
   virtual void sessionStarted(const std::string& sessionId, const std::string& user,
                               const std::string& asset, const std::string& source) = 0;
