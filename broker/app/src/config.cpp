@@ -177,6 +177,7 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.integer("auth_timeout_seconds", o.authTimeoutSeconds, 5, 600);
     r.integer("max_auth_attempts", o.maxAuthAttempts, 1, 10);
     r.integer("max_connections", o.maxConnections, 1, 100000);
+    r.integer("max_unauthenticated_per_source", o.maxUnauthenticatedPerSource, 1, 10000);
     // 1-60 minutes: certificates only need to outlive the connection setup.
     r.integer("certificate_validity_seconds", o.certificateValiditySeconds, 60, 3600);
     r.string("certificate_source_address", o.certificateSourceAddress);

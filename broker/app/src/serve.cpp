@@ -238,6 +238,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
     g.authTimeout = std::chrono::seconds(config.ssh.authTimeoutSeconds);
     g.maxAuthAttempts = config.ssh.maxAuthAttempts;
     g.maxConnections = config.ssh.maxConnections;
+    g.maxUnauthenticatedPerSource = config.ssh.maxUnauthenticatedPerSource;
     auto started = ssh::Gateway::start(g, *backend);
     if (!started) {
       std::fprintf(stderr, "conduit: ssh gateway: %s\n", started.error().message.c_str());

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -82,12 +83,14 @@ void sendBanner(ssh_session s, const std::string& text) {
 class Connection {
  public:
   Connection(ssh_session s, GatewayBackend& backend, const GatewayOptions& options,
-             std::atomic<bool>& stopping, std::string sessionId)
+             std::atomic<bool>& stopping, std::string sessionId,
+             std::function<void()> authenticated)
       : session_(s),
         backend_(backend),
         options_(options),
         stopping_(stopping),
-        sessionId_(std::move(sessionId)) {}
+        sessionId_(std::move(sessionId)),
+        onAuthenticated_(std::move(authenticated)) {}
 
   ~Connection() {
     ssh_disconnect(session_);
@@ -120,6 +123,7 @@ class Connection {
     ssh_event_remove_session(event, session_);
     ssh_event_free(event);
     if (!authenticated_ || !target_) return;
+    onAuthenticated_();  // no longer counts against the unauthenticated limit of its source
 
     backend_.sessionStarted(sessionId_, login_.user, login_.asset, source_);
     RelayResult result = runRelay(RelaySetup{session_, *target_, backend_, login_, source_, allow_,
@@ -302,6 +306,7 @@ class Connection {
   const GatewayOptions& options_;
   std::atomic<bool>& stopping_;
   std::string sessionId_;
+  std::function<void()> onAuthenticated_;
   std::string source_;
   std::string sshUser_;
   LoginName login_;
@@ -382,12 +387,17 @@ class Gateway::Impl {
         ssh_free(s);
         continue;
       }
-      bool full = false;
+      // Limits at accept: total connections, and connections that have not authenticated yet
+      // per source address (a scanner or a flood from one host must not use up the gateway).
+      const std::string source = peerAddress(s);
+      bool refused = false;
       {
         std::lock_guard lock(mutex_);
-        full = active_ >= options_.maxConnections;
+        refused = active_ >= options_.maxConnections ||
+                  unauthenticated_[source] >= options_.maxUnauthenticatedPerSource;
+        if (!refused) ++unauthenticated_[source];
       }
-      if (full) {
+      if (refused) {
         ssh_disconnect(s);
         ssh_free(s);
         continue;
@@ -400,11 +410,19 @@ class Gateway::Impl {
       }
       // Detached: stop() waits for the count of live connections to reach zero instead of
       // holding a handle per past connection.
-      std::thread([this, s, id] {
+      std::thread([this, s, id, source] {
+        auto released = std::make_shared<bool>(false);
+        auto release = [this, source, released] {
+          std::lock_guard l(mutex_);
+          if (*released) return;
+          *released = true;
+          if (--unauthenticated_[source] <= 0) unauthenticated_.erase(source);
+        };
         {
-          Connection c(s, backend_, options_, stopping_, id);
+          Connection c(s, backend_, options_, stopping_, id, release);
           c.run();
         }
+        release();
         std::lock_guard l(mutex_);
         --active_;
         done_.notify_all();
@@ -424,7 +442,8 @@ class Gateway::Impl {
   ssh_bind bind_ = nullptr;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
-  int active_ = 0;  // guarded by mutex_
+  int active_ = 0;                              // guarded by mutex_
+  std::map<std::string, int> unauthenticated_;  // per source address, guarded by mutex_
   std::thread acceptor_;
   std::mutex mutex_;
   std::condition_variable done_;

@@ -1,6 +1,10 @@
 // The SSH gateway end to end: real OpenSSH client -> `conduit serve` -> real sshd target, with
 // the vendor's key + TOTP, a grant from the CLI workflow, and a per-session certificate.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -114,11 +118,12 @@ struct Plant {
     const auto p = uri.find("secret=") + 7;
     totpSeed = *core::base32Decode(uri.substr(p, uri.find('&', p) - p));
 
-    test::writeText(dir / "conduit.toml",
-                    "data_dir = \"" + data +
-                        "\"\n[portal]\nport = 0\n[ssh]\nport = 0\n"
-                        "login_banner = \"AUTHORISED USE ONLY\"\n[policy]\nfiles = [\"" +
-                        (dir / "policy.toml").string() + "\"]\n");
+    test::writeText(
+        dir / "conduit.toml",
+        "data_dir = \"" + data +
+            "\"\n[portal]\nport = 0\n[ssh]\nport = 0\nmax_unauthenticated_per_source = 5\n"
+            "login_banner = \"AUTHORISED USE ONLY\"\n[policy]\nfiles = [\"" +
+            (dir / "policy.toml").string() + "\"]\n");
     broker = std::make_unique<test::Process>(std::vector<std::string>{
         CONDUIT_BINARY, "serve", "--config", (dir / "conduit.toml").string()});
     auto line = broker->waitForLine("event=ssh_listening", 20s);
@@ -427,4 +432,40 @@ TEST_CASE("a target presenting another host key than the pinned one is refused")
   auto [rcExport, audit] = p.conduit({"audit", "--data-dir", p.data, "export"});
   CHECK_THAT(audit, Catch::Contains(R"("type":"target.connect_failed")") &&
                         Catch::Contains("does not match the pinned key"));
+}
+
+TEST_CASE("connections that never authenticate are limited per source address") {
+  Plant p;
+  auto connect = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(p.sshPort);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{3, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+  };
+  // Whether the server speaks (its SSH banner) or just closes the connection.
+  auto greeted = [](int fd) {
+    char buf[64];
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    return n > 4 && std::string(buf, 4) == "SSH-";
+  };
+  std::vector<int> idle;
+  for (int i = 0; i < 5; ++i) {
+    idle.push_back(connect());
+    CHECK(greeted(idle.back()));
+  }
+  const int sixth = connect();
+  CHECK_FALSE(greeted(sixth));  // closed at accept
+  ::close(sixth);
+  ::close(idle.back());  // one of them gives up: its slot is free again
+  idle.pop_back();
+  std::this_thread::sleep_for(500ms);
+  const int again = connect();
+  CHECK(greeted(again));
+  ::close(again);
+  for (int fd : idle) ::close(fd);
 }

@@ -37,6 +37,7 @@ struct Config {
     int authTimeoutSeconds = 30;
     int maxAuthAttempts = 3;
     int maxConnections = 1000;
+    int maxUnauthenticatedPerSource = 10;
     int certificateValiditySeconds = 300;
     std::string certificateSourceAddress;  // empty: certificates carry no source-address
   } ssh;
