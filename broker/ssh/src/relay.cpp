@@ -9,6 +9,8 @@
 #include <list>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "conduit/policies/glob.hpp"
 #include "conduit/recorder/record.hpp"
 
@@ -158,6 +160,8 @@ class Relay {
     ssh_channel target = ssh_channel_new(s_.target.native());
     if (target == nullptr) return nullptr;
     if (ssh_channel_open_session(target) != SSH_OK) {
+      spdlog::warn("event=ssh_channel_open_failed user={} asset={} reason=\"{}\"", s_.login.user,
+                   s_.login.asset, ssh_get_error(s_.target.native()));
       ssh_channel_free(target);
       return nullptr;
     }
