@@ -132,9 +132,9 @@ struct Plant {
     sshPort = static_cast<std::uint16_t>(std::stoi(line->substr(line->find("port=") + 5)));
   }
 
-  void grant(const std::string& asset = "hmi") {
+  void grant(const std::string& asset = "hmi", const std::string& duration = "1h") {
     const std::string out = admin("alice", {"request", "--asset", asset, "--protocol", "ssh",
-                                            "--duration", "1h", "--reason", "test"});
+                                            "--duration", duration, "--reason", "test"});
     const auto id = out.substr(8, out.find(' ', 8) - 8);
     admin("erin", {"approve", id, "--comment", "ok"});
   }
@@ -472,4 +472,26 @@ TEST_CASE("connections that never authenticate are limited per source address") 
   CHECK(greeted(again));
   ::close(again);
   for (int fd : idle) ::close(fd);
+}
+
+TEST_CASE("the window ends mid-session: a warning first, then the session closes at the end") {
+  Plant p;
+  // 20 s window, 1 min warning period: the warning is due at once, the end 20 s later.
+  p.grant("hmi", "20s");
+  p.freshCode();
+  const std::string cmd = "SSH_ASKPASS=" + (p.dir / "askpass.sh").string() +
+                          " SSH_ASKPASS_REQUIRE=force DISPLAY=:0 exec ssh -T -p " +
+                          std::to_string(p.sshPort) + " -i " + (p.dir / "vendor_key").string() +
+                          " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no"
+                          " -o UserKnownHostsFile=/dev/null alice+hmi@127.0.0.1 'sleep 120'"
+                          " </dev/null";
+  const auto started = std::chrono::steady_clock::now();
+  test::Process session({"/bin/sh", "-c", cmd});
+  REQUIRE(session.waitForLine("your access window ends at", 15s).has_value());
+  auto rc = session.wait(40s);
+  const auto lasted = std::chrono::steady_clock::now() - started;
+  REQUIRE(rc.has_value());
+  CHECK(*rc != 0);
+  CHECK(lasted < 30s);  // ended by the window, not by `sleep 120`
+  CHECK_THAT(session.errors(), Catch::Contains("access ended") && Catch::Contains("ended at"));
 }
