@@ -127,20 +127,7 @@ core::Result<core::Asset> AccessRepository::assetByName(const std::string& name)
 core::Result<std::vector<core::Asset>> AccessRepository::assets() {
   auto s = db_.prepare("SELECT id FROM assets ORDER BY name");
   if (!s) return s.error();
-  std::vector<std::int64_t> ids;
-  while (true) {
-    auto row = s->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ids.push_back(s->columnInt(0));
-  }
-  std::vector<core::Asset> out;
-  for (auto id : ids) {
-    auto a = asset(id);
-    if (!a) return a.error();
-    out.push_back(std::move(*a));
-  }
-  return out;
+  return loadEach<core::Asset>(*s, [this](std::int64_t id) { return asset(id); });
 }
 
 core::Status AccessRepository::setAssetDisabled(std::int64_t id, bool disabled) {

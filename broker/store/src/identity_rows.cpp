@@ -246,20 +246,7 @@ core::Result<core::User> AccessRepository::userByName(const std::string& usernam
 core::Result<std::vector<core::User>> AccessRepository::users() {
   auto s = db_.prepare("SELECT id FROM users ORDER BY username");
   if (!s) return s.error();
-  std::vector<std::int64_t> ids;
-  while (true) {
-    auto row = s->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ids.push_back(s->columnInt(0));
-  }
-  std::vector<core::User> out;
-  for (auto id : ids) {
-    auto u = user(id);
-    if (!u) return u.error();
-    out.push_back(std::move(*u));
-  }
-  return out;
+  return loadEach<core::User>(*s, [this](std::int64_t id) { return user(id); });
 }
 
 core::Result<std::vector<core::User>> AccessRepository::usersOfVendor(std::int64_t vendorId) {

@@ -136,20 +136,7 @@ core::Result<std::vector<core::AccessRequest>> AccessRepository::requests(const 
   } else {
     s->bindNull(4);
   }
-  std::vector<std::int64_t> ids;
-  while (true) {
-    auto row = s->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ids.push_back(s->columnInt(0));
-  }
-  std::vector<core::AccessRequest> out;
-  for (auto id : ids) {
-    auto r = loadRequest(id);
-    if (!r) return r.error();
-    out.push_back(std::move(*r));
-  }
-  return out;
+  return loadEach<core::AccessRequest>(*s, [this](std::int64_t id) { return loadRequest(id); });
 }
 
 core::Status AccessRepository::updateRequest(const core::AccessRequest& r) {

@@ -73,6 +73,33 @@ inline std::set<std::string> splitSet(const std::string& text) {
   return out;
 }
 
+/// The first column of every row, as ids.
+inline core::Result<std::vector<std::int64_t>> collectIds(Statement& s) {
+  std::vector<std::int64_t> ids;
+  while (true) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return ids;
+    ids.push_back(s.columnInt(0));
+  }
+}
+
+/// Loads each id with `load` (a repository method returning Result<T>), in order. Ids are read
+/// first so that no statement is open while the loader runs its own.
+template <typename T, typename Load>
+core::Result<std::vector<T>> loadEach(Statement& idQuery, Load load) {
+  auto ids = collectIds(idQuery);
+  if (!ids) return ids.error();
+  std::vector<T> out;
+  out.reserve(ids->size());
+  for (auto id : *ids) {
+    auto item = load(id);
+    if (!item) return item.error();
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
 /// Runs a statement that must change exactly one row; not_found otherwise.
 inline core::Status runOne(Database& db, Statement& s, const std::string& what) {
   if (auto st = s.run(); !st) return st;
