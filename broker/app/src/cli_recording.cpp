@@ -12,6 +12,7 @@
 #include "conduit/recorder/export.hpp"
 #include "conduit/recorder/reader.hpp"
 #include "conduit/store/audit_log.hpp"
+#include "conduit/store/recording_index.hpp"
 
 namespace conduit::app {
 
@@ -96,6 +97,31 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
                   static_cast<std::uintmax_t>(std::filesystem::file_size(f, ec)),
                   std::filesystem::exists(f.string() + ".manifest.json") ? "" : "  (no manifest)");
     }
+    exitCode = 0;
+  });
+
+  auto* search =
+      rec->add_subcommand("search", "Sessions whose terminal text or commands contain TEXT");
+  search->add_option("text", values->id, "Text to find (matched as a phrase)")->required();
+  search->callback([&ctx, &exitCode, values] {
+    auto db = ctx.database();
+    if (!db) {
+      exitCode = fail(db.error());
+      return;
+    }
+    auto hits = store::RecordingIndex(**db).search(values->id);
+    if (!hits) {
+      exitCode = fail(hits.error());
+      return;
+    }
+    for (const auto& h : *hits) {
+      std::printf("%-28s %-10s %-12s sealed %s  %lld match(es), first at +%.1fs: %s\n",
+                  h.recording.sessionId.c_str(), h.recording.user.c_str(),
+                  h.recording.asset.c_str(), core::formatTime(h.recording.sealedAt).c_str(),
+                  static_cast<long long>(h.matches), static_cast<double>(h.atUs) / 1e6,
+                  h.line.substr(0, 80).c_str());
+    }
+    if (hits->empty()) std::printf("no session matches\n");
     exitCode = 0;
   });
 

@@ -5,9 +5,12 @@
 
 #include "conduit/access/audit_details.hpp"
 #include "conduit/app/data_dir.hpp"
+#include "conduit/recorder/export.hpp"
 #include "conduit/recorder/manifest.hpp"
+#include "conduit/recorder/reader.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
+#include "conduit/store/recording_index.hpp"
 #include "conduit/vault/ssh_ca.hpp"
 
 namespace conduit::app {
@@ -102,6 +105,7 @@ core::Result<ssh::TargetPlan> GatewayBackendImpl::prepareTarget(const std::strin
   if (ep == nullptr) return fail(ErrorCode::not_found, "the asset has no ssh endpoint");
   ssh::TargetPlan plan;
   plan.endpoint = ssh::TargetEndpoint{ep->host, ep->port, ep->account, ep->pinnedKey};
+  sessions_[sessionId] = {user, asset};
   auto stored = repo.endpointCredential(ep->id);
   if (!stored) return stored.error();
   const access::Actor actor{user, source};
@@ -196,6 +200,27 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
   const auto digest = recorder::manifestDigest(*manifest);
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, digest.data(), digest.size());
+  // Full-text index: read the sealed recording back and index its terminal text and commands
+  // (keystrokes only where they were recorded, i.e. where policy allowed).
+  std::vector<std::pair<std::uint64_t, std::string>> lines;
+  {
+    const recorder::StreamKeyWrapper* keys[] = {recordingKeys_->wrapper.get()};
+    recorder::RecordingReader reader(recordingsDir_ / manifest->fileName, keys);
+    recorder::TerminalTextExtractor text(true);
+    while (auto record = reader.next()) text.feed(*record);
+    for (auto& l : text.finish()) lines.emplace_back(l.timeUs, std::move(l.text));
+  }
+  std::string user, asset;
+  if (auto it = sessions_.find(sessionId); it != sessions_.end()) {
+    user = it->second.first;
+    asset = it->second.second;
+    sessions_.erase(it);
+  }
+  if (auto st = store::RecordingIndex(db_).add(
+          {sessionId, manifest->fileName, user, asset, clock_.now(), hex}, lines);
+      !st) {
+    return st;
+  }
   // The manifest's digest in the hash chain: a replaced or re-signed recording no longer
   // matches what the audit trail says was sealed.
   auto e = store::AuditLog(db_).append(

@@ -3,6 +3,7 @@
 // The SSH gateway's port implemented with the broker's services (composition root only).
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -64,6 +65,7 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   mutable std::mutex healthMutex_;
   std::string rotationFailure_;
   std::mutex mutex_;
+  std::map<std::string, std::pair<std::string, std::string>> sessions_;  // id -> user, asset
   store::Database db_;
   const policies::PolicySet& policies_;
   access::VaultService& vault_;

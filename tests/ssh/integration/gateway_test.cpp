@@ -329,6 +329,20 @@ TEST_CASE("a recorded session verifies, is anchored in the audit chain, and repl
   CHECK_THAT(played, Catch::Contains("recorded-marker-42"));
   auto [rcAudit, audit] = p.conduit({"audit", "--data-dir", p.data, "verify"});
   CHECK(rcAudit == 0);
+  // Full-text search finds the session by what appeared on its terminal and by its command.
+  auto [rcFind, found] =
+      p.conduit({"recording", "--data-dir", p.data, "search", "recorded-marker-42"});
+  CHECK(rcFind == 0);
+  CHECK_THAT(found, Catch::StartsWith(id) && Catch::Contains("alice") && Catch::Contains("hmi"));
+  auto [rcCmd, byCommand] = p.conduit({"recording", "--data-dir", p.data, "search", "echo"});
+  CHECK_THAT(byCommand, Catch::Contains(id));
+  auto [rcNone, none] =
+      p.conduit({"recording", "--data-dir", p.data, "search", "word-that-never-appeared"});
+  CHECK_THAT(none, Catch::Contains("no session matches"));
+  auto [rcHostile, hostile] =
+      p.conduit({"recording", "--data-dir", p.data, "search", "x\" OR recorded*"});
+  CHECK(rcHostile == 0);
+  CHECK_THAT(hostile, Catch::Contains("no session matches"));  // FTS syntax is not injected
 
   // One flipped byte in the middle of the file: verification fails.
   const auto file = p.dir / "data" / "recordings" / (id + ".crec");

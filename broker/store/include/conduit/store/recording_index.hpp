@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "conduit/core/clock.hpp"
+#include "conduit/core/result.hpp"
+
+namespace conduit::store {
+
+class Database;
+
+/// A sealed recording as the index knows it.
+struct RecordingEntry {
+  std::string sessionId;
+  std::string file;
+  std::string user;
+  std::string asset;
+  core::TimePoint sealedAt{};
+  std::string manifestBlake2b;
+};
+
+/// One search hit: a session and the first matching line.
+struct RecordingHit {
+  RecordingEntry recording;
+  std::uint64_t atUs = 0;  // microseconds into the session
+  std::string line;
+  std::int64_t matches = 0;
+};
+
+/// Sealed recordings and the SQLite FTS5 index over their text. Transactions are the caller's.
+class RecordingIndex {
+ public:
+  explicit RecordingIndex(Database& db) : db_(db) {}
+
+  /// Records a sealed recording and indexes its lines ({time in us, text}).
+  core::Status add(const RecordingEntry& entry,
+                   const std::vector<std::pair<std::uint64_t, std::string>>& lines);
+
+  /// Sessions whose text contains `text` (matched as a phrase, case-insensitive), oldest first.
+  core::Result<std::vector<RecordingHit>> search(const std::string& text);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace conduit::store

@@ -1,0 +1,68 @@
+#include "conduit/store/recording_index.hpp"
+
+#include "row_helpers.hpp"
+
+namespace conduit::store {
+
+using core::ErrorCode;
+using core::fail;
+using namespace detail;
+
+core::Status RecordingIndex::add(const RecordingEntry& e,
+                                 const std::vector<std::pair<std::uint64_t, std::string>>& lines) {
+  auto rec = db_.prepare(
+      "INSERT INTO recordings(session_id, file, user_name, asset_name, sealed_at, "
+      "manifest_blake2b) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!rec) return rec.error();
+  rec->bind(1, e.sessionId)
+      .bind(2, e.file)
+      .bind(3, e.user)
+      .bind(4, e.asset)
+      .bind(5, unix(e.sealedAt))
+      .bind(6, e.manifestBlake2b);
+  if (auto st = rec->run(); !st) return st;
+  auto line = db_.prepare("INSERT INTO recording_text(session_id, at_us, line) VALUES(?1, ?2, ?3)");
+  if (!line) return line.error();
+  for (const auto& [at, text] : lines) {
+    line->reset();
+    if (auto st =
+            line->bind(1, e.sessionId).bind(2, static_cast<std::int64_t>(at)).bind(3, text).run();
+        !st) {
+      return st;
+    }
+  }
+  return core::Done{};
+}
+
+core::Result<std::vector<RecordingHit>> RecordingIndex::search(const std::string& text) {
+  if (text.empty() || text.size() > 200) {
+    return fail(ErrorCode::invalid_argument, "search for 1 to 200 characters");
+  }
+  // The text is one phrase: quote it for FTS5 (doubling quotes) so that its query syntax
+  // (AND, NEAR, *, column filters) cannot be injected; the value is still bound, not spliced.
+  std::string phrase = "\"";
+  for (char c : text) phrase += c == '"' ? std::string("\"\"") : std::string(1, c);
+  phrase += "\"";
+  auto s = db_.prepare(
+      "SELECT r.session_id, r.file, r.user_name, r.asset_name, r.sealed_at, r.manifest_blake2b, "
+      "min(t.at_us), t.line, count(*) FROM recording_text t "
+      "JOIN recordings r ON r.session_id = t.session_id "
+      "WHERE recording_text MATCH ?1 GROUP BY r.session_id ORDER BY r.sealed_at, r.session_id");
+  if (!s) return s.error();
+  s->bind(1, phrase);
+  std::vector<RecordingHit> out;
+  while (true) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    RecordingHit h;
+    h.recording = {s->columnText(0), s->columnText(1),          s->columnText(2),
+                   s->columnText(3), fromUnix(s->columnInt(4)), s->columnText(5)};
+    h.atUs = static_cast<std::uint64_t>(s->columnInt(6));
+    h.line = s->columnText(7);
+    h.matches = s->columnInt(8);
+    out.push_back(std::move(h));
+  }
+}
+
+}  // namespace conduit::store
