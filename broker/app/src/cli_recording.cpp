@@ -74,7 +74,8 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   rec->require_subcommand(1);
   ctx.addLocationOptions(*rec);
   struct Values {
-    std::string id, format = "cast", output;
+    std::string id, format = "cast", output, now;
+    bool release = false;
   };
   auto values = std::make_shared<Values>();
   ctx.keepAlive(values);
@@ -123,6 +124,86 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     }
     if (hits->empty()) std::printf("no session matches\n");
     exitCode = 0;
+  });
+
+  auto* hold = rec->add_subcommand("hold", "Put a recording under legal hold (never deleted)");
+  hold->add_option("session", values->id, "Session id")->required();
+  hold->add_flag("--release", values->release, "Release the hold instead");
+  hold->callback([&ctx, &exitCode, values] {
+    auto run = [&]() -> core::Status {
+      auto db = ctx.database();
+      if (!db) return db.error();
+      auto tx = store::Transaction::begin(**db);
+      if (!tx) return tx.error();
+      if (auto st = store::RecordingIndex(**db).setLegalHold(values->id, !values->release); !st) {
+        return st;
+      }
+      auto e = store::AuditLog(**db).append(
+          {ctx.actor().username, "cli", "audit",
+           values->release ? "recording.hold_released" : "recording.held", "session:" + values->id,
+           core::AuditOutcome::success, "{}"},
+          ctx.clock().now());
+      if (!e) return e.error();
+      if (auto st = tx->commit(); !st) return st;
+      std::printf("recording %s %s\n", values->id.c_str(),
+                  values->release ? "released from legal hold" : "under legal hold");
+      return core::Done{};
+    };
+    auto st = run();
+    exitCode = st ? 0 : fail(st.error());
+  });
+
+  auto* prune = rec->add_subcommand(
+      "prune", "Delete recordings past recording.retention_days (not those under legal hold)");
+  prune->add_option("--now", values->now,
+                    "Judge age as if it were this time (drills and tests; audited like any prune)");
+  prune->callback([&ctx, &exitCode, values] {
+    auto run = [&]() -> core::Status {
+      auto config = ctx.config();
+      if (!config) return config.error();
+      auto db = ctx.database();
+      if (!db) return db.error();
+      core::TimePoint now = ctx.clock().now();
+      if (!values->now.empty()) {
+        auto t = core::parseTime(values->now);
+        if (!t) return core::fail(ErrorCode::invalid_argument, "cannot read --now");
+        now = *t;
+      }
+      const auto cutoff =
+          now - core::Seconds{std::int64_t{config->recording.retentionDays} * 86400};
+      store::RecordingIndex index(**db);
+      auto expired = index.expired(cutoff);
+      if (!expired) return expired.error();
+      const auto dir = DataDirLayout{config->dataDir}.recordingsDir();
+      for (const auto& r : *expired) {
+        // The audit event and the index row go in one transaction; the files go after it, so a
+        // deletion is never unrecorded (a leftover file is reported, not hidden).
+        auto tx = store::Transaction::begin(**db);
+        if (!tx) return tx.error();
+        if (auto st = index.remove(r.sessionId); !st) return st;
+        auto e = store::AuditLog(**db).append(
+            {ctx.actor().username, "cli", "audit", "recording.deleted", "session:" + r.sessionId,
+             core::AuditOutcome::success,
+             access::auditDetails(
+                 {{"reason", "retention"},
+                  {"retention_days", std::int64_t{config->recording.retentionDays}},
+                  {"manifest_blake2b", r.manifestBlake2b}})},
+            now);
+        if (!e) return e.error();
+        if (auto st = tx->commit(); !st) return st;
+        std::error_code ec;
+        std::filesystem::remove(dir / r.file, ec);
+        std::filesystem::remove(dir / (r.file + ".manifest.json"), ec);
+        std::printf("deleted %s (sealed %s)%s\n", r.sessionId.c_str(),
+                    core::formatTime(r.sealedAt).c_str(),
+                    ec ? (" but a file remains: " + ec.message()).c_str() : "");
+      }
+      std::printf("%zu recording(s) past %d days deleted\n", expired->size(),
+                  config->recording.retentionDays);
+      return core::Done{};
+    };
+    auto st = run();
+    exitCode = st ? 0 : fail(st.error());
   });
 
   auto* verify = rec->add_subcommand(

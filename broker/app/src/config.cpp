@@ -183,6 +183,11 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.string("certificate_source_address", o.certificateSourceAddress);
     top.adopt(r.finish());
   }
+  if (const toml::table* t = top.subtable("recording")) {
+    TableReader r(*t, "recording.", source);
+    r.integer("retention_days", config.recording.retentionDays, 1, 36500);
+    top.adopt(r.finish());
+  }
   if (const toml::table* t = top.subtable("database")) {
     TableReader r(*t, "database.", source);
     r.integer("busy_timeout_ms", config.database.busyTimeoutMs, 100, 60000);

@@ -65,4 +65,37 @@ core::Result<std::vector<RecordingHit>> RecordingIndex::search(const std::string
   }
 }
 
+core::Status RecordingIndex::setLegalHold(const std::string& sessionId, bool hold) {
+  auto s = db_.prepare("UPDATE recordings SET legal_hold = ?2 WHERE session_id = ?1");
+  if (!s) return s.error();
+  s->bind(1, sessionId).bind(2, std::int64_t{hold});
+  return runOne(db_, *s, "recording " + sessionId);
+}
+
+core::Result<std::vector<RecordingEntry>> RecordingIndex::expired(core::TimePoint cutoff) {
+  auto s = db_.prepare(
+      "SELECT session_id, file, user_name, asset_name, sealed_at, manifest_blake2b "
+      "FROM recordings WHERE sealed_at < ?1 AND legal_hold = 0 ORDER BY sealed_at");
+  if (!s) return s.error();
+  s->bind(1, unix(cutoff));
+  std::vector<RecordingEntry> out;
+  while (true) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back({s->columnText(0), s->columnText(1), s->columnText(2), s->columnText(3),
+                   fromUnix(s->columnInt(4)), s->columnText(5)});
+  }
+}
+
+core::Status RecordingIndex::remove(const std::string& sessionId) {
+  auto text = db_.prepare("DELETE FROM recording_text WHERE session_id = ?1");
+  if (!text) return text.error();
+  if (auto st = text->bind(1, sessionId).run(); !st) return st;
+  auto rec = db_.prepare("DELETE FROM recordings WHERE session_id = ?1");
+  if (!rec) return rec.error();
+  rec->bind(1, sessionId);
+  return runOne(db_, *rec, "recording " + sessionId);
+}
+
 }  // namespace conduit::store

@@ -344,6 +344,16 @@ TEST_CASE("a recorded session verifies, is anchored in the audit chain, and repl
   CHECK(rcHostile == 0);
   CHECK_THAT(hostile, Catch::Contains("no session matches"));  // FTS syntax is not injected
 
+  // Retention: a held recording survives a prune far in the future; once released it goes,
+  // with its index entries, and the deletion is audited.
+  p.ok({"recording", "--data-dir", p.data, "hold", id});
+  auto [rcKeep, kept] =
+      p.conduit({"recording", "--data-dir", p.data, "prune", "--now", "2099-01-01T00:00:00Z"});
+  CHECK(rcKeep == 0);
+  CHECK_THAT(kept, Catch::Contains("0 recording(s)"));
+  const auto crec = p.dir / "data" / "recordings" / (id + ".crec");
+  CHECK(std::filesystem::exists(crec));
+
   // One flipped byte in the middle of the file: verification fails.
   const auto file = p.dir / "data" / "recordings" / (id + ".crec");
   std::string bytes = test::readText(file);
@@ -353,6 +363,20 @@ TEST_CASE("a recorded session verifies, is anchored in the audit chain, and repl
   auto [rcBad, bad] = p.conduit({"recording", "--data-dir", p.data, "verify", id});
   CHECK(rcBad == 4);
   CHECK_THAT(bad, !Catch::Contains(": intact"));
+
+  p.ok({"recording", "--data-dir", p.data, "hold", id, "--release"});
+  auto [rcPrune, pruned] =
+      p.conduit({"recording", "--data-dir", p.data, "prune", "--now", "2099-01-01T00:00:00Z"});
+  CHECK(rcPrune == 0);
+  CHECK_THAT(pruned, Catch::Contains("deleted " + id) && Catch::Contains("1 recording(s)"));
+  CHECK_FALSE(std::filesystem::exists(crec));
+  auto [rcGone, gone] =
+      p.conduit({"recording", "--data-dir", p.data, "search", "recorded-marker-42"});
+  CHECK_THAT(gone, Catch::Contains("no session matches"));
+  auto [rcTrail, trail] = p.conduit({"audit", "--data-dir", p.data, "export"});
+  CHECK_THAT(trail, Catch::Contains(R"("type":"recording.deleted")") &&
+                        Catch::Contains(R"("type":"recording.held")"));
+  CHECK(p.conduit({"audit", "--data-dir", p.data, "verify"}).first == 0);
 }
 
 TEST_CASE(

@@ -42,6 +42,11 @@ struct Config {
     std::string certificateSourceAddress;  // empty: certificates carry no source-address
   } ssh;
 
+  struct Recording {
+    // 90 days: NERC CIP-007 R4.3 asks logs to be kept at least 90 days.
+    int retentionDays = 90;
+  } recording;
+
   struct Database {
     int busyTimeoutMs = 5000;
   } database;

@@ -42,6 +42,13 @@ class RecordingIndex {
   /// Sessions whose text contains `text` (matched as a phrase, case-insensitive), oldest first.
   core::Result<std::vector<RecordingHit>> search(const std::string& text);
 
+  /// Puts a recording under legal hold (never deleted) or releases it. not_found if unknown.
+  core::Status setLegalHold(const std::string& sessionId, bool hold);
+  /// Recordings sealed before `cutoff` and not under legal hold.
+  core::Result<std::vector<RecordingEntry>> expired(core::TimePoint cutoff);
+  /// Forgets a recording and its indexed text (the caller deletes the files).
+  core::Status remove(const std::string& sessionId);
+
  private:
   Database& db_;
 };
