@@ -111,10 +111,12 @@ class Relay {
     }
     s_.allow = std::get<GatewayAllow>(d);
     if (!warned_ && now >= s_.allow.until - s_.allow.limits.warningPeriod) {
-      warned_ = true;
       const auto left = std::chrono::duration_cast<std::chrono::minutes>(s_.allow.until - now);
-      notice("\r\nConduit: your access window ends at " + core::formatTime(s_.allow.until) +
-             " (in " + std::to_string(left.count()) + " min); save your work.\r\n");
+      // Warned only once a channel has shown it: the first check can run before the vendor's
+      // first channel is open.
+      warned_ =
+          notice("\r\nConduit: your access window ends at " + core::formatTime(s_.allow.until) +
+                 " (in " + std::to_string(left.count()) + " min); save your work.\r\n") > 0;
     }
   }
 
@@ -131,14 +133,18 @@ class Relay {
            {reinterpret_cast<const unsigned char*>(text.data()), text.size()});
   }
 
-  /// A line on every open vendor channel's stderr, bypassing the queues.
-  void notice(const std::string& text) {
+  /// A line on every open vendor channel's stderr, bypassing the queues; returns how many
+  /// channels got it.
+  int notice(const std::string& text) {
+    int shown = 0;
     for (auto& p : pairs_) {
       if (!p.done && p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
         ssh_channel_write_stderr(p.vendor, text.data(), static_cast<uint32_t>(text.size()));
+        ++shown;
       }
     }
     recordText(recorder::RecordKind::marker, 0, text);
+    return shown;
   }
 
   static ssh_channel onChannelOpen(ssh_session, void* self) noexcept {
