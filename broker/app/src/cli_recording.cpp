@@ -9,10 +9,13 @@
 #include "conduit/access/audit_details.hpp"
 #include "conduit/access/recording_keys.hpp"
 #include "conduit/app/data_dir.hpp"
+#include "conduit/app/secure_files.hpp"
 #include "conduit/recorder/export.hpp"
+#include "conduit/recorder/keys.hpp"
 #include "conduit/recorder/reader.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/recording_index.hpp"
+#include "conduit/vault/secret.hpp"
 
 namespace conduit::app {
 
@@ -56,6 +59,30 @@ core::Result<std::string> anchoredDigest(store::Database& db, const std::string&
   return core::fail(ErrorCode::not_found, "no recording.sealed event for session " + id);
 }
 
+/// Reads a key pair file written by `recording auditor-keygen`.
+core::Result<recorder::SealedBoxKeyWrapper> readAuditorKey(const std::string& file) {
+  std::ifstream in(file);
+  std::string line, pkHex, skHex;
+  while (std::getline(in, line)) {
+    if (line.rfind("public=", 0) == 0) pkHex = line.substr(7);
+    if (line.rfind("secret=", 0) == 0) skHex = line.substr(7);
+  }
+  std::array<unsigned char, 32> pk{};
+  vault::SecretBuffer sk = vault::SecretBuffer::allocate(32);
+  std::size_t pkLen = 0, skLen = 0;
+  if (sodium_hex2bin(pk.data(), pk.size(), pkHex.data(), pkHex.size(), nullptr, &pkLen, nullptr) !=
+          0 ||
+      sodium_hex2bin(sk.data(), sk.size(), skHex.data(), skHex.size(), nullptr, &skLen, nullptr) !=
+          0 ||
+      pkLen != 32 || skLen != 32) {
+    sodium_memzero(skHex.data(), skHex.size());
+    return core::fail(ErrorCode::invalid_argument, file + " is not an auditor key pair file");
+  }
+  sodium_memzero(skHex.data(), skHex.size());
+  return recorder::SealedBoxKeyWrapper::forKeyPair(
+      pk, std::span<const unsigned char, 32>(sk.data(), 32));
+}
+
 void auditExport(store::Database& db, const core::Clock& clock, const access::Actor& actor,
                  const std::string& id, const std::string& format) {
   auto tx = store::Transaction::begin(db);
@@ -74,7 +101,7 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   rec->require_subcommand(1);
   ctx.addLocationOptions(*rec);
   struct Values {
-    std::string id, format = "cast", output, now;
+    std::string id, format = "cast", output, now, auditorKey;
     bool release = false;
   };
   auto values = std::make_shared<Values>();
@@ -123,6 +150,24 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
                   h.line.substr(0, 80).c_str());
     }
     if (hits->empty()) std::printf("no session matches\n");
+    exitCode = 0;
+  });
+
+  auto* keygen = rec->add_subcommand(
+      "auditor-keygen", "Make an auditors' X25519 key pair (recordings are also sealed to it)");
+  keygen->add_option("--output", values->output, "File for the key pair (written 0600)")
+      ->required();
+  keygen->callback([&exitCode, values] {
+    auto [pk, sk] = recorder::generateAuditorKeyPair();
+    const std::string text = "public=" + hex(pk) + "\nsecret=" + hex(sk.reveal()) + "\n";
+    if (auto st = writeNewFile(values->output, text, 0600); !st) {
+      exitCode = fail(st.error());
+      return;
+    }
+    std::printf(
+        "auditor key pair in %s; give the broker only the public key:\n"
+        "[recording]\nauditor_public_key = \"%s\"\n",
+        values->output.c_str(), hex(pk).c_str());
     exitCode = 0;
   });
 
@@ -252,6 +297,8 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
       ->check(CLI::IsMember({"cast", "jsonl", "pcap"}))
       ->capture_default_str();
   exp->add_option("--output", values->output, "File to write")->required();
+  exp->add_option("--auditor-key", values->auditorKey,
+                  "Decrypt with the auditors' key pair file instead of the broker's vault");
   exp->callback([&ctx, &exitCode, values] {
     auto run = [&]() -> core::Status {
       auto config = ctx.config();
@@ -260,11 +307,19 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
       if (!file) return file.error();
       auto db = ctx.database();
       if (!db) return db.error();
-      auto vault = ctx.vault();
-      if (!vault) return vault.error();
-      auto keys = access::openRecordingKeys(**vault);
-      if (!keys) return keys.error();
-      const recorder::StreamKeyWrapper* wrappers[] = {keys->wrapper.get()};
+      std::unique_ptr<recorder::StreamKeyWrapper> wrapper;
+      if (!values->auditorKey.empty()) {
+        auto pair = readAuditorKey(values->auditorKey);
+        if (!pair) return pair.error();
+        wrapper = std::make_unique<recorder::SealedBoxKeyWrapper>(std::move(*pair));
+      } else {
+        auto vault = ctx.vault();
+        if (!vault) return vault.error();
+        auto keys = access::openRecordingKeys(**vault);
+        if (!keys) return keys.error();
+        wrapper = std::move(keys->wrapper);
+      }
+      const recorder::StreamKeyWrapper* wrappers[] = {wrapper.get()};
       recorder::RecordingReader reader(*file, wrappers);
       std::ofstream out(values->output, std::ios::binary | std::ios::trunc);
       if (!out) return core::fail(ErrorCode::unavailable, "cannot write " + values->output);

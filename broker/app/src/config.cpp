@@ -186,7 +186,16 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
   if (const toml::table* t = top.subtable("recording")) {
     TableReader r(*t, "recording.", source);
     r.integer("retention_days", config.recording.retentionDays, 1, 36500);
+    r.string("auditor_public_key", config.recording.auditorPublicKey);
     top.adopt(r.finish());
+    const auto& k = config.recording.auditorPublicKey;
+    if (!k.empty() &&
+        (k.size() != 64 || k.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+      return fail(ErrorCode::invalid_argument,
+                  source +
+                      ": recording.auditor_public_key must be 64 hex digits (an X25519 key "
+                      "from `conduit recording auditor-keygen`)");
+    }
   }
   if (const toml::table* t = top.subtable("database")) {
     TableReader r(*t, "database.", source);

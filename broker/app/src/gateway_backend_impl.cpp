@@ -23,7 +23,8 @@ GatewayBackendImpl::GatewayBackendImpl(store::Database db, const policies::Polic
                                        access::LockoutPolicy lockout,
                                        CertificatePolicy certificates,
                                        std::filesystem::path recordingsDir,
-                                       std::optional<access::RecordingKeys> recordingKeys)
+                                       std::optional<access::RecordingKeys> recordingKeys,
+                                       std::optional<std::array<unsigned char, 32>> auditorKey)
     : db_(std::move(db)),
       policies_(policies),
       vault_(vault),
@@ -32,7 +33,8 @@ GatewayBackendImpl::GatewayBackendImpl(store::Database db, const policies::Polic
       auth_(db_, vault_, clock_, lockout),
       certificates_(std::move(certificates)),
       recordingsDir_(std::move(recordingsDir)),
-      recordingKeys_(std::move(recordingKeys)) {}
+      recordingKeys_(std::move(recordingKeys)),
+      auditorKey_(auditorKey) {}
 
 bool GatewayBackendImpl::isRegisteredKey(const std::string& user, const std::string& keyLine) {
   std::lock_guard lock(mutex_);
@@ -180,6 +182,11 @@ core::Result<std::unique_ptr<recorder::RecordingWriter>> GatewayBackendImpl::ope
   recorder::WriterOptions o;
   o.file = recordingsDir_ / (sessionId + ".crec");
   o.sessionId = sessionId;
+  if (auditorKey_) {
+    // Encryption to auditors: the stream key is also sealed to their public key.
+    auto auditor = recorder::SealedBoxKeyWrapper::forPublicKey(*auditorKey_);
+    return recorder::RecordingWriter::create(std::move(o), *recordingKeys_->wrapper, &auditor);
+  }
   return recorder::RecordingWriter::create(std::move(o), *recordingKeys_->wrapper);
 }
 

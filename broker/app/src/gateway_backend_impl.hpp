@@ -2,6 +2,7 @@
 
 // The SSH gateway's port implemented with the broker's services (composition root only).
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -30,7 +31,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
                      access::VaultService& vault, const core::Clock& clock,
                      access::LockoutPolicy lockout, CertificatePolicy certificates,
                      std::filesystem::path recordingsDir,
-                     std::optional<access::RecordingKeys> recordingKeys);
+                     std::optional<access::RecordingKeys> recordingKeys,
+                     std::optional<std::array<unsigned char, 32>> auditorKey = std::nullopt);
 
   bool isRegisteredKey(const std::string& user, const std::string& keyLine) override;
   core::Status authenticate(const std::string& user, const std::optional<std::string>& password,
@@ -75,6 +77,7 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   CertificatePolicy certificates_;
   std::filesystem::path recordingsDir_;
   std::optional<access::RecordingKeys> recordingKeys_;
+  std::optional<std::array<unsigned char, 32>> auditorKey_;
 };
 
 }  // namespace conduit::app

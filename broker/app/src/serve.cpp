@@ -158,6 +158,17 @@ core::Status auditPolicyLoad(store::Database& db, const core::Clock& clock,
   return tx->commit();
 }
 
+/// The configured auditor public key (validated as 64 hex digits by the config loader).
+std::optional<std::array<unsigned char, 32>> auditorKey(const Config& config) {
+  const auto& hex = config.recording.auditorPublicKey;
+  if (hex.empty()) return std::nullopt;
+  std::array<unsigned char, 32> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    key[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  return key;
+}
+
 /// The recording keys when the vault is unsealed; otherwise none, and sessions whose policy
 /// requires recording are refused.
 std::optional<access::RecordingKeys> openRecordingKeysOrLog(access::VaultService& vault) {
@@ -229,7 +240,8 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
                               core::Seconds{config.auth.lockoutSeconds}},
         CertificatePolicy{core::Seconds{config.ssh.certificateValiditySeconds},
                           config.ssh.certificateSourceAddress},
-        DataDirLayout{config.dataDir}.recordingsDir(), openRecordingKeysOrLog(vault));
+        DataDirLayout{config.dataDir}.recordingsDir(), openRecordingKeysOrLog(vault),
+        auditorKey(config));
     ssh::GatewayOptions g;
     g.address = config.ssh.address;
     g.port = config.ssh.port;

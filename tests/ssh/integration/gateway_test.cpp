@@ -84,7 +84,7 @@ struct Plant {
     return out;
   }
 
-  explicit Plant(const std::string& policy = kPolicy) {
+  explicit Plant(const std::string& policy = kPolicy, const std::string& extraConfig = "") {
     ok({"init", "--data-dir", data});
     auto [rcCa, caLine] = conduit({"vault", "--data-dir", data, "ssh-ca", "public-key"});
     REQUIRE(rcCa == 0);
@@ -123,7 +123,7 @@ struct Plant {
         "data_dir = \"" + data +
             "\"\n[portal]\nport = 0\n[ssh]\nport = 0\nmax_unauthenticated_per_source = 5\n"
             "login_banner = \"AUTHORISED USE ONLY\"\n[policy]\nfiles = [\"" +
-            (dir / "policy.toml").string() + "\"]\n");
+            (dir / "policy.toml").string() + "\"]\n" + extraConfig);
     broker = std::make_unique<test::Process>(std::vector<std::string>{
         CONDUIT_BINARY, "serve", "--config", (dir / "conduit.toml").string()});
     auto line = broker->waitForLine("event=ssh_listening", 20s);
@@ -532,4 +532,38 @@ TEST_CASE("the window ends mid-session: a warning first, then the session closes
   CHECK(*rc != 0);
   CHECK(lasted < 45s);  // ended by the window, not by `sleep 120`
   CHECK_THAT(session.errors(), Catch::Contains("access ended") && Catch::Contains("ended at"));
+}
+
+TEST_CASE("recordings are also sealed to the auditors' key: exported without the broker's vault") {
+  test::TempDir keys;
+  const std::string keyFile = (keys / "auditor.key").string();
+  auto [rcGen, gen] =
+      test::runCommand({CONDUIT_BINARY, "recording", "auditor-keygen", "--output", keyFile});
+  INFO(gen);
+  REQUIRE(rcGen == 0);
+  const auto p0 = gen.find("auditor_public_key = \"") + 22;
+  const std::string publicKey = gen.substr(p0, 64);
+  std::string policy = kPolicy;
+  policy.replace(policy.find("recording = \"off\""), 17, "recording = \"required\"");
+  Plant p(policy, "[recording]\nauditor_public_key = \"" + publicKey + "\"\n");
+  p.grant();
+  auto [rc, out, err] = p.ssh("alice+hmi", "echo for-the-auditors-7");
+  REQUIRE(rc == 0);
+  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+  std::this_thread::sleep_for(300ms);
+  auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
+  const std::string id = list.substr(0, list.find(' '));
+  // Without the vault's master key the broker's own wrapping key cannot be opened...
+  std::filesystem::rename(p.dir / "data" / "vault" / "master.key", p.dir / "master.key.away");
+  const std::string cast = (p.dir / "a.cast").string();
+  auto [rcNoVault, noVault] = p.conduit(
+      {"recording", "--data-dir", p.data, "export", id, "--format", "cast", "--output", cast});
+  CHECK(rcNoVault != 0);
+  // ...but the auditors' key opens the recording on its own.
+  auto [rcAuditor, viaAuditor] =
+      p.conduit({"recording", "--data-dir", p.data, "export", id, "--format", "cast", "--output",
+                 cast, "--auditor-key", keyFile});
+  INFO(viaAuditor);
+  REQUIRE(rcAuditor == 0);
+  CHECK_THAT(test::readText(cast), Catch::Contains("for-the-auditors-7"));
 }

@@ -45,6 +45,9 @@ struct Config {
   struct Recording {
     // 90 days: NERC CIP-007 R4.3 asks logs to be kept at least 90 days.
     int retentionDays = 90;
+    // X25519 public key (64 hex digits) of the auditors: every stream key is also sealed to it,
+    // so auditors can read recordings without the broker's vault. Empty: off.
+    std::string auditorPublicKey;
   } recording;
 
   struct Database {
