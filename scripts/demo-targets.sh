@@ -4,6 +4,8 @@
 set -euo pipefail
 data=${1:?usage: demo-targets.sh DATA_DIR CONDUIT_BINARY}
 conduit=${2:?usage: demo-targets.sh DATA_DIR CONDUIT_BINARY}
+data=$(realpath "$data")   # sshd re-executes from / for each connection: paths must be absolute
+conduit=$(realpath "$conduit")
 dir="$data/demo-targets"
 
 if [ "$(id -u)" -ne 0 ]; then

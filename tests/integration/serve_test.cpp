@@ -66,6 +66,8 @@ TEST_CASE("serve answers /healthz over TLS with the state of database and keys")
   CHECK_THAT(body, Catch::Contains(R"("status":"ok")"));
   CHECK_THAT(body, Catch::Contains(R"("database":{"ok":true,"detail":"schema version)"));
   CHECK_THAT(body, Catch::Contains(R"("ssh_host_key":{"ok":true)"));
+  CHECK_THAT(body, Catch::Contains(R"("vault":{"ok":true)"));
+  CHECK_THAT(body, Catch::Contains(R"("credential_rotation":{"ok":true,"detail":"ok"})"));
   CHECK(hasHeader(health, "Strict-Transport-Security: max-age="));
   CHECK(hasHeader(health, "Content-Security-Policy: default-src 'self'"));
   CHECK(hasHeader(health, "X-Frame-Options: DENY"));

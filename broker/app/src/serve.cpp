@@ -71,6 +71,10 @@ class HealthProbe {
     out.push_back(
         {"vault", !sealed,
          sealed ? "sealed: credential checkouts are refused until it is unsealed" : "unsealed"});
+    if (rotation_) {
+      const auto problem = rotation_();
+      out.push_back({"credential_rotation", !problem.has_value(), problem.value_or("ok")});
+    }
     return out;
   }
 
@@ -263,6 +267,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   auto registry = std::make_shared<prometheus::Registry>();
   portal::HttpMetrics metrics(registry);
   auto probe = std::make_shared<HealthProbe>(std::move(*db), config, vault);
+  if (backend) probe->rotation_ = [b = backend.get()] { return b->rotationProblem(); };
   portal::Router router;
   portal::addHealthRoutes(
       router, [probe] { return (*probe)(); }, metrics);
