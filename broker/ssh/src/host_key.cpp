@@ -1,4 +1,5 @@
 #include "conduit/ssh/host_key.hpp"
+#include "libssh_handles.hpp"
 
 #include <libssh/libssh.h>
 
@@ -11,15 +12,8 @@ using core::fail;
 
 namespace {
 
-struct KeyDeleter {
-  void operator()(ssh_key key) const noexcept { ssh_key_free(key); }
-};
-using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyDeleter>;
-
-struct CStringDeleter {
-  void operator()(char* s) const noexcept { ssh_string_free_char(s); }
-};
-using CStringPtr = std::unique_ptr<char, CStringDeleter>;
+using detail::CStringPtr;
+using detail::KeyPtr;
 
 }  // namespace
 

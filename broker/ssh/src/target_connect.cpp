@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conduit/ssh/target.hpp"
+#include "libssh_handles.hpp"
 
 namespace conduit::ssh {
 
@@ -25,15 +26,8 @@ using core::fail;
 
 namespace {
 
-struct KeyDeleter {
-  void operator()(ssh_key key) const noexcept { ssh_key_free(key); }
-};
-using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyDeleter>;
-
-struct CStringDeleter {
-  void operator()(char* s) const noexcept { ssh_string_free_char(s); }
-};
-using CStringPtr = std::unique_ptr<char, CStringDeleter>;
+using detail::CStringPtr;
+using detail::KeyPtr;
 
 // A session that is not yet a TargetSession: disconnected and freed on every early return.
 struct SessionDeleter {

@@ -65,17 +65,10 @@ core::Result<core::Asset> AccessRepository::loadAsset(const char* where, std::in
                   "WHERE ") +
       where);
   if (!s) return s.error();
-  if (name.empty()) {
-    s->bind(1, id);
-  } else {
-    s->bind(1, name);
-  }
+  bindIdOrName(*s, id, name);
   auto row = s->step();
   if (!row) return row.error();
-  if (!*row) {
-    return fail(ErrorCode::not_found,
-                "asset " + (name.empty() ? std::to_string(id) : name) + " not found");
-  }
+  if (!*row) return fail(ErrorCode::not_found, describeIdOrName("asset", id, name) + " not found");
   core::Asset a;
   a.id = s->columnInt(0);
   a.name = s->columnText(1);

@@ -192,17 +192,10 @@ core::Result<core::User> AccessRepository::loadUser(const char* where, std::int6
   auto s = db_.prepare(std::string("SELECT ") + kUserColumns +
                        " FROM users u LEFT JOIN vendors v ON v.id = u.vendor_id WHERE " + where);
   if (!s) return s.error();
-  if (name.empty()) {
-    s->bind(1, id);
-  } else {
-    s->bind(1, name);
-  }
+  bindIdOrName(*s, id, name);
   auto row = s->step();
   if (!row) return row.error();
-  if (!*row) {
-    return fail(ErrorCode::not_found,
-                "user " + (name.empty() ? std::to_string(id) : name) + " not found");
-  }
+  if (!*row) return fail(ErrorCode::not_found, describeIdOrName("user", id, name) + " not found");
   core::User u;
   u.id = s->columnInt(0);
   u.username = s->columnText(1);

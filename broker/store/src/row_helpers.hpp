@@ -73,6 +73,20 @@ inline std::set<std::string> splitSet(const std::string& text) {
   return out;
 }
 
+/// Binds parameter 1 to `name` if given, else to `id` (lookups by either).
+inline void bindIdOrName(Statement& s, std::int64_t id, const std::string& name) {
+  if (name.empty()) {
+    s.bind(1, id);
+  } else {
+    s.bind(1, name);
+  }
+}
+
+/// "asset 12" or "asset plc-17" for messages.
+inline std::string describeIdOrName(const char* what, std::int64_t id, const std::string& name) {
+  return std::string(what) + " " + (name.empty() ? std::to_string(id) : name);
+}
+
 /// The first column of every row, as ids.
 inline core::Result<std::vector<std::int64_t>> collectIds(Statement& s) {
   std::vector<std::int64_t> ids;
