@@ -11,13 +11,20 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssh-dev libssl-dev libsqlite3-dev libsodium-dev libzstd-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev catch2 prometheus-cpp-dev
+  # broker/notify: webhook delivery over HTTPS
+  libcurl4-openssl-dev
   # policies/: IANA time zones for rule schedules (g++ 12's <chrono> has no locate_zone)
   libhowardhinnant-date-dev tzdata
   # real peers for integration tests and the demo
   openssl curl openssh-client openssh-server sudo
   # recorder/: exports checked with the real players and decoders; libFuzzer for the reader
   asciinema tshark clang libclang-rt-14-dev
+  # portal/: TOTP enrolment QR codes; the web front end (npm) and its end-to-end tests in Chromium
+  libqrencode-dev chromium wrk
 )
+# Node.js and npm build the front end. Machines here bring Node.js 20 with its own npm; only
+# where there is none, take Debian's.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

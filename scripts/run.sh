@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
+./scripts/build-web.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 conduit=./build/release/broker/app/conduit

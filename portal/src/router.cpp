@@ -6,11 +6,36 @@
 
 namespace conduit::portal {
 
+namespace {
+
+std::vector<std::string> segments(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const auto end = path.find('/', start);
+    out.emplace_back(path.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+bool isParameter(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
 std::string_view HttpRequest::header(std::string_view lowerName) const {
   for (const auto& [name, value] : headers) {
     if (name == lowerName) return value;
   }
   return {};
+}
+
+std::string HttpRequest::param(const std::string& name) const {
+  const auto it = params.find(name);
+  return it == params.end() ? std::string() : it->second;
 }
 
 HttpResponse jsonError(int status, std::string_view code, std::string_view message) {
@@ -21,17 +46,49 @@ HttpResponse jsonError(int status, std::string_view code, std::string_view messa
 }
 
 void Router::add(std::string method, std::string path, Handler handler) {
-  routes_[std::move(path)][std::move(method)] = std::move(handler);
+  if (path.find('{') == std::string::npos) {
+    routes_[std::move(path)][std::move(method)] = std::move(handler);
+    return;
+  }
+  auto parts = segments(path);
+  for (auto& [pattern, methods] : patterns_) {
+    if (pattern == parts) {
+      methods[std::move(method)] = std::move(handler);
+      return;
+    }
+  }
+  patterns_.emplace_back(std::move(parts), Methods{{std::move(method), std::move(handler)}});
 }
 
-HttpResponse Router::dispatch(const HttpRequest& request) const {
-  const auto byPath = routes_.find(request.path);
-  if (byPath == routes_.end()) return jsonError(404, "not_found", "no such resource");
-  const auto byMethod = byPath->second.find(request.method);
-  if (byMethod == byPath->second.end()) {
+HttpResponse Router::dispatch(HttpRequest request) const {
+  if (const auto exact = routes_.find(request.path); exact != routes_.end()) {
+    return call(exact->second, request);
+  }
+  const auto parts = segments(request.path);
+  for (const auto& [pattern, methods] : patterns_) {
+    if (pattern.size() != parts.size()) continue;
+    std::map<std::string, std::string> params;
+    bool match = true;
+    for (std::size_t i = 0; i < parts.size() && match; ++i) {
+      if (isParameter(pattern[i])) {
+        match = !parts[i].empty();
+        params[pattern[i].substr(1, pattern[i].size() - 2)] = parts[i];
+      } else {
+        match = pattern[i] == parts[i];
+      }
+    }
+    if (!match) continue;
+    request.params = std::move(params);
+    return call(methods, request);
+  }
+  return jsonError(404, "not_found", "no such resource");
+}
+
+HttpResponse Router::call(const Methods& methods, const HttpRequest& request) const {
+  const auto byMethod = methods.find(request.method);
+  if (byMethod == methods.end()) {
     std::string allowed;
-    for (const auto& [method, _] : byPath->second)
-      allowed += (allowed.empty() ? "" : ", ") + method;
+    for (const auto& [method, _] : methods) allowed += (allowed.empty() ? "" : ", ") + method;
     HttpResponse r = jsonError(405, "method_not_allowed", "allowed: " + allowed);
     r.headers.emplace_back("Allow", allowed);
     return r;

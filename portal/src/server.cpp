@@ -29,15 +29,19 @@ namespace {
 
 // Security headers on every response (issue: portal). The CSP forbids inline scripts and
 // any origin but our own; framing is denied against clickjacking of approve/kill buttons.
-void addSecurityHeaders(http::response<http::string_body>& res, bool isApi) {
+void addSecurityHeaders(http::response<http::string_body>& res) {
   res.set(http::field::strict_transport_security, "max-age=31536000; includeSubDomains");
   res.set("Content-Security-Policy",
-          "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+          "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src "
+          "'self' data:; "
           "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
   res.set(http::field::x_frame_options, "DENY");
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Referrer-Policy", "no-referrer");
-  if (isApi) res.set(http::field::cache_control, "no-store");
+  // API answers, health and metrics are never cached; static files set their own policy.
+  if (res.find(http::field::cache_control) == res.end()) {
+    res.set(http::field::cache_control, "no-store");
+  }
 }
 
 }  // namespace
@@ -264,7 +268,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     request.body = std::move(req.body());
     request.remoteAddress = remote_;
     const bool keepAlive = req.keep_alive();
-    HttpResponse response = server_.router_.dispatch(request);
+    HttpResponse response = server_.router_.dispatch(std::move(request));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     server_.metrics_.observeRequest(response.status, seconds);
@@ -272,13 +276,13 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void reply(HttpResponse response, bool keepAlive) {
-    const bool isApi = response.contentType.starts_with("application/json");
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), 11);
     res->set(http::field::server, "conduit");
     res->set(http::field::content_type, response.contentType);
-    for (auto& [name, value] : response.headers) res->set(name, value);
-    addSecurityHeaders(*res, isApi);
+    // insert, not set: a response may carry several Set-Cookie headers.
+    for (auto& [name, value] : response.headers) res->insert(name, value);
+    addSecurityHeaders(*res);
     res->body() = std::move(response.body);
     res->keep_alive(keepAlive && !server_.stopping_);
     res->prepare_payload();

@@ -366,3 +366,27 @@ core::Result<std::vector<core::Grant>> AccessService::listGrants(
 }
 
 }  // namespace conduit::access
+
+namespace conduit::access {
+
+core::Result<std::string> AccessService::explainRequest(std::int64_t requestId) {
+  store::AccessRepository repo(db_);
+  auto request = repo.request(requestId);
+  if (!request) return request.error();
+  auto user = repo.user(request->requesterId);
+  if (!user) return user.error();
+  auto asset = repo.asset(request->assetId);
+  if (!asset) return asset.error();
+  std::string text;
+  for (core::Protocol p : request->protocols) {
+    policies::PolicyContext ctx{*user, *asset, p, request->windowStart, policies::Action::request,
+                                false};
+    std::vector<policies::TraceLine> trace;
+    const auto decision = policies_.explain(ctx, trace);
+    text += std::string(core::protocolName(p)) + ":\n" +
+            policies::formatExplanation(decision, trace) + "\n";
+  }
+  return text;
+}
+
+}  // namespace conduit::access

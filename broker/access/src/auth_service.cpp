@@ -41,19 +41,25 @@ core::Result<LoginResult> AuthService::login(const std::string& username,
                                              const std::string& password,
                                              const std::string& totpCode,
                                              const std::string& source) {
-  return check(username, password, totpCode, source);
+  return check(username, password, totpCode, source, Step::both);
+}
+
+core::Result<LoginResult> AuthService::checkPassword(const std::string& username,
+                                                     const std::string& password,
+                                                     const std::string& source) {
+  return check(username, password, "", source, Step::passwordOnly);
 }
 
 core::Result<LoginResult> AuthService::loginWithVerifiedKey(const std::string& username,
                                                             const std::string& totpCode,
                                                             const std::string& source) {
-  return check(username, std::nullopt, totpCode, source);
+  return check(username, std::nullopt, totpCode, source, Step::both);
 }
 
 core::Result<LoginResult> AuthService::check(const std::string& username,
                                              const std::optional<std::string>& password,
-                                             const std::string& totpCode,
-                                             const std::string& source) {
+                                             const std::string& totpCode, const std::string& source,
+                                             Step steps) {
   store::AccessRepository repo(db_);
   const core::TimePoint now = clock_.now();
   auto record = [&](const std::string& type, core::AuditOutcome outcome,
@@ -100,7 +106,7 @@ core::Result<LoginResult> AuthService::check(const std::string& username,
                      : enrolled;
   std::string why = ok ? "" : (password ? "wrong password" : "key login without enrolled TOTP");
   std::optional<std::int64_t> step;
-  if (ok && enrolled) {
+  if (ok && enrolled && steps == Step::both) {
     std::vector<unsigned char> seed;
     if (creds->totpSeedSealed) {
       auto opened = vault_.openLoginFactor(totpSecretName(username));
@@ -152,6 +158,19 @@ core::Result<LoginResult> AuthService::check(const std::string& username,
     }
     if (auto st = tx->commit(); !st) return st.error();
     return fail(ErrorCode::permission_denied, kInvalid);
+  }
+  if (steps == Step::passwordOnly) {
+    // The first step of two: the failure count stays, so that right passwords cannot be used
+    // to reset the count while guessing TOTP codes.
+    if (auto e =
+            log.append({username, source, "auth", "login.password_verified", "user:" + username,
+                        core::AuditOutcome::success, auditDetails({{"totp_enrolled", enrolled}})},
+                       now);
+        !e) {
+      return e.error();
+    }
+    if (auto st = tx->commit(); !st) return st.error();
+    return LoginResult{std::move(*user), enrolled};
   }
   if (auto st = repo.setLoginCounters(user->id, 0, std::nullopt, step); !st) return st.error();
   if (auto e = log.append({username, source, "auth", "login.succeeded", "user:" + username,

@@ -7,7 +7,9 @@
 
 #include "cli_context.hpp"
 #include "conduit/access/audit_details.hpp"
+#include "conduit/access/recording_audit.hpp"
 #include "conduit/access/recording_keys.hpp"
+#include "conduit/access/vault_service.hpp"
 #include "conduit/app/data_dir.hpp"
 #include "conduit/app/secure_files.hpp"
 #include "conduit/recorder/export.hpp"
@@ -28,35 +30,6 @@ std::string hex(std::span<const unsigned char> b) {
   sodium_bin2hex(out.data(), out.size(), b.data(), b.size());
   out.pop_back();
   return out;
-}
-
-/// Session ids are the broker's own ("ssh-<time>-<n>"): letters, digits and '-' only, so an id
-/// can never walk out of the recordings directory.
-core::Result<std::filesystem::path> recordingFile(const Config& config, const std::string& id) {
-  if (id.empty() || id.size() > 128 ||
-      id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
-          std::string::npos) {
-    return core::fail(ErrorCode::invalid_argument, "not a session id: " + id);
-  }
-  auto file = DataDirLayout{config.dataDir}.recordingsDir() / (id + ".crec");
-  if (!std::filesystem::exists(file)) {
-    return core::fail(ErrorCode::not_found, "no recording for session " + id);
-  }
-  return file;
-}
-
-/// The manifest digest the audit chain anchored for this session, if any.
-core::Result<std::string> anchoredDigest(store::Database& db, const std::string& id) {
-  auto events = store::AuditLog(db).list();
-  if (!events) return events.error();
-  for (auto it = events->rbegin(); it != events->rend(); ++it) {
-    if (it->draft.type == "recording.sealed" && it->draft.target == "session:" + id) {
-      const auto& d = it->draft.details;
-      const auto p = d.find("\"manifest_blake2b\":\"");
-      if (p != std::string::npos) return d.substr(p + 20, 64);
-    }
-  }
-  return core::fail(ErrorCode::not_found, "no recording.sealed event for session " + id);
 }
 
 /// Reads a key pair file written by `recording auditor-keygen`.
@@ -81,17 +54,6 @@ core::Result<recorder::SealedBoxKeyWrapper> readAuditorKey(const std::string& fi
   sodium_memzero(skHex.data(), skHex.size());
   return recorder::SealedBoxKeyWrapper::forKeyPair(
       pk, std::span<const unsigned char, 32>(sk.data(), 32));
-}
-
-void auditExport(store::Database& db, const core::Clock& clock, const access::Actor& actor,
-                 const std::string& id, const std::string& format) {
-  auto tx = store::Transaction::begin(db);
-  if (!tx) return;
-  auto e = store::AuditLog(db).append(
-      {actor.username, actor.source, "audit", "recording.exported", "session:" + id,
-       core::AuditOutcome::success, access::auditDetails({{"format", format}})},
-      clock.now());
-  if (e) (void)tx->commit();
 }
 
 }  // namespace
@@ -258,30 +220,19 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     auto run = [&]() -> core::Result<bool> {
       auto config = ctx.config();
       if (!config) return config.error();
-      auto file = recordingFile(*config, values->id);
-      if (!file) return file.error();
       auto db = ctx.database();
       if (!db) return db.error();
       auto vault = ctx.vault();
       if (!vault) return vault.error();
-      auto keys = access::openRecordingKeys(**vault);
-      if (!keys) return keys.error();
-      auto signer = access::recordingSignerPublicKey(**db);
-      if (!signer) return signer.error();
-      const recorder::StreamKeyWrapper* wrappers[] = {keys->wrapper.get()};
-      const auto report = recorder::verifyRecording(*file, wrappers, *signer);
-      const auto anchored = anchoredDigest(**db, values->id);
-      const bool intact = report.status.verdict == recorder::Verdict::intact;
-      const bool anchorOk = anchored && *anchored == hex(report.manifestDigest);
-      std::printf("recording %s: %s (%ju records)%s%s\n", values->id.c_str(),
-                  std::string(recorder::verdictName(report.status.verdict)).c_str(),
-                  static_cast<std::uintmax_t>(report.records),
-                  report.status.message.empty() ? "" : ": ", report.status.message.c_str());
-      std::printf("audit anchor: %s\n", anchorOk ? "matches the audit chain"
-                                        : anchored
-                                            ? "MISMATCH: the audit chain anchored another manifest"
-                                            : anchored.error().message.c_str());
-      return intact && anchorOk;
+      access::RecordingAuditService audits(**db, **vault, ctx.clock(),
+                                           DataDirLayout{config->dataDir}.recordingsDir());
+      auto v = audits.verify(values->id);
+      if (!v) return v.error();
+      std::printf("recording %s: %s (%ju records)%s%s\n", values->id.c_str(), v->verdict.c_str(),
+                  static_cast<std::uintmax_t>(v->records), v->message.empty() ? "" : ": ",
+                  v->message.c_str());
+      std::printf("audit anchor: %s\n", v->anchorDetail.c_str());
+      return v->ok();
     };
     auto ok = run();
     if (!ok) {
@@ -303,8 +254,6 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     auto run = [&]() -> core::Status {
       auto config = ctx.config();
       if (!config) return config.error();
-      auto file = recordingFile(*config, values->id);
-      if (!file) return file.error();
       auto db = ctx.database();
       if (!db) return db.error();
       std::unique_ptr<recorder::StreamKeyWrapper> wrapper;
@@ -312,30 +261,28 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
         auto pair = readAuditorKey(values->auditorKey);
         if (!pair) return pair.error();
         wrapper = std::make_unique<recorder::SealedBoxKeyWrapper>(std::move(*pair));
-      } else {
-        auto vault = ctx.vault();
-        if (!vault) return vault.error();
-        auto keys = access::openRecordingKeys(**vault);
-        if (!keys) return keys.error();
-        wrapper = std::move(keys->wrapper);
       }
-      const recorder::StreamKeyWrapper* wrappers[] = {wrapper.get()};
-      recorder::RecordingReader reader(*file, wrappers);
+      // With the auditors' key the vault is not needed (and may be sealed or gone).
+      std::optional<access::VaultService> noVault;
+      access::VaultService* vault = nullptr;
+      if (!wrapper) {
+        auto v = ctx.vault();
+        if (!v) return v.error();
+        vault = *v;
+      } else {
+        vault = &noVault.emplace(**db, ctx.clock());
+      }
+      access::RecordingAuditService audits(**db, *vault, ctx.clock(),
+                                           DataDirLayout{config->dataDir}.recordingsDir());
+      if (auto f = audits.file(values->id); !f) return f.error();
       std::ofstream out(values->output, std::ios::binary | std::ios::trunc);
       if (!out) return core::fail(ErrorCode::unavailable, "cannot write " + values->output);
-      if (values->format == "cast") {
-        recorder::exportAsciicast(reader, out);
-      } else if (values->format == "jsonl") {
-        recorder::exportJsonl(reader, out);
-      } else {
-        recorder::exportPcap(reader, out);
-      }
+      auto verdict = audits.exportTo(ctx.actor(), values->id, values->format, out, wrapper.get());
+      if (!verdict) return verdict.error();
       out.flush();
       if (!out) return core::fail(ErrorCode::io, "writing " + values->output + " failed");
-      auditExport(**db, ctx.clock(), ctx.actor(), values->id, values->format);
       std::printf("exported %s (%s) to %s; reader: %s\n", values->id.c_str(),
-                  values->format.c_str(), values->output.c_str(),
-                  std::string(recorder::verdictName(reader.status().verdict)).c_str());
+                  values->format.c_str(), values->output.c_str(), verdict->c_str());
       return core::Done{};
     };
     auto st = run();

@@ -9,6 +9,10 @@
 #include <set>
 #include <sstream>
 
+#include "conduit/notify/notification.hpp"
+#include "conduit/notify/webhook.hpp"
+#include "conduit/notify/webhook_secret.hpp"
+
 namespace conduit::app {
 
 using core::ErrorCode;
@@ -93,6 +97,33 @@ class TableReader {
     return node->as_table();
   }
 
+  void stringList(const char* key, std::vector<std::string>& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr || error_) return;
+    const toml::array* arr = node->as_array();
+    if (arr == nullptr) return bad(*node, key, "must be an array of strings");
+    out.clear();
+    for (const toml::node& item : *arr) {
+      const auto text = item.value<std::string>();
+      if (!item.is_string() || !text || text->empty()) {
+        return bad(item, key, "must be an array of non-empty strings");
+      }
+      out.push_back(*text);
+    }
+  }
+
+  /// An array of tables ([[prefix.key]]); nullptr if absent or not one.
+  const toml::array* tableArray(const char* key) {
+    const toml::node* node = take(key);
+    if (node == nullptr || error_) return nullptr;
+    const toml::array* arr = node->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      bad(*node, key, "must be an array of tables ([[" + prefix_ + key + "]])");
+      return nullptr;
+    }
+    return arr;
+  }
+
   /// The first problem found, including keys nobody asked for.
   std::optional<core::Error> finish() {
     if (error_) return error_;
@@ -133,6 +164,86 @@ class TableReader {
   std::optional<core::Error> error_;
 };
 
+// ---- [notify] and [[notify.webhook]] (docs/notifications.md) ----
+
+/// "<source>:<line>: " for a node.
+std::string lineOf(const std::string& source, const toml::node& node) {
+  return source + ":" + std::to_string(node.source().begin.line) + ": ";
+}
+
+/// Reads one [[notify.webhook]] entry and checks it: a name, an https (or loopback http) url,
+/// a secret file that exists with mode 0600, known event names. Errors name the file and the
+/// line of the bad key, or of the [[notify.webhook]] header for a missing one.
+std::optional<core::Error> parseWebhook(const toml::table& table, const std::string& source,
+                                        const std::filesystem::path& baseDir,
+                                        Config::Notify::Webhook& hook) {
+  TableReader r(table, "notify.webhook.", source);
+  r.string("name", hook.name);
+  r.string("url", hook.url);
+  r.path("secret_file", hook.secretFile, baseDir);
+  r.path("ca_file", hook.caFile, baseDir);
+  r.stringList("events", hook.events);
+  // 1-20: with the 60 s backoff cap, 20 attempts already keep a delivery going for 15 minutes.
+  r.integer("max_attempts", hook.maxAttempts, 1, 20);
+  if (auto e = r.finish()) return e;
+  const auto bad = [&](const char* key, const std::string& why) {
+    const toml::node* node = table.get(key);
+    return core::Error{
+        ErrorCode::invalid_argument,
+        lineOf(source, node != nullptr ? *node : static_cast<const toml::node&>(table)) +
+            "notify.webhook." + key + " " + why};
+  };
+  for (const char* key : {"name", "url", "secret_file"}) {
+    if (!table.contains(key)) return bad(key, "is required");
+  }
+  if (auto st = notify::checkWebhookName(hook.name); !st)
+    return bad("name", "is invalid: " + st.error().message);
+  if (auto st = notify::checkWebhookUrl(hook.url); !st)
+    return bad("url", "is invalid: " + st.error().message);
+  if (auto st = notify::WebhookSecret::check(hook.secretFile); !st) {
+    return bad("secret_file", "is unusable: " + st.error().message);
+  }
+  if (!hook.caFile.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(hook.caFile, ec)) {
+      return bad("ca_file", hook.caFile.string() + " is not a readable file");
+    }
+  }
+  for (const auto& event : hook.events) {
+    if (!notify::isNotificationEvent(event)) {
+      std::string known;
+      for (auto k : notify::kNotificationEvents)
+        known += (known.empty() ? "" : ", ") + std::string(k);
+      return bad("events", "has unknown event '" + event + "' (known: " + known + ")");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<core::Error> parseNotify(const toml::table& table, const std::string& source,
+                                       const std::filesystem::path& baseDir, Config::Notify& out) {
+  TableReader r(table, "notify.", source);
+  // 1 min to 1 day: a warning needs time to act on, and windows are at most days long.
+  r.integer("window_warning_minutes", out.windowWarningMinutes, 1, 1440);
+  // 100 ms to 60 s: faster only costs queries; slower makes "a new request" news stale.
+  r.integer("poll_interval_ms", out.pollIntervalMs, 100, 60000);
+  const toml::array* hooks = r.tableArray("webhook");
+  if (auto e = r.finish()) return e;
+  if (hooks == nullptr) return std::nullopt;
+  std::set<std::string> names;
+  for (const toml::node& node : *hooks) {
+    Config::Notify::Webhook hook;
+    if (auto e = parseWebhook(*node.as_table(), source, baseDir, hook)) return e;
+    if (!names.insert(hook.name).second) {
+      return core::Error{ErrorCode::invalid_argument,
+                         lineOf(source, *node.as_table()->get("name")) + "notify.webhook.name '" +
+                             hook.name + "' is used twice"};
+    }
+    out.webhooks.push_back(std::move(hook));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 core::Result<Config> parseConfig(std::string_view text, const std::string& source,
@@ -165,6 +276,11 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.integer("max_connections", p.maxConnections, 1, 100000);
     r.integer("threads", p.threads, 1, 64);
     r.integer("shutdown_grace_seconds", p.shutdownGraceSeconds, 0, 300);
+    r.integer("session_idle_minutes", p.sessionIdleMinutes, 1, 24 * 60);
+    r.integer("session_max_hours", p.sessionMaxHours, 1, 24 * 7);
+    r.integer("login_attempts_per_minute", p.loginAttemptsPerMinute, 1, 10000);
+    r.path("web_root", p.webRoot, baseDir);
+    r.string("public_ssh_host", p.publicSshHost);
     top.adopt(r.finish());
   }
   if (const toml::table* t = top.subtable("ssh")) {
@@ -223,6 +339,9 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     TableReader r(*t, "log.", source);
     r.string("level", config.log.level, {"trace", "debug", "info", "warn", "error"});
     top.adopt(r.finish());
+  }
+  if (const toml::table* t = top.subtable("notify")) {
+    top.adopt(parseNotify(*t, source, baseDir, config.notify));
   }
   if (auto e = top.finish()) return *e;
   return config;

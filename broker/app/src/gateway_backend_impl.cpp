@@ -10,6 +10,7 @@
 #include "conduit/recorder/reader.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
+#include "conduit/store/portal_repository.hpp"
 #include "conduit/store/recording_index.hpp"
 #include "conduit/vault/ssh_ca.hpp"
 
@@ -316,10 +317,25 @@ void GatewayBackendImpl::targetFailed(const std::string& user, const std::string
 }
 
 void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std::string& user,
-                                        const std::string& asset, const std::string& source) {
+                                        const std::string& asset, const std::string& source,
+                                        const ssh::GatewayAllow& allow) {
   std::lock_guard lock(mutex_);
   auto tx = store::Transaction::begin(db_);
   if (!tx) return;
+  // The live registry the portal shows and kills from (CIP-005 R2.4/R2.5).
+  store::SessionRow row;
+  row.id = sessionId;
+  row.user = user;
+  row.asset = asset;
+  row.protocol = "ssh";
+  row.source = source;
+  row.grantId = allow.grantId;
+  row.startedAt = clock_.now();
+  row.until = allow.until;
+  if (auto st = store::SessionRepository(db_).started(row); !st) {
+    spdlog::error("event=session_registry_failed session={} error=\"{}\"", sessionId,
+                  st.error().message);
+  }
   auto e = store::AuditLog(db_).append(
       {user, source, "session", "session.started", "session:" + sessionId,
        core::AuditOutcome::success, access::auditDetails({{"asset", asset}, {"protocol", "ssh"}})},
@@ -334,6 +350,9 @@ void GatewayBackendImpl::sessionEnded(const std::string& sessionId, const std::s
   std::lock_guard lock(mutex_);
   auto tx = store::Transaction::begin(db_);
   if (!tx) return;
+  (void)store::SessionRepository(db_).ended(sessionId, clock_.now(), reason,
+                                            static_cast<std::int64_t>(bytesToTarget),
+                                            static_cast<std::int64_t>(bytesToVendor));
   auto e = store::AuditLog(db_).append(
       {"system", "system", "session", "session.ended", "session:" + sessionId,
        core::AuditOutcome::success,

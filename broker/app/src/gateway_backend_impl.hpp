@@ -50,7 +50,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void targetFailed(const std::string& user, const std::string& asset, const std::string& source,
                     const std::string& reason) override;
   void sessionStarted(const std::string& sessionId, const std::string& user,
-                      const std::string& asset, const std::string& source) override;
+                      const std::string& asset, const std::string& source,
+                      const ssh::GatewayAllow& allow) override;
   void sessionEnded(const std::string& sessionId, const std::string& reason,
                     std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) override;
 

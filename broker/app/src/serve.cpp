@@ -1,4 +1,5 @@
 #include "conduit/app/serve.hpp"
+#include "notify_options.hpp"
 
 #include <prometheus/registry.h>
 #include <pthread.h>
@@ -21,13 +22,16 @@
 #include "conduit/app/data_dir.hpp"
 #include "conduit/app/secure_files.hpp"
 #include "conduit/core/clock.hpp"
+#include "conduit/notify/notifier.hpp"
 #include "conduit/policies/policy_set.hpp"
+#include "conduit/portal/api.hpp"
 #include "conduit/portal/health_routes.hpp"
 #include "conduit/portal/metrics.hpp"
 #include "conduit/portal/server.hpp"
 #include "conduit/ssh/gateway.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/database.hpp"
+#include "conduit/store/portal_repository.hpp"
 #include "gateway_backend_impl.hpp"
 
 namespace conduit::app {
@@ -46,6 +50,21 @@ portal::ServerOptions portalOptions(const Config& c) {
   o.idleTimeout = std::chrono::seconds(c.portal.idleTimeoutSeconds);
   o.maxConnections = c.portal.maxConnections;
   o.threads = c.portal.threads;
+  return o;
+}
+
+portal::ApiOptions apiOptions(const Config& c) {
+  portal::ApiOptions o;
+  o.loginBanner = c.ssh.loginBanner;
+  o.sshHost = c.portal.publicSshHost.empty() ? c.ssh.address : c.portal.publicSshHost;
+  o.sshPort = c.ssh.port;
+  o.sessionLimits.idle = core::Seconds{c.portal.sessionIdleMinutes * 60};
+  o.sessionLimits.absolute = core::Seconds{c.portal.sessionMaxHours * 3600};
+  o.lockout = {c.auth.maxFailedLogins, core::Seconds{c.auth.lockoutSeconds}};
+  o.loginAttemptsPerMinute = c.portal.loginAttemptsPerMinute;
+  o.recordingsDir = DataDirLayout{c.dataDir}.recordingsDir();
+  o.webRoot =
+      c.portal.webRoot.empty() ? std::filesystem::path(CONDUIT_DEFAULT_WEB_ROOT) : c.portal.webRoot;
   return o;
 }
 
@@ -230,6 +249,21 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
     return 1;
   }
 
+  // Sessions a previous process left open ended with it (crash or kill -9): say so.
+  if (auto n = store::SessionRepository(*vaultDb).closeLeftovers(clock.now(), "broker restarted");
+      n && *n > 0) {
+    spdlog::warn("event=sessions_closed_at_start count={}", *n);
+  }
+
+  // Webhooks tail the audit log, so actions from the CLI, portal and gateway all notify.
+  auto notifier = notify::Notifier::create(
+      notifierOptions(config), DataDirLayout{config.dataDir}.database(), clock, dbOptions);
+  if (!notifier) {
+    std::fprintf(stderr, "conduit: notifications: %s\n", notifier.error().message.c_str());
+    return 1;
+  }
+  (*notifier)->start();  // does nothing when no webhook is configured
+
   std::unique_ptr<GatewayBackendImpl> backend;
   std::unique_ptr<ssh::Gateway> gateway;
   if (config.ssh.enabled) {
@@ -272,6 +306,14 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   portal::addHealthRoutes(
       router, [probe] { return (*probe)(); }, metrics);
 
+  auto apiDb = store::Database::open(DataDirLayout{config.dataDir}.database(), dbOptions);
+  if (!apiDb) {
+    std::fprintf(stderr, "conduit: %s\n", apiDb.error().message.c_str());
+    return 1;
+  }
+  portal::PortalApi api(std::move(*apiDb), *policySet, vault, clock, apiOptions(config));
+  api.addRoutes(router);
+
   auto server = portal::Server::start(portalOptions(config), std::move(router), metrics);
   if (!server) {
     std::fprintf(stderr, "conduit: %s\n", server.error().message.c_str());
@@ -301,6 +343,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   if (!signalled) pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
   if (gateway) gateway->stop();
+  (*notifier)->stop();
   spdlog::info("event=stopped");
   return 0;
 }

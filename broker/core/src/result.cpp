@@ -10,6 +10,8 @@ std::string_view errorCodeName(ErrorCode code) noexcept {
       return "not_found";
     case ErrorCode::already_exists:
       return "already_exists";
+    case ErrorCode::unauthenticated:
+      return "unauthenticated";
     case ErrorCode::permission_denied:
       return "permission_denied";
     case ErrorCode::conflict:

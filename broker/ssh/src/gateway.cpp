@@ -125,7 +125,7 @@ class Connection {
     if (!authenticated_ || !target_) return;
     onAuthenticated_();  // no longer counts against the unauthenticated limit of its source
 
-    backend_.sessionStarted(sessionId_, login_.user, login_.asset, source_);
+    backend_.sessionStarted(sessionId_, login_.user, login_.asset, source_, allow_);
     RelayResult result = runRelay(RelaySetup{session_, *target_, backend_, login_, source_, allow_,
                                              stopping_, recording_.get()});
     if (recording_) {

@@ -76,6 +76,29 @@ core::Result<std::vector<AuditEvent>> AuditLog::list(std::optional<core::TimePoi
   return out;
 }
 
+core::Result<std::vector<AuditEvent>> AuditLog::after(std::int64_t afterSeq, std::int64_t limit) {
+  auto stmt = db_.prepare(std::string("SELECT ") + kColumns +
+                          " FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, afterSeq).bind(2, limit);
+  std::vector<AuditEvent> out;
+  while (true) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(readEvent(*stmt));
+  }
+  return out;
+}
+
+core::Result<std::int64_t> AuditLog::lastSeq() {
+  auto stmt = db_.prepare("SELECT coalesce(max(seq), 0) FROM audit_events");
+  if (!stmt) return stmt.error();
+  auto row = stmt->step();
+  if (!row) return row.error();
+  return stmt->columnInt(0);
+}
+
 core::Result<std::optional<core::ChainBreak>> AuditLog::verify() {
   // Stored order is rowid order; seq is the rowid, so an edited seq shows as reordering.
   auto all = list();

@@ -8,6 +8,22 @@ using core::ErrorCode;
 using core::fail;
 using namespace detail;
 
+namespace {
+
+// Rows of (session_id, file, user_name, asset_name, sealed_at, manifest_blake2b).
+core::Result<std::vector<RecordingEntry>> readEntries(Statement& s) {
+  std::vector<RecordingEntry> out;
+  while (true) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back({s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3),
+                   fromUnix(s.columnInt(4)), s.columnText(5)});
+  }
+}
+
+}  // namespace
+
 core::Status RecordingIndex::add(const RecordingEntry& e,
                                  const std::vector<std::pair<std::uint64_t, std::string>>& lines) {
   auto rec = db_.prepare(
@@ -78,14 +94,28 @@ core::Result<std::vector<RecordingEntry>> RecordingIndex::expired(core::TimePoin
       "FROM recordings WHERE sealed_at < ?1 AND legal_hold = 0 ORDER BY sealed_at");
   if (!s) return s.error();
   s->bind(1, unix(cutoff));
-  std::vector<RecordingEntry> out;
-  while (true) {
-    auto row = s->step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back({s->columnText(0), s->columnText(1), s->columnText(2), s->columnText(3),
-                   fromUnix(s->columnInt(4)), s->columnText(5)});
-  }
+  return readEntries(*s);
+}
+
+core::Result<std::vector<RecordingEntry>> RecordingIndex::recent(std::int64_t limit) {
+  auto s = db_.prepare(
+      "SELECT session_id, file, user_name, asset_name, sealed_at, manifest_blake2b "
+      "FROM recordings ORDER BY sealed_at DESC, session_id LIMIT ?1");
+  if (!s) return s.error();
+  s->bind(1, limit);
+  return readEntries(*s);
+}
+
+core::Result<RecordingEntry> RecordingIndex::entry(const std::string& sessionId) {
+  auto s = db_.prepare(
+      "SELECT session_id, file, user_name, asset_name, sealed_at, manifest_blake2b "
+      "FROM recordings WHERE session_id = ?1");
+  if (!s) return s.error();
+  s->bind(1, sessionId);
+  auto rows = readEntries(*s);
+  if (!rows) return rows.error();
+  if (rows->empty()) return fail(ErrorCode::not_found, "recording " + sessionId + " not found");
+  return std::move(rows->front());
 }
 
 core::Status RecordingIndex::remove(const std::string& sessionId) {

@@ -58,6 +58,9 @@ class AccessService {
                                              const std::string& assetName, core::Protocol p,
                                              bool mfaSatisfied);
 
+  /// The policy's reasoning for a request, per protocol, as `conduit policy explain` prints it.
+  core::Result<std::string> explainRequest(std::int64_t requestId);
+
   core::Result<std::vector<core::AccessRequest>> listRequests(const store::RequestFilter& f);
   core::Result<std::vector<core::Grant>> listGrants(std::optional<std::int64_t> userId);
 

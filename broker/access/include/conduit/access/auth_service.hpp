@@ -44,8 +44,14 @@ class AuthService {
   core::Result<LoginResult> login(const std::string& username, const std::string& password,
                                   const std::string& totpCode, const std::string& source);
 
-  /// The second step after a verified registered SSH key: the TOTP code alone. A user without
-  /// an enrolled TOTP seed is refused (the key alone is one factor).
+  /// The first of two portal steps: the password alone (audited, counts towards lockout).
+  /// The result says whether TOTP is enrolled; the caller must then complete the login with
+  /// loginWithVerifiedKey() (the TOTP step) or enrol TOTP first.
+  core::Result<LoginResult> checkPassword(const std::string& username, const std::string& password,
+                                          const std::string& source);
+
+  /// The second step after a verified registered SSH key (or the portal's password step): the TOTP
+  /// code alone. A user without an enrolled TOTP seed is refused (the key alone is one factor).
   core::Result<LoginResult> loginWithVerifiedKey(const std::string& username,
                                                  const std::string& totpCode,
                                                  const std::string& source);
@@ -55,9 +61,11 @@ class AuthService {
                                       const std::string& source);
 
  private:
+  enum class Step { passwordOnly, both };
   core::Result<LoginResult> check(const std::string& username,
                                   const std::optional<std::string>& password,
-                                  const std::string& totpCode, const std::string& source);
+                                  const std::string& totpCode, const std::string& source,
+                                  Step steps);
 
   store::Database& db_;
   VaultService& vault_;

@@ -26,6 +26,12 @@ struct Config {
     std::size_t maxConnections = 1024;
     unsigned threads = 2;
     int shutdownGraceSeconds = 10;
+    // Browser sessions: 15 min idle, 8 h absolute (one shift), then both factors again.
+    int sessionIdleMinutes = 15;
+    int sessionMaxHours = 8;
+    int loginAttemptsPerMinute = 10;  // per client address, password and TOTP steps together
+    std::filesystem::path webRoot;    // empty: the front end built in the source tree
+    std::string publicSshHost;        // host name vendors type in `ssh`; empty: ssh.address
   } portal;
 
   struct Ssh {
@@ -71,6 +77,21 @@ struct Config {
   struct Log {
     std::string level = "info";
   } log;
+
+  // ---- [notify] and [[notify.webhook]]: webhook notifications (docs/notifications.md) ----
+  struct Notify {
+    struct Webhook {
+      std::string name;
+      std::string url;  // https, or http to 127.0.0.1/[::1]/localhost only
+      std::filesystem::path secretFile;
+      std::filesystem::path caFile;     // empty: the system's CA certificates
+      std::vector<std::string> events;  // empty: every notification event
+      int maxAttempts = 6;
+    };
+    std::vector<Webhook> webhooks;
+    int windowWarningMinutes = 10;
+    int pollIntervalMs = 500;
+  } notify;
 };
 
 /// Parses TOML text. `source` names the file in messages ("conduit.toml:7: ..."). Relative

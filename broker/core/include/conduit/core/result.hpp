@@ -13,6 +13,7 @@ enum class ErrorCode {
   invalid_argument,   // the caller's input is malformed or out of range
   not_found,          // a named object does not exist
   already_exists,     // creating something that is there already
+  unauthenticated,    // no valid sign-in (unknown, expired or ended session or token)
   permission_denied,  // the actor may not do this
   conflict,           // the object's state does not allow this now
   unavailable,        // a resource (port, file, database) cannot be used now

@@ -91,7 +91,8 @@ class GatewayBackend {
 
   /// Session lifecycle for the audit trail and the live registry.
   virtual void sessionStarted(const std::string& sessionId, const std::string& user,
-                              const std::string& asset, const std::string& source) = 0;
+                              const std::string& asset, const std::string& source,
+                              const GatewayAllow& allow) = 0;
   virtual void sessionEnded(const std::string& sessionId, const std::string& reason,
                             std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) = 0;
 };

@@ -23,6 +23,12 @@ class AuditLog {
   core::Result<std::vector<core::AuditEvent>> list(std::optional<core::TimePoint> since = {},
                                                    std::optional<core::TimePoint> until = {});
 
+  /// Up to `limit` events with seq > afterSeq, in chain order (for readers that tail the log).
+  core::Result<std::vector<core::AuditEvent>> after(std::int64_t afterSeq, std::int64_t limit);
+
+  /// The seq of the newest event, 0 for an empty log.
+  core::Result<std::int64_t> lastSeq();
+
   /// Reads the whole chain in stored order and verifies it; nullopt means intact.
   core::Result<std::optional<core::ChainBreak>> verify();
 

@@ -46,6 +46,10 @@ class RecordingIndex {
   core::Status setLegalHold(const std::string& sessionId, bool hold);
   /// Recordings sealed before `cutoff` and not under legal hold.
   core::Result<std::vector<RecordingEntry>> expired(core::TimePoint cutoff);
+  /// The newest `limit` sealed recordings, newest first.
+  core::Result<std::vector<RecordingEntry>> recent(std::int64_t limit);
+  /// One recording; not_found if unknown.
+  core::Result<RecordingEntry> entry(const std::string& sessionId);
   /// Forgets a recording and its indexed text (the caller deletes the files).
   core::Status remove(const std::string& sessionId);
 

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+
+#include "conduit/access/actor.hpp"
+#include "conduit/core/clock.hpp"
+#include "conduit/core/result.hpp"
+#include "conduit/recorder/keys.hpp"
+
+namespace conduit::store {
+class Database;
+}
+
+namespace conduit::access {
+
+class VaultService;
+
+/// A recording's verification for people and programs.
+struct RecordingVerdict {
+  std::string verdict;  // "intact", "truncated", "corrupt", ...
+  std::string message;  // reader's detail, e.g. "truncated at 1.503 s"
+  std::uint64_t records = 0;
+  bool anchored = false;     // the audit chain anchored exactly this manifest
+  std::string anchorDetail;  // why not, when not
+  bool ok() const { return verdict == "intact" && anchored; }
+};
+
+/// What auditors do with recordings, shared by the CLI and the portal: find the file of a session
+/// (ids are checked so they cannot walk out of the directory), verify it against the signed
+/// manifest and the audit chain, and export it (audited).
+class RecordingAuditService {
+ public:
+  RecordingAuditService(store::Database& db, VaultService& vault, const core::Clock& clock,
+                        std::filesystem::path recordingsDir)
+      : db_(db), vault_(vault), clock_(clock), dir_(std::move(recordingsDir)) {}
+
+  /// invalid_argument for a malformed id, not_found if no recording exists.
+  core::Result<std::filesystem::path> file(const std::string& sessionId) const;
+
+  core::Result<RecordingVerdict> verify(const std::string& sessionId);
+
+  /// Writes `format` ("cast", "jsonl" or "pcap") to out, decrypting with `wrapper` or, when it
+  /// is null, the broker's key from the vault. Audited as recording.exported. Returns the
+  /// reader's verdict name.
+  core::Result<std::string> exportTo(const Actor& actor, const std::string& sessionId,
+                                     const std::string& format, std::ostream& out,
+                                     const recorder::StreamKeyWrapper* wrapper = nullptr);
+
+ private:
+  store::Database& db_;
+  VaultService& vault_;
+  const core::Clock& clock_;
+  std::filesystem::path dir_;
+};
+
+}  // namespace conduit::access

@@ -1,0 +1,117 @@
+#include "conduit/access/recording_audit.hpp"
+
+#include <sodium.h>
+
+#include "conduit/access/audit_details.hpp"
+#include "conduit/access/recording_keys.hpp"
+#include "conduit/recorder/export.hpp"
+#include "conduit/recorder/reader.hpp"
+#include "conduit/store/audit_log.hpp"
+#include "conduit/store/database.hpp"
+
+namespace conduit::access {
+
+using core::ErrorCode;
+using core::fail;
+
+namespace {
+
+std::string hex(std::span<const unsigned char> b) {
+  std::string out(b.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), b.data(), b.size());
+  out.pop_back();
+  return out;
+}
+
+/// The manifest digest the audit chain anchored for this session, if any.
+core::Result<std::string> anchoredDigest(store::Database& db, const std::string& id) {
+  auto events = store::AuditLog(db).list();
+  if (!events) return events.error();
+  for (auto it = events->rbegin(); it != events->rend(); ++it) {
+    if (it->draft.type == "recording.sealed" && it->draft.target == "session:" + id) {
+      const auto& d = it->draft.details;
+      const auto p = d.find("\"manifest_blake2b\":\"");
+      if (p != std::string::npos) return d.substr(p + 20, 64);
+    }
+  }
+  return fail(ErrorCode::not_found, "no recording.sealed event for session " + id);
+}
+
+}  // namespace
+
+core::Result<std::filesystem::path> RecordingAuditService::file(const std::string& id) const {
+  // Session ids are the broker's own ("ssh-<time>-<n>"): letters, digits and '-' only, so an id
+  // can never walk out of the recordings directory.
+  if (id.empty() || id.size() > 128 ||
+      id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+          std::string::npos) {
+    return fail(ErrorCode::invalid_argument, "not a session id");
+  }
+  auto path = dir_ / (id + ".crec");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return fail(ErrorCode::not_found, "no recording for session " + id);
+  }
+  return path;
+}
+
+core::Result<RecordingVerdict> RecordingAuditService::verify(const std::string& id) {
+  auto path = file(id);
+  if (!path) return path.error();
+  auto keys = openRecordingKeys(vault_);
+  if (!keys) return keys.error();
+  auto signer = recordingSignerPublicKey(db_);
+  if (!signer) return signer.error();
+  const recorder::StreamKeyWrapper* wrappers[] = {keys->wrapper.get()};
+  const auto report = recorder::verifyRecording(*path, wrappers, *signer);
+  const auto anchored = anchoredDigest(db_, id);
+  RecordingVerdict v;
+  v.verdict = std::string(recorder::verdictName(report.status.verdict));
+  v.message = report.status.message;
+  v.records = report.records;
+  v.anchored = anchored && *anchored == hex(report.manifestDigest);
+  v.anchorDetail = v.anchored ? "matches the audit chain"
+                   : anchored ? "MISMATCH: the audit chain anchored another manifest"
+                              : anchored.error().message;
+  return v;
+}
+
+core::Result<std::string> RecordingAuditService::exportTo(
+    const Actor& actor, const std::string& id, const std::string& format, std::ostream& out,
+    const recorder::StreamKeyWrapper* wrapper) {
+  if (format != "cast" && format != "jsonl" && format != "pcap") {
+    return fail(ErrorCode::invalid_argument, "format must be cast, jsonl or pcap");
+  }
+  auto path = file(id);
+  if (!path) return path.error();
+  std::unique_ptr<VaultStreamKeyWrapper> own;
+  if (!wrapper) {
+    auto keys = openRecordingKeys(vault_);
+    if (!keys) return keys.error();
+    own = std::move(keys->wrapper);
+    wrapper = own.get();
+  }
+  // Audited before any byte leaves: an export that cannot be logged does not happen.
+  {
+    auto tx = store::Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto e = store::AuditLog(db_).append(
+        {actor.username, actor.source, "audit", "recording.exported", "session:" + id,
+         core::AuditOutcome::success, auditDetails({{"format", format}})},
+        clock_.now());
+    if (!e) return e.error();
+    if (auto st = tx->commit(); !st) return st.error();
+  }
+  const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
+  recorder::RecordingReader reader(*path, wrappers);
+  if (format == "cast") {
+    recorder::exportAsciicast(reader, out);
+  } else if (format == "jsonl") {
+    recorder::exportJsonl(reader, out);
+  } else {
+    recorder::exportPcap(reader, out);
+  }
+  return std::string(recorder::verdictName(reader.status().verdict));
+}
+
+}  // namespace conduit::access

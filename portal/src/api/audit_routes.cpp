@@ -1,0 +1,184 @@
+// The audit trail and session recordings for auditors (docs/api.md "Audit and recordings").
+#include <map>
+#include <sstream>
+
+#include "api_state.hpp"
+#include "conduit/store/access_repository.hpp"
+#include "conduit/store/audit_log.hpp"
+#include "conduit/store/recording_index.hpp"
+
+namespace conduit::portal {
+
+namespace {
+
+boost::json::value eventJson(const core::AuditEvent& e) {
+  boost::system::error_code ec;
+  auto details = boost::json::parse(e.draft.details, ec);
+  if (ec) details = e.draft.details;  // shown as text rather than dropped
+  return boost::json::object{{"id", e.seq},
+                             {"time", isoTime(e.time)},
+                             {"actor", e.draft.actor},
+                             {"source", e.draft.source},
+                             {"category", e.draft.category},
+                             {"type", e.draft.type},
+                             {"target", e.draft.target},
+                             {"outcome", core::auditOutcomeName(e.draft.outcome)},
+                             {"details", std::move(details)}};
+}
+
+boost::json::value recordingJson(const store::RecordingEntry& e) {
+  return boost::json::object{{"session_id", e.sessionId},
+                             {"user", e.user},
+                             {"asset", e.asset},
+                             {"sealed_at", isoTime(e.sealedAt)}};
+}
+
+core::Status auditorOrAdmin(const Caller& c) {
+  return requireRole(c, {core::Role::auditor, core::Role::admin});
+}
+
+}  // namespace
+
+void addAuditRoutes(Router& router, ApiState& s) {
+  router.add("GET", "/api/v1/audit", [&s](const HttpRequest& r) {
+    std::lock_guard lock(s.mutex);
+    auto caller = authenticate(s, r);
+    if (!caller) return errorResponse(caller.error());
+    if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
+    const std::string category = queryParam(r, "category");
+    const std::string actor = queryParam(r, "actor");
+    std::int64_t limit = 200;
+    if (const auto l = queryParam(r, "limit"); !l.empty()) {
+      if (l.size() > 5 || l.find_first_not_of("0123456789") != std::string::npos) {
+        return jsonError(400, "bad_request", "limit must be a number from 1 to 1000");
+      }
+      limit = std::stoll(l);
+      if (limit < 1 || limit > 1000) {
+        return jsonError(400, "bad_request", "limit must be a number from 1 to 1000");
+      }
+    }
+    auto events = store::AuditLog(s.db).list();
+    if (!events) return errorResponse(events.error());
+    boost::json::array out;
+    for (auto it = events->rbegin(); it != events->rend() && std::ssize(out) < limit; ++it) {
+      if (!category.empty() && it->draft.category != category) continue;
+      if (!actor.empty() && it->draft.actor != actor) continue;
+      out.push_back(eventJson(*it));
+    }
+    return jsonResponse(200, out);
+  });
+
+  router.add("GET", "/api/v1/audit/verify", [&s](const HttpRequest& r) {
+    std::lock_guard lock(s.mutex);
+    auto caller = authenticate(s, r);
+    if (!caller) return errorResponse(caller.error());
+    if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
+    store::AuditLog log(s.db);
+    auto broken = log.verify();
+    if (!broken) return errorResponse(broken.error());
+    auto count = log.count();
+    if (!count) return errorResponse(count.error());
+    const bool ok = !broken->has_value();
+    return jsonResponse(
+        200,
+        boost::json::object{{"ok", ok},
+                            {"events", *count},
+                            {"message", ok ? "the audit chain is intact"
+                                           : "broken at event " + std::to_string((*broken)->seq) +
+                                                 ": " + (*broken)->why}});
+  });
+
+  router.add("GET", "/api/v1/recordings", [&s](const HttpRequest& r) {
+    std::lock_guard lock(s.mutex);
+    auto caller = authenticate(s, r);
+    if (!caller) return errorResponse(caller.error());
+    if (auto st =
+            requireRole(*caller, {core::Role::auditor, core::Role::admin, core::Role::engineer});
+        !st) {
+      return errorResponse(st.error());
+    }
+    const std::string q = queryParam(r, "q");
+    const std::string user = queryParam(r, "user");
+    const std::string asset = queryParam(r, "asset");
+    store::RecordingIndex index(s.db);
+    std::vector<store::RecordingEntry> entries;
+    std::map<std::string, std::string> firstLine;
+    if (!q.empty()) {
+      auto hits = index.search(q);
+      if (!hits) return errorResponse(hits.error());
+      for (auto it = hits->rbegin(); it != hits->rend(); ++it) {
+        firstLine[it->recording.sessionId] = it->line;
+        entries.push_back(it->recording);
+      }
+    } else {
+      auto recent = index.recent(500);
+      if (!recent) return errorResponse(recent.error());
+      entries = std::move(*recent);
+    }
+    const bool seesAll =
+        caller->user.hasRole(core::Role::auditor) || caller->user.hasRole(core::Role::admin);
+    store::AccessRepository repo(s.db);
+    std::map<std::string, std::string> owners;
+    boost::json::array out;
+    for (const auto& e : entries) {
+      if (!user.empty() && e.user != user) continue;
+      if (!asset.empty() && e.asset != asset) continue;
+      if (!seesAll) {
+        if (!owners.contains(e.asset)) {
+          auto a = repo.assetByName(e.asset);
+          owners[e.asset] = a ? a->ownerGroup : std::string();
+        }
+        if (!caller->user.inGroup(owners[e.asset])) continue;
+      }
+      auto o = recordingJson(e);
+      if (auto it = firstLine.find(e.sessionId); it != firstLine.end()) {
+        o.as_object()["match"] = it->second;
+      }
+      out.push_back(std::move(o));
+    }
+    return jsonResponse(200, out);
+  });
+
+  router.add("GET", "/api/v1/recordings/{id}/verify", [&s](const HttpRequest& r) {
+    std::lock_guard lock(s.mutex);
+    auto caller = authenticate(s, r);
+    if (!caller) return errorResponse(caller.error());
+    if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
+    auto v = s.recordings.verify(r.param("id"));
+    if (!v) {
+      if (v.error().code == core::ErrorCode::invalid_argument) {
+        return jsonError(404, "not_found", "no such recording");
+      }
+      return errorResponse(v.error());
+    }
+    return jsonResponse(200, boost::json::object{{"session_id", r.param("id")},
+                                                 {"ok", v->ok()},
+                                                 {"verdict", v->verdict},
+                                                 {"detail", v->message},
+                                                 {"records", v->records},
+                                                 {"anchored", v->anchored},
+                                                 {"anchor", v->anchorDetail}});
+  });
+
+  router.add("GET", "/api/v1/recordings/{id}/cast", [&s](const HttpRequest& r) {
+    std::lock_guard lock(s.mutex);
+    auto caller = authenticate(s, r);
+    if (!caller) return errorResponse(caller.error());
+    if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
+    std::ostringstream out;
+    auto verdict = s.recordings.exportTo(caller->actor, r.param("id"), "cast", out);
+    if (!verdict) {
+      if (verdict.error().code == core::ErrorCode::invalid_argument) {
+        return jsonError(404, "not_found", "no such recording");
+      }
+      return errorResponse(verdict.error());
+    }
+    HttpResponse res{200, "application/x-asciicast", out.str(), {}};
+    res.headers.emplace_back("Content-Disposition",
+                             "attachment; filename=\"" + r.param("id") + ".cast\"");
+    res.headers.emplace_back("X-Conduit-Verdict", *verdict);
+    return res;
+  });
+}
+
+}  // namespace conduit::portal
