@@ -24,6 +24,21 @@ bool isParameter(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+/// Whether path segments `parts` match `pattern`; fills params for "{name}" segments.
+bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& parts,
+             std::map<std::string, std::string>& params) {
+  if (pattern.size() != parts.size()) return false;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (isParameter(pattern[i])) {
+      if (parts[i].empty()) return false;
+      params[pattern[i].substr(1, pattern[i].size() - 2)] = parts[i];
+    } else if (pattern[i] != parts[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view HttpRequest::header(std::string_view lowerName) const {
@@ -66,22 +81,32 @@ HttpResponse Router::dispatch(HttpRequest request) const {
   }
   const auto parts = segments(request.path);
   for (const auto& [pattern, methods] : patterns_) {
-    if (pattern.size() != parts.size()) continue;
     std::map<std::string, std::string> params;
-    bool match = true;
-    for (std::size_t i = 0; i < parts.size() && match; ++i) {
-      if (isParameter(pattern[i])) {
-        match = !parts[i].empty();
-        params[pattern[i].substr(1, pattern[i].size() - 2)] = parts[i];
-      } else {
-        match = pattern[i] == parts[i];
-      }
-    }
-    if (!match) continue;
+    if (!matches(pattern, parts, params)) continue;
     request.params = std::move(params);
     return call(methods, request);
   }
   return jsonError(404, "not_found", "no such resource");
+}
+
+void Router::addWebSocket(std::string path, WsRoute route) {
+  wsRoutes_.emplace_back(segments(path), std::move(route));
+}
+
+WsAccept Router::upgrade(HttpRequest request) const {
+  const auto parts = segments(request.path);
+  for (const auto& [pattern, route] : wsRoutes_) {
+    std::map<std::string, std::string> params;
+    if (!matches(pattern, parts, params)) continue;
+    request.params = std::move(params);
+    try {
+      return route(request);
+    } catch (const std::exception& e) {
+      spdlog::error("event=handler_exception path={} what=\"{}\"", request.path, e.what());
+      return {jsonError(500, "internal", "internal error"), nullptr};
+    }
+  }
+  return {jsonError(404, "not_found", "no such resource"), nullptr};
 }
 
 HttpResponse Router::call(const Methods& methods, const HttpRequest& request) const {

@@ -8,6 +8,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -21,6 +24,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using core::ErrorCode;
 using core::fail;
@@ -29,12 +33,15 @@ namespace {
 
 // Security headers on every response (issue: portal). The CSP forbids inline scripts and
 // any origin but our own; framing is denied against clickjacking of approve/kill buttons.
+// 'wasm-unsafe-eval' lets the replay player compile its WebAssembly terminal (it allows no
+// JavaScript eval); inline styles are allowed because xterm.js inserts <style> elements, and
+// all user text is rendered as text, never markup (docs/threat-model.md).
 void addSecurityHeaders(http::response<http::string_body>& res) {
   res.set(http::field::strict_transport_security, "max-age=31536000; includeSubDomains");
   res.set("Content-Security-Policy",
-          "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src "
-          "'self' data:; "
-          "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+          "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+          "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+          "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
   res.set(http::field::x_frame_options, "DENY");
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Referrer-Policy", "no-referrer");
@@ -169,6 +176,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    if (handler_) handler_->onClose();  // the io_context went away under an open WebSocket
     server_.metrics_.connectionClosed();
     server_.forget(this);
     // Posted, not called: we may be inside the last handler of this strand.
@@ -190,6 +198,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   /// Called on the session's strand when the server shuts down.
   void closeIfIdle() {
+    if (ws_) {
+      wsClose("the portal is shutting down");
+      return;
+    }
     if (idle_) {
       boost::system::error_code ec;
       beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -254,6 +266,17 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   void handle() {
     const auto started = std::chrono::steady_clock::now();
     auto& req = parser_->get();
+    if (websocket::is_upgrade(req)) return upgrade();
+    HttpRequest request = toRequest(req);
+    const bool keepAlive = req.keep_alive();
+    HttpResponse response = server_.router_.dispatch(std::move(request));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    server_.metrics_.observeRequest(response.status, seconds);
+    reply(std::move(response), keepAlive);
+  }
+
+  HttpRequest toRequest(http::request<http::string_body>& req) {
     HttpRequest request;
     request.method = std::string(req.method_string());
     const std::string_view target = req.target();
@@ -267,12 +290,119 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
     request.body = std::move(req.body());
     request.remoteAddress = remote_;
-    const bool keepAlive = req.keep_alive();
-    HttpResponse response = server_.router_.dispatch(std::move(request));
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    server_.metrics_.observeRequest(response.status, seconds);
-    reply(std::move(response), keepAlive);
+    return request;
+  }
+
+  // ---- WebSocket (after an accepted upgrade this session carries only WebSocket frames) ----
+
+  class Peer final : public WsPeer {
+   public:
+    explicit Peer(std::weak_ptr<Session> s) : session_(std::move(s)) {}
+    void sendText(std::string text) override { send(std::move(text), false); }
+    void sendBinary(std::string bytes) override { send(std::move(bytes), true); }
+    void close(std::string reason) override {
+      if (auto s = session_.lock()) {
+        asio::post(s->executor(), [s, reason = std::move(reason)] { s->wsClose(reason); });
+      }
+    }
+
+   private:
+    void send(std::string data, bool binary) {
+      if (auto s = session_.lock()) {
+        asio::post(s->executor(), [s, data = std::move(data), binary]() mutable {
+          s->wsQueue(std::move(data), binary);
+        });
+      }
+    }
+    std::weak_ptr<Session> session_;
+  };
+
+  void upgrade() {
+    auto req = std::make_shared<http::request<http::string_body>>(parser_->release());
+    HttpRequest request = toRequest(*req);
+    WsAccept accepted = server_.router_.upgrade(std::move(request));
+    if (!accepted.handler) {
+      server_.metrics_.observeRequest(accepted.refusal.status, 0);
+      return reply(std::move(accepted.refusal), false);
+    }
+    handler_ = std::move(accepted.handler);
+    ws_ = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>&>>(stream_);
+    beast::get_lowest_layer(stream_).expires_never();
+    // Pings when idle and a dead peer detected within the suggested timeouts; messages from the
+    // browser (keys, resizes) are small.
+    ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_->read_message_max(64 * 1024);
+    ws_->async_accept(*req, [self = shared_from_this(), req](beast::error_code ec) {
+      if (ec) {
+        self->handler_.reset();
+        return;
+      }
+      self->server_.metrics_.observeRequest(101, 0);
+      self->handler_->onOpen(std::make_shared<Peer>(self->weak_from_this()));
+      self->wsRead();
+    });
+  }
+
+  void wsRead() {
+    ws_->async_read(wsBuffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->wsEnded();
+      std::string data = beast::buffers_to_string(self->wsBuffer_.data());
+      self->wsBuffer_.consume(self->wsBuffer_.size());
+      if (self->handler_) self->handler_->onMessage(std::move(data), !self->ws_->got_text());
+      self->wsRead();
+    });
+  }
+
+  void wsEnded() {
+    wsClosed_ = true;
+    if (auto h = std::move(handler_)) h->onClose();
+  }
+
+  // 8 MiB queued: a live terminal never gets near it; a browser that stopped reading does.
+  static constexpr std::size_t kMaxQueuedBytes = 8 * 1024 * 1024;
+
+  void wsQueue(std::string data, bool binary) {
+    if (!ws_ || wsClosed_ || wsClosing_) return;
+    queuedBytes_ += data.size();
+    if (queuedBytes_ > kMaxQueuedBytes) return wsClose("the browser is not keeping up");
+    outbox_.emplace_back(std::move(data), binary);
+    if (!writing_) wsWrite();
+  }
+
+  void wsWrite() {
+    if (outbox_.empty()) {
+      writing_ = false;
+      if (wsClosing_) wsSendClose();
+      return;
+    }
+    writing_ = true;
+    ws_->binary(outbox_.front().second);
+    ws_->async_write(asio::buffer(outbox_.front().first),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                       self->queuedBytes_ -= std::min(self->queuedBytes_, n);
+                       self->outbox_.pop_front();
+                       if (ec) {
+                         self->outbox_.clear();
+                         self->writing_ = false;
+                         return;
+                       }
+                       self->wsWrite();
+                     });
+  }
+
+  void wsClose(const std::string& reason) {
+    if (!ws_ || wsClosed_ || wsClosing_) return;
+    wsClosing_ = true;
+    closeReason_ = reason.substr(0, 120);  // a close frame holds at most 123 bytes of reason
+    if (!writing_) wsSendClose();
+  }
+
+  void wsSendClose() {
+    websocket::close_reason why(websocket::close_code::normal);
+    why.reason = closeReason_;
+    ws_->async_close(why, [self = shared_from_this()](beast::error_code) {
+      // The read loop sees the close completing and calls the handler's onClose.
+    });
   }
 
   void reply(HttpResponse response, bool keepAlive) {
@@ -316,6 +446,15 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   Impl& server_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_;
+  std::unique_ptr<websocket::stream<beast::ssl_stream<beast::tcp_stream>&>> ws_;
+  std::shared_ptr<WsHandler> handler_;
+  beast::flat_buffer wsBuffer_;
+  std::deque<std::pair<std::string, bool>> outbox_;
+  std::size_t queuedBytes_ = 0;
+  bool writing_ = false;
+  bool wsClosing_ = false;
+  bool wsClosed_ = false;
+  std::string closeReason_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
   bool idle_ = true;

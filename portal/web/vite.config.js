@@ -1,7 +1,8 @@
 import { defineConfig } from 'vite';
 
 // The portal serves only /, /index.html and /assets/* from dist, under a strict
-// Content-Security-Policy (script-src 'self'; style-src 'self'; no inline code).
+// Content-Security-Policy (script-src 'self' 'wasm-unsafe-eval'; no inline scripts, no eval;
+// style-src 'self' 'unsafe-inline' for the <style> elements xterm.js adds).
 export default defineConfig({
   base: '/',
   build: {

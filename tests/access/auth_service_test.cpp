@@ -58,7 +58,7 @@ struct Login {
 
 }  // namespace
 
-TEST_CASE("password and TOTP log in; the same code is refused the second time") {
+TEST_CASE("password and TOTP log in, the same code is refused the second time") {
   Login t;
   auto first = t.auth.login("alice", "alice-password-1", "", "10.0.0.1");
   REQUIRE(first.ok());
@@ -86,7 +86,7 @@ TEST_CASE("the TOTP seed is sealed in the vault, not stored in the users table")
   CHECK(t.vault.list()->front().kind == "totp_seed");
 }
 
-TEST_CASE("failures lock the account; the message never says which part was wrong") {
+TEST_CASE("failures lock the account, the message never says which part was wrong") {
   Login t;
   const auto seed = t.enrol();
   auto wrongPassword = t.auth.login("alice", "wrong-password-1", t.code(seed), "10.0.0.9");

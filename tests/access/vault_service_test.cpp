@@ -39,7 +39,7 @@ struct Vault {
 
 }  // namespace
 
-TEST_CASE("a sealed vault refuses; the right key unseals; a wrong key is named as such") {
+TEST_CASE("a sealed vault refuses, the right key unseals, a wrong key is named as such") {
   Vault v;
   const auto key = vault::generateMasterKey();
   REQUIRE(access::VaultService::initialise(v.db, v.clock, key, std::nullopt).ok());
@@ -99,7 +99,7 @@ TEST_CASE("put is write-only, checkout is audited, exclusive secrets lease once"
   CHECK_FALSE(svc.checkout(v.root, "nope", "x").ok());
 }
 
-TEST_CASE("master key rotation re-wraps every secret; the old key no longer unseals") {
+TEST_CASE("master key rotation re-wraps every secret, the old key no longer unseals") {
   Vault v;
   const auto oldKey = vault::generateMasterKey();
   REQUIRE(access::VaultService::initialise(v.db, v.clock, oldKey, std::nullopt).ok());

@@ -39,7 +39,7 @@ struct Cli {
 }  // namespace
 
 TEST_CASE(
-    "request, approve, grant, revoke from the CLI; audit verify passes, then catches tampering") {
+    "request, approve, grant, revoke from the CLI, audit verify passes, then catches tampering") {
   Cli c;
   REQUIRE(c.run({"init", "--data-dir", c.data}).first == 0);
   conduit::test::writeText(c.dir / "pw", "a-long-password-1\n");

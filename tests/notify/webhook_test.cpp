@@ -36,7 +36,7 @@ TEST_CASE("notify: webhook names are short identifiers") {
 }
 
 TEST_CASE(
-    "notify: a webhook secret must be private and long enough; a trailing newline is dropped") {
+    "notify: a webhook secret must be private and long enough, and a trailing newline is dropped") {
   test::TempDir dir;
   const auto file = dir / "hook.secret";
   test::writeText(file, "0123456789abcdef0123\n");

@@ -188,7 +188,7 @@ TEST_CASE("match.actions", "[policies][match]") {
   CHECK(firstWhy(p, a) == "action connect not in [request]");
 }
 
-TEST_CASE("match: absent or empty lists match anything; present keys all must hold",
+TEST_CASE("match: absent or empty lists match anything, present keys all must hold",
           "[policies][match]") {
   Attempt a;
   a.user = engineerUser();

@@ -224,7 +224,7 @@ TEST_CASE("schedules are read into core::Schedule", "[policies][parse][schedule]
   CHECK(wrapped->rules()[0].schedule->weekdays == std::set<int>{5, 6, 0, 1});
 }
 
-TEST_CASE("load concatenates files in order; ids are unique across files",
+TEST_CASE("load concatenates files in order, ids are unique across files",
           "[policies][parse][load]") {
   test::TempDir dir;
   test::writeText(dir / "a.toml", "[[rule]]\nid = \"a1\"\neffect = \"deny\"\n");

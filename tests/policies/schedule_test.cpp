@@ -156,7 +156,7 @@ TEST_CASE("describeSchedule writes schedules as policy files do", "[policies][sc
   CHECK(describeSchedule(schedule({}, 0, 60, "UTC")) == "never 00:00-01:00 UTC");
 }
 
-TEST_CASE("a rule outside its schedule does not match; evaluation goes on",
+TEST_CASE("a rule outside its schedule does not match, evaluation goes on",
           "[policies][schedule]") {
   auto parsed = PolicySet::parse(R"([[rule]]
 id = "office-hours"

@@ -80,7 +80,7 @@ TEST_CASE("the TOTP step is bound to the user of the password step") {
   CHECK(w.call("GET", "/api/v1/me", &b).status == 401);
 }
 
-TEST_CASE("repeated failures lock the account; the right password is then refused too") {
+TEST_CASE("repeated failures lock the account, the right password is then refused too") {
   ApiWorld w;
   for (int i = 0; i < 5; ++i) {
     Browser b;
@@ -182,7 +182,7 @@ TEST_CASE("logout ends the session") {
   CHECK(w.lastEventType() == "logout");
 }
 
-TEST_CASE("every state-changing call needs the session's CSRF token; a refusal changes nothing") {
+TEST_CASE("every state-changing call needs the session's CSRF token, a refusal changes nothing") {
   ApiWorld w;
   Browser b = w.signIn("alice");
   const std::string body =

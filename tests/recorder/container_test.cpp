@@ -246,7 +246,7 @@ TEST_CASE("a disk that fails mid-recording fails the recording (fail closed)") {
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("random bytes cost at most 1% more on disk; terminal text compresses") {
+TEST_CASE("random bytes cost at most 1% more on disk, terminal text compresses") {
   TempDir dir;
   TestVaultWrapper vault;
   BrokerKey broker;

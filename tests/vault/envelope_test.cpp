@@ -70,7 +70,7 @@ TEST_CASE("tampered envelopes do not open") {
   }
 }
 
-TEST_CASE("rewrapping moves a secret to a new master key; the old key no longer opens it") {
+TEST_CASE("rewrapping moves a secret to a new master key, the old key no longer opens it") {
   const MasterKey oldKey = generateMasterKey();
   const MasterKey newKey = generateMasterKey();
   auto sealed = *sealSecret(oldKey, "s", 1, bytes("v"));

@@ -319,6 +319,7 @@ void GatewayBackendImpl::targetFailed(const std::string& user, const std::string
 void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std::string& user,
                                         const std::string& asset, const std::string& source,
                                         const ssh::GatewayAllow& allow) {
+  if (liveHub_ != nullptr) liveHub_->started(sessionId);
   std::lock_guard lock(mutex_);
   auto tx = store::Transaction::begin(db_);
   if (!tx) return;
@@ -345,8 +346,13 @@ void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std:
                asset, source);
 }
 
+void GatewayBackendImpl::terminalOutput(const std::string& sessionId, std::string_view bytes) {
+  if (liveHub_ != nullptr) liveHub_->publish(sessionId, bytes);
+}
+
 void GatewayBackendImpl::sessionEnded(const std::string& sessionId, const std::string& reason,
                                       std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) {
+  if (liveHub_ != nullptr) liveHub_->ended(sessionId, reason);
   std::lock_guard lock(mutex_);
   auto tx = store::Transaction::begin(db_);
   if (!tx) return;

@@ -13,6 +13,7 @@
 #include "conduit/access/recording_keys.hpp"
 #include "conduit/access/vault_service.hpp"
 #include "conduit/core/audit.hpp"
+#include "conduit/session/live_hub.hpp"
 #include "conduit/ssh/gateway_backend.hpp"
 #include "conduit/store/database.hpp"
 
@@ -55,8 +56,13 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void sessionEnded(const std::string& sessionId, const std::string& reason,
                     std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) override;
 
+  void terminalOutput(const std::string& sessionId, std::string_view bytes) override;
+
   /// The last credential rotation failure, until a rotation succeeds (for /healthz).
   std::optional<std::string> rotationProblem() const;
+
+  /// Live sessions' output goes here for engineers' live view (set before the gateway starts).
+  void setLiveHub(session::LiveHub* hub) { liveHub_ = hub; }
 
  private:
   void rotateStoredPassword(const ssh::TargetEndpoint& endpoint, const std::string& name,
@@ -65,6 +71,7 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void auditRotation(const std::string& type, core::AuditOutcome outcome, const std::string& name,
                      const std::string& sessionId, const std::string& detail);
 
+  session::LiveHub* liveHub_ = nullptr;
   mutable std::mutex healthMutex_;
   std::string rotationFailure_;
   std::mutex mutex_;

@@ -1,5 +1,6 @@
 #include "conduit/app/serve.hpp"
 #include "notify_options.hpp"
+#include "web_terminal.hpp"
 
 #include <prometheus/registry.h>
 #include <pthread.h>
@@ -28,6 +29,7 @@
 #include "conduit/portal/health_routes.hpp"
 #include "conduit/portal/metrics.hpp"
 #include "conduit/portal/server.hpp"
+#include "conduit/session/live_hub.hpp"
 #include "conduit/ssh/gateway.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/database.hpp"
@@ -264,6 +266,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   }
   (*notifier)->start();  // does nothing when no webhook is configured
 
+  session::LiveHub liveHub;  // live sessions' output, for engineers' live view
   std::unique_ptr<GatewayBackendImpl> backend;
   std::unique_ptr<ssh::Gateway> gateway;
   if (config.ssh.enabled) {
@@ -280,6 +283,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
                           config.ssh.certificateSourceAddress},
         DataDirLayout{config.dataDir}.recordingsDir(), openRecordingKeysOrLog(vault),
         auditorKey(config));
+    backend->setLiveHub(&liveHub);
     ssh::GatewayOptions g;
     g.address = config.ssh.address;
     g.port = config.ssh.port;
@@ -312,6 +316,9 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
     return 1;
   }
   portal::PortalApi api(std::move(*apiDb), *policySet, vault, clock, apiOptions(config));
+  api.setLiveHub(&liveHub);
+  std::optional<WebTerminalLauncher> terminals;
+  if (backend) api.setTerminalLauncher(&terminals.emplace(*backend));
   api.addRoutes(router);
 
   auto server = portal::Server::start(portalOptions(config), std::move(router), metrics);

@@ -20,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "live_session.hpp"
 #include "relay.hpp"
 
 namespace conduit::ssh {
@@ -122,21 +123,15 @@ class Connection {
     }
     ssh_event_remove_session(event, session_);
     ssh_event_free(event);
-    if (!authenticated_ || !target_) return;
+    if (!authenticated_ || !res_.target) return;
     onAuthenticated_();  // no longer counts against the unauthenticated limit of its source
 
     backend_.sessionStarted(sessionId_, login_.user, login_.asset, source_, allow_);
-    RelayResult result = runRelay(RelaySetup{session_, *target_, backend_, login_, source_, allow_,
-                                             stopping_, recording_.get()});
-    if (recording_) {
-      if (auto st = backend_.closeRecording(sessionId_, *recording_); !st) {
-        result.reason += "; recording: " + st.error().message;
-      }
-    }
-    backend_.sessionEnded(sessionId_, result.reason, result.bytesToTarget, result.bytesToVendor);
-    target_.reset();  // the target session ends before any rotation logs in again
-    if (afterSession_) afterSession_();
-    hold_.reset();
+    const RelayResult result =
+        runRelay(RelaySetup{session_, *res_.target, backend_, login_, source_, allow_, stopping_,
+                            res_.recording.get(), sessionId_});
+    endSession(backend_, sessionId_, res_, result.reason, result.bytesToTarget,
+               result.bytesToVendor);
   }
 
  private:
@@ -283,10 +278,10 @@ class Connection {
       return refuse(msg, "Conduit: session refused: recording could not start: " +
                              recording.error().message + "\n");
     }
-    recording_ = std::move(*recording);
-    hold_ = std::move(plan->hold);
-    afterSession_ = std::move(plan->afterSession);
-    target_.emplace(std::move(*connected));
+    res_.recording = std::move(*recording);
+    res_.hold = std::move(plan->hold);
+    res_.afterSession = std::move(plan->afterSession);
+    res_.target.emplace(std::move(*connected));
     authenticated_ = true;
     ssh_message_auth_reply_success(msg, 0);
     return 0;
@@ -317,10 +312,7 @@ class Connection {
   bool refused_ = false;
   int failures_ = 0;
   GatewayAllow allow_;
-  std::optional<TargetSession> target_;
-  std::unique_ptr<recorder::RecordingWriter> recording_;
-  std::shared_ptr<void> hold_;
-  std::function<void()> afterSession_;
+  SessionResources res_;
 };
 
 class Gateway::Impl {
@@ -402,8 +394,7 @@ class Gateway::Impl {
         ssh_free(s);
         continue;
       }
-      const std::string id =
-          "ssh-" + std::to_string(::time(nullptr)) + "-" + std::to_string(++counter);
+      const std::string id = makeSessionId("ssh", ++counter);
       {
         std::lock_guard lock(mutex_);
         ++active_;

@@ -13,6 +13,7 @@
 
 #include "conduit/policies/glob.hpp"
 #include "conduit/recorder/record.hpp"
+#include "live_session.hpp"
 
 namespace conduit::ssh {
 
@@ -56,7 +57,7 @@ struct Pair {
 
 class Relay {
  public:
-  explicit Relay(RelaySetup& s) : s_(s) {}
+  explicit Relay(RelaySetup& s) : s_(s), recheck_(s.backend, s.login, s.source, s.allow) {}
 
   RelayResult run() {
     std::memset(&serverCb_, 0, sizeof serverCb_);
@@ -101,23 +102,15 @@ class Relay {
 
   /// Window end, revocation and kill: re-checked every second (CIP-005 R2.5, issue 5).
   void enforce() {
-    const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
-    const GatewayDecision d =
-        s_.backend.checkAccess(s_.login.user, s_.login.asset, core::Protocol::ssh, s_.source);
-    if (const auto* no = std::get_if<GatewayRefuse>(&d)) {
-      notice("\r\nConduit: access ended: " + no->reason + "\r\n");
-      end("access ended: " + no->reason);
+    const AccessRecheck::Outcome r = recheck_.run();
+    if (r.ended) {
+      notice("\r\nConduit: " + *r.ended + "\r\n");
+      end(*r.ended);
       return;
     }
-    s_.allow = std::get<GatewayAllow>(d);
-    if (!warned_ && now >= s_.allow.until - s_.allow.limits.warningPeriod) {
-      const auto left = std::chrono::duration_cast<std::chrono::minutes>(s_.allow.until - now);
-      // Warned only once a channel has shown it: the first check can run before the vendor's
-      // first channel is open.
-      warned_ =
-          notice("\r\nConduit: your access window ends at " + core::formatTime(s_.allow.until) +
-                 " (in " + std::to_string(left.count()) + " min); save your work.\r\n") > 0;
-    }
+    // Warned only once a channel has shown it: the first check can run before the vendor's
+    // first channel is open.
+    if (r.warning && notice("\r\nConduit: " + *r.warning + "\r\n") > 0) recheck_.warned();
   }
 
   /// Appends to the recording; a failure ends the session (fail closed).
@@ -235,6 +228,10 @@ class Relay {
     if (n > 0) {
       p->relay->record(recorder::RecordKind::terminal_output, p->id, recorder::Direction::to_client,
                        {static_cast<const unsigned char*>(data), n});
+      if (p->pty) {
+        p->relay->s_.backend.terminalOutput(p->relay->s_.sessionId,
+                                            {static_cast<const char*>(data), n});
+      }
     }
     return static_cast<int>(n);
   }
@@ -412,11 +409,11 @@ class Relay {
   }
 
   RelaySetup& s_;
+  AccessRecheck recheck_;
   ssh_server_callbacks_struct serverCb_{};
   ssh_event event_ = nullptr;
   std::list<Pair> pairs_;  // stable addresses: callbacks hold pointers to pairs
   std::string reason_;
-  bool warned_ = false;
   std::uint32_t channelCounter_ = 0;
   std::uint64_t toTarget_ = 0;
   std::uint64_t toVendor_ = 0;

@@ -23,6 +23,7 @@ struct RelaySetup {
   GatewayAllow allow;
   std::atomic<bool>& stopping;
   recorder::RecordingWriter* recording = nullptr;  // null: policy does not require recording
+  std::string sessionId;                           // for the live view (backend.terminalOutput)
 };
 
 struct RelayResult {

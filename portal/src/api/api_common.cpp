@@ -143,6 +143,17 @@ core::Result<Caller> authenticate(ApiState& s, const HttpRequest& r) {
   return c;
 }
 
+core::Status checkOrigin(const HttpRequest& r) {
+  const std::string_view origin = r.header("origin");
+  const std::string_view host = r.header("host");
+  if (origin.empty() || host.empty() || origin != "https://" + std::string(host)) {
+    spdlog::warn("event=api_refused reason=origin path={} origin=\"{}\" source={}", r.path, origin,
+                 r.remoteAddress);
+    return fail(ErrorCode::permission_denied, "cross-origin WebSocket refused");
+  }
+  return core::Done{};
+}
+
 core::Status requireRole(const Caller& c, std::initializer_list<core::Role> roles) {
   for (auto r : roles) {
     if (c.user.hasRole(r)) return core::Done{};
@@ -216,9 +227,28 @@ boost::json::value userJson(const core::User& u) {
 PortalApi::PortalApi(store::Database db, const policies::PolicySet& policies,
                      access::VaultService& vault, const core::Clock& clock, ApiOptions options)
     : state_(
-          std::make_unique<ApiState>(std::move(db), policies, vault, clock, std::move(options))) {}
+          std::make_unique<ApiState>(std::move(db), policies, vault, clock, std::move(options))) {
+  // Every 2 s, every open WebSocket's portal session is checked again (timeouts, disabled users).
+  state_->sockets.start(
+      [s = state_.get()](const std::string& cookie) {
+        std::lock_guard lock(s->mutex);
+        auto session = s->sessions.resolve(cookie);
+        return session.ok() && session->stage == access::WebStage::active;
+      },
+      std::chrono::seconds(2));
+}
 
-PortalApi::~PortalApi() = default;
+PortalApi::~PortalApi() {
+  state_->sockets.stop();
+}
+
+void PortalApi::setTerminalLauncher(TerminalLauncher* launcher) {
+  state_->terminals = launcher;
+}
+
+void PortalApi::setLiveHub(session::LiveHub* hub) {
+  state_->liveHub = hub;
+}
 
 void PortalApi::addRoutes(Router& router) {
   addAuthRoutes(router, *state_);
@@ -226,6 +256,7 @@ void PortalApi::addRoutes(Router& router) {
   addSessionRoutes(router, *state_);
   addAuditRoutes(router, *state_);
   addAccountRoutes(router, *state_);
+  addTerminalRoutes(router, *state_);
   if (!state_->options.webRoot.empty()) addStaticRoutes(router, state_->options.webRoot);
 }
 

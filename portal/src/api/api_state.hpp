@@ -17,6 +17,7 @@
 #include "conduit/portal/api.hpp"
 #include "conduit/store/database.hpp"
 #include "rate_limiter.hpp"
+#include "socket_watch.hpp"
 
 namespace conduit::portal {
 
@@ -40,6 +41,9 @@ class ApiState {
   access::ApiTokenService tokens;
   access::RecordingAuditService recordings;
   RateLimiter loginLimiter;
+  TerminalLauncher* terminals = nullptr;
+  session::LiveHub* liveHub = nullptr;
+  SocketWatch sockets;
 };
 
 /// Who is calling, resolved from the session cookie or a bearer token.
@@ -92,5 +96,10 @@ void addSessionRoutes(Router& router, ApiState& s);
 void addAuditRoutes(Router& router, ApiState& s);
 void addAccountRoutes(Router& router, ApiState& s);
 void addStaticRoutes(Router& router, const std::filesystem::path& webRoot);
+void addTerminalRoutes(Router& router, ApiState& s);
+
+/// A WebSocket upgrade must come from this portal's own pages: Origin equal to
+/// "https://" + Host (cross-site WebSocket hijacking otherwise rides the cookie).
+core::Status checkOrigin(const HttpRequest& r);
 
 }  // namespace conduit::portal

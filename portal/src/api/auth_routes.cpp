@@ -135,6 +135,8 @@ void addAuthRoutes(Router& router, ApiState& s) {
     if (auto st = s.sessions.end(caller->cookieValue, caller->actor); !st) {
       return errorResponse(st.error());
     }
+    // Logging out ends this session's terminals and live views too.
+    s.sockets.closeForCookie(caller->cookieValue, "signed out");
     HttpResponse res{204, "application/json", "", {}};
     res.headers.emplace_back("Set-Cookie", expiredSessionCookie());
     return res;

@@ -4,6 +4,7 @@
 #include "access_views.hpp"
 #include "api_state.hpp"
 #include "conduit/access/audit_details.hpp"
+#include "conduit/session/live_hub.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/portal_repository.hpp"
@@ -77,9 +78,69 @@ core::Status auditKill(ApiState& s, const access::Actor& a, const std::string& t
   return tx->commit();
 }
 
+/// Read-only live view of one terminal session.
+class LiveSocket final : public WsHandler {
+ public:
+  LiveSocket(ApiState& s, std::string sessionId, std::string cookie)
+      : s_(s), sessionId_(std::move(sessionId)), cookie_(std::move(cookie)) {}
+
+  void onOpen(std::shared_ptr<WsPeer> peer) override {
+    watchId_ = s_.sockets.add(cookie_, [peer](const std::string& reason) { peer->close(reason); });
+    session::LiveHub::Sink sink;
+    sink.output = [peer](std::string_view bytes) { peer->sendBinary(std::string(bytes)); };
+    sink.ended = [peer](const std::string& reason) {
+      peer->sendText(
+          boost::json::serialize(boost::json::object{{"type", "closed"}, {"reason", reason}}));
+      peer->close(reason);
+    };
+    subscription_ = s_.liveHub->subscribe(sessionId_, std::move(sink));
+    if (!subscription_) sink.ended("the session is not live");
+  }
+  void onMessage(std::string, bool) override {}  // read-only
+  void onClose() override {
+    s_.sockets.remove(watchId_);
+    subscription_.reset();
+  }
+
+ private:
+  ApiState& s_;
+  std::string sessionId_, cookie_;
+  std::uint64_t watchId_ = 0;
+  std::unique_ptr<session::LiveHub::Subscription> subscription_;
+};
+
 }  // namespace
 
 void addSessionRoutes(Router& router, ApiState& s) {
+  router.addWebSocket("/api/v1/sessions/{id}/live", [&s](const HttpRequest& r) -> WsAccept {
+    std::lock_guard lock(s.mutex);
+    if (auto st = checkOrigin(r); !st) return {errorResponse(st.error()), nullptr};
+    auto caller = authenticate(s, r);
+    if (!caller) return {errorResponse(caller.error()), nullptr};
+    if (caller->viaToken) {
+      return {jsonError(403, "forbidden", "live view needs a signed-in session"), nullptr};
+    }
+    if (auto st = requireRole(*caller, {core::Role::engineer, core::Role::admin}); !st) {
+      return {errorResponse(st.error()), nullptr};
+    }
+    const std::string id = r.param("id");
+    if (!isSessionId(id)) return {jsonError(404, "not_found", "no such session"), nullptr};
+    auto row = store::SessionRepository(s.db).session(id);
+    store::AccessRepository repo(s.db);
+    SessionVisibility visible(repo, caller->user);
+    // Watching is supervising: the asset's engineers and admins, no one else (no live view by
+    // knowing an id).
+    if (!row || !visible(*row) ||
+        !(caller->user.hasRole(core::Role::admin) ||
+          caller->user.inGroup(visible.ownerGroup(row->asset)))) {
+      return {jsonError(404, "not_found", "session " + id + " not found"), nullptr};
+    }
+    if (s.liveHub == nullptr || !s.liveHub->isLive(id)) {
+      return {jsonError(409, "conflict", "session " + id + " is not live"), nullptr};
+    }
+    return {{}, std::make_shared<LiveSocket>(s, id, caller->cookieValue)};
+  });
+
   router.add("GET", "/api/v1/sessions", [&s](const HttpRequest& r) {
     std::lock_guard lock(s.mutex);
     auto caller = authenticate(s, r);

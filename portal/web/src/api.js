@@ -79,3 +79,11 @@ export function withQuery(path, params) {
 
 /// Path segment for ids, including text session ids.
 export const seg = (id) => encodeURIComponent(String(id));
+
+/// A WebSocket to `path` (docs/api.md "WebSockets") on this portal's own origin, always over TLS:
+/// the server checks the Origin header and the session cookie, which is sent only over TLS.
+export function openSocket(path) {
+  const socket = new WebSocket(`wss://${location.host}${path}`);
+  socket.binaryType = 'arraybuffer';
+  return socket;
+}

@@ -12,6 +12,7 @@ import { renderAuditor } from './views/auditor.js';
 import { renderAdmin } from './views/admin.js';
 import { renderReplay } from './views/replay.js';
 import { renderTerminal } from './views/terminal.js';
+import { renderLive } from './views/live.js';
 
 // One page per role, in the order used to pick the landing page after sign-in.
 const ROLE_PAGES = [
@@ -25,7 +26,10 @@ const ROLE_PAGES = [
 const OTHER_PAGES = [
   // GET /recordings/{id}/cast and /verify: auditor, admin.
   { route: 'replay', roles: ['auditor', 'admin'], render: renderReplay, tab: 'auditor' },
+  // #/terminal/<asset>: WebSocket /terminal, vendors with a grant covering ssh.
   { route: 'terminal', roles: ['vendor'], render: renderTerminal, tab: 'vendor' },
+  // #/live/<session_id>: WebSocket /sessions/{id}/live, engineers of the owner group and admins.
+  { route: 'live', roles: ['engineer', 'admin'], render: renderLive, tab: 'engineer' },
 ];
 
 const state = { user: null, context: null, afterLogin: null, notice: null };

@@ -392,7 +392,7 @@ CertificateCredential mint(const vault::Ed25519KeyPair& ca, const std::string& p
 
 }  // namespace
 
-TEST_CASE("a certificate minted by the vault's CA logs in; sshd refuses it for another account") {
+TEST_CASE("a certificate minted by the vault's CA logs in, sshd refuses it for another account") {
   TestAccount account;
   account.allowKeyLoginsOnly();
   const auto ca = newKey();

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,34 @@ HttpResponse jsonError(int status, std::string_view code, std::string_view messa
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+/// The server's side of an open WebSocket, handed to the application. Thread-safe: messages
+/// are queued on the connection's strand. A peer that falls too far behind is disconnected.
+class WsPeer {
+ public:
+  virtual ~WsPeer() = default;
+  virtual void sendText(std::string text) = 0;
+  virtual void sendBinary(std::string bytes) = 0;
+  /// Sends what is queued, then a close frame with `reason` (at most 120 bytes are sent).
+  virtual void close(std::string reason) = 0;
+};
+
+/// The application's side of a WebSocket. Called on the connection's strand, one at a time;
+/// onClose exactly once (after onOpen), whoever closed.
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  virtual void onOpen(std::shared_ptr<WsPeer> peer) = 0;
+  virtual void onMessage(std::string data, bool binary) = 0;
+  virtual void onClose() = 0;
+};
+
+/// An upgrade request is refused with an ordinary HTTP answer, or accepted with a handler.
+struct WsAccept {
+  HttpResponse refusal;
+  std::shared_ptr<WsHandler> handler;  // null: refused
+};
+using WsRoute = std::function<WsAccept(const HttpRequest&)>;
+
 /// Maps method and path to a handler; unknown paths get 404, wrong methods 405, both JSON.
 /// A path segment written `{name}` matches any one non-empty segment and is passed to the
 /// handler in `params`; exact paths win over patterns.
@@ -49,12 +78,18 @@ class Router {
   /// Calls the matching handler. Never throws: a handler's exception becomes a JSON 500.
   HttpResponse dispatch(HttpRequest request) const;
 
+  /// Registers a WebSocket endpoint (matched like add(): exact or with "{name}" segments).
+  void addWebSocket(std::string path, WsRoute route);
+  /// The answer to an upgrade request: the route's, or a JSON 404 if there is none.
+  WsAccept upgrade(HttpRequest request) const;
+
  private:
   using Methods = std::map<std::string, Handler>;
   HttpResponse call(const Methods& methods, const HttpRequest& request) const;
 
   std::map<std::string, Methods> routes_;  // exact path -> method -> handler
   std::vector<std::pair<std::vector<std::string>, Methods>> patterns_;  // segments, handlers
+  std::vector<std::pair<std::vector<std::string>, WsRoute>> wsRoutes_;
 };
 
 }  // namespace conduit::portal

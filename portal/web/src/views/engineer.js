@@ -240,11 +240,16 @@ function sessionsCard() {
       };
       const kill = h('button', { type: 'button', class: 'btn btn-small btn-danger', 'data-action': 'kill',
         'data-session-id': id }, 'Kill');
+      // #/live/<id>: the session's terminal, read-only, as it happens.
+      const watch = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'watch',
+        'data-session-id': id, title: `Watch session ${id} live` }, 'Watch');
+      watch.addEventListener('click', () => { location.hash = `#/live/${encodeURIComponent(id)}`; });
+      const buttons = h('span', { class: 'btn-row' }, watch, kill);
       kill.addEventListener('click', () => {
-        kill.hidden = true;
+        buttons.hidden = true;
         cells.actions.append(reasonForm({
           label: 'Reason for ending the session', placeholder: 'Reason', confirmText: 'End session', action: 'kill-confirm',
-          onClose: () => { kill.hidden = false; },
+          onClose: () => { buttons.hidden = false; },
           onSubmit: async (reason) => {
             const s = await post(`/api/v1/sessions/${seg(id)}/kill`, { reason });
             status.say(`Session ${id} of ${s?.user ?? 'the user'} ended; its grant is suspended.`);
@@ -252,7 +257,7 @@ function sessionsCard() {
           },
         }));
       });
-      cells.actions.append(kill);
+      cells.actions.append(buttons);
       return {
         el: h('tr', { dataset: { sessionId: id } }, Object.values(cells)),
         update(s) {

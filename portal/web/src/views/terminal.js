@@ -1,15 +1,191 @@
-// #/terminal/<grant_id>: the browser terminal.
-//
-// docs/api.md defines no WebSocket endpoint yet, so this page only says so. When the endpoint
-// exists: import { Terminal } from '@xterm/xterm' and '@xterm/xterm/css/xterm.css' here (lazily, as
-// replay.js does with the player), open the socket on the same origin and pipe it both ways.
-// Note for that step: xterm.js's DOM renderer adds <style> elements, which the portal's CSP
-// (style-src 'self') refuses; use a renderer or a CSP that allows it before shipping.
-import { h } from '../dom.js';
-import { card } from '../ui.js';
+// #/terminal/<asset>: the browser terminal, for vendors without an SSH client (docs/api.md,
+// "WebSockets"). The broker opens the shell on the asset as the SSH gateway does; this page only
+// pipes bytes: output into xterm, keys out as {"type":"input"}. A closed terminal stays closed: no
+// automatic reconnect, so a session an engineer killed stays killed.
+import { get, openSocket } from '../api.js';
+import { h, replace } from '../dom.js';
+import { badge, card, showError } from '../ui.js';
+import { fmtDuration, fmtWindow } from '../format.js';
+import { describeClose, mountTerminal, parseMessage } from '../term.js';
 
-export function renderTerminal(root) {
-  root.append(card('Browser terminal', { id: 'terminal' },
-    h('p', { class: 'notice', id: 'terminal-status' }, 'browser terminal: coming with the WebSocket endpoint'),
-    h('p', {}, 'Until then, connect with the ssh command shown under ', h('a', { href: '#/vendor' }, 'My access'), '.')));
+const GRANTS_MS = 5000;
+// Under 5 minutes left the countdown turns amber, as on the vendor page.
+const WARN_SECONDS = 300;
+
+/// The grant this terminal runs under: the vendor's grant covering ssh to `asset`, active first.
+function coveringGrant(list, asset) {
+  const candidates = (Array.isArray(list) ? list : [])
+    .filter((g) => g.asset === asset && Array.isArray(g.protocols) && g.protocols.includes('ssh'));
+  candidates.sort((a, b) => Number(b.state === 'active') - Number(a.state === 'active')
+    || (Number(b.seconds_left) || 0) - (Number(a.seconds_left) || 0));
+  return candidates[0] ?? null;
+}
+
+export function renderTerminal(root, context) {
+  const asset = context.arg;
+  if (!asset) {
+    root.append(card('Browser terminal', {}, h('p', {}, 'No asset chosen. ', h('a', { href: '#/vendor' }, 'Back to my access'))));
+    return;
+  }
+
+  const timeLabel = h('span', {}, 'Time left');
+  const timeLeft = h('span', { class: 'term-time-left', id: 'terminal-time-left' }, '…');
+  const status = h('p', { class: 'term-status term-status-connecting', id: 'terminal-status', role: 'status' }, 'connecting…');
+  const sessionId = h('code', { id: 'terminal-session', class: 'term-session-id' });
+  const sessionBox = h('span', { class: 'term-session', hidden: true }, 'Session ', sessionId);
+  const notice = h('p', { class: 'term-notice', id: 'terminal-notice', role: 'status' });
+  const box = h('div', { class: 'term-box term-box-full', id: 'terminal' });
+  const closedReason = h('span', { class: 'term-closed-reason', id: 'terminal-closed-reason' });
+  const closedBox = h('div', { class: 'term-closed', hidden: true },
+    closedReason,
+    h('a', { href: '#/vendor', class: 'btn btn-small', id: 'terminal-back' }, 'Back to my access'));
+
+  root.append(h('div', { class: 'page-stack term-page' },
+    h('div', { class: 'term-head' },
+      h('a', { href: '#/vendor', class: 'btn btn-small btn-quiet' }, '← My access'),
+      h('h1', { class: 'term-title' }, 'Terminal', h('span', { class: 'mono term-asset', id: 'terminal-asset' }, asset)),
+      h('div', { class: 'term-grant', id: 'terminal-grant' }, timeLabel, timeLeft)),
+    h('section', { class: 'card term-card', 'aria-label': `Terminal on ${asset}` },
+      h('div', { class: 'term-bar' }, status, sessionBox),
+      notice,
+      h('div', { class: 'term-panel' }, box),
+      closedBox)));
+
+  // ---- the grant's time left (GET /grants), counting down every second between refreshes ----
+  let grant = null;
+  let deadline = 0;
+  const tick = () => {
+    let text = 'no grant';
+    let warn = false;
+    timeLabel.textContent = grant ? (grant.state === 'active' ? 'Time left' : 'Grant') : 'Grant';
+    if (grant && grant.state !== 'active') {
+      replace(timeLeft, badge(grant.state));
+      timeLeft.classList.remove('warn-text');
+      return;
+    }
+    if (grant) {
+      const startsAt = Date.parse(grant.not_before) || 0;
+      if (startsAt > Date.now()) {
+        text = `starts in ${fmtDuration((startsAt - Date.now()) / 1000)}`;
+      } else {
+        const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+        text = left > 0 ? fmtDuration(left) : 'ended';
+        warn = left > 0 && left < WARN_SECONDS;
+      }
+    }
+    if (timeLeft.textContent !== text || timeLeft.firstElementChild) timeLeft.textContent = text;
+    timeLeft.classList.toggle('warn-text', warn);
+  };
+  const applyGrants = (list) => {
+    grant = coveringGrant(list, asset);
+    deadline = Date.now() + (Number(grant?.seconds_left) || 0) * 1000;
+    timeLeft.title = grant ? `Grant #${grant.id}: ${fmtWindow(grant.not_before, grant.not_after)}` : '';
+    tick();
+  };
+  const ticker = setInterval(tick, 1000);
+  context.onCleanup(() => clearInterval(ticker));
+
+  // ---- the terminal -------------------------------------------------------------------------
+  let ended = false;
+  let refreshGrants = () => {};
+  const finish = (reason) => {
+    if (ended || !context.alive) return;
+    ended = true;
+    status.textContent = `closed: ${reason}`;
+    status.className = 'term-status term-status-closed';
+    closedReason.textContent = `The terminal is closed: ${reason.replace(/[.\s]+$/, '')}.`;
+    closedBox.hidden = false;
+    // A kill suspends the grant, a revoke ends it: show that now, not at the next refresh.
+    refreshGrants();
+  };
+
+  (async () => {
+    // The grant decides whether there is anything to connect to; if the list cannot be loaded,
+    // try anyway: the server decides.
+    let list = null;
+    try {
+      list = await get('/api/v1/grants');
+    } catch (error) {
+      if (error.status === 401) return;
+      if (context.alive) showError(error);
+    }
+    if (!context.alive) return;
+    if (list) applyGrants(list);
+    refreshGrants = context.every(GRANTS_MS, async () => {
+      const fresh = await get('/api/v1/grants');
+      if (context.alive) applyGrants(fresh);
+    });
+
+    let mounted;
+    try {
+      mounted = await mountTerminal(box, context);
+    } catch (error) {
+      finish(`the terminal could not start (${error.message})`);
+      return;
+    }
+    if (!mounted) return;
+    const { term } = mounted;
+    if (list && grant?.state !== 'active') {
+      term.options.disableStdin = true;
+      term.write('\x1b[?25l');
+      finish(grant ? `your grant to ${asset} is ${grant.state}` : `you have no grant covering ssh to ${asset}`);
+      return;
+    }
+    connect(term);
+  })();
+
+  function connect(term) {
+    const { cols, rows } = term;
+    const socket = openSocket(`/api/v1/terminal?asset=${encodeURIComponent(asset)}&cols=${cols}&rows=${rows}`);
+    let opened = false;
+    let reason = null;
+    const send = (message) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    };
+
+    socket.addEventListener('open', () => {
+      opened = true;
+      // Resized while connecting: the size in the URL is stale.
+      if (term.cols !== cols || term.rows !== rows) send({ type: 'resize', cols: term.cols, rows: term.rows });
+      term.focus();
+    });
+    socket.addEventListener('message', (event) => {
+      if (!context.alive) return;
+      if (typeof event.data !== 'string') {
+        term.write(new Uint8Array(event.data));
+        return;
+      }
+      const message = parseMessage(event.data);
+      if (message?.type === 'started') {
+        const id = String(message.session_id ?? '');
+        sessionId.textContent = id;
+        sessionId.dataset.sessionId = id;
+        sessionBox.hidden = false;
+        status.textContent = `connected — session ${id}`;
+        status.className = 'term-status term-status-connected';
+      } else if (message?.type === 'notice') {
+        notice.textContent = String(message.message ?? '');
+      } else if (message?.type === 'closed') {
+        reason = String(message.reason ?? '') || null;
+      }
+    });
+    socket.addEventListener('close', (event) => {
+      if (!context.alive) return;
+      term.options.disableStdin = true;
+      term.options.cursorBlink = false;
+      term.write('\x1b[?25l'); // hide the cursor: nothing typed goes anywhere now
+      finish(reason ?? describeClose(event, opened));
+      // A refused upgrade says nothing to the page; if it was an ended sign-in, this call's 401
+      // takes the user to the sign-in page.
+      if (!opened) get('/api/v1/me').catch(() => {});
+    });
+
+    const input = term.onData((data) => send({ type: 'input', data }));
+    const resize = term.onResize((size) => send({ type: 'resize', cols: size.cols, rows: size.rows }));
+    context.onCleanup(() => {
+      input.dispose();
+      resize.dispose();
+      if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) socket.close(1000, 'page closed');
+    });
+  }
 }

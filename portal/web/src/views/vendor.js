@@ -65,14 +65,33 @@ function grantsCard() {
             grant.state_reason ? h('div', { class: 'sub' }, grant.state_reason) : null);
           entry.deadline = Date.now() + (Number(grant.seconds_left) || 0) * 1000;
           entry.startsAt = Date.parse(grant.not_before) || 0;
-          if (grant.ssh_command) {
-            const existing = cells.connect.querySelector('.copy-wrap');
-            if (existing) existing.setText(grant.ssh_command);
-            else replace(cells.connect, copyableCode(grant.ssh_command, { codeClass: 'ssh-command' }));
-          } else {
-            replace(cells.connect, h('span', { class: 'muted' }, '—'));
-          }
+          entry.updateConnect(grant);
           entry.tick();
+        },
+        // The ssh command, and for an active grant covering ssh the browser terminal (#/terminal).
+        // Nodes are kept across refreshes so a "Copied" label or focus survives.
+        command: null,
+        terminal: null,
+        dash: h('span', { class: 'muted' }, '—'),
+        updateConnect(grant) {
+          if (grant.ssh_command) {
+            if (entry.command) entry.command.setText(grant.ssh_command);
+            else entry.command = copyableCode(grant.ssh_command, { codeClass: 'ssh-command' });
+          }
+          const covered = grant.state === 'active' && Array.isArray(grant.protocols) && grant.protocols.includes('ssh');
+          if (covered && (!entry.terminal || entry.terminal.dataset.asset !== grant.asset)) {
+            const asset = grant.asset;
+            entry.terminal = h('button', { type: 'button', class: 'btn btn-small btn-primary', 'data-action': 'terminal',
+              'data-asset': asset, title: `Open a terminal on ${asset} in this browser` }, 'Open terminal');
+            entry.terminal.addEventListener('click', () => { location.hash = `#/terminal/${encodeURIComponent(asset)}`; });
+          }
+          const parts = [grant.ssh_command ? entry.command : null, covered ? entry.terminal : null].filter(Boolean);
+          const wanted = parts.length ? parts : [entry.dash];
+          const box = cells.connect.firstElementChild;
+          const current = box ? [...box.children] : [];
+          if (current.length !== wanted.length || current.some((node, i) => node !== wanted[i])) {
+            replace(cells.connect, h('div', { class: 'connect-row' }, wanted));
+          }
         },
         tick() {
           const g = entry.grant;

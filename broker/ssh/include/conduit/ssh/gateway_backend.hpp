@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -93,6 +94,12 @@ class GatewayBackend {
   virtual void sessionStarted(const std::string& sessionId, const std::string& user,
                               const std::string& asset, const std::string& source,
                               const GatewayAllow& allow) = 0;
+  /// Terminal output of a live session as it happens, for engineers' live view (CIP-005
+  /// R2.4). Called on the session's thread; must not block.
+  virtual void terminalOutput(const std::string& sessionId, std::string_view bytes) {
+    (void)sessionId;
+    (void)bytes;
+  }
   virtual void sessionEnded(const std::string& sessionId, const std::string& reason,
                             std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) = 0;
 };

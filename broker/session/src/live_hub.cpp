@@ -1,0 +1,60 @@
+#include "conduit/session/live_hub.hpp"
+
+#include <vector>
+
+namespace conduit::session {
+
+LiveHub::Subscription::~Subscription() {
+  hub_.unsubscribe(sessionId_, id_);
+}
+
+void LiveHub::started(const std::string& sessionId) {
+  std::lock_guard lock(mutex_);
+  live_.try_emplace(sessionId);
+}
+
+void LiveHub::publish(const std::string& sessionId, std::string_view bytes) {
+  std::lock_guard lock(mutex_);
+  auto it = live_.find(sessionId);
+  if (it == live_.end()) return;
+  auto& b = it->second.backlog;
+  b.append(bytes);
+  if (b.size() > backlog_) b.erase(0, b.size() - backlog_);
+  // Under the lock, so a sink never sees output out of order or after it unsubscribed; sinks
+  // only enqueue.
+  for (auto& [id, sink] : it->second.sinks) sink.output(bytes);
+}
+
+void LiveHub::ended(const std::string& sessionId, const std::string& reason) {
+  std::map<std::uint64_t, Sink> sinks;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = live_.find(sessionId);
+    if (it == live_.end()) return;
+    sinks = std::move(it->second.sinks);
+    live_.erase(it);
+  }
+  for (auto& [id, sink] : sinks) sink.ended(reason);
+}
+
+std::unique_ptr<LiveHub::Subscription> LiveHub::subscribe(const std::string& sessionId, Sink sink) {
+  std::lock_guard lock(mutex_);
+  auto it = live_.find(sessionId);
+  if (it == live_.end()) return nullptr;
+  if (!it->second.backlog.empty()) sink.output(it->second.backlog);
+  const std::uint64_t id = nextId_++;
+  it->second.sinks.emplace(id, std::move(sink));
+  return std::make_unique<Subscription>(*this, sessionId, id);
+}
+
+bool LiveHub::isLive(const std::string& sessionId) const {
+  std::lock_guard lock(mutex_);
+  return live_.contains(sessionId);
+}
+
+void LiveHub::unsubscribe(const std::string& sessionId, std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = live_.find(sessionId); it != live_.end()) it->second.sinks.erase(id);
+}
+
+}  // namespace conduit::session
