@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 ./scripts/build-web.sh
+./scripts/e2e-deps.sh
 cmake --preset dev >/dev/null
 # 2 cores: one job per core; more only thrashes the memory-hungry Boost headers.
 cmake --build --preset dev -j "$(nproc)"

@@ -165,8 +165,9 @@ TEST_CASE("logging out closes that session's open WebSockets") {
   WsClient c;
   REQUIRE(c.connect(s.port(), "/api/v1/sessions/ssh-7-2/live", s.cookie(erin), s.origin) == 101);
   REQUIRE(s.w.call("POST", "/api/v1/logout", &erin, "{}").status == 204);
-  CHECK_FALSE(c.read());
-  CHECK(c.closeReason() == "signed out");
+  // Closed by the logout itself, or (if it ran in between) by the watchdog: either way at once.
+  CHECK_FALSE(c.read(1s));
+  CHECK(c.closeReason().starts_with("signed out"));
 }
 
 TEST_CASE("a disabled user's WebSockets close within the watchdog period") {

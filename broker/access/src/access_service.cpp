@@ -308,11 +308,13 @@ core::Result<int> AccessService::expireStale() {
 core::Result<ConnectDecision> AccessService::checkConnect(const Actor& actor,
                                                           const std::string& username,
                                                           const std::string& assetName,
-                                                          core::Protocol p, bool mfaSatisfied) {
+                                                          core::Protocol p, bool mfaSatisfied,
+                                                          bool auditRefusal) {
   store::AccessRepository repo(db_);
   const core::TimePoint now = clock_.now();
   const std::string target = "asset:" + assetName;
   auto refused = [&](const std::string& why) -> core::Result<ConnectDecision> {
+    if (!auditRefusal) return ConnectDecision{core::AccessRefused{why}, std::nullopt};
     core::AuditDraft d =
         draft(actor, "access", "connect.refused", target, core::AuditOutcome::failure,
               auditDetails({{"user", username},

@@ -253,6 +253,23 @@ core::Status AdminService::setPassword(const Actor& a, const std::string& userna
                              });
 }
 
+core::Result<core::User> AdminService::resetTotp(const Actor& a, const std::string& username) {
+  return audited<core::User>(
+      db_, clock_, a, "user.totp_reset", "user:" + username,
+      [&](store::AccessRepository& repo, std::string& details) -> core::Result<core::User> {
+        auto u = repo.userByName(username);
+        if (!u) return u.error();
+        auto creds = repo.credentials(u->id);
+        if (!creds) return creds.error();
+        const bool wasEnrolled = creds->totpSeedSealed || !creds->totpSeed.empty();
+        // Empty and not sealed is "not enrolled": the sealed copy in the vault is no longer read
+        // and is replaced by the next enrolment.
+        if (auto st = repo.setTotpSeed(u->id, {}, false); !st) return st.error();
+        details = auditDetails({{"was_enrolled", wasEnrolled}});
+        return std::move(*u);
+      });
+}
+
 core::Status AdminService::addSshKey(const Actor& a, const std::string& username,
                                      const std::string& keyText) {
   std::istringstream in(keyText);

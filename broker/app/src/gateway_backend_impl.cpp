@@ -64,8 +64,21 @@ ssh::GatewayDecision GatewayBackendImpl::checkAccess(const std::string& user,
                                                      const std::string& asset,
                                                      core::Protocol protocol,
                                                      const std::string& source) {
+  return decide(user, asset, protocol, source, true);
+}
+
+ssh::GatewayDecision GatewayBackendImpl::recheckAccess(const std::string& user,
+                                                       const std::string& asset,
+                                                       core::Protocol protocol,
+                                                       const std::string& source) {
+  return decide(user, asset, protocol, source, false);
+}
+
+ssh::GatewayDecision GatewayBackendImpl::decide(const std::string& user, const std::string& asset,
+                                                core::Protocol protocol, const std::string& source,
+                                                bool auditRefusal) {
   std::lock_guard lock(mutex_);
-  auto r = access_.checkConnect({user, source}, user, asset, protocol, true);
+  auto r = access_.checkConnect({user, source}, user, asset, protocol, true, auditRefusal);
   if (!r) return ssh::GatewayRefuse{r.error().message};
   if (const auto* no = std::get_if<core::AccessRefused>(&r->check)) {
     return ssh::GatewayRefuse{no->reason};

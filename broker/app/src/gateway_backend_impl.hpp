@@ -56,6 +56,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void sessionEnded(const std::string& sessionId, const std::string& reason,
                     std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) override;
 
+  ssh::GatewayDecision recheckAccess(const std::string& user, const std::string& asset,
+                                     core::Protocol protocol, const std::string& source) override;
   void terminalOutput(const std::string& sessionId, std::string_view bytes) override;
 
   /// The last credential rotation failure, until a rotation succeeds (for /healthz).
@@ -65,6 +67,9 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void setLiveHub(session::LiveHub* hub) { liveHub_ = hub; }
 
  private:
+  ssh::GatewayDecision decide(const std::string& user, const std::string& asset,
+                              core::Protocol protocol, const std::string& source,
+                              bool auditRefusal);
   void rotateStoredPassword(const ssh::TargetEndpoint& endpoint, const std::string& name,
                             const std::string& command, const access::CredentialLease& current,
                             const std::string& sessionId);

@@ -76,6 +76,12 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
         "\nSSH gateway: alice holds an approved 4 h window to hmi-3 (the demo sshd):\n"
         "  ssh -p 2222 alice+hmi-3@127.0.0.1     (password, then the code from the app)\n");
     std::printf(
+        "\nIn the portal (https://127.0.0.1:%u/): sign in as alice with her password and the\n"
+        "code from the app, open the terminal on hmi-3 or request another window; erin, sam,\n"
+        "ann and root enrol TOTP with a QR code at their first sign-in. erin approves, watches\n"
+        "and kills sessions; ann searches, replays and verifies recordings.\n",
+        static_cast<unsigned>(port));
+    std::printf(
         "\nTry the access workflow from a shell:\n"
         "  conduit admin --data-dir %s --as alice request --asset hmi-3 --protocol ssh "
         "--duration 1h --reason 'update HMI screens'\n"

@@ -65,6 +65,7 @@ portal::ApiOptions apiOptions(const Config& c) {
   o.lockout = {c.auth.maxFailedLogins, core::Seconds{c.auth.lockoutSeconds}};
   o.loginAttemptsPerMinute = c.portal.loginAttemptsPerMinute;
   o.recordingsDir = DataDirLayout{c.dataDir}.recordingsDir();
+  o.policyFiles = policyFiles(c);
   o.webRoot =
       c.portal.webRoot.empty() ? std::filesystem::path(CONDUIT_DEFAULT_WEB_ROOT) : c.portal.webRoot;
   return o;
@@ -315,7 +316,9 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
     std::fprintf(stderr, "conduit: %s\n", apiDb.error().message.c_str());
     return 1;
   }
-  portal::PortalApi api(std::move(*apiDb), *policySet, vault, clock, apiOptions(config));
+  auto portalApiOptions = apiOptions(config);
+  if (gateway) portalApiOptions.sshPort = gateway->port();  // bound port (ssh.port may be 0)
+  portal::PortalApi api(std::move(*apiDb), *policySet, vault, clock, std::move(portalApiOptions));
   api.setLiveHub(&liveHub);
   std::optional<WebTerminalLauncher> terminals;
   if (backend) api.setTerminalLauncher(&terminals.emplace(*backend));

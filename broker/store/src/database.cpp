@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "statement_cache.hpp"
+
 namespace conduit::store {
 
 using core::ErrorCode;
@@ -58,30 +60,42 @@ core::Result<Database> Database::open(const std::filesystem::path& path,
   return db;
 }
 
+Database::Database(sqlite3* db, std::filesystem::path path)
+    : db_(db), path_(std::move(path)), cache_(std::make_unique<StatementCache>()) {}
+
 Database::Database(Database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      cache_(std::move(other.cache_)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
+    cache_.reset();
     sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
+    cache_ = std::move(other.cache_);
   }
   return *this;
 }
 
 Database::~Database() {
+  cache_.reset();  // finalize cached statements before closing
   sqlite3_close_v2(db_);
 }
 
 core::Result<Statement> Database::prepare(std::string_view sql) {
+  std::string text(sql);
+  if (sqlite3_stmt* cached = cache_ ? cache_->take(text) : nullptr) {
+    return Statement(cached, cache_.get(), std::move(text));
+  }
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return fail(ErrorCode::io, describe(db_, path_, "SQL error in"));
   }
-  return Statement(stmt);
+  return Statement(stmt, cache_.get(), std::move(text));
 }
 
 core::Status Database::executeTrusted(const std::string& sql) {

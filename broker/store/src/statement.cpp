@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "statement_cache.hpp"
+
 namespace conduit::store {
 
 using core::ErrorCode;
@@ -9,15 +11,26 @@ using core::fail;
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release();
     stmt_ = std::exchange(other.stmt_, nullptr);
+    cache_ = other.cache_;
+    sql_ = std::move(other.sql_);
     bindError_ = other.bindError_;
   }
   return *this;
 }
 
 Statement::~Statement() {
-  sqlite3_finalize(stmt_);
+  release();
+}
+
+void Statement::release() noexcept {
+  if (stmt_ == nullptr) return;
+  if (cache_ != nullptr) {
+    cache_->put(std::move(sql_), std::exchange(stmt_, nullptr));
+  } else {
+    sqlite3_finalize(std::exchange(stmt_, nullptr));
+  }
 }
 
 Statement& Statement::bind(int index, std::int64_t value) {

@@ -18,6 +18,7 @@ ApiState::ApiState(store::Database database, const policies::PolicySet& policies
       clock(c),
       vault(vaultService),
       options(std::move(o)),
+      policySet(policies),
       access(db, policies, clock),
       admin(db, clock),
       auth(db, vault, clock, options.lockout),
@@ -257,6 +258,7 @@ void PortalApi::addRoutes(Router& router) {
   addAuditRoutes(router, *state_);
   addAccountRoutes(router, *state_);
   addTerminalRoutes(router, *state_);
+  addAdminRoutes(router, *state_);
   if (!state_->options.webRoot.empty()) addStaticRoutes(router, state_->options.webRoot);
 }
 

@@ -34,6 +34,7 @@ class ApiState {
   const core::Clock& clock;
   access::VaultService& vault;
   ApiOptions options;
+  const policies::PolicySet& policySet;  // as loaded at start (the files may have changed since)
   access::AccessService access;
   access::AdminService admin;
   access::AuthService auth;
@@ -97,6 +98,7 @@ void addAuditRoutes(Router& router, ApiState& s);
 void addAccountRoutes(Router& router, ApiState& s);
 void addStaticRoutes(Router& router, const std::filesystem::path& webRoot);
 void addTerminalRoutes(Router& router, ApiState& s);
+void addAdminRoutes(Router& router, ApiState& s);
 
 /// A WebSocket upgrade must come from this portal's own pages: Origin equal to
 /// "https://" + Host (cross-site WebSocket hijacking otherwise rides the cookie).

@@ -5,6 +5,7 @@
 #include "api_state.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
+#include "conduit/store/portal_repository.hpp"
 #include "conduit/store/recording_index.hpp"
 
 namespace conduit::portal {
@@ -26,11 +27,21 @@ boost::json::value eventJson(const core::AuditEvent& e) {
                              {"details", std::move(details)}};
 }
 
-boost::json::value recordingJson(const store::RecordingEntry& e) {
-  return boost::json::object{{"session_id", e.sessionId},
-                             {"user", e.user},
-                             {"asset", e.asset},
-                             {"sealed_at", isoTime(e.sealedAt)}};
+/// A recording with what the session registry knows of its session (times and sizes).
+boost::json::value recordingJson(const store::RecordingEntry& e,
+                                 const std::optional<store::SessionRow>& session) {
+  boost::json::object o{{"session_id", e.sessionId},
+                        {"user", e.user},
+                        {"asset", e.asset},
+                        {"sealed_at", isoTime(e.sealedAt)}};
+  o["started_at"] = session ? boost::json::value(isoTime(session->startedAt)) : nullptr;
+  o["ended_at"] = session && session->endedAt ? boost::json::value(isoTime(*session->endedAt))
+                                              : boost::json::value(nullptr);
+  o["protocol"] = session ? boost::json::value(session->protocol) : nullptr;
+  o["bytes_to_target"] = session ? session->bytesToTarget : 0;
+  o["bytes_to_vendor"] = session ? session->bytesToVendor : 0;
+  o["end_reason"] = session ? session->endReason : std::string();
+  return o;
 }
 
 core::Status auditorOrAdmin(const Caller& c) {
@@ -130,7 +141,9 @@ void addAuditRoutes(Router& router, ApiState& s) {
         }
         if (!caller->user.inGroup(owners[e.asset])) continue;
       }
-      auto o = recordingJson(e);
+      auto row = store::SessionRepository(s.db).session(e.sessionId);
+      auto o =
+          recordingJson(e, row ? std::optional<store::SessionRow>(std::move(*row)) : std::nullopt);
       if (auto it = firstLine.find(e.sessionId); it != firstLine.end()) {
         o.as_object()["match"] = it->second;
       }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "conduit/access/auth_service.hpp"
 #include "conduit/access/web_sessions.hpp"
@@ -39,6 +40,8 @@ struct ApiOptions {
   int loginAttemptsPerMinute = 10;
   std::filesystem::path recordingsDir;
   std::filesystem::path webRoot;  // the built front end (portal/web/dist); empty: API only
+  // The policy files the broker loaded at start, in order; GET /admin/policies checks them again.
+  std::vector<std::filesystem::path> policyFiles;
 };
 
 class ApiState;

@@ -91,8 +91,10 @@ export function renderTerminal(root, context) {
   const finish = (reason) => {
     if (ended || !context.alive) return;
     ended = true;
-    status.textContent = `closed: ${reason}`;
+    // Said once, in the red bar; the status line and the notice area do not repeat it.
+    status.textContent = 'closed';
     status.className = 'term-status term-status-closed';
+    notice.textContent = '';
     closedReason.textContent = `The terminal is closed: ${reason.replace(/[.\s]+$/, '')}.`;
     closedBox.hidden = false;
     // A kill suspends the grant, a revoke ends it: show that now, not at the next refresh.

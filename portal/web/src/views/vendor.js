@@ -241,7 +241,8 @@ function requestForm(context, onSubmitted) {
     replace(asset,
       h('option', { value: '' }, assets.length ? 'Choose an asset…' : 'No assets available'),
       assets.map((a) => h('option', { value: a.name },
-        `${a.name} — ${[a.site, a.zone].filter(Boolean).join(' / ')}${a.criticality ? ` (${a.criticality})` : ''}`)));
+        [a.name, [a.site, a.zone].filter(Boolean).join(' / ')].filter(Boolean).join(' — ') +
+        (a.criticality ? ` (${a.criticality})` : ''))));
     renderProtocols();
   }).catch((error) => {
     replace(asset, h('option', { value: '' }, 'Assets could not be loaded'));

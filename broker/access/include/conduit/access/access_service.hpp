@@ -53,10 +53,12 @@ class AccessService {
   /// Marks pending requests whose window has ended as expired; returns how many.
   core::Result<int> expireStale();
 
-  /// "May this user open protocol P to asset A now, and until when?" Audits refusals.
+  /// "May this user open protocol P to asset A now, and until when?" Audits refusals of an
+  /// attempt; `auditRefusal` false for the once-a-second re-check of a running session, whose
+  /// end is audited as session.ended with the reason instead.
   core::Result<ConnectDecision> checkConnect(const Actor& actor, const std::string& username,
                                              const std::string& assetName, core::Protocol p,
-                                             bool mfaSatisfied);
+                                             bool mfaSatisfied, bool auditRefusal = true);
 
   /// The policy's reasoning for a request, per protocol, as `conduit policy explain` prints it.
   core::Result<std::string> explainRequest(std::int64_t requestId);

@@ -51,6 +51,9 @@ class AdminService {
   core::Status removeUser(const Actor& a, const std::string& username);
   core::Status setPassword(const Actor& a, const std::string& username,
                            const std::string& password);
+  /// Forgets the user's TOTP seed (audited user.totp_reset) so that the next sign-in enrols a new
+  /// one; not_found for an unknown user. The caller ends the user's portal sessions.
+  core::Result<core::User> resetTotp(const Actor& a, const std::string& username);
 
   /// Registers a vendor's SSH public key ("ssh-ed25519 AAAA... comment") for the gateway.
   core::Status addSshKey(const Actor& a, const std::string& username, const std::string& keyText);

@@ -67,6 +67,13 @@ class GatewayBackend {
   virtual GatewayDecision checkAccess(const std::string& user, const std::string& asset,
                                       core::Protocol protocol, const std::string& source) = 0;
 
+  /// The same check, once a second during a running session: a refusal ends the session
+  /// (audited as session.ended with the reason), so it is not audited as a connect attempt.
+  virtual GatewayDecision recheckAccess(const std::string& user, const std::string& asset,
+                                        core::Protocol protocol, const std::string& source) {
+    return checkAccess(user, asset, protocol, source);
+  }
+
   /// Assets the user may reach now (for the menu when no asset is named).
   virtual std::vector<std::string> grantedAssets(const std::string& user) = 0;
 

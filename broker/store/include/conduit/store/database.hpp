@@ -58,9 +58,12 @@ class Database {
   sqlite3* handle() noexcept { return db_; }
 
  private:
-  Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  Database(sqlite3* db, std::filesystem::path path);
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
+  // Compiled statements by SQL text, reused across calls: compiling costs more than running
+  // most of this project's queries. Owned here (stable address across moves of the Database).
+  std::unique_ptr<StatementCache> cache_;
 };
 
 /// A transaction that rolls back unless commit() succeeds. BEGIN IMMEDIATE so that writers

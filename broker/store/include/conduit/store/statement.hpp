@@ -13,11 +13,21 @@ struct sqlite3_stmt;
 
 namespace conduit::store {
 
+/// Compiled statements a Database keeps for reuse (see Database::prepare).
+class StatementCache;
+
 /// A prepared statement. Parameters are 1-based as in SQLite; columns are 0-based.
 class Statement {
  public:
   explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  /// A statement that goes back to `cache` (reset, bindings cleared) instead of being finalized.
+  Statement(sqlite3_stmt* stmt, StatementCache* cache, std::string sql)
+      : stmt_(stmt), cache_(cache), sql_(std::move(sql)) {}
+  Statement(Statement&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)),
+        cache_(other.cache_),
+        sql_(std::move(other.sql_)),
+        bindError_(other.bindError_) {}
   Statement& operator=(Statement&& other) noexcept;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -42,7 +52,11 @@ class Statement {
   bool columnIsNull(int column) const;
 
  private:
+  void release() noexcept;
+
   sqlite3_stmt* stmt_;
+  StatementCache* cache_ = nullptr;
+  std::string sql_;
   int bindError_ = 0;  // first bind failure, reported by step()/run()
 };
 
