@@ -77,3 +77,19 @@ run "baseline: GET /api/v1/banner (public, no session, no database)" \
   "https://127.0.0.1:$port/api/v1/banner"
 run "GET /api/v1/grants, signed in (session lookup + grants query + JSON)" \
   -H "Cookie: __Host-conduit-session=$cookie" "https://127.0.0.1:$port/api/v1/grants"
+
+# Sign-in cost: each password check is an argon2id verification (libsodium INTERACTIVE: 2 passes,
+# 64 MiB). Five attempts for an unknown user (verified against a dummy hash, so they cost the same
+# as a real one) on fresh connections, against five GETs of the banner on fresh connections.
+# The per-address limit (10 attempts a minute, two of which the sign-in above used) bounds what
+# one address can make the broker spend.
+ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
+t0=$(ms)
+for _ in 1 2 3 4 5; do curl -sk -o /dev/null "https://127.0.0.1:$port/api/v1/banner"; done
+t1=$(ms)
+for _ in 1 2 3 4 5; do
+  curl -sk -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"username":"nobody","password":"not-the-password"}' "https://127.0.0.1:$port/api/v1/login"
+done
+t2=$(ms)
+echo "== sign-in attempt (new TLS connection + argon2id verify): $(((t2 - t1) / 5)) ms each; baseline GET /api/v1/banner on a new connection: $(((t1 - t0) / 5)) ms each"

@@ -78,6 +78,7 @@ function config() {
       secret: env('VENDOR_TOTP_SECRET') },
     engineer: { who: 'engineer', user: env('ENGINEER_USER'), password: env('ENGINEER_PASSWORD') },
     auditor: { who: 'auditor', user: env('AUDITOR_USER'), password: env('AUDITOR_PASSWORD') },
+    admin: { who: 'admin', user: env('ADMIN_USER'), password: env('ADMIN_PASSWORD') },
     artefacts: env('ARTEFACTS'),
     until: process.env.E2E_UNTIL || null,
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -234,7 +235,7 @@ export async function runStory(cfg = config()) {
   mkdirSync(cfg.artefacts, { recursive: true });
   const browser = await chromium.launch({ executablePath: cfg.chromium, args: CHROMIUM_ARGS });
   const people = {};
-  for (const who of ['vendor', 'engineer', 'auditor']) {
+  for (const who of ['vendor', 'engineer', 'auditor', 'admin']) {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
     context.setDefaultTimeout(15000);
     // CSP violations are reported on the console too, but with less detail.
@@ -248,7 +249,8 @@ export async function runStory(cfg = config()) {
   const vendor = await people.vendor.newPage();
   const engineer = await people.engineer.newPage();
   const auditor = await people.auditor.newPage();
-  const pageOf = { vendor, engineer, auditor };
+  const admin = await people.admin.newPage();
+  const pageOf = { vendor, engineer, auditor, admin };
 
   let shotNumber = 0;
   let active = vendor;
@@ -496,6 +498,27 @@ export async function runStory(cfg = config()) {
       if ((await chain.getAttribute('data-ok')) !== 'true') throw new Error(`audit chain: ${await chain.innerText()}`);
       await noErrorBanner(auditor);
       await shoot(auditor, 'auditor-audit-log');
+    }],
+    ['admin', async () => {
+      // The administrator enrols TOTP, adds a vendor organisation through the form, and sees it
+      // listed with the policy files checked.
+      active = admin;
+      await signIn(people.admin, admin, cfg.admin, cfg.url, (n) => shoot(admin, `admin-${n}`));
+      await admin.goto(`${cfg.url}/#/admin`);
+      await admin.waitForSelector('#vendor-form');
+      await admin.fill('#vendor-name', 'globex-e2e');
+      await admin.fill('#vendor-contact', 'service@globex.example');
+      await Promise.all([
+        admin.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/admin/vendors' &&
+          r.request().method() === 'POST' && r.status() === 201),
+        admin.click('#vendor-submit'),
+      ]);
+      await until('globex-e2e in the vendors table', 10000,
+        async () => (await admin.locator('#admin-vendors', { hasText: 'globex-e2e' }).count()) === 1);
+      await until('the policy files checked', 10000,
+        async () => !/Checking/.test(await admin.innerText('#admin-policies-summary')));
+      await noErrorBanner(admin);
+      await shoot(admin, 'admin-page');
     }],
   ];
 

@@ -88,6 +88,7 @@ struct World {
     test::writeText(dir / "alice.pw", "Vendor-Pass-e2e-1\n");
     test::writeText(dir / "erin.pw", "Engineer-Pass-e2e-2\n");
     test::writeText(dir / "ann.pw", "Auditor-Pass-e2e-3\n");
+    test::writeText(dir / "root.pw", "Admin-Pass-e2e-4\n");
     admin("", {"group", "add", "ops"});
     admin("", {"vendor", "add", "acme"});
     admin("", {"user", "add", "alice", "--role", "vendor", "--vendor", "acme", "--display-name",
@@ -96,6 +97,8 @@ struct World {
                "Erin Engineer", "--password-file", (dir / "erin.pw").string()});
     admin("", {"user", "add", "ann", "--role", "auditor", "--display-name", "Ann Auditor",
                "--password-file", (dir / "ann.pw").string()});
+    admin("", {"user", "add", "root", "--role", "admin", "--display-name", "Root Admin",
+               "--password-file", (dir / "root.pw").string()});
     admin("", {"asset", "add", kAsset, "--owner-group", "ops", "--criticality", "medium", "--ssh",
                "127.0.0.1:" + std::to_string(target->port()) + ":" + account.name(),
                "--ssh-host-key", target->hostKeyLine()});
@@ -176,6 +179,8 @@ TEST_CASE("portal story in Chromium from the access request to the audit log", "
   ::setenv("ENGINEER_PASSWORD", "Engineer-Pass-e2e-2", 1);
   ::setenv("AUDITOR_USER", "ann", 1);
   ::setenv("AUDITOR_PASSWORD", "Auditor-Pass-e2e-3", 1);
+  ::setenv("ADMIN_USER", "root", 1);
+  ::setenv("ADMIN_PASSWORD", "Admin-Pass-e2e-4", 1);
   ::setenv("ARTEFACTS", artefacts.c_str(), 1);
   ::setenv("CHROMIUM", kChromium, 1);
   ::unsetenv("E2E_UNTIL");  // the registered test always plays the whole story

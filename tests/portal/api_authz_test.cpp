@@ -1,5 +1,7 @@
 // The authorisation matrix: every API endpoint x every role, plus another vendor's objects
 // (portal issue, item 6). Expected statuses are written out per role so a loosened check fails.
+#include <sstream>
+
 #include "api_world.hpp"
 #include "conduit/access/access_service.hpp"
 #include "conduit/store/portal_repository.hpp"
@@ -324,4 +326,28 @@ TEST_CASE("API tokens: scoped to the owner's roles, no CSRF, revocable") {
   CHECK(w.call("DELETE", "/api/v1/tokens/" + id, &ann).status == 204);
   CHECK(bearer("GET", "/api/v1/audit/verify", token) == 401);
   CHECK(w.countEvents("token.revoked") == 1);
+}
+
+TEST_CASE("auditors export the audit trail as JSON lines that verify independently") {
+  ApiWorld w;
+  Browser ann = w.signIn("ann"), alice = w.signIn("alice");
+  CHECK(w.call("GET", "/api/v1/audit/export", &alice).status == 403);
+  CHECK(w.call("GET", "/api/v1/audit/export?since=yesterday", &ann).status == 400);
+  auto r = w.call("GET", "/api/v1/audit/export", &ann);
+  REQUIRE(r.status == 200);
+  CHECK(r.header("Content-Disposition").find("audit.jsonl") != std::string::npos);
+  // Every line is an event with its hashes; each line's prev_hash is the previous line's hash.
+  std::istringstream lines(r.raw);
+  std::string line, previous = core::genesisHash();
+  std::int64_t n = 0;
+  while (std::getline(lines, line)) {
+    auto e = boost::json::parse(line).as_object();
+    CHECK(e.at("prev_hash").as_string() == previous);
+    previous = std::string(e.at("hash").as_string());
+    ++n;
+  }
+  CHECK(n > 10);
+  CHECK(w.lastEventType() == "audit.exported");  // the export itself is in the trail
+  CHECK(w.call("GET", "/api/v1/recordings/ssh-1-1/export?format=exe", &ann).status == 400);
+  CHECK(w.call("GET", "/api/v1/recordings/ssh-1-1/export?format=jsonl", &ann).status == 404);
 }

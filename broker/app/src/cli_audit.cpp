@@ -1,5 +1,4 @@
 // `conduit audit verify|export`: the hash-chained audit trail for auditors and SIEMs.
-#include <boost/json.hpp>
 #include <fstream>
 
 #include "cli_context.hpp"
@@ -7,28 +6,7 @@
 
 namespace conduit::app {
 
-namespace {
-
-std::string toJsonLine(const core::AuditEvent& e) {
-  boost::json::object o;
-  o["seq"] = e.seq;
-  o["time"] = core::formatTime(e.time);
-  o["actor"] = e.draft.actor;
-  o["source"] = e.draft.source;
-  o["category"] = e.draft.category;
-  o["type"] = e.draft.type;
-  o["target"] = e.draft.target;
-  o["outcome"] = core::auditOutcomeName(e.draft.outcome);
-  boost::system::error_code ec;
-  auto details = boost::json::parse(e.draft.details, ec);
-  o["details"] = ec ? boost::json::value(e.draft.details) : details;
-  o["details_text"] = e.draft.details;  // the exact text hashed, for independent verification
-  o["prev_hash"] = e.prevHash;
-  o["hash"] = e.hash;
-  return boost::json::serialize(o);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void addAuditCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   auto* audit = app.add_subcommand("audit", "Verify and export the audit trail");
@@ -99,7 +77,7 @@ void addAuditCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
       }
     }
     std::ostream& out = values->output.empty() ? std::cout : file;
-    for (const auto& e : *events) out << toJsonLine(e) << '\n';
+    for (const auto& e : *events) out << store::auditEventJsonLine(e) << '\n';
     out.flush();
     if (!out) {
       exitCode = fail({core::ErrorCode::io, "writing the export failed"});

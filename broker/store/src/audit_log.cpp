@@ -1,5 +1,7 @@
 #include "conduit/store/audit_log.hpp"
 
+#include <boost/json.hpp>
+
 #include "conduit/store/database.hpp"
 
 namespace conduit::store {
@@ -112,6 +114,25 @@ core::Result<std::int64_t> AuditLog::count() {
   auto row = stmt->step();
   if (!row) return row.error();
   return stmt->columnInt(0);
+}
+
+std::string auditEventJsonLine(const core::AuditEvent& e) {
+  boost::json::object o;
+  o["seq"] = e.seq;
+  o["time"] = core::formatTime(e.time);
+  o["actor"] = e.draft.actor;
+  o["source"] = e.draft.source;
+  o["category"] = e.draft.category;
+  o["type"] = e.draft.type;
+  o["target"] = e.draft.target;
+  o["outcome"] = core::auditOutcomeName(e.draft.outcome);
+  boost::system::error_code ec;
+  auto details = boost::json::parse(e.draft.details, ec);
+  o["details"] = ec ? boost::json::value(e.draft.details) : details;
+  o["details_text"] = e.draft.details;  // the exact text hashed, for independent verification
+  o["prev_hash"] = e.prevHash;
+  o["hash"] = e.hash;
+  return boost::json::serialize(o);
 }
 
 }  // namespace conduit::store

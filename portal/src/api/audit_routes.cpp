@@ -173,6 +173,72 @@ void addAuditRoutes(Router& router, ApiState& s) {
                                                  {"anchor", v->anchorDetail}});
   });
 
+  router.add("GET", "/api/v1/audit/export", [&s](const HttpRequest& r) {
+    std::lock_guard lock(s.mutex);
+    auto caller = authenticate(s, r);
+    if (!caller) return errorResponse(caller.error());
+    if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
+    std::optional<core::TimePoint> since, until;
+    for (auto [key, out] : {std::pair{"since", &since}, std::pair{"until", &until}}) {
+      const std::string text = queryParam(r, key);
+      if (text.empty()) continue;
+      *out = core::parseTime(text);
+      if (!*out) return jsonError(400, "bad_request", std::string(key) + " must be a time");
+    }
+    store::AuditLog log(s.db);
+    // Audited first: an export that cannot be logged does not happen.
+    {
+      auto tx = store::Transaction::begin(s.db);
+      if (!tx) return errorResponse(tx.error());
+      auto e = log.append({caller->actor.username, caller->actor.source, "audit", "audit.exported",
+                           "audit", core::AuditOutcome::success, "{}"},
+                          s.clock.now());
+      if (!e) return errorResponse(e.error());
+      if (auto st = tx->commit(); !st) return errorResponse(st.error());
+    }
+    auto events = log.list(since, until);
+    if (!events) return errorResponse(events.error());
+    std::string body;
+    for (const auto& e : *events) body += store::auditEventJsonLine(e) + "\n";
+    HttpResponse res{200, "application/x-ndjson", std::move(body), {}};
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"audit.jsonl\"");
+    return res;
+  });
+
+  router.add("GET", "/api/v1/recordings/{id}/export", [&s](const HttpRequest& r) {
+    std::lock_guard lock(s.mutex);
+    auto caller = authenticate(s, r);
+    if (!caller) return errorResponse(caller.error());
+    if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
+    const std::string format = queryParam(r, "format");
+    struct Kind {
+      const char* format;
+      const char* type;
+      const char* ext;
+    };
+    static constexpr Kind kinds[] = {{"cast", "application/x-asciicast", "cast"},
+                                     {"jsonl", "application/x-ndjson", "jsonl"},
+                                     {"pcap", "application/vnd.tcpdump.pcap", "pcap"}};
+    const Kind* kind = nullptr;
+    for (const auto& k : kinds) {
+      if (format == k.format) kind = &k;
+    }
+    if (!kind) return jsonError(400, "bad_request", "format must be cast, jsonl or pcap");
+    std::ostringstream out;
+    auto verdict = s.recordings.exportTo(caller->actor, r.param("id"), kind->format, out);
+    if (!verdict) {
+      if (verdict.error().code == core::ErrorCode::invalid_argument) {
+        return jsonError(404, "not_found", "no such recording");
+      }
+      return errorResponse(verdict.error());
+    }
+    HttpResponse res{200, kind->type, out.str(), {}};
+    res.headers.emplace_back("Content-Disposition",
+                             "attachment; filename=\"" + r.param("id") + "." + kind->ext + "\"");
+    res.headers.emplace_back("X-Conduit-Verdict", *verdict);
+    return res;
+  });
+
   router.add("GET", "/api/v1/recordings/{id}/cast", [&s](const HttpRequest& r) {
     std::lock_guard lock(s.mutex);
     auto caller = authenticate(s, r);

@@ -63,7 +63,9 @@ function recordingsCard(context) {
         h('a', { class: 'btn btn-small', href: `#/replay/${seg(id)}`, 'data-action': 'replay', 'data-session-id': id }, 'Replay'),
         verify,
         h('a', { class: 'btn btn-small btn-quiet', href: `/api/v1/recordings/${seg(id)}/cast`,
-          download: `${id}.cast`, 'data-action': 'download', 'data-session-id': id }, 'Download .cast'))));
+          download: `${id}.cast`, 'data-action': 'download', 'data-session-id': id }, 'Download .cast'),
+        h('a', { class: 'btn btn-small btn-quiet', href: `/api/v1/recordings/${seg(id)}/export?format=jsonl`,
+          download: `${id}.jsonl`, 'data-action': 'download-jsonl', 'data-session-id': id }, '.jsonl'))));
   }
 
   async function search() {
@@ -120,7 +122,9 @@ function auditCard(context) {
   body.append(placeholderRow(9, 'Loading…'));
   load();
 
-  return card('Audit log', { id: 'audit-log', tools: h('div', { class: 'btn-row' }, chainResult, verifyChain),
+  const exportLink = h('a', { class: 'btn', id: 'audit-export', href: '/api/v1/audit/export',
+    download: 'audit.jsonl' }, 'Export (JSON lines)');
+  return card('Audit log', { id: 'audit-log', tools: h('div', { class: 'btn-row' }, chainResult, verifyChain, exportLink),
     description: 'Every state change and security event, newest first, in a hash chain.' }, form, tableEl);
 }
 

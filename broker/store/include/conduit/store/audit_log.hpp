@@ -39,4 +39,8 @@ class AuditLog {
   Database& db_;
 };
 
+/// One event as a JSON line for SIEMs and auditors: every field, the exact details text that was
+/// hashed, and prev_hash/hash, so the chain can be verified independently of Conduit.
+std::string auditEventJsonLine(const core::AuditEvent& e);
+
 }  // namespace conduit::store
