@@ -275,7 +275,8 @@ export async function runStory(cfg = config()) {
       await vendor.selectOption('#req-asset', cfg.asset);
       await vendor.check('#req-protocol-ssh');
       await vendor.fill('#req-duration', '60');
-      await vendor.fill('#req-reason', `E2E: check the alarm configuration on ${cfg.asset}`);
+      // The reason carries markup: it must reach the engineer as text, never as HTML.
+      await vendor.fill('#req-reason', `E2E: check the alarm configuration on ${cfg.asset} <img src=x onerror=alert(1)><i>not markup</i>`);
       await vendor.fill('#req-ticket', 'CHG-E2E-1');
       await shoot(vendor, 'request-form-filled');
       const [response] = await Promise.all([
@@ -303,6 +304,10 @@ export async function runStory(cfg = config()) {
       const id = s.requestId;
       const card = engineer.locator(`article.approval[data-request-id=${q(id)}]`);
       await card.waitFor();
+      // User-supplied text is shown literally: the markup is visible text, no element was made.
+      const shown = await card.innerText();
+      if (!shown.includes('<i>not markup</i>')) throw new Error(`the reason is not shown literally: ${shown}`);
+      if (await card.locator('img, i').count()) throw new Error('the reason was interpreted as HTML');
       await engineer.click(`[data-action=explain][data-request-id=${q(id)}]`);
       const explain = engineer.locator(`#explain-${id}`);
       await explain.waitFor({ state: 'visible' });
