@@ -5,6 +5,7 @@
 #include "api_world.hpp"
 #include "conduit/access/access_service.hpp"
 #include "conduit/store/portal_repository.hpp"
+#include "conduit/store/recording_index.hpp"
 
 using namespace conduit;
 using namespace std::chrono_literals;
@@ -350,4 +351,68 @@ TEST_CASE("auditors export the audit trail as JSON lines that verify independent
   CHECK(w.lastEventType() == "audit.exported");  // the export itself is in the trail
   CHECK(w.call("GET", "/api/v1/recordings/ssh-1-1/export?format=exe", &ann).status == 400);
   CHECK(w.call("GET", "/api/v1/recordings/ssh-1-1/export?format=jsonl", &ann).status == 404);
+}
+
+TEST_CASE("auditors find sessions by vendor and time as well as user, asset and text") {
+  ApiWorld w;
+  const auto t0 = w.clock.now();
+  store::RecordingIndex index(w.db);
+  store::SessionRepository sessions(w.db);
+  // alice (acme) early in the day, bob (globex) two days later; both typed "ls".
+  REQUIRE(sessions
+              .started({"ssh-1-1", "alice", "hmi-3", "ssh", "10.0.0.5", std::nullopt, t0, t0 + 1h,
+                        std::nullopt, "", 0, 0})
+              .ok());
+  REQUIRE(sessions.ended("ssh-1-1", t0 + 10min, "vendor disconnected", 10, 20).ok());
+  REQUIRE(
+      index
+          .add({"ssh-1-1", "ssh-1-1.crec", "alice", "hmi-3", t0 + 10min, "00"}, {{1000, "$ ls -l"}})
+          .ok());
+  REQUIRE(sessions
+              .started({"ssh-2-1", "bob", "hmi-3", "ssh", "10.0.0.6", std::nullopt, t0 + 48h,
+                        t0 + 49h, std::nullopt, "", 0, 0})
+              .ok());
+  REQUIRE(sessions.ended("ssh-2-1", t0 + 48h + 5min, "vendor disconnected", 1, 2).ok());
+  REQUIRE(index
+              .add({"ssh-2-1", "ssh-2-1.crec", "bob", "hmi-3", t0 + 48h + 5min, "00"},
+                   {{2000, "$ ls /tmp"}})
+              .ok());
+  Browser ann = w.signIn("ann");
+  auto ids = [&](const std::string& query) {
+    auto r = w.call("GET", "/api/v1/recordings" + query, &ann);
+    REQUIRE(r.status == 200);
+    std::set<std::string> out;
+    for (const auto& v : r.body.as_array()) out.insert(std::string(v.at("session_id").as_string()));
+    return out;
+  };
+  using Ids = std::set<std::string>;
+  CHECK(ids("?q=ls") == Ids{"ssh-1-1", "ssh-2-1"});
+  CHECK(ids("?q=ls&vendor=acme") == Ids{"ssh-1-1"});
+  CHECK(ids("?vendor=globex") == Ids{"ssh-2-1"});
+  CHECK(ids("?from=2026-11-27T00:00:00Z") == Ids{"ssh-2-1"});
+  CHECK(ids("?to=2026-11-27T00:00:00Z") == Ids{"ssh-1-1"});
+  CHECK(ids("?from=2026-11-26T08:05:00Z&to=2026-11-26T08:06:00Z") == Ids{"ssh-1-1"});
+  CHECK(ids("?user=bob&q=ls") == Ids{"ssh-2-1"});
+  CHECK(ids("?asset=plc-17").empty());
+  CHECK(w.call("GET", "/api/v1/recordings?from=monday", &ann).status == 400);
+  auto first = w.call("GET", "/api/v1/recordings?q=ls%20-l", &ann);
+  REQUIRE(first.body.as_array().size() == 1);
+  CHECK(first.body.at(0).at("match").as_string() == "$ ls -l");
+  CHECK(first.body.at(0).at("bytes_to_vendor").as_int64() == 20);
+}
+
+TEST_CASE("query parameters are percent-decoded, with '+' as a space as browsers send it") {
+  ApiWorld w;
+  store::RecordingIndex index(w.db);
+  REQUIRE(index
+              .add({"ssh-3-1", "ssh-3-1.crec", "alice", "hmi-3", w.clock.now(), "00"},
+                   {{1000, "$ rm -rf /opt/old"}})
+              .ok());
+  Browser ann = w.signIn("ann");
+  for (const char* q : {"?q=rm%20-rf", "?q=rm+-rf", "?q=%72m+-rf"}) {
+    INFO(q);
+    auto r = w.call("GET", std::string("/api/v1/recordings") + q, &ann);
+    REQUIRE(r.status == 200);
+    CHECK(r.body.as_array().size() == 1);
+  }
 }

@@ -57,8 +57,11 @@ HttpResponse errorResponse(const core::Error& e) {
 std::string queryParam(const HttpRequest& r, std::string_view key) {
   auto params = boost::urls::parse_query(r.query);
   if (!params) return {};
+  // Browsers' forms and URLSearchParams send a space as '+'.
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
   for (const auto& p : *params) {
-    if (p.key == key) return std::string(p.value);
+    if (p.key.decode(opts) == key) return p.value.decode(opts);
   }
   return {};
 }

@@ -111,6 +111,15 @@ void addAuditRoutes(Router& router, ApiState& s) {
     const std::string q = queryParam(r, "q");
     const std::string user = queryParam(r, "user");
     const std::string asset = queryParam(r, "asset");
+    const std::string vendor = queryParam(r, "vendor");
+    std::optional<core::TimePoint> from, to;  // the session's time span must touch [from, to)
+    for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+      const std::string text = queryParam(r, key);
+      if (text.empty()) continue;
+      *out = core::parseTime(text);
+      if (!*out) return jsonError(400, "bad_request", std::string(key) + " must be a time");
+    }
+    std::map<std::string, std::string> vendorOf;  // user -> vendor organisation name
     store::RecordingIndex index(s.db);
     std::vector<store::RecordingEntry> entries;
     std::map<std::string, std::string> firstLine;
@@ -141,7 +150,18 @@ void addAuditRoutes(Router& router, ApiState& s) {
         }
         if (!caller->user.inGroup(owners[e.asset])) continue;
       }
+      if (!vendor.empty()) {
+        if (!vendorOf.contains(e.user)) {
+          auto u = repo.userByName(e.user);
+          vendorOf[e.user] = u && u->vendorId ? u->vendorName : std::string();
+        }
+        if (vendorOf[e.user] != vendor) continue;
+      }
       auto row = store::SessionRepository(s.db).session(e.sessionId);
+      const core::TimePoint started = row ? row->startedAt : e.sealedAt;
+      const core::TimePoint ended = row && row->endedAt ? *row->endedAt : e.sealedAt;
+      if (from && ended < *from) continue;
+      if (to && started >= *to) continue;
       auto o =
           recordingJson(e, row ? std::optional<store::SessionRow>(std::move(*row)) : std::nullopt);
       if (auto it = firstLine.find(e.sessionId); it != firstLine.end()) {

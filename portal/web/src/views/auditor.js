@@ -34,10 +34,14 @@ function recordingsCard(context) {
   const q = h('input', { type: 'search', id: 'rec-q', name: 'q', placeholder: 'Text in the session', autocomplete: 'off' });
   const user = h('input', { type: 'text', id: 'rec-user', name: 'user', autocomplete: 'off' });
   const asset = h('input', { type: 'text', id: 'rec-asset', name: 'asset', autocomplete: 'off' });
+  const vendor = h('input', { type: 'text', id: 'rec-vendor', name: 'vendor', autocomplete: 'off' });
+  const from = h('input', { type: 'date', id: 'rec-from', name: 'from' });
+  const to = h('input', { type: 'date', id: 'rec-to', name: 'to' });
   const submit = h('button', { type: 'submit', id: 'rec-search', class: 'btn btn-primary' }, 'Search');
   const count = h('span', { class: 'sub', id: 'rec-count', role: 'status' });
   const form = h('form', { id: 'recordings-form', class: 'filters' },
-    field('Search text', q, { wide: true }), field('User', user), field('Asset', asset),
+    field('Search text', q, { wide: true }), field('User', user), field('Vendor', vendor),
+    field('Asset', asset), field('From (UTC)', from), field('Until (UTC)', to),
     h('div', { class: 'filters-actions' }, submit));
   const { el: tableEl, body } = table(['Session', 'User', 'Asset', 'Started', 'Ended', 'Size', 'Verification', ''],
     { id: 'recordings-table', caption: 'Recorded sessions' });
@@ -69,7 +73,12 @@ function recordingsCard(context) {
   }
 
   async function search() {
-    const list = await busy(submit, () => get(withQuery('/api/v1/recordings', { q: q.value, user: user.value, asset: asset.value })));
+    const list = await busy(submit, () => get(withQuery('/api/v1/recordings', {
+      q: q.value, user: user.value, vendor: vendor.value, asset: asset.value,
+      // Whole days in UTC: from the start of the first to the end of the last.
+      from: from.value ? `${from.value}T00:00:00Z` : '',
+      to: to.value ? new Date(Date.parse(`${to.value}T00:00:00Z`) + 86400000).toISOString().replace(/\.\d+Z$/, 'Z') : '',
+    })));
     if (!list || !context.alive) return;
     replace(body, list.length ? list.map(row) : placeholderRow(8, 'No recordings match.'));
     count.textContent = `${list.length} session${list.length === 1 ? '' : 's'}`;
