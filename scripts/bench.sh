@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Builds the release preset with benchmarks and runs them. Figures go into docs/benchmarks.md
 # by hand, with this command and the date.
+#
+#   scripts/bench.sh [N]                      credentials: N mints and checkouts (default 2000)
+#   scripts/bench.sh recorder [MiB] [REPS]    recorder: MiB per throughput run (default 1024),
+#                                             repetitions of every figure (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cmake --preset release -DCONDUIT_BUILD_BENCH=ON >/dev/null
-cmake --build --preset release -j "$(nproc)" --target bench_credentials
-./build/release/bench/bench_credentials "${1:-2000}"
+if [ "${1:-}" = "recorder" ]; then
+  shift
+  cmake --build --preset release -j "$(nproc)" --target bench_recorder
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  ./build/release/bench/bench_recorder "${1:-1024}" "${2:-3}"
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+else
+  cmake --build --preset release -j "$(nproc)" --target bench_credentials
+  ./build/release/bench/bench_credentials "${1:-2000}"
+fi

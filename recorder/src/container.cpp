@@ -44,7 +44,9 @@ HeaderProblem parseHeaderPrefix(std::span<const unsigned char, kHeaderPrefixByte
     return HeaderProblem::not_a_recording;
   }
   version = loadU16Le(prefix.data() + 8);
-  if (version != kFormatVersion) return HeaderProblem::unsupported_version;
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    return HeaderProblem::unsupported_version;
+  }
   if (loadU16Le(prefix.data() + 10) != 0) return HeaderProblem::malformed;
   headerLength = loadU32Le(prefix.data() + 12);
   // Smallest header: prefix, start time, 1-byte session id, slot count, one slot with a 1-byte
@@ -95,6 +97,17 @@ HeaderProblem parseHeader(std::span<const unsigned char> bytes, RecordingHeader&
 std::array<unsigned char, 32> headerDigest(std::span<const unsigned char> headerBytes) {
   std::array<unsigned char, 32> h{};
   crypto_generichash(h.data(), h.size(), headerBytes.data(), headerBytes.size(), nullptr, 0);
+  return h;
+}
+
+std::array<unsigned char, 32> segmentDigest(std::span<const unsigned char, 32> headerDigest,
+                                            std::uint32_t segment, std::uint64_t firstMessage) {
+  std::array<unsigned char, 32 + 4 + 8> in{};
+  std::memcpy(in.data(), headerDigest.data(), 32);
+  storeU32Le(in.data() + 32, segment);
+  storeU64Le(in.data() + 36, firstMessage);
+  std::array<unsigned char, 32> h{};
+  crypto_generichash(h.data(), h.size(), in.data(), in.size(), nullptr, 0);
   return h;
 }
 

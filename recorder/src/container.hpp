@@ -32,6 +32,13 @@ HeaderProblem parseHeader(std::span<const unsigned char> bytes, RecordingHeader&
 /// fails the first decryption.
 std::array<unsigned char, 32> headerDigest(std::span<const unsigned char> headerBytes);
 
+/// The associated data of every message of segment `segment` (numbered from 1; segment 0 uses
+/// the header digest itself): BLAKE2b-256(header digest || segment u32 LE || first message
+/// u64 LE). Binding the number and the first message index makes a removed, repeated or
+/// reordered segment, or a segment cut short, fail authentication or the reader's count check.
+std::array<unsigned char, 32> segmentDigest(std::span<const unsigned char, 32> headerDigest,
+                                            std::uint32_t segment, std::uint64_t firstMessage);
+
 /// Appends one record (18-byte header + payload parts) to a batch body.
 void appendRecord(std::vector<unsigned char>& body, std::uint64_t timeUs, std::uint32_t channel,
                   std::uint8_t kind, std::uint8_t direction, std::span<const unsigned char> head,

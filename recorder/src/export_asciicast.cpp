@@ -21,52 +21,116 @@ bool isTerminal(RecordKind k) {
 }
 }  // namespace
 
+namespace {
+
+// Writes the events of one cast; shared by the whole-session and the from-time exports.
+class CastEvents {
+ public:
+  CastEvents(std::ostream& out, const AsciicastOptions& options, ExportSummary& summary)
+      : out_(out), options_(options), summary_(summary) {}
+
+  bool selected(const Record& r) const {
+    return isTerminal(r.kind) && (!options_.channel || r.channel == *options_.channel) &&
+           (r.kind != RecordKind::terminal_input || options_.includeInput);
+  }
+
+  void header(const RecordingHeader& h, TerminalSize size) {
+    const auto title = options_.title.empty() ? h.sessionId : options_.title;
+    out_ << "{\"version\": 2, \"width\": " << size.columns << ", \"height\": " << size.rows
+         << ", \"timestamp\": " << (h.startedUnixUs + options_.fromUs) / 1000000
+         << ", \"title\": " << detail::jsonString(title) << "}\n";
+  }
+
+  void event(std::uint64_t timeUs, const char* code, const std::string& text) {
+    out_ << "[" << seconds(timeUs) << ", \"" << code << "\", " << detail::jsonString(text) << "]\n";
+    ++summary_.recordsWritten;
+  }
+
+  // Output and input bytes as text, joining UTF-8 split across records of one stream.
+  std::string text(const Record& r) {
+    std::string t;
+    decoders_[{r.channel, r.kind}].feed(r.payload, t);
+    return t;
+  }
+
+  void emit(const Record& r) {
+    if (!selected(r)) {
+      ++summary_.recordsSkipped;
+      return;
+    }
+    const std::uint64_t t = r.timeUs - options_.fromUs;
+    if (r.kind == RecordKind::resize) {
+      const auto s = decodeResize(r.payload);
+      if (!s) {
+        ++summary_.recordsSkipped;
+        return;
+      }
+      event(t, "r", std::to_string(s->columns) + "x" + std::to_string(s->rows));
+      return;
+    }
+    const auto data = text(r);
+    if (!data.empty()) event(t, r.kind == RecordKind::terminal_input ? "i" : "o", data);
+  }
+
+ private:
+  std::ostream& out_;
+  const AsciicastOptions& options_;
+  ExportSummary& summary_;
+  std::map<std::pair<std::uint32_t, RecordKind>, detail::Utf8Sanitizer> decoders_;
+};
+
+// From options.fromUs: the records before it build the screen, which the first event draws.
+ExportSummary exportFrom(RecordingReader& reader, std::ostream& out,
+                         const AsciicastOptions& options) {
+  ExportSummary summary;
+  CastEvents events(out, options, summary);
+  TerminalScreen screen = options.startScreen ? *options.startScreen : TerminalScreen();
+  bool started = false;
+  auto start = [&] {
+    events.header(reader.header(), screen.size());
+    events.event(0, "o", screen.redraw());
+    started = true;
+  };
+  while (auto r = reader.next()) {
+    if (!started && r->timeUs < options.fromUs) {
+      if (!events.selected(*r)) continue;
+      if (r->kind == RecordKind::resize) {
+        if (const auto s = decodeResize(r->payload)) screen.resize(*s);
+      } else if (r->kind == RecordKind::terminal_output) {
+        // Through the cast's own decoder, so a character split across fromUs comes out whole.
+        screen.feedText(events.text(*r));
+      }
+      continue;
+    }
+    if (!started) start();
+    events.emit(*r);
+  }
+  if (!started) start();
+  summary.source = reader.status();
+  return summary;
+}
+
+}  // namespace
+
 ExportSummary exportAsciicast(RecordingReader& reader, std::ostream& out,
                               const AsciicastOptions& options) {
+  if (options.fromUs > 0 || options.startScreen != nullptr) {
+    return exportFrom(reader, out, options);
+  }
   ExportSummary summary;
+  CastEvents events(out, options, summary);
   // The header needs the terminal size, which the first resize record gives (the SSH gateway
   // records the pty request first). Records before the first output are held until then.
   std::vector<Record> held;
   TerminalSize size;
   bool headerWritten = false;
-  std::map<std::pair<std::uint32_t, RecordKind>, detail::Utf8Sanitizer> decoders;
-
   auto writeHeader = [&] {
-    const auto title = options.title.empty() ? reader.header().sessionId : options.title;
-    out << "{\"version\": 2, \"width\": " << size.columns << ", \"height\": " << size.rows
-        << ", \"timestamp\": " << reader.header().startedUnixUs / 1000000
-        << ", \"title\": " << detail::jsonString(title) << "}\n";
+    events.header(reader.header(), size);
     headerWritten = true;
   };
-  auto emit = [&](const Record& r) {
-    if (!isTerminal(r.kind) || (options.channel && r.channel != *options.channel) ||
-        (r.kind == RecordKind::terminal_input && !options.includeInput)) {
-      ++summary.recordsSkipped;
-      return;
-    }
-    std::string text;
-    const char* code = "o";
-    if (r.kind == RecordKind::resize) {
-      const auto s = decodeResize(r.payload);
-      if (!s) {
-        ++summary.recordsSkipped;
-        return;
-      }
-      text = std::to_string(s->columns) + "x" + std::to_string(s->rows);
-      code = "r";
-    } else {
-      decoders[{r.channel, r.kind}].feed(r.payload, text);
-      if (r.kind == RecordKind::terminal_input) code = "i";
-      if (text.empty()) return;
-    }
-    out << "[" << seconds(r.timeUs) << ", \"" << code << "\", " << detail::jsonString(text)
-        << "]\n";
-    ++summary.recordsWritten;
-  };
-
   while (auto r = reader.next()) {
     if (headerWritten) {
-      emit(*r);
+      events.emit(*r);
       continue;
     }
     if (r->kind == RecordKind::resize && (!options.channel || r->channel == *options.channel)) {
@@ -78,12 +142,12 @@ ExportSummary exportAsciicast(RecordingReader& reader, std::ostream& out,
     held.push_back(std::move(*r));
     if (held.back().kind == RecordKind::terminal_output) {
       writeHeader();
-      for (const auto& h : held) emit(h);
+      for (const auto& h : held) events.emit(h);
       held.clear();
     }
   }
   if (!headerWritten) writeHeader();
-  for (const auto& h : held) emit(h);
+  for (const auto& h : held) events.emit(h);
   summary.source = reader.status();
   return summary;
 }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "bytes.hpp"
 #include "container.hpp"
@@ -38,6 +39,10 @@ class FileSource final : public ByteSource {
       if (n < 0 && errno == EINTR) continue;
       return static_cast<long>(n);
     }
+  }
+  bool seekTo(std::uint64_t offset) override {
+    return offset <= static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()) &&
+           ::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) == static_cast<off_t>(offset);
   }
 
  private:
@@ -113,7 +118,14 @@ struct RecordingReader::State {
   bool finished = false;
   RecordingHeader header;
   SecretStream* stream = nullptr;
+  std::optional<SecretKey32> key;  // kept to start each segment's secretstream
   std::array<unsigned char, 32> headerHash{};
+  std::array<unsigned char, 32> messageAd{};  // the current segment's associated data
+  std::uint32_t segment = 0;
+  std::uint64_t segmentFirstMessage = 0;
+  std::optional<SeekPoint> pendingPoint;  // a segment whose first record is not read yet
+  std::vector<SeekPoint> seekPoints;
+  std::uint64_t position = 0;  // absolute file offset of the next byte
   ZSTD_DCtx* dctx = nullptr;
   std::vector<unsigned char> cipher;
   std::vector<unsigned char> plain;
@@ -150,6 +162,7 @@ struct RecordingReader::State {
       got += static_cast<std::size_t>(n);
     }
     bytesRead += got;
+    position += got;
     return static_cast<long>(got);
   }
 
@@ -170,7 +183,8 @@ struct RecordingReader::State {
       case detail::HeaderProblem::unsupported_version:
         return stop(Verdict::unsupported_version,
                     "recording format version " + std::to_string(version) +
-                        " is not supported (this build reads version " +
+                        " is not supported (this build reads versions " +
+                        std::to_string(kOldestFormatVersion) + " to " +
                         std::to_string(kFormatVersion) + ")");
       case detail::HeaderProblem::malformed:
         return stop(Verdict::not_a_recording, "malformed recording header");
@@ -187,7 +201,6 @@ struct RecordingReader::State {
     }
     headerHash = detail::headerDigest(bytes);
 
-    std::optional<SecretKey32> key;
     std::string lastError;
     for (const auto& slot : header.keySlots) {
       for (const auto* w : keys) {
@@ -215,23 +228,113 @@ struct RecordingReader::State {
                                                         key->reveal().data()) != 0) {
       return stop(Verdict::corrupt, "invalid stream header");
     }
+    messageAd = headerHash;
+    pendingPoint = SeekPoint{0, 0, header.encodedSize};
   }
 
-  // Reads, authenticates and unpacks the next message into `body`. False when reading stops.
-  bool readMessage() {
-    std::array<unsigned char, 4> lenBytes{};
-    const long n = readExact(lenBytes);
+  // Reads the rest of a segment marker whose 0xffffffff field started at `at` and starts that
+  // segment's secretstream. `expectedFirst` is the message index it must carry. False when
+  // reading stops.
+  bool startSegment(std::uint64_t at, std::uint64_t expectedFirst, bool seeking) {
+    const std::string where = "segment marker at offset " + std::to_string(at);
+    if (header.formatVersion < 2) {
+      stop(Verdict::corrupt, where + " in a version 1 recording");
+      return false;
+    }
+    std::array<unsigned char, kSegmentMarkerBytes - 4> rest{};
+    const long n = readExact(rest);
     if (n < 0) {
       stop(Verdict::io_error, "cannot read the file");
       return false;
     }
-    if (n == 0) {
-      truncated("the file ends without the final message");
+    if (static_cast<std::size_t>(n) < rest.size()) {
+      truncated("the file ends inside a segment marker");
       return false;
     }
-    if (n < 4) {
-      truncated("the file ends inside message " + std::to_string(messages + 1));
+    const auto number = detail::loadU32Le(rest.data());
+    const auto first = detail::loadU64Le(rest.data() + 4);
+    if (seeking
+            ? first != expectedFirst
+            : number != segment + 1 || first != expectedFirst || messages == segmentFirstMessage) {
+      stop(Verdict::corrupt, where + " is out of place (a segment was removed, repeated, " +
+                                 "reordered or cut short)");
       return false;
+    }
+    if (crypto_secretstream_xchacha20poly1305_init_pull(stream, rest.data() + 12,
+                                                        key->reveal().data()) != 0) {
+      stop(Verdict::corrupt, where + " has an invalid stream header");
+      return false;
+    }
+    segment = number;
+    segmentFirstMessage = first;
+    messages = first;
+    messageAd = detail::segmentDigest(headerHash, number, first);
+    pendingPoint = SeekPoint{first, 0, at};
+    return true;
+  }
+
+  bool seek(const SeekPoint& point) {
+    if (!key || stream == nullptr || source == nullptr) return false;  // never opened
+    finished = false;
+    status = {};
+    recordsLeft = 0;
+    body = {};
+    bodyPos = 0;
+    sawFinal = false;
+    lastTimeUs = 0;
+    seekPoints.clear();
+    const std::string mismatch = "no segment with message " + std::to_string(point.messageIndex) +
+                                 " starts at offset " + std::to_string(point.offset) +
+                                 " (the seek index does not match the recording)";
+    if (!source->seekTo(point.offset)) {
+      stop(Verdict::io_error, "cannot seek to offset " + std::to_string(point.offset));
+      return false;
+    }
+    position = point.offset;
+    if (point.offset == header.encodedSize) {
+      if (point.messageIndex != 0) {
+        stop(Verdict::corrupt, mismatch);
+        return false;
+      }
+      crypto_secretstream_xchacha20poly1305_init_pull(stream, header.streamHeader.data(),
+                                                      key->reveal().data());
+      segment = 0;
+      segmentFirstMessage = 0;
+      messages = 0;
+      messageAd = headerHash;
+      pendingPoint = point;
+      return true;
+    }
+    std::array<unsigned char, 4> field{};
+    const long n = readExact(field);
+    if (n != 4 || detail::loadU32Le(field.data()) != kSegmentMarker) {
+      stop(Verdict::corrupt, mismatch);
+      return false;
+    }
+    return startSegment(point.offset, point.messageIndex, true);
+  }
+
+  // Reads, authenticates and unpacks the next message into `body`, starting a new segment on
+  // the way if a marker comes first. False when reading stops.
+  bool readMessage() {
+    std::array<unsigned char, 4> lenBytes{};
+    while (true) {
+      const std::uint64_t at = position;
+      const long n = readExact(lenBytes);
+      if (n < 0) {
+        stop(Verdict::io_error, "cannot read the file");
+        return false;
+      }
+      if (n == 0) {
+        truncated("the file ends without the final message");
+        return false;
+      }
+      if (n < 4) {
+        truncated("the file ends inside message " + std::to_string(messages + 1));
+        return false;
+      }
+      if (detail::loadU32Le(lenBytes.data()) != kSegmentMarker) break;
+      if (!startSegment(at, messages, false)) return false;
     }
     const std::size_t len = detail::loadU32Le(lenBytes.data());
     const std::string which = "message " + std::to_string(messages + 1);
@@ -252,8 +355,8 @@ struct RecordingReader::State {
     plain.resize(len - kAbytes);
     unsigned char tag = 0;
     if (crypto_secretstream_xchacha20poly1305_pull(stream, plain.data(), nullptr, &tag,
-                                                   cipher.data(), len, headerHash.data(),
-                                                   headerHash.size()) != 0) {
+                                                   cipher.data(), len, messageAd.data(),
+                                                   messageAd.size()) != 0) {
       stop(Verdict::corrupt, which + " fails authentication (altered, removed or reordered)");
       return false;
     }
@@ -330,6 +433,11 @@ struct RecordingReader::State {
         bodyPos += kRecordHeaderBytes + len;
         --recordsLeft;
         lastTimeUs = r.timeUs;
+        if (pendingPoint) {
+          pendingPoint->atUs = r.timeUs;
+          seekPoints.push_back(*pendingPoint);
+          pendingPoint.reset();
+        }
         return r;
       }
       if (bodyPos != body.size()) {
@@ -399,6 +507,12 @@ std::uint64_t RecordingReader::messages() const {
 }
 std::uint64_t RecordingReader::bytesRead() const {
   return s_->bytesRead;
+}
+const std::vector<SeekPoint>& RecordingReader::seekPoints() const {
+  return s_->seekPoints;
+}
+bool RecordingReader::seek(const SeekPoint& point) {
+  return s_->seek(point);
 }
 
 ReadAll readAll(const std::filesystem::path& file, std::span<const StreamKeyWrapper* const> keys) {

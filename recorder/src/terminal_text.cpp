@@ -140,4 +140,29 @@ std::string extractTerminalText(RecordingReader& reader, bool includeInput) {
   return out;
 }
 
+RecordingIndexEntries indexRecording(RecordingReader& reader) {
+  RecordingIndexEntries out;
+  TerminalTextExtractor text(true);
+  TerminalScreen screen;
+  bool terminal = false;
+  const std::size_t before = reader.seekPoints().size();
+  while (auto r = reader.next()) {
+    // A new segment's point appears with its first record: the keyframe is the screen just
+    // before that record.
+    const auto& points = reader.seekPoints();
+    while (before + out.keyframes.size() < points.size()) {
+      out.keyframes.push_back(
+          {points[before + out.keyframes.size()], terminal ? screen.serialize() : std::string()});
+    }
+    text.feed(*r);
+    if (r->kind == RecordKind::terminal_output || r->kind == RecordKind::resize) {
+      screen.feed(*r);
+      terminal = true;
+    }
+  }
+  out.lines = text.finish();
+  out.source = reader.status();
+  return out;
+}
+
 }  // namespace conduit::recorder

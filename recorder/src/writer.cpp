@@ -60,7 +60,9 @@ struct RecordingWriter::State {
   WriterOptions options;
   int fd = -1;
   SecretStream* stream = nullptr;  // sodium_malloc'd: holds the stream key
+  std::optional<SecretKey32> key;  // starts each segment's secretstream
   std::array<unsigned char, 32> headerHash{};
+  std::array<unsigned char, 32> messageAd{};  // the current segment's associated data
   crypto_generichash_state fileHash{};
   ZSTD_CCtx* cctx = nullptr;
   Clock::time_point start;
@@ -86,6 +88,9 @@ struct RecordingWriter::State {
   std::uint64_t durationUs = 0;
   std::array<std::uint64_t, kRecordKindCount> counts{};
   bool lastBatchRaw = false;
+  std::uint32_t segment = 0;         // segments are numbered from 0 (the header's stream)
+  std::uint64_t segmentStartUs = 0;  // record time of the current segment's first record
+  std::uint64_t segmentBytes = 0;    // bytes of messages in the current segment
   std::thread thread;
 
   // The sink: a second thread writes and hashes what the writer thread sealed, so encryption
@@ -121,8 +126,33 @@ struct RecordingWriter::State {
     if (setFailure(error) && options.onFailure) options.onFailure(error);
   }
 
-  // Compresses (or not) one batch and appends its encrypted message to `out`.
+  // Ends the current secretstream and starts the next one: a segment marker in `out`, a fresh
+  // stream header under the same key, and the new segment's associated data.
+  void startSegment(std::uint64_t firstTimeUs) {
+    ++segment;
+    const std::size_t at = out.size();
+    out.resize(at + kSegmentMarkerBytes);
+    unsigned char* p = out.data() + at;
+    detail::storeU32Le(p, kSegmentMarker);
+    detail::storeU32Le(p + 4, segment);
+    detail::storeU64Le(p + 8, messages);
+    crypto_secretstream_xchacha20poly1305_init_push(stream, p + 16, key->reveal().data());
+    messageAd = detail::segmentDigest(headerHash, segment, messages);
+    segmentStartUs = firstTimeUs;
+    segmentBytes = 0;
+  }
+
+  bool segmentDue(std::span<const unsigned char> body) const {
+    if (body.empty() || messages == 0) return false;
+    const auto firstTimeUs = detail::loadU64Le(body.data());
+    const auto intervalUs = static_cast<std::uint64_t>(options.segmentInterval.count()) * 1000;
+    return firstTimeUs - segmentStartUs >= intervalUs || segmentBytes >= options.segmentBytes;
+  }
+
+  // Compresses (or not) one batch and appends its encrypted message to `out`, in a new segment
+  // if one is due.
   void sealBatch(std::span<const unsigned char> body, std::uint32_t records, bool final) {
+    if (segmentDue(body)) startSegment(detail::loadU64Le(body.data()));
     plain.resize(kBatchHeaderBytes + std::max<std::size_t>(ZSTD_compressBound(body.size()), 1));
     bool compress = true;
     // Fast path for incompressible data (encrypted or compressed payloads, random bytes):
@@ -161,11 +191,12 @@ struct RecordingWriter::State {
     out.resize(at + 4 + cipherBytes);
     detail::storeU32Le(out.data() + at, static_cast<std::uint32_t>(cipherBytes));
     crypto_secretstream_xchacha20poly1305_push(
-        stream, out.data() + at + 4, nullptr, plain.data(), plainBytes, headerHash.data(),
-        headerHash.size(),
+        stream, out.data() + at + 4, nullptr, plain.data(), plainBytes, messageAd.data(),
+        messageAd.size(),
         final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
               : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
     ++messages;
+    segmentBytes += 4 + cipherBytes;
   }
 
   // Hands `out` to the sink, waiting while the sink still holds the previous buffer (that wait
@@ -327,6 +358,9 @@ core::Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(WriterOpt
   if (options.sealInterval.count() <= 0) {
     return core::fail(core::ErrorCode::invalid_argument, "sealInterval must be positive");
   }
+  if (options.segmentInterval.count() <= 0 || options.segmentBytes == 0) {
+    return core::fail(core::ErrorCode::invalid_argument, "segment limits must be positive");
+  }
   auto s = std::make_unique<State>();
   s->options = std::move(options);
   s->sessionId = s->options.sessionId;
@@ -339,7 +373,8 @@ core::Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(WriterOpt
   RecordingHeader header;
   header.startedUnixUs = unixNowUs();
   header.sessionId = s->sessionId;
-  const auto key = SecretKey32::generate();
+  s->key.emplace(SecretKey32::generate());
+  const auto& key = *s->key;
   std::vector<StreamKeyWrapper*> wrappers{&primary};
   if (auditor != nullptr) wrappers.push_back(auditor);
   for (auto* w : wrappers) {
@@ -361,6 +396,7 @@ core::Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(WriterOpt
                                                   key.reveal().data());
   const auto headerBytes = detail::encodeHeader(header);
   s->headerHash = detail::headerDigest(headerBytes);
+  s->messageAd = s->headerHash;  // segment 0: the header digest, as in version 1
 
   // 0600 and O_EXCL: recordings are readable by the broker only, and never overwrite one.
   s->fd = ::open(s->options.file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

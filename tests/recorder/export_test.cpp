@@ -92,7 +92,7 @@ TEST_CASE("jsonl export lists every record with its payload in base64") {
   const auto l = lines(out.str());
   REQUIRE(l.size() == 10);
   CHECK(l[0] == "{\"session_id\":\"sess-term\",\"started_unix_us\":" +
-                    std::to_string(reader.header().startedUnixUs) + ",\"format_version\":1}");
+                    std::to_string(reader.header().startedUnixUs) + ",\"format_version\":2}");
   CHECK(l[3] ==
         "{\"t_us\":200000,\"channel\":0,\"direction\":\"to_target\",\"kind\":\"terminal_input\","
         "\"payload_b64\":\"bHMN\"}");

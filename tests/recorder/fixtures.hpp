@@ -27,6 +27,11 @@ class TestVaultWrapper final : public StreamKeyWrapper {
     if (sodium_init() < 0) std::abort();
     crypto_aead_xchacha20poly1305_ietf_keygen(kek_.data());
   }
+  /// A wrapper with a fixed key-encryption key (for files kept in the repository).
+  TestVaultWrapper(std::string id, const std::array<unsigned char, 32>& kek)
+      : id_(std::move(id)), kek_(kek) {
+    if (sodium_init() < 0) std::abort();
+  }
   core::Result<std::vector<unsigned char>> wrap(std::span<const unsigned char, 32> key,
                                                 std::string_view context) override {
     std::vector<unsigned char> out(24 + 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES);
@@ -87,18 +92,38 @@ struct MessageSpan {
   std::size_t offset = 0;
   std::size_t size = 0;
 };
+inline std::size_t u32At(const std::vector<unsigned char>& file, std::size_t at) {
+  return static_cast<std::size_t>(file[at]) | (static_cast<std::size_t>(file[at + 1]) << 8) |
+         (static_cast<std::size_t>(file[at + 2]) << 16) |
+         (static_cast<std::size_t>(file[at + 3]) << 24);
+}
+/// The messages of a file, in order (segment markers are skipped; see segmentsOf()).
 inline std::vector<MessageSpan> messagesOf(const std::vector<unsigned char>& file) {
   std::vector<MessageSpan> out;
-  auto u32 = [&file](std::size_t at) {
-    return static_cast<std::size_t>(file[at]) | (static_cast<std::size_t>(file[at + 1]) << 8) |
-           (static_cast<std::size_t>(file[at + 2]) << 16) |
-           (static_cast<std::size_t>(file[at + 3]) << 24);
-  };
-  std::size_t pos = u32(12);
+  std::size_t pos = u32At(file, 12);
   while (pos + 4 <= file.size()) {
-    const std::size_t len = u32(pos);
+    const std::size_t len = u32At(file, pos);
+    if (len == kSegmentMarker) {
+      pos += kSegmentMarkerBytes;
+      continue;
+    }
     out.push_back({pos, 4 + len});
     pos += 4 + len;
+  }
+  return out;
+}
+/// Where each segment marker (40 bytes) lies in a recording file.
+inline std::vector<MessageSpan> segmentsOf(const std::vector<unsigned char>& file) {
+  std::vector<MessageSpan> out;
+  std::size_t pos = u32At(file, 12);
+  while (pos + 4 <= file.size()) {
+    const std::size_t len = u32At(file, pos);
+    if (len == kSegmentMarker) {
+      out.push_back({pos, kSegmentMarkerBytes});
+      pos += kSegmentMarkerBytes;
+    } else {
+      pos += 4 + len;
+    }
   }
   return out;
 }

@@ -243,11 +243,11 @@ TEST_CASE("wrong key, unknown version and non-recordings get clear verdicts") {
   }
   SECTION("unknown format version") {
     auto b = s.bytes;
-    b[8] = 2;
+    b[8] = 3;
     s.rewrite(b);
     const auto r = s.verify();
     CHECK(r.status.verdict == Verdict::unsupported_version);
-    CHECK(r.status.message.find("version 2") != std::string::npos);
+    CHECK(r.status.message.find("version 3") != std::string::npos);
   }
   SECTION("a text file") {
     conduit::test::writeText(s.file, "just some notes\nnot a recording\n");

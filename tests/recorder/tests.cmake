@@ -1,5 +1,6 @@
-# recorder/: container round trips, crash safety, tamper detection, exports, text extraction
-# (unit); exports checked by the real asciinema and tshark (integration); and a bounded
+# recorder/: container round trips, crash safety, tamper detection, exports, text extraction,
+# segments and seeking (unit); the seek index in the database (unit); export --from through the
+# binary and exports checked by the real asciinema and tshark (integration); and a bounded
 # libFuzzer run of the reader built by scripts/fuzz.sh with clang (unit).
 conduit_test(test_recorder unit
   SOURCES
@@ -8,10 +9,20 @@ conduit_test(test_recorder unit
     recorder/tamper_test.cpp
     recorder/crash_test.cpp
     recorder/export_test.cpp
+    recorder/seek_test.cpp
   LIBS conduit_recorder PkgConfig::SODIUM)
+# The seek index in the database (migration 0009), as sealing fills it.
+conduit_test(test_recorder_index unit
+  SOURCES recorder/seek_index_test.cpp
+  LIBS conduit_recorder conduit_store PkgConfig::SODIUM)
 conduit_test(test_recorder_tools integration
   SOURCES recorder/tools_test.cpp
   LIBS conduit_recorder PkgConfig::SODIUM)
+# `conduit recording export --from` through the binary.
+conduit_test(test_recorder_cli integration
+  SOURCES recorder/cli_seek_test.cpp
+  LIBS conduit_recorder conduit_access conduit_store conduit_vault PkgConfig::SODIUM)
+add_dependencies(test_recorder_cli conduit)
 
 # Bounded libFuzzer runs of the recording parsers. scripts/fuzz.sh compiles the recorder sources
 # with clang (not through this g++ build) into build/fuzz/ and seeds each corpus; the targets

@@ -71,6 +71,40 @@ TEST_CASE("asciinema plays the exported cast with the recorded text") {
   CHECK(catOutput.find("Welcome to the pump station") != std::string::npos);
 }
 
+TEST_CASE("asciinema plays a cast exported from a time, starting on the screen shown then") {
+  REQUIRE(have("asciinema"));
+  TempDir dir;
+  TestVaultWrapper vault;
+  BrokerKey broker;
+  const auto file = dir / "s.crec";
+  {
+    auto w = RecordingWriter::create({.file = file, .sessionId = "sess-from"}, vault);
+    REQUIRE(w.ok());
+    auto put = [&](std::uint64_t t, RecordKind k, std::vector<unsigned char> p) {
+      REQUIRE((*w)->append(Record{t, 0, Direction::to_client, k, std::move(p)}).ok());
+    };
+    put(0, RecordKind::resize, encodeResize({80, 24}));
+    put(10'000, RecordKind::terminal_output, bytesOf("plc:~$ cat /etc/motd\r\nearly-line\r\n"));
+    put(20'000, RecordKind::terminal_output, bytesOf("\x1b[H\x1b[2Jscreen-before-t\r\nplc:~$ "));
+    put(3'000'000, RecordKind::terminal_output, bytesOf("after-t\r\n"));
+    REQUIRE((*w)->close(*broker.signer).ok());
+  }
+  const auto cast = dir / "from.cast";
+  {
+    RecordingReader reader(file, keyList(vault));
+    std::ofstream out(cast);
+    AsciicastOptions options;
+    options.fromUs = 2'000'000;
+    REQUIRE(exportAsciicast(reader, out, options).source.verdict == Verdict::intact);
+  }
+  const auto [code, output] = runCommand({"asciinema", "play", "-s", "10", cast.string()});
+  INFO(output);
+  CHECK(code == 0);
+  CHECK(output.find("screen-before-t") != std::string::npos);
+  CHECK(output.find("after-t") != std::string::npos);
+  CHECK(output.find("early-line") == std::string::npos);  // cleared before t
+}
+
 TEST_CASE("tshark decodes the exported pcap as Modbus/TCP with the recorded fields") {
   REQUIRE(have("tshark"));  // installed by scripts/deps.sh
   TempDir dir;

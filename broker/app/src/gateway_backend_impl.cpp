@@ -221,15 +221,19 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
   const auto digest = recorder::manifestDigest(*manifest);
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, digest.data(), digest.size());
-  // Full-text index: read the sealed recording back and index its terminal text and commands
-  // (keystrokes only where they were recorded, i.e. where policy allowed).
+  // Full-text and seek indexes: read the sealed recording back once and index its terminal
+  // text and commands (keystrokes only where they were recorded, i.e. where policy allowed)
+  // and its seek points with the terminal screen at each.
   std::vector<std::pair<std::uint64_t, std::string>> lines;
+  std::vector<store::RecordingSeekPoint> seek;
   {
     const recorder::StreamKeyWrapper* keys[] = {recordingKeys_->wrapper.get()};
     recorder::RecordingReader reader(recordingsDir_ / manifest->fileName, keys);
-    recorder::TerminalTextExtractor text(true);
-    while (auto record = reader.next()) text.feed(*record);
-    for (auto& l : text.finish()) lines.emplace_back(l.timeUs, std::move(l.text));
+    auto indexed = recorder::indexRecording(reader);
+    for (auto& l : indexed.lines) lines.emplace_back(l.timeUs, std::move(l.text));
+    for (auto& k : indexed.keyframes) {
+      seek.push_back({k.point.messageIndex, k.point.atUs, k.point.offset, std::move(k.screen)});
+    }
   }
   std::string user, asset;
   if (auto it = sessions_.find(sessionId); it != sessions_.end()) {
@@ -242,6 +246,7 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
       !st) {
     return st;
   }
+  if (auto st = store::RecordingIndex(db_).addSeekPoints(sessionId, seek); !st) return st;
   // The manifest's digest in the hash chain: a replaced or re-signed recording no longer
   // matches what the audit trail says was sealed.
   auto e = store::AuditLog(db_).append(

@@ -1,5 +1,7 @@
 #include "conduit/store/recording_index.hpp"
 
+#include <limits>
+
 #include "row_helpers.hpp"
 
 namespace conduit::store {
@@ -22,7 +24,80 @@ core::Result<std::vector<RecordingEntry>> readEntries(Statement& s) {
   }
 }
 
+// Rows of (message_index, at_us, file_offset, screen).
+core::Result<std::vector<RecordingSeekPoint>> readSeekPoints(Statement& s) {
+  std::vector<RecordingSeekPoint> out;
+  while (true) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back({static_cast<std::uint64_t>(s.columnInt(0)),
+                   static_cast<std::uint64_t>(s.columnInt(1)),
+                   static_cast<std::uint64_t>(s.columnInt(2)), s.columnText(3)});
+  }
+}
+
+// SQLite integers are signed: a value past INT64_MAX cannot be stored faithfully.
+bool fitsColumn(std::uint64_t v) {
+  return v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+}
+
 }  // namespace
+
+core::Status RecordingIndex::addSeekPoints(const std::string& sessionId,
+                                           const std::vector<RecordingSeekPoint>& points) {
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const auto& p = points[i];
+    const bool increasing =
+        i == 0 || (p.messageIndex > points[i - 1].messageIndex && p.atUs >= points[i - 1].atUs &&
+                   p.offset > points[i - 1].offset);
+    if (!increasing || !fitsColumn(p.messageIndex) || !fitsColumn(p.atUs) ||
+        !fitsColumn(p.offset) || p.offset == 0) {
+      return fail(ErrorCode::invalid_argument, "seek points must increase through the file");
+    }
+  }
+  auto s = db_.prepare(
+      "INSERT INTO recording_seek(session_id, message_index, at_us, file_offset, screen) "
+      "VALUES(?1, ?2, ?3, ?4, ?5)");
+  if (!s) return s.error();
+  for (const auto& p : points) {
+    s->reset();
+    if (auto st = s->bind(1, sessionId)
+                      .bind(2, static_cast<std::int64_t>(p.messageIndex))
+                      .bind(3, static_cast<std::int64_t>(p.atUs))
+                      .bind(4, static_cast<std::int64_t>(p.offset))
+                      .bind(5, p.screen)
+                      .run();
+        !st) {
+      return st;
+    }
+  }
+  return core::Done{};
+}
+
+core::Result<std::optional<RecordingSeekPoint>> RecordingIndex::seekPointBefore(
+    const std::string& sessionId, std::uint64_t atUs) {
+  if (!fitsColumn(atUs)) return fail(ErrorCode::invalid_argument, "time out of range");
+  auto s = db_.prepare(
+      "SELECT message_index, at_us, file_offset, screen FROM recording_seek "
+      "WHERE session_id = ?1 AND at_us < ?2 ORDER BY at_us DESC, message_index DESC LIMIT 1");
+  if (!s) return s.error();
+  s->bind(1, sessionId).bind(2, static_cast<std::int64_t>(atUs));
+  auto rows = readSeekPoints(*s);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<RecordingSeekPoint>();
+  return std::optional<RecordingSeekPoint>(std::move(rows->front()));
+}
+
+core::Result<std::vector<RecordingSeekPoint>> RecordingIndex::seekPoints(
+    const std::string& sessionId) {
+  auto s = db_.prepare(
+      "SELECT message_index, at_us, file_offset, screen FROM recording_seek "
+      "WHERE session_id = ?1 ORDER BY message_index");
+  if (!s) return s.error();
+  s->bind(1, sessionId);
+  return readSeekPoints(*s);
+}
 
 core::Status RecordingIndex::add(const RecordingEntry& e,
                                  const std::vector<std::pair<std::uint64_t, std::string>>& lines) {
@@ -122,6 +197,9 @@ core::Status RecordingIndex::remove(const std::string& sessionId) {
   auto text = db_.prepare("DELETE FROM recording_text WHERE session_id = ?1");
   if (!text) return text.error();
   if (auto st = text->bind(1, sessionId).run(); !st) return st;
+  auto seek = db_.prepare("DELETE FROM recording_seek WHERE session_id = ?1");
+  if (!seek) return seek.error();
+  if (auto st = seek->bind(1, sessionId).run(); !st) return st;
   auto rec = db_.prepare("DELETE FROM recordings WHERE session_id = ?1");
   if (!rec) return rec.error();
   rec->bind(1, sessionId);

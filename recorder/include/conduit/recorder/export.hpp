@@ -9,6 +9,7 @@
 #include "conduit/core/result.hpp"
 #include "conduit/recorder/reader.hpp"
 #include "conduit/recorder/record.hpp"
+#include "conduit/recorder/screen.hpp"
 
 namespace conduit::recorder {
 
@@ -24,11 +25,18 @@ struct AsciicastOptions {
   std::optional<std::uint32_t> channel{};  // only this channel; all terminal channels if unset
   bool includeInput = true;                // "i" events for recorded keystrokes
   std::string title{};                     // defaults to the session id
+  /// Start playback at this time (microseconds into the session): records before it only
+  /// update a TerminalScreen, the cast opens with one event at 0 that clears the player and
+  /// draws that screen, and later events are timed from `fromUs`.
+  std::uint64_t fromUs = 0;
+  /// The screen at the reader's position when it was moved there with RecordingReader::seek()
+  /// (the keyframe from the seek index); a blank 80x24 screen if null.
+  const TerminalScreen* startScreen = nullptr;
 };
 
 /// Writes asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): a header line, then
 /// [time, "o"|"i"|"r", data] events. Bytes that are not UTF-8 become U+FFFD; a UTF-8 sequence
-/// split across records is joined first.
+/// split across records is joined first. With options.fromUs, see AsciicastOptions.
 ExportSummary exportAsciicast(RecordingReader& reader, std::ostream& out,
                               const AsciicastOptions& options = {});
 
@@ -75,5 +83,22 @@ class TerminalTextExtractor {
 
 /// All terminal text of a recording, lines joined with '\n' (convenience over the extractor).
 std::string extractTerminalText(RecordingReader& reader, bool includeInput = false);
+
+/// A seek point and the terminal screen just before its first record: where a player can
+/// start without the part of the recording before it.
+struct Keyframe {
+  SeekPoint point;
+  std::string screen;  // TerminalScreen::serialize(); empty if no terminal output came before
+};
+
+/// What the database indexes about a sealed recording.
+struct RecordingIndexEntries {
+  std::vector<TextLine> lines;      // terminal text (keystrokes included) and commands
+  std::vector<Keyframe> keyframes;  // one per segment, in file order
+  ReadStatus source;                // the reader's verdict
+};
+
+/// Reads a recording once, from where `reader` is, for the full-text and seek indexes.
+RecordingIndexEntries indexRecording(RecordingReader& reader);
 
 }  // namespace conduit::recorder

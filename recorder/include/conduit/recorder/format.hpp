@@ -13,8 +13,11 @@ namespace conduit::recorder {
 
 /// "\x89CREC\r\n\x1a": a non-ASCII first byte and CR LF SUB catch text-mode mangling.
 inline constexpr std::array<unsigned char, 8> kMagic = {0x89, 'C', 'R', 'E', 'C', '\r', '\n', 0x1a};
-/// The only format version this code writes and reads.
-inline constexpr std::uint16_t kFormatVersion = 1;
+/// The format version this code writes: 2 adds segment markers (seek points) between messages.
+inline constexpr std::uint16_t kFormatVersion = 2;
+/// The oldest version this code still reads: version 1 files are version 2 files with a single
+/// segment and no markers.
+inline constexpr std::uint16_t kOldestFormatVersion = 1;
 /// Header bytes at most (magic to secretstream header inclusive).
 inline constexpr std::size_t kMaxHeaderBytes = 4096;
 /// Session and key ids: 1..128 bytes.
@@ -34,6 +37,12 @@ inline constexpr std::size_t kMaxRecordsPerBatch = kMaxBatchBytes / 18;
 inline constexpr std::size_t kRecordHeaderBytes = 18;
 /// Bytes of a batch header (encoding u8, record count u32, raw length u32).
 inline constexpr std::size_t kBatchHeaderBytes = 9;
+/// The value in a message's length field that announces a segment marker instead (version 2):
+/// no message is that long.
+inline constexpr std::uint32_t kSegmentMarker = 0xffffffff;
+/// Bytes of a segment marker: the 0xffffffff field, segment number u32, first message index
+/// u64, secretstream header (24).
+inline constexpr std::size_t kSegmentMarkerBytes = 4 + 4 + 8 + 24;
 
 /// How a batch body is stored.
 enum class BatchEncoding : std::uint8_t { raw = 0, zstd = 1 };

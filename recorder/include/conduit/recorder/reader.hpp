@@ -47,6 +47,17 @@ class ByteSource {
   virtual ~ByteSource() = default;
   /// Reads up to out.size() bytes; returns how many (0 at the end), or -1 on an I/O error.
   virtual long read(std::span<unsigned char> out) = 0;
+  /// Moves to absolute byte `offset`; false if this source cannot (the default) or fails.
+  virtual bool seekTo(std::uint64_t /*offset*/) { return false; }
+};
+
+/// Where a reader can start without reading the messages before it: the start of a
+/// secretstream segment (docs/recording-format.md, "Segments and seeking").
+struct SeekPoint {
+  std::uint64_t messageIndex = 0;  // index (from 0) of the segment's first message in the file
+  std::uint64_t atUs = 0;          // time of the segment's first record
+  std::uint64_t offset = 0;        // file offset of its marker (of message 0 for segment 0)
+  bool operator==(const SeekPoint&) const = default;
 };
 
 /// Reads records from a recording, checking every message as it goes. Never crashes on hostile
@@ -78,6 +89,18 @@ class RecordingReader {
   std::uint64_t messages() const;
   /// Bytes consumed from the source so far.
   std::uint64_t bytesRead() const;
+
+  /// The segment starts read so far, in file order, each added when its first record is
+  /// returned by next() (segment 0 first; a version 1 file has only that one). These are what
+  /// the database's seek index stores.
+  const std::vector<SeekPoint>& seekPoints() const;
+  /// Continues at the segment starting at `point.offset` (a point from seekPoints(), e.g. kept
+  /// in the database): the messages before it are skipped, not read or decrypted; next()
+  /// returns the segment's records and reading ends as usual (intact at the final message).
+  /// Needs a file (or a seekable source) whose key was unwrapped. Returns false, with
+  /// status() corrupt, if no segment with `point.messageIndex` starts there; the reader is
+  /// then finished (a caller falls back to reading from the start).
+  bool seek(const SeekPoint& point);
 
   struct State;
 

@@ -30,6 +30,14 @@ struct WriterOptions {
   std::size_t sealBytes = 64u << 10;
   // zstd level 1: fast enough for 1 GiB/s of input; terminal text still compresses ~5-10x.
   int compressionLevel = 1;
+  // A new secretstream segment (a seek point, docs/recording-format.md) starts with the first
+  // batch sealed at least this long (in record time) after the current segment began...
+  // 5 s: "jump to minute 45" then decrypts at most about 5 s of the session; a segment costs
+  // 40 bytes and one key setup.
+  std::chrono::milliseconds segmentInterval{5000};
+  // ...or once the current segment holds this many bytes of messages. 64 MiB: a seek into a
+  // bulk transfer decrypts at most about 60 ms of data.
+  std::size_t segmentBytes = 64u << 20;
   /// Called once, from a writer thread or from append(), when the recording fails (queue
   /// overflow, disk full, I/O error). The session must end: nothing after it is recorded.
   std::function<void(const core::Error&)> onFailure{};

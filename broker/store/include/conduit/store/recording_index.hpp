@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,15 @@ struct RecordingHit {
   std::int64_t matches = 0;
 };
 
+/// A place in a recording to start reading from (a segment start; recorder::SeekPoint) and the
+/// terminal screen there.
+struct RecordingSeekPoint {
+  std::uint64_t messageIndex = 0;
+  std::uint64_t atUs = 0;    // time of the segment's first record, microseconds into the session
+  std::uint64_t offset = 0;  // byte offset in the .crec file
+  std::string screen;        // recorder::TerminalScreen::serialize(), or empty
+};
+
 /// Sealed recordings and the SQLite FTS5 index over their text. Transactions are the caller's.
 class RecordingIndex {
  public:
@@ -38,6 +48,17 @@ class RecordingIndex {
   /// Records a sealed recording and indexes its lines ({time in us, text}).
   core::Status add(const RecordingEntry& entry,
                    const std::vector<std::pair<std::uint64_t, std::string>>& lines);
+
+  /// Stores a sealed recording's seek points (after add()). invalid_argument unless their
+  /// message indexes, times and offsets all increase (times may repeat).
+  core::Status addSeekPoints(const std::string& sessionId,
+                             const std::vector<RecordingSeekPoint>& points);
+  /// The last seek point whose time is before `atUs` (so no record at or after `atUs` lies
+  /// before it), or nullopt: then read from the start.
+  core::Result<std::optional<RecordingSeekPoint>> seekPointBefore(const std::string& sessionId,
+                                                                  std::uint64_t atUs);
+  /// All seek points of a recording, in file order.
+  core::Result<std::vector<RecordingSeekPoint>> seekPoints(const std::string& sessionId);
 
   /// Sessions whose text contains `text` (matched as a phrase, case-insensitive), oldest first.
   core::Result<std::vector<RecordingHit>> search(const std::string& text);
@@ -50,7 +71,7 @@ class RecordingIndex {
   core::Result<std::vector<RecordingEntry>> recent(std::int64_t limit);
   /// One recording; not_found if unknown.
   core::Result<RecordingEntry> entry(const std::string& sessionId);
-  /// Forgets a recording and its indexed text (the caller deletes the files).
+  /// Forgets a recording, its indexed text and seek points (the caller deletes the files).
   core::Status remove(const std::string& sessionId);
 
  private:
