@@ -21,6 +21,8 @@ packages=(
   asciinema tshark clang libclang-rt-14-dev
   # portal/: TOTP enrolment QR codes; the web front end (npm) and its end-to-end tests in Chromium
   libqrencode-dev chromium wrk
+  # ssh -L tunnels: the demo PLC (libmodbus) and a real Modbus client for the tests
+  libmodbus-dev mbpoll
 )
 # Node.js and npm build the front end. Machines here bring Node.js 20 with its own npm; only
 # where there is none, take Debian's.

@@ -195,12 +195,18 @@ async function signIn(person, page, account, url, shot) {
   await shot('login');
   await page.fill('#login-username', account.user);
   await page.fill('#login-password', account.password);
-  await page.click('#login-submit');
-  const next = await Promise.race([
-    page.waitForSelector('#enrol-qr', { state: 'visible' }).then(() => 'enrol'),
-    page.waitForSelector('#totp-code', { state: 'visible' }).then(() => 'totp'),
-    page.waitForSelector('#error-banner:not([hidden])').then(() => 'error'),
+  // What comes next is what the server answered (the enrolment page also has a code field, so
+  // racing on visible fields could take an enrolment for a plain code prompt).
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/login' &&
+      r.request().method() === 'POST'),
+    page.click('#login-submit'),
   ]);
+  const body = await answer.json().catch(() => ({}));
+  const next = answer.ok() ? body.next : 'error';
+  if (next === 'enrol') await page.waitForSelector('#enrol-qr', { state: 'visible' });
+  if (next === 'totp') await page.waitForSelector('#totp-code', { state: 'visible' });
+  if (next === 'error') await page.waitForSelector('#error-banner:not([hidden])');
   if (next === 'error') await noErrorBanner(page);
   let secret = account.secret;
   if (next === 'enrol') {

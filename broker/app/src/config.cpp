@@ -297,6 +297,8 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     // 1-60 minutes: certificates only need to outlive the connection setup.
     r.integer("certificate_validity_seconds", o.certificateValiditySeconds, 60, 3600);
     r.string("certificate_source_address", o.certificateSourceAddress);
+    // 1 s to 24 h: short values serve tests and very fragile PLCs; a day covers any shift.
+    r.integer("tunnel_idle_timeout_seconds", o.tunnelIdleTimeoutSeconds, 1, 86400);
     top.adopt(r.finish());
   }
   if (const toml::table* t = top.subtable("recording")) {

@@ -3,6 +3,9 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "conduit/access/audit_details.hpp"
 #include "conduit/app/data_dir.hpp"
 #include "conduit/recorder/export.hpp"
@@ -88,7 +91,180 @@ ssh::GatewayDecision GatewayBackendImpl::decide(const std::string& user, const s
     // Fail closed: never run a session unrecorded that policy says must be recorded.
     return ssh::GatewayRefuse{"policy requires recording and the recorder is not available"};
   }
-  return ssh::GatewayAllow{ok.grantId, ok.until, ok.limits};
+  return ssh::GatewayAllow{ok.grantId, ok.until, ok.limits, protocol};
+}
+
+namespace {
+
+/// Protocols an `ssh -L` tunnel may reach: an asset's tcp endpoints, never its ssh or rdp
+/// endpoints (those sessions are relayed, with credentials injected and recorded as such).
+bool tunnelProtocol(core::Protocol p) {
+  return p != core::Protocol::ssh && p != core::Protocol::rdp;
+}
+
+std::string noForwarding(core::Protocol p, const std::string& asset) {
+  return "the policy for " + std::string(core::protocolName(p)) + " to " + asset +
+         " does not allow ssh -L tunnels (ssh.port_forwarding)";
+}
+
+/// One of an asset's concurrent tunnel connections; gives it back when the tunnel ends.
+struct AssetSlot {
+  explicit AssetSlot(std::function<void()> r) : release(std::move(r)) {}
+  std::function<void()> release;
+  AssetSlot(const AssetSlot&) = delete;
+  AssetSlot& operator=(const AssetSlot&) = delete;
+  ~AssetSlot() { release(); }
+};
+
+}  // namespace
+
+void GatewayBackendImpl::auditSession(const core::AuditDraft& draft) {
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return;
+  if (store::AuditLog(db_).append(draft, clock_.now())) (void)tx->commit();
+}
+
+ssh::GatewayDecision GatewayBackendImpl::checkLogin(const std::string& user,
+                                                    const std::string& asset,
+                                                    const std::string& source) {
+  bool hasSsh = true;
+  std::vector<core::Protocol> tunnels;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto a = store::AccessRepository(db_).assetByName(asset)) {
+      hasSsh = a->endpointFor(core::Protocol::ssh) != nullptr;
+      for (const auto& e : a->endpoints) {
+        if (tunnelProtocol(e.protocol) &&
+            std::find(tunnels.begin(), tunnels.end(), e.protocol) == tunnels.end()) {
+          tunnels.push_back(e.protocol);
+        }
+      }
+    }
+  }
+  if (hasSsh || tunnels.empty()) return decide(user, asset, core::Protocol::ssh, source, true);
+  // No ssh endpoint (a PLC): a tunnels-only login under the grant of one of its tcp
+  // endpoints' protocols whose policy allows tunnels. Each tunnel is decided on its own later.
+  std::optional<ssh::GatewayRefuse> first;
+  for (const core::Protocol p : tunnels) {
+    ssh::GatewayDecision d = decide(user, asset, p, source, false);
+    if (const auto* ok = std::get_if<ssh::GatewayAllow>(&d)) {
+      if (ok->limits.ssh.portForwarding) return d;
+      if (!first) first = ssh::GatewayRefuse{noForwarding(p, asset)};
+    } else if (!first) {
+      first = std::get<ssh::GatewayRefuse>(d);
+    }
+  }
+  auditSession({user, source, "access", "connect.refused", "asset:" + asset,
+                core::AuditOutcome::failure,
+                access::auditDetails({{"user", user},
+                                      {"protocol", std::string(core::protocolName(tunnels[0]))},
+                                      {"reason", first->reason}})});
+  return *first;
+}
+
+ssh::TunnelDecision GatewayBackendImpl::openTunnel(const ssh::TunnelRequest& r) {
+  auto refuse = [&](const std::string& why,
+                    std::optional<core::Protocol> p = std::nullopt) -> ssh::TunnelDecision {
+    auditSession({r.user, r.source, "session", "tunnel.refused", "session:" + r.sessionId,
+                  core::AuditOutcome::failure,
+                  access::auditDetails(
+                      {{"asset", r.host},
+                       {"port", static_cast<std::int64_t>(r.port)},
+                       {"protocol", p ? std::string(core::protocolName(*p)) : std::string("-")},
+                       {"reason", why}})});
+    return ssh::GatewayRefuse{why};
+  };
+  // HOST must name an asset: the broker never connects to an address the vendor chose.
+  std::optional<core::Asset> asset;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto a = store::AccessRepository(db_).assetByName(r.host); a && a->name == r.host) {
+      asset = std::move(*a);
+    }
+  }
+  if (!asset) {
+    return refuse(r.host + " is not an asset; name one, e.g. -L LOCALPORT:" + r.loginAsset +
+                  ":PORT");
+  }
+  // Only the login's asset: the session's registry row, its recording, its kill button and
+  // its approvers are that asset's. A tunnel to another asset is another login.
+  if (r.host != r.loginAsset) {
+    return refuse("this login reaches only " + r.loginAsset + "; log in as " + r.user + "+" +
+                  r.host + " for " + r.host);
+  }
+  const core::Endpoint* endpoint = nullptr;
+  std::string ports;
+  for (const auto& e : asset->endpoints) {
+    if (!tunnelProtocol(e.protocol)) continue;
+    ports += (ports.empty() ? "" : ", ") + std::to_string(e.port) + " (" +
+             std::string(core::protocolName(e.protocol)) + ")";
+    if (endpoint == nullptr && e.port == r.port) endpoint = &e;
+  }
+  if (endpoint == nullptr) {
+    return refuse(r.host + " has no tunnel endpoint on port " + std::to_string(r.port) +
+                  (ports.empty() ? "; it has none" : "; ports: " + ports));
+  }
+  const ssh::GatewayDecision d = decide(r.user, r.host, endpoint->protocol, r.source, false);
+  if (const auto* no = std::get_if<ssh::GatewayRefuse>(&d)) {
+    return refuse(no->reason, endpoint->protocol);
+  }
+  const auto& allow = std::get<ssh::GatewayAllow>(d);
+  if (!allow.limits.ssh.portForwarding) {
+    return refuse(noForwarding(endpoint->protocol, r.host), endpoint->protocol);
+  }
+  // Fragile PLCs accept few connections: counted per asset across every vendor's tunnels.
+  const int limit = allow.limits.maxSessionsPerAsset.value_or(asset->maxSessions);
+  std::shared_ptr<void> slot;
+  {
+    std::lock_guard lock(mutex_);
+    int& open = tunnelsPerAsset_[asset->name];
+    if (open < limit) {
+      ++open;
+      slot = std::make_shared<AssetSlot>([this, name = asset->name] {
+        std::lock_guard l(mutex_);
+        if (--tunnelsPerAsset_[name] <= 0) tunnelsPerAsset_.erase(name);
+      });
+    } else if (open == 0) {
+      tunnelsPerAsset_.erase(asset->name);
+    }
+  }
+  if (!slot) {
+    return refuse(r.host + " accepts at most " + std::to_string(limit) +
+                      " connection(s) at once, and that many are open",
+                  endpoint->protocol);
+  }
+  auditSession(
+      {r.user, r.source, "session", "tunnel.opened", "asset:" + r.host, core::AuditOutcome::success,
+       access::auditDetails({{"session", r.sessionId},
+                             {"protocol", std::string(core::protocolName(endpoint->protocol))},
+                             {"port", static_cast<std::int64_t>(endpoint->port)},
+                             {"endpoint", endpoint->host + ":" + std::to_string(endpoint->port)},
+                             {"originator", r.originator + ":" + std::to_string(r.originatorPort)},
+                             {"grant", allow.grantId}})});
+  ssh::TunnelTarget target;
+  target.asset = asset->name;
+  target.protocol = endpoint->protocol;
+  target.host = endpoint->host;
+  target.port = endpoint->port;
+  target.allow = allow;
+  target.slot = std::move(slot);
+  // No protocol inspector yet (issue 8): bytes pass unchanged and are recorded.
+  return target;
+}
+
+void GatewayBackendImpl::tunnelClosed(const ssh::TunnelRequest& r, const ssh::TunnelTarget& t,
+                                      const std::string& reason, std::uint64_t bytesToTarget,
+                                      std::uint64_t bytesToVendor) {
+  auditSession(
+      {r.user, r.source, "session", "tunnel.closed", "asset:" + t.asset,
+       core::AuditOutcome::success,
+       access::auditDetails({{"session", r.sessionId},
+                             {"protocol", std::string(core::protocolName(t.protocol))},
+                             {"port", static_cast<std::int64_t>(t.port)},
+                             {"reason", reason},
+                             {"bytes_to_target", static_cast<std::int64_t>(bytesToTarget)},
+                             {"bytes_to_vendor", static_cast<std::int64_t>(bytesToVendor)}})});
 }
 
 std::vector<std::string> GatewayBackendImpl::grantedAssets(const std::string& user) {
@@ -339,6 +515,7 @@ void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std:
                                         const ssh::GatewayAllow& allow) {
   if (liveHub_ != nullptr) liveHub_->started(sessionId);
   std::lock_guard lock(mutex_);
+  sessions_[sessionId] = {user, asset};  // also for tunnels-only logins (no prepareTarget)
   auto tx = store::Transaction::begin(db_);
   if (!tx) return;
   // The live registry the portal shows and kills from (CIP-005 R2.4/R2.5).
@@ -372,6 +549,7 @@ void GatewayBackendImpl::sessionEnded(const std::string& sessionId, const std::s
                                       std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) {
   if (liveHub_ != nullptr) liveHub_->ended(sessionId, reason);
   std::lock_guard lock(mutex_);
+  sessions_.erase(sessionId);  // closeRecording, which needs it, has run by now
   auto tx = store::Transaction::begin(db_);
   if (!tx) return;
   (void)store::SessionRepository(db_).ended(sessionId, clock_.now(), reason,

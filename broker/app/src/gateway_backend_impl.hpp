@@ -40,6 +40,12 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
                             const std::string& code, const std::string& source) override;
   ssh::GatewayDecision checkAccess(const std::string& user, const std::string& asset,
                                    core::Protocol protocol, const std::string& source) override;
+  ssh::GatewayDecision checkLogin(const std::string& user, const std::string& asset,
+                                  const std::string& source) override;
+  ssh::TunnelDecision openTunnel(const ssh::TunnelRequest& request) override;
+  void tunnelClosed(const ssh::TunnelRequest& request, const ssh::TunnelTarget& target,
+                    const std::string& reason, std::uint64_t bytesToTarget,
+                    std::uint64_t bytesToVendor) override;
   std::vector<std::string> grantedAssets(const std::string& user) override;
   core::Result<ssh::TargetPlan> prepareTarget(const std::string& user, const std::string& asset,
                                               const std::string& sessionId,
@@ -75,12 +81,14 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
                             const std::string& sessionId);
   void auditRotation(const std::string& type, core::AuditOutcome outcome, const std::string& name,
                      const std::string& sessionId, const std::string& detail);
+  void auditSession(const core::AuditDraft& draft);
 
   session::LiveHub* liveHub_ = nullptr;
   mutable std::mutex healthMutex_;
   std::string rotationFailure_;
   std::mutex mutex_;
   std::map<std::string, std::pair<std::string, std::string>> sessions_;  // id -> user, asset
+  std::map<std::string, int> tunnelsPerAsset_;  // open tunnel connections, guarded by mutex_
   store::Database db_;
   const policies::PolicySet& policies_;
   access::VaultService& vault_;

@@ -294,6 +294,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
     g.maxAuthAttempts = config.ssh.maxAuthAttempts;
     g.maxConnections = config.ssh.maxConnections;
     g.maxUnauthenticatedPerSource = config.ssh.maxUnauthenticatedPerSource;
+    g.tunnelIdleTimeout = std::chrono::seconds(config.ssh.tunnelIdleTimeoutSeconds);
     auto started = ssh::Gateway::start(g, *backend);
     if (!started) {
       std::fprintf(stderr, "conduit: ssh gateway: %s\n", started.error().message.c_str());

@@ -123,13 +123,13 @@ class Connection {
     }
     ssh_event_remove_session(event, session_);
     ssh_event_free(event);
-    if (!authenticated_ || !res_.target) return;
+    if (!authenticated_) return;
     onAuthenticated_();  // no longer counts against the unauthenticated limit of its source
 
     backend_.sessionStarted(sessionId_, login_.user, login_.asset, source_, allow_);
-    const RelayResult result =
-        runRelay(RelaySetup{session_, *res_.target, backend_, login_, source_, allow_, stopping_,
-                            res_.recording.get(), sessionId_});
+    const RelayResult result = runRelay(RelaySetup{session_, res_.target ? &*res_.target : nullptr,
+                                                   backend_, login_, source_, allow_, stopping_,
+                                                   res_.recording.get(), sessionId_, options_});
     endSession(backend_, sessionId_, res_, result.reason, result.bytesToTarget,
                result.bytesToVendor);
   }
@@ -256,32 +256,40 @@ class Connection {
       for (const auto& a : assets) text += "  " + a + "\n";
       return refuse(msg, text);
     }
-    const GatewayDecision decision =
-        backend_.checkAccess(login_.user, login_.asset, core::Protocol::ssh, source_);
+    const GatewayDecision decision = backend_.checkLogin(login_.user, login_.asset, source_);
     if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
       return refuse(msg, "Conduit: access to " + login_.asset + " refused: " + no->reason + "\n");
     }
     allow_ = std::get<GatewayAllow>(decision);
-    auto plan = backend_.prepareTarget(login_.user, login_.asset, sessionId_, source_);
-    if (!plan) {
-      return refuse(msg,
-                    "Conduit: cannot reach " + login_.asset + ": " + plan.error().message + "\n");
-    }
-    auto connected = connectTarget(plan->endpoint, plan->credential);
-    if (!connected) {
-      backend_.targetFailed(login_.user, login_.asset, source_, connected.error().message);
-      return refuse(
-          msg, "Conduit: cannot reach " + login_.asset + ": " + connected.error().message + "\n");
+    // A tunnels-only login (an asset without an ssh endpoint, e.g. a PLC) has no target
+    // session: only `ssh -L` channels to the asset's tcp endpoints.
+    std::optional<TargetPlan> plan;
+    if (allow_.protocol == core::Protocol::ssh) {
+      auto prepared = backend_.prepareTarget(login_.user, login_.asset, sessionId_, source_);
+      if (!prepared) {
+        return refuse(
+            msg, "Conduit: cannot reach " + login_.asset + ": " + prepared.error().message + "\n");
+      }
+      plan.emplace(std::move(*prepared));
+      auto connected = connectTarget(plan->endpoint, plan->credential);
+      if (!connected) {
+        backend_.targetFailed(login_.user, login_.asset, source_, connected.error().message);
+        return refuse(
+            msg, "Conduit: cannot reach " + login_.asset + ": " + connected.error().message + "\n");
+      }
+      res_.target.emplace(std::move(*connected));
     }
     auto recording = backend_.openRecording(sessionId_, allow_);
     if (!recording) {
+      res_.target.reset();
       return refuse(msg, "Conduit: session refused: recording could not start: " +
                              recording.error().message + "\n");
     }
     res_.recording = std::move(*recording);
-    res_.hold = std::move(plan->hold);
-    res_.afterSession = std::move(plan->afterSession);
-    res_.target.emplace(std::move(*connected));
+    if (plan) {
+      res_.hold = std::move(plan->hold);
+      res_.afterSession = std::move(plan->afterSession);
+    }
     authenticated_ = true;
     ssh_message_auth_reply_success(msg, 0);
     return 0;

@@ -13,8 +13,7 @@ std::string makeSessionId(std::string_view prefix, std::uint64_t counter) {
 
 AccessRecheck::Outcome AccessRecheck::run() {
   const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
-  const GatewayDecision d =
-      backend_.recheckAccess(login_.user, login_.asset, core::Protocol::ssh, source_);
+  const GatewayDecision d = backend_.recheckAccess(login_.user, login_.asset, protocol_, source_);
   if (const auto* no = std::get_if<GatewayRefuse>(&d)) {
     return {"access ended: " + no->reason, std::nullopt};
   }

@@ -24,8 +24,13 @@ std::string makeSessionId(std::string_view prefix, std::uint64_t counter);
 /// `allow` with every positive answer (limits may change while the session runs).
 class AccessRecheck {
  public:
+  /// Re-checks the protocol `allow` was decided for (ssh, or a tunnels-only login's protocol).
   AccessRecheck(GatewayBackend& backend, LoginName login, std::string source, GatewayAllow& allow)
-      : backend_(backend), login_(std::move(login)), source_(std::move(source)), allow_(allow) {}
+      : backend_(backend),
+        login_(std::move(login)),
+        source_(std::move(source)),
+        allow_(allow),
+        protocol_(allow.protocol) {}
 
   struct Outcome {
     std::optional<std::string> ended;    // "access ended: <reason>": end the session with it
@@ -41,6 +46,7 @@ class AccessRecheck {
   LoginName login_;
   std::string source_;
   GatewayAllow& allow_;
+  core::Protocol protocol_;
   bool warned_ = false;
 };
 

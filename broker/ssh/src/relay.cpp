@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <list>
+#include <memory>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include "conduit/policies/glob.hpp"
 #include "conduit/recorder/record.hpp"
 #include "live_session.hpp"
+#include "tunnel.hpp"
 
 namespace conduit::ssh {
 
@@ -26,6 +28,19 @@ constexpr std::size_t kMaxPending = 1024 * 1024;
 // A vendor may run a few channels at once (shell + sftp + exec); 1,000 would only tie up the
 // target's session slots.
 constexpr std::size_t kMaxChannels = 16;
+// `ssh -L` connections open at once in one session. The asset's own limit (GatewayBackend::
+// openTunnel) is usually far lower; this caps a client that opens connections in a loop.
+constexpr std::size_t kMaxTunnels = 32;
+// Reason lines and host names from the vendor are echoed to terminals and logs: no control
+// characters, no quotes that would break a log field, and not too long.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (char c : text.substr(0, 200)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f || c == '"') ? '?' : c;
+  }
+  return out;
+}
 // Environment variables passed to the target; anything else (LD_PRELOAD, PATH...) is dropped.
 const std::set<std::string> kEnvAllowList{"LANG",        "LC_ALL", "LC_CTYPE",
                                           "LC_MESSAGES", "TZ",     "COLORTERM"};
@@ -48,7 +63,9 @@ struct Pair {
   bool eofSentToVendor = false;
   bool done = false;
   bool pty = false;
-  std::uint32_t id = 0;  // channel number in the recording
+  bool console = false;     // tunnels-only login: no target channel, only notices
+  bool consoleEnd = false;  // the vendor typed Ctrl-C or Ctrl-D on the console
+  std::uint32_t id = 0;     // channel number in the recording
   std::optional<int> exitStatus;
   std::optional<std::string> exitSignal;
   ssh_channel_callbacks_struct vendorCb{};
@@ -57,7 +74,11 @@ struct Pair {
 
 class Relay {
  public:
-  explicit Relay(RelaySetup& s) : s_(s), recheck_(s.backend, s.login, s.source, s.allow) {}
+  explicit Relay(RelaySetup& s)
+      : s_(s),
+        recheck_(s.backend, s.login, s.source, s.allow),
+        tunnelContext_{nullptr, s.backend, s.recording, s.options.tunnelIdleTimeout,
+                       s.options.tunnelConnectTimeout} {}
 
   RelayResult run() {
     std::memset(&serverCb_, 0, sizeof serverCb_);
@@ -65,10 +86,14 @@ class Relay {
     serverCb_.channel_open_request_session_function = &Relay::onChannelOpen;
     ssh_callbacks_init(&serverCb_);
     ssh_set_server_callbacks(s_.vendor, &serverCb_);
+    // direct-tcpip (`ssh -L`) has no callback of its own in libssh 0.10: it arrives as a
+    // message. Everything else that reaches the message callback gets libssh's refusal.
+    ssh_set_message_callback(s_.vendor, &Relay::onMessage, this);
 
     event_ = ssh_event_new();
+    tunnelContext_.event = event_;
     ssh_event_add_session(event_, s_.vendor);
-    ssh_event_add_session(event_, s_.target.native());
+    if (s_.target != nullptr) ssh_event_add_session(event_, s_.target->native());
     auto nextCheck = std::chrono::steady_clock::now();
     while (reason_.empty()) {
       // 50 ms poll when idle; data wakes it at once. Enforcement runs at least every second.
@@ -81,15 +106,20 @@ class Relay {
         end("recording failed: " + s_.recording->status().error().message);
       }
       if (ssh_is_connected(s_.vendor) == 0) end("vendor disconnected");
-      if (ssh_is_connected(s_.target.native()) == 0) end("target disconnected");
+      if (s_.target != nullptr && ssh_is_connected(s_.target->native()) == 0) {
+        end("target disconnected");
+      }
       const auto now = std::chrono::steady_clock::now();
       if (now >= nextCheck) {
         enforce();
         nextCheck = now + std::chrono::seconds(1);
       }
     }
+    for (auto& t : tunnels_) t->finish(reason_);
+    collectTunnels();
     for (auto& p : pairs_) closePair(p, true);
-    ssh_event_remove_session(event_, s_.target.native());
+    ssh_set_message_callback(s_.vendor, nullptr, nullptr);
+    if (s_.target != nullptr) ssh_event_remove_session(event_, s_.target->native());
     ssh_event_remove_session(event_, s_.vendor);
     ssh_event_free(event_);
     return RelayResult{reason_, toTarget_, toVendor_};
@@ -105,9 +135,12 @@ class Relay {
     const AccessRecheck::Outcome r = recheck_.run();
     if (r.ended) {
       notice("\r\nConduit: " + *r.ended + "\r\n");
+      // Seen with `ssh -v` even where no terminal is open (`ssh -N -L`).
+      ssh_send_debug(s_.vendor, ("Conduit: " + *r.ended).c_str(), 1);
       end(*r.ended);
       return;
     }
+    enforceTunnels();
     // Warned only once a channel has shown it: the first check can run before the vendor's
     // first channel is open.
     if (r.warning && notice("\r\nConduit: " + *r.warning + "\r\n") > 0) recheck_.warned();
@@ -140,6 +173,120 @@ class Relay {
     return shown;
   }
 
+  /// Tunnels to another protocol than the login's (an HMI's ssh login with a tunnel to its
+  /// Modbus endpoint) hang on that protocol's grant: it is re-checked every second too.
+  void enforceTunnels() {
+    std::set<core::Protocol> protocols;
+    for (const auto& t : tunnels_) {
+      if (!t->done() && t->protocol() != s_.allow.protocol) protocols.insert(t->protocol());
+    }
+    for (const core::Protocol p : protocols) {
+      const GatewayDecision d =
+          s_.backend.recheckAccess(s_.login.user, s_.login.asset, p, s_.source);
+      const auto* no = std::get_if<GatewayRefuse>(&d);
+      if (no == nullptr) continue;
+      for (auto& t : tunnels_) {
+        if (t->done() || t->protocol() != p) continue;
+        tell("\r\nConduit: tunnel " + printable(t->describe()) +
+             " closed: access ended: " + printable(no->reason) + "\r\n");
+        t->finish("access ended: " + no->reason);
+      }
+    }
+  }
+
+  /// A line on every open console or session channel's stderr, queued (never a blocking
+  /// write) and recorded as a marker.
+  void tell(const std::string& text) {
+    for (auto& p : pairs_) {
+      if (!p.done && p.toVendorErr.size() < kMaxPending) p.toVendorErr += text;
+    }
+    recordText(recorder::RecordKind::marker, 0, text);
+  }
+
+  static int onMessage(ssh_session, ssh_message msg, void* self) noexcept {
+    try {
+      return static_cast<Relay*>(self)->message(msg);
+    } catch (...) {
+      return 1;  // libssh refuses it
+    }
+  }
+
+  /// `ssh -L LOCALPORT:HOST:PORT`: one direct-tcpip channel per connection to LOCALPORT. The
+  /// backend decides; the broker connects to the endpoint's configured address, never to
+  /// HOST itself.
+  int message(ssh_message msg) {
+    if (ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
+        ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP) {
+      return 1;
+    }
+    TunnelRequest r;
+    r.user = s_.login.user;
+    r.loginAsset = s_.login.asset;
+    const char* host = ssh_message_channel_request_open_destination(msg);
+    r.host = host != nullptr ? host : "";
+    r.port = static_cast<std::uint32_t>(ssh_message_channel_request_open_destination_port(msg));
+    const char* originator = ssh_message_channel_request_open_originator(msg);
+    // Only shown and parsed as an address: made printable (the client may send anything).
+    r.originator = printable(originator != nullptr ? originator : "");
+    r.originatorPort =
+        static_cast<std::uint32_t>(ssh_message_channel_request_open_originator_port(msg));
+    r.source = s_.source;
+    r.sessionId = s_.sessionId;
+    if (!reason_.empty()) return refuseTunnel(msg, r, "the session is ending");
+    std::size_t live = 0;
+    for (const auto& t : tunnels_) live += t->done() ? 0U : 1U;
+    if (live >= kMaxTunnels) {
+      return refuseTunnel(msg, r,
+                          "at most " + std::to_string(kMaxTunnels) + " tunnel connections at once");
+    }
+    TunnelDecision decision = s_.backend.openTunnel(r);
+    if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
+      return refuseTunnel(msg, r, no->reason);
+    }
+    auto tunnel = Tunnel::connect(tunnelContext_, r, std::move(std::get<TunnelTarget>(decision)),
+                                  ++channelCounter_);
+    if (!tunnel) return refuseTunnel(msg, r, tunnel.error().message);
+    ssh_channel channel = ssh_message_channel_request_open_reply_accept(msg);
+    if (channel == nullptr) {
+      (*tunnel)->finish("the vendor's channel could not be opened");
+      return 0;
+    }
+    (*tunnel)->attach(channel);
+    spdlog::info("event=ssh_tunnel_opened session={} user={} tunnel=\"{}\"", s_.sessionId,
+                 s_.login.user, printable((*tunnel)->describe()));
+    tunnels_.push_back(std::move(*tunnel));
+    return 0;
+  }
+
+  /// Refuses a direct-tcpip channel. libssh 0.10 can only send an empty reason with
+  /// SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, so the reason also goes where the vendor can see
+  /// it: any open terminal of the session, and a debug message (`ssh -v`).
+  int refuseTunnel(ssh_message msg, const TunnelRequest& r, const std::string& reason) {
+    const std::string line = "Conduit: tunnel to " + printable(r.host) + ":" +
+                             std::to_string(r.port) + " refused: " + printable(reason);
+    spdlog::info("event=ssh_tunnel_refused session={} user={} reason=\"{}\"", s_.sessionId,
+                 s_.login.user, line);
+    ssh_message_reply_default(msg);
+    ssh_send_debug(s_.vendor, line.c_str(), 1);
+    tell("\r\n" + line + "\r\n");
+    return 0;
+  }
+
+  /// Adds finished tunnels' bytes to the session's totals and drops them.
+  void collectTunnels() {
+    for (const auto& t : tunnels_) {
+      if (!t->done()) continue;
+      toTarget_ += t->bytesToTarget();
+      toVendor_ += t->bytesToVendor();
+      // The vendor's client only sees its connection close: say why where it can be seen.
+      if (t->failure() && reason_.empty()) {
+        tell("\r\nConduit: tunnel " + printable(t->describe()) +
+             " closed: " + printable(*t->failure()) + "\r\n");
+      }
+    }
+    tunnels_.remove_if([](const std::unique_ptr<Tunnel>& t) { return t->done(); });
+  }
+
   static ssh_channel onChannelOpen(ssh_session, void* self) noexcept {
     try {
       return static_cast<Relay*>(self)->openPair();
@@ -154,13 +301,14 @@ class Relay {
     if (live >= kMaxChannels || !reason_.empty()) return nullptr;
     // Every channel open re-checks the grant (non-negotiable 5).
     const GatewayDecision d =
-        s_.backend.checkAccess(s_.login.user, s_.login.asset, core::Protocol::ssh, s_.source);
+        s_.backend.checkAccess(s_.login.user, s_.login.asset, s_.allow.protocol, s_.source);
     if (std::holds_alternative<GatewayRefuse>(d)) return nullptr;
-    ssh_channel target = ssh_channel_new(s_.target.native());
+    if (s_.target == nullptr) return openConsole();
+    ssh_channel target = ssh_channel_new(s_.target->native());
     if (target == nullptr) return nullptr;
     if (ssh_channel_open_session(target) != SSH_OK) {
       spdlog::warn("event=ssh_channel_open_failed user={} asset={} reason=\"{}\"", s_.login.user,
-                   s_.login.asset, ssh_get_error(s_.target.native()));
+                   s_.login.asset, ssh_get_error(s_.target->native()));
       ssh_channel_free(target);
       return nullptr;
     }
@@ -199,6 +347,77 @@ class Relay {
     ssh_callbacks_init(&t);
     ssh_set_channel_callbacks(target, &t);
     return vendor;
+  }
+
+  /// A tunnels-only login's session channel (`ssh -L ... alice+plc-17@gateway` without -N):
+  /// nothing behind it; it says so, then shows tunnel refusals and notices.
+  ssh_channel openConsole() {
+    ssh_channel vendor = ssh_channel_new(s_.vendor);
+    if (vendor == nullptr) return nullptr;
+    Pair& p = pairs_.emplace_back();
+    p.relay = this;
+    p.id = ++channelCounter_;
+    p.vendor = vendor;
+    p.console = true;
+    auto& v = p.vendorCb;
+    v.userdata = &p;
+    v.channel_data_function = &Relay::onConsoleData;
+    v.channel_eof_function = &Relay::onVendorEof;
+    v.channel_close_function = &Relay::onVendorClose;
+    v.channel_pty_request_function = &Relay::onConsolePty;
+    v.channel_pty_window_change_function = &Relay::onConsoleWindowChange;
+    v.channel_shell_request_function = &Relay::onConsoleShell;
+    v.channel_exec_request_function = &Relay::onConsoleExec;
+    ssh_callbacks_init(&v);
+    ssh_set_channel_callbacks(vendor, &v);
+    return vendor;
+  }
+
+  std::string consoleText() const {
+    return "Conduit: " + s_.login.asset +
+           " has no ssh endpoint; this login carries ssh -L tunnels only, e.g.\r\n  ssh -N -L "
+           "LOCALPORT:" +
+           s_.login.asset + ":PORT " + s_.login.user + "+" + s_.login.asset + "@GATEWAY\r\n";
+  }
+
+  // Input on the console is discarded; Ctrl-C or Ctrl-D (with a pty) ends the session.
+  static int onConsoleData(ssh_session, ssh_channel, void* data, uint32_t len, int,
+                           void* pair) noexcept {
+    auto* p = static_cast<Pair*>(pair);
+    const auto* b = static_cast<const char*>(data);
+    if (std::memchr(b, 0x03, len) != nullptr || std::memchr(b, 0x04, len) != nullptr) {
+      p->consoleEnd = true;
+    }
+    return static_cast<int>(len);
+  }
+  static int onConsolePty(ssh_session, ssh_channel, const char*, int, int, int, int,
+                          void* pair) noexcept {
+    static_cast<Pair*>(pair)->pty = true;
+    return 0;
+  }
+  static int onConsoleWindowChange(ssh_session, ssh_channel, int, int, int, int, void*) noexcept {
+    return 0;
+  }
+  static int onConsoleShell(ssh_session, ssh_channel, void* pair) noexcept {
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      p->toVendorErr += p->relay->consoleText() +
+                        "Tunnel refusals and notices appear here. Ctrl-C or Ctrl-D ends the "
+                        "session.\r\n";
+      return 0;
+    } catch (...) {
+      return -1;
+    }
+  }
+  static int onConsoleExec(ssh_session, ssh_channel, const char*, void* pair) noexcept {
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      const std::string text = p->relay->consoleText();
+      ssh_channel_write_stderr(p->vendor, text.data(), static_cast<uint32_t>(text.size()));
+      return -1;
+    } catch (...) {
+      return -1;
+    }
   }
 
   // Vendor -> target. Consume only what fits; libssh keeps the rest and stops reopening the
@@ -338,12 +557,17 @@ class Relay {
   void flush() {
     for (auto& p : pairs_) {
       if (p.done) continue;
+      if (p.console) {
+        toVendor_ += drain(p.toVendorErr, p.vendor, true);
+        if (p.consoleEnd) p.exitStatus = 0;
+        // Not on EOF: `ssh -T ... </dev/null` sends it at once and still wants its tunnels.
+        if (p.vendorClosed || p.consoleEnd) closePair(p, false);
+        continue;
+      }
       toTarget_ += drain(p.toTarget, p.target, false);
       toVendor_ += drain(p.toVendor, p.vendor, false);
       toVendor_ += drain(p.toVendorErr, p.vendor, true);
-      refill(p.vendor, p.toTarget, false);
-      refill(p.target, p.toVendor, false);
-      refill(p.target, p.toVendorErr, true);
+      refillPair(p);
       if (p.vendorEof && p.toTarget.empty() && !p.eofSentToTarget) {
         ssh_channel_send_eof(p.target);
         p.eofSentToTarget = true;
@@ -362,6 +586,16 @@ class Relay {
       }
     }
     pairs_.remove_if([](const Pair& p) { return p.done; });
+    const auto now = std::chrono::steady_clock::now();
+    // A pump may poll libssh and so open a new tunnel: std::list keeps this loop valid.
+    for (auto& t : tunnels_) {
+      try {
+        t->pump(now);
+      } catch (...) {  // an inspector's exception (e.g. bad_alloc) ends its connection only
+        t->finish("internal error while relaying");
+      }
+    }
+    collectTunnels();
   }
 
   static std::uint64_t drain(std::string& q, ssh_channel to, bool stderrStream) {
@@ -377,15 +611,41 @@ class Relay {
     return static_cast<std::uint64_t>(written);
   }
 
-  static void refill(ssh_channel from, std::string& q, bool stderrStream) {
-    if (ssh_channel_is_open(from) == 0) return;
+  /// Returns where the bytes it appended start in q.
+  static std::size_t refill(ssh_channel from, std::string& q, bool stderrStream) {
+    const std::size_t before = q.size();
+    if (ssh_channel_is_open(from) == 0) return before;
     char buf[65536];
     while (q.size() < kMaxPending) {
       const std::size_t room = std::min(sizeof buf, kMaxPending - q.size());
       const int n = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room),
                                                  stderrStream ? 1 : 0);
-      if (n <= 0) return;
+      if (n <= 0) break;
       q.append(buf, static_cast<std::size_t>(n));
+    }
+    return before;
+  }
+
+  /// Leftovers pulled after a throttled side had room again are recorded and shown live exactly
+  /// like bytes that came through the data callbacks (nothing relayed goes unrecorded).
+  void refillPair(Pair& p) {
+    auto bytes = [](const std::string& q, std::size_t from) {
+      return std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(q.data()) + from,
+                                            q.size() - from);
+    };
+    const std::size_t in = refill(p.vendor, p.toTarget, false);
+    if (in < p.toTarget.size() && (!p.pty || s_.allow.limits.recordKeystrokes)) {
+      record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
+             bytes(p.toTarget, in));
+    }
+    for (std::string* q : {&p.toVendor, &p.toVendorErr}) {
+      const std::size_t out = refill(p.target, *q, q == &p.toVendorErr);
+      if (out >= q->size()) continue;
+      record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
+             bytes(*q, out));
+      if (p.pty) {
+        s_.backend.terminalOutput(s_.sessionId, std::string_view(q->data() + out, q->size() - out));
+      }
     }
   }
 
@@ -401,10 +661,12 @@ class Relay {
       if (!p.eofSentToVendor) ssh_channel_send_eof(p.vendor);
       ssh_channel_close(p.vendor);
     }
-    if (ssh_channel_is_open(p.target) != 0) ssh_channel_close(p.target);
     ssh_remove_channel_callbacks(p.vendor, &p.vendorCb);
-    ssh_remove_channel_callbacks(p.target, &p.targetCb);
-    ssh_channel_free(p.target);
+    if (p.target != nullptr) {
+      if (ssh_channel_is_open(p.target) != 0) ssh_channel_close(p.target);
+      ssh_remove_channel_callbacks(p.target, &p.targetCb);
+      ssh_channel_free(p.target);
+    }
     ssh_channel_free(p.vendor);
   }
 
@@ -413,6 +675,8 @@ class Relay {
   ssh_server_callbacks_struct serverCb_{};
   ssh_event event_ = nullptr;
   std::list<Pair> pairs_;  // stable addresses: callbacks hold pointers to pairs
+  TunnelContext tunnelContext_;
+  std::list<std::unique_ptr<Tunnel>> tunnels_;
   std::string reason_;
   std::uint32_t channelCounter_ = 0;
   std::uint64_t toTarget_ = 0;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "conduit/recorder/writer.hpp"
+#include "conduit/ssh/gateway.hpp"
 #include "conduit/ssh/gateway_backend.hpp"
 #include "conduit/ssh/target.hpp"
 
@@ -16,7 +17,7 @@ namespace conduit::ssh {
 
 struct RelaySetup {
   ssh_session vendor;
-  TargetSession& target;
+  TargetSession* target;  // null: a tunnels-only login (the asset has no ssh endpoint)
   GatewayBackend& backend;
   LoginName login;
   std::string source;
@@ -24,6 +25,7 @@ struct RelaySetup {
   std::atomic<bool>& stopping;
   recorder::RecordingWriter* recording = nullptr;  // null: policy does not require recording
   std::string sessionId;                           // for the live view (backend.terminalOutput)
+  const GatewayOptions& options;                   // tunnel timeouts
 };
 
 struct RelayResult {
@@ -33,7 +35,9 @@ struct RelayResult {
 };
 
 /// Relays channels until the vendor disconnects, the window ends, access is revoked or the
-/// broker stops. Installs the vendor session's channel-open callback itself.
+/// broker stops: session channels to the target, and `ssh -L` (direct-tcpip) channels to the
+/// asset's tcp endpoints as GatewayBackend::openTunnel decides. Installs the vendor session's
+/// channel-open and message callbacks itself.
 RelayResult runRelay(RelaySetup setup);
 
 }  // namespace conduit::ssh

@@ -83,8 +83,9 @@ struct Plant {
     return out;
   }
 
+  /// `sshConfig`: more lines for conduit.toml's [ssh] table.
   explicit Plant(const std::string& policy = kPolicy, const std::string& extraConfig = "",
-                 bool serve = true) {
+                 bool serve = true, const std::string& sshConfig = "") {
     ok({"init", "--data-dir", data});
     auto [rcCa, caLine] = conduit({"vault", "--data-dir", data, "ssh-ca", "public-key"});
     REQUIRE(rcCa == 0);
@@ -122,8 +123,9 @@ struct Plant {
         dir / "conduit.toml",
         "data_dir = \"" + data +
             "\"\n[portal]\nport = 0\n[ssh]\nport = 0\nmax_unauthenticated_per_source = 5\n"
-            "login_banner = \"AUTHORISED USE ONLY\"\n[policy]\nfiles = [\"" +
-            (dir / "policy.toml").string() + "\"]\n" + extraConfig);
+            "login_banner = \"AUTHORISED USE ONLY\"\n" +
+            sshConfig + "[policy]\nfiles = [\"" + (dir / "policy.toml").string() + "\"]\n" +
+            extraConfig);
     if (!serve) return;
     broker = std::make_unique<test::Process>(std::vector<std::string>{
         CONDUIT_BINARY, "serve", "--config", (dir / "conduit.toml").string()});

@@ -46,6 +46,7 @@ struct Config {
     int maxUnauthenticatedPerSource = 10;
     int certificateValiditySeconds = 300;
     std::string certificateSourceAddress;  // empty: certificates carry no source-address
+    int tunnelIdleTimeoutSeconds = 900;    // an `ssh -L` connection idle this long is closed
   } ssh;
 
   struct Recording {

@@ -24,6 +24,13 @@ struct GatewayOptions {
   // Unauthenticated connections per source address; more are closed at accept.
   int maxUnauthenticatedPerSource = 10;
   int maxConnections = 1000;
+  // `ssh -L` tunnel connections (docs/ssh.md): one without a byte either way for this long is
+  // closed. 15 min: engineering tools poll far more often; an idle connection still holds one
+  // of the few connections a PLC accepts.
+  std::chrono::seconds tunnelIdleTimeout{900};
+  // 10 s to connect to the endpoint: a PLC on the plant network answers in milliseconds; this
+  // covers ARP and a slow router, and a down PLC does not hold the vendor's channel long.
+  std::chrono::seconds tunnelConnectTimeout{10};
 };
 
 /// The vendor-facing SSH server: modern algorithms only, no system config, no `none` auth,

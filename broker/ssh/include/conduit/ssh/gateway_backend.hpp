@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "conduit/core/result.hpp"
 #include "conduit/recorder/writer.hpp"
 #include "conduit/ssh/target.hpp"
+#include "conduit/ssh/tunnel_inspector.hpp"
 
 namespace conduit::ssh {
 
@@ -31,6 +33,9 @@ struct GatewayAllow {
   std::int64_t grantId = 0;
   core::TimePoint until{};
   core::AccessLimits limits;
+  // The protocol this was decided for. At login: ssh for a relayed SSH session; a tunnel
+  // protocol (modbus, tcp...) for a tunnels-only login to an asset without an ssh endpoint.
+  core::Protocol protocol = core::Protocol::ssh;
 };
 struct GatewayRefuse {
   std::string reason;  // one line, fit to show the vendor
@@ -46,6 +51,33 @@ struct TargetPlan {
   // Run once the session has ended, before `hold` is released (e.g. password rotation).
   std::function<void()> afterSession;
 };
+
+/// A tunnel the vendor asked for: `ssh -L LOCALPORT:HOST:PORT` opens one direct-tcpip channel
+/// per connection to LOCALPORT.
+struct TunnelRequest {
+  std::string user;
+  std::string loginAsset;  // the asset named at login (alice+plc-17)
+  std::string host;        // the vendor's HOST: must name an asset, never an address
+  std::uint32_t port = 0;  // the vendor's PORT: must be one of that asset's tcp endpoints
+  std::string originator;  // where the vendor's client connected from (their side)
+  std::uint32_t originatorPort = 0;
+  std::string source;  // the vendor's address as the gateway sees it
+  std::string sessionId;
+};
+
+/// Where the broker connects a tunnel, and under which grant.
+struct TunnelTarget {
+  std::string asset;
+  core::Protocol protocol = core::Protocol::tcp;
+  std::string host;  // the endpoint's configured host: never a vendor-supplied address
+  std::uint16_t port = 0;
+  GatewayAllow allow;  // the grant and limits for the endpoint's protocol
+  // One of the asset's concurrent connections: released when the tunnel ends.
+  std::shared_ptr<void> slot;
+  // Chosen by the endpoint's protocol; null: bytes pass unchanged (still recorded).
+  std::unique_ptr<TunnelInspector> inspector;
+};
+using TunnelDecision = std::variant<TunnelTarget, GatewayRefuse>;
 
 /// What the gateway asks of the rest of the broker. Every decision is made behind this port
 /// (core, policies, store, vault, audit); the gateway only translates SSH events into these
@@ -72,6 +104,34 @@ class GatewayBackend {
   virtual GatewayDecision recheckAccess(const std::string& user, const std::string& asset,
                                         core::Protocol protocol, const std::string& source) {
     return checkAccess(user, asset, protocol, source);
+  }
+
+  /// The access check at login. An asset with an ssh endpoint needs an ssh grant (the session
+  /// is relayed to it); an asset without one needs a grant for one of its tcp endpoints'
+  /// protocols that allows tunnels, and the login then carries `ssh -L` tunnels only.
+  /// `protocol` of the answer says which. Audited when refused.
+  virtual GatewayDecision checkLogin(const std::string& user, const std::string& asset,
+                                     const std::string& source) {
+    return checkAccess(user, asset, core::Protocol::ssh, source);
+  }
+
+  /// Decides a tunnel: HOST must be the login's asset, PORT one of its tcp endpoints (modbus,
+  /// s7, dnp3, opcua, tcp), the grant for that endpoint's protocol valid and its policy must
+  /// allow ssh port forwarding, and the asset must have a free connection slot. Audited both
+  /// ways (tunnel.opened, or tunnel.refused with the reason).
+  virtual TunnelDecision openTunnel(const TunnelRequest& request) {
+    (void)request;
+    return GatewayRefuse{"tunnels are not available"};
+  }
+  /// A tunnel connection ended (audited as tunnel.closed with the reason and byte counts).
+  virtual void tunnelClosed(const TunnelRequest& request, const TunnelTarget& target,
+                            const std::string& reason, std::uint64_t bytesToTarget,
+                            std::uint64_t bytesToVendor) {
+    (void)request;
+    (void)target;
+    (void)reason;
+    (void)bytesToTarget;
+    (void)bytesToVendor;
   }
 
   /// Assets the user may reach now (for the menu when no asset is named).
