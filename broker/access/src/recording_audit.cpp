@@ -4,6 +4,7 @@
 
 #include "conduit/access/audit_details.hpp"
 #include "conduit/access/recording_keys.hpp"
+#include "conduit/core/session_id.hpp"
 #include "conduit/recorder/export.hpp"
 #include "conduit/recorder/reader.hpp"
 #include "conduit/store/audit_log.hpp"
@@ -40,13 +41,7 @@ core::Result<std::string> anchoredDigest(store::Database& db, const std::string&
 }  // namespace
 
 core::Result<std::filesystem::path> RecordingAuditService::file(const std::string& id) const {
-  // Session ids are the broker's own ("ssh-<time>-<n>"): letters, digits and '-' only, so an id
-  // can never walk out of the recordings directory.
-  if (id.empty() || id.size() > 128 ||
-      id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
-          std::string::npos) {
-    return fail(ErrorCode::invalid_argument, "not a session id");
-  }
+  if (!core::isSessionId(id)) return fail(ErrorCode::invalid_argument, "not a session id");
   auto path = dir_ / (id + ".crec");
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {

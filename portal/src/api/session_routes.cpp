@@ -4,6 +4,7 @@
 #include "access_views.hpp"
 #include "api_state.hpp"
 #include "conduit/access/audit_details.hpp"
+#include "conduit/core/session_id.hpp"
 #include "conduit/session/live_hub.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
@@ -60,12 +61,6 @@ class SessionVisibility {
   std::map<std::string, std::optional<std::int64_t>> vendors_;
   std::map<std::string, std::string> owners_;
 };
-
-bool isSessionId(const std::string& id) {
-  return !id.empty() && id.size() <= 128 &&
-         id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") ==
-             std::string::npos;
-}
 
 core::Status auditKill(ApiState& s, const access::Actor& a, const std::string& type,
                        const std::string& target, const std::string& details) {
@@ -124,7 +119,7 @@ void addSessionRoutes(Router& router, ApiState& s) {
       return {errorResponse(st.error()), nullptr};
     }
     const std::string id = r.param("id");
-    if (!isSessionId(id)) return {jsonError(404, "not_found", "no such session"), nullptr};
+    if (!core::isSessionId(id)) return {jsonError(404, "not_found", "no such session"), nullptr};
     auto row = store::SessionRepository(s.db).session(id);
     store::AccessRepository repo(s.db);
     SessionVisibility visible(repo, caller->user);
@@ -164,7 +159,7 @@ void addSessionRoutes(Router& router, ApiState& s) {
       return errorResponse(st.error());
     }
     const std::string id = r.param("id");
-    if (!isSessionId(id)) return jsonError(404, "not_found", "no such session");
+    if (!core::isSessionId(id)) return jsonError(404, "not_found", "no such session");
     auto body = jsonBody(r);
     if (!body) return errorResponse(body.error());
     auto reason = stringField(*body, "reason", 2000);
