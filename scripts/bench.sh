@@ -5,8 +5,14 @@
 #   scripts/bench.sh [N]                      credentials: N mints and checkouts (default 2000)
 #   scripts/bench.sh recorder [MiB] [REPS]    recorder: MiB per throughput run (default 1024),
 #                                             repetitions of every figure (default 3)
+#   scripts/bench.sh modbus [REQUESTS] [RUNS] Modbus round trips direct, through OpenSSH ssh -L
+#                                             and through Conduit (bench/modbus_tunnel.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "modbus" ]; then
+  shift
+  exec bench/modbus_tunnel.sh "$@"
+fi
 ./scripts/deps.sh
 cmake --preset release -DCONDUIT_BUILD_BENCH=ON >/dev/null
 if [ "${1:-}" = "recorder" ]; then

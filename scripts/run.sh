@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the release preset, starts the demo target and the demo
-# (Ctrl+C stops the broker; the demo sshd keeps running on 127.0.0.1:2201).
+# Installs what is missing, builds the release preset (conduit and conduit-demo-plc among the
+# rest), starts the demo targets and the demo (Ctrl+C stops the broker; the demo sshd on
+# 127.0.0.1:2201 and the demo PLC on 127.0.0.1:1502 keep running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -9,5 +10,5 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 conduit=./build/release/broker/app/conduit
 "$conduit" init --data-dir ./var/demo >/dev/null
-./scripts/demo-targets.sh ./var/demo "$conduit"
+./scripts/demo-targets.sh ./var/demo "$conduit" ./build/release/tools/demo_plc/conduit-demo-plc
 exec "$conduit" demo --data-dir ./var/demo "$@"

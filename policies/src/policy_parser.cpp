@@ -46,6 +46,10 @@ constexpr std::int64_t kMaxSessions = 100;
 // Modbus function codes that change device state: writes (5, 6, 15, 16, 21, 22, 23) and
 // diagnostics (8), which can restart communications or force listen-only mode.
 const std::set<int> kModbusStateChangingCodes = {5, 6, 8, 15, 16, 21, 22, 23};
+// S7 job functions that leave the PLC as it was: setup communication (0xF0), read var (0x04)
+// and the upload sequence (0x1D-0x1F). Everything else (write var, download, PI service, PLC
+// stop, CPU services, codes nobody documented) may change it, so a read-only grant cannot list it.
+const std::set<int> kS7ReadOnlyFunctions = {0x04, 0x1D, 0x1E, 0x1F, 0xF0};
 
 // Monday first, as people write weeks; the value is core's day number (Sunday = 0).
 constexpr std::array<std::pair<std::string_view, int>, 7> kDays = {
@@ -124,7 +128,7 @@ class RuleReader {
     if (const auto id = t["id"].value<std::string>()) label_ = "rule '" + *id + "'";
     checkKeys(t, "",
               {"id", "description", "effect", "reason", "match", "schedule", "limits", "ssh",
-               "modbus", "rdp"});
+               "modbus", "s7", "rdp"});
 
     const toml::node* id = t.get("id");
     if (id == nullptr) bad(t, "missing key 'id'");
@@ -151,7 +155,7 @@ class RuleReader {
       rule.schedule = readSchedule(table(*n, "schedule"));
     }
 
-    for (const char* key : {"limits", "ssh", "modbus", "rdp"}) {
+    for (const char* key : {"limits", "ssh", "modbus", "s7", "rdp"}) {
       const toml::node* n = t.get(key);
       if (n != nullptr && rule.effect != Effect::allow) {
         bad(*n, std::string(key) + " applies to allow rules only");
@@ -162,6 +166,7 @@ class RuleReader {
     if (const toml::node* n = t.get("limits")) readLimits(table(*n, "limits"), limits);
     if (const toml::node* n = t.get("ssh")) readSsh(table(*n, "ssh"), limits.ssh);
     if (const toml::node* n = t.get("modbus")) readModbus(table(*n, "modbus"), limits.modbus);
+    if (const toml::node* n = t.get("s7")) readS7(table(*n, "s7"), limits.s7);
     if (const toml::node* n = t.get("rdp")) readRdp(table(*n, "rdp"), limits.rdp);
     limits.schedule = rule.schedule;
     return rule;
@@ -464,7 +469,15 @@ class RuleReader {
   }
 
   void readModbus(const toml::table& t, core::ModbusOptions& o) const {
-    checkKeys(t, "modbus.", {"read_only", "function_codes", "unit_ids", "ranges", "writes"});
+    checkKeys(
+        t, "modbus.",
+        {"read_only", "function_codes", "unit_ids", "ranges", "writes", "max_requests_per_second"});
+    if (const toml::node* n = t.get("max_requests_per_second")) {
+      // 1..10000: 0 would refuse everything (leave the key out for no limit); no PLC serves
+      // more than a few thousand requests a second.
+      o.maxRequestsPerSecond =
+          static_cast<int>(integer(*n, "modbus.max_requests_per_second", 1, 10000));
+    }
     if (const toml::node* n = t.get("read_only")) o.readOnly = boolean(*n, "modbus.read_only");
     if (const toml::node* n = t.get("writes")) {
       o.writes = word<core::WriteMode>(*n, "modbus.writes",
@@ -505,6 +518,28 @@ class RuleReader {
         o.ranges.push_back(*r);
       }
     }
+  }
+
+  void readS7(const toml::table& t, core::S7Options& o) const {
+    checkKeys(t, "s7.", {"read_only", "functions"});
+    if (const toml::node* n = t.get("read_only")) o.readOnly = boolean(*n, "s7.read_only");
+    if (const toml::node* n = t.get("functions")) {
+      for (const toml::node& e : array(*n, "s7.functions", "integers")) {
+        const auto code = static_cast<int>(integer(e, "s7.functions", 0, 255));
+        if (o.readOnly && !kS7ReadOnlyFunctions.contains(code)) {
+          bad(e, "s7.functions has " + hexByte(code) +
+                     ", which can change the PLC's state, but s7.read_only is true");
+        }
+        o.functions.insert(code);
+      }
+      if (o.functions.empty()) bad(*n, "s7.functions must not be empty (leave it out instead)");
+    }
+  }
+
+  static std::string hexByte(int v) {
+    constexpr std::string_view kDigits = "0123456789ABCDEF";
+    return std::string("0x") + kDigits[static_cast<std::size_t>((v >> 4) & 0xf)] +
+           kDigits[static_cast<std::size_t>(v & 0xf)];
   }
 
   void readRdp(const toml::table& t, core::RdpOptions& o) const {

@@ -97,12 +97,24 @@ std::string describeLimits(const core::AccessLimits& l, core::Protocol protocol)
                  return std::to_string(r.first) + "-" + std::to_string(r.last);
                });
       }
+      if (l.modbus.maxRequestsPerSecond > 0) {
+        out += ", at most " + std::to_string(l.modbus.maxRequestsPerSecond) + " requests/s";
+      }
       break;
     case core::Protocol::rdp:
       out += ", clipboard " + onOff(l.rdp.clipboard) + ", drive " + onOff(l.rdp.drive) +
              ", printer " + onOff(l.rdp.printer) + ", audio " + onOff(l.rdp.audio);
       break;
     case core::Protocol::s7:
+      out += l.s7.readOnly ? ", read-only" : ", writes allowed";
+      if (!l.s7.functions.empty()) {
+        out += ", functions " + list(l.s7.functions, [](int c) {
+                 constexpr std::string_view kDigits = "0123456789ABCDEF";
+                 return std::string("0x") + kDigits[static_cast<std::size_t>((c >> 4) & 0xf)] +
+                        kDigits[static_cast<std::size_t>(c & 0xf)];
+               });
+      }
+      break;
     case core::Protocol::dnp3:
     case core::Protocol::opcua:
     case core::Protocol::tcp:

@@ -83,6 +83,9 @@ TEST_CASE("docs/policies.md documents every key of the language", "[policies][do
                         "sftp", "port_forwarding", "command_deny", "filter_shell_commands",
                         // modbus
                         "read_only", "function_codes", "unit_ids", "ranges", "writes",
+                        "max_requests_per_second",
+                        // s7
+                        "functions",
                         // rdp
                         "clipboard", "drive", "printer", "audio"};
   for (const char* key : keys) {

@@ -282,3 +282,69 @@ clipboard = true
         "rule 'r' (t.toml:1) allows 'alice' rdp to 'plc-17': max 4h, 1 approval from the owner "
         "group, recording required, MFA required, clipboard on, drive off, printer off, audio off");
 }
+
+TEST_CASE("s7.read_only and s7.functions", "[policies][s7]") {
+  CHECK(granted("s7", "read_only = true").s7 == core::S7Options{});
+  CHECK(core::S7Options{}.readOnly);  // a rule without [rule.s7] grants read-only S7
+  CHECK_FALSE(granted("s7", "read_only = false").s7.readOnly);
+  // TOML hex integers, as the protocol documents its codes.
+  CHECK(granted("s7", "functions = [0x04, 0x1D, 0x1E, 0x1F]").s7.functions ==
+        std::set<int>{0x04, 0x1d, 0x1e, 0x1f});
+  CHECK(granted("s7", "read_only = false\nfunctions = [0x04, 0x05, 0x1A, 0x1B, 0x1C, 0x28]")
+            .s7.functions == std::set<int>{0x04, 0x05, 0x1a, 0x1b, 0x1c, 0x28});
+
+  for (const char* code : {"0x05", "0x1A", "0x28", "0x29", "0x00"}) {
+    CHECK(refused("s7", std::string("functions = [0x04, ") + code + "]") ==
+          "t.toml:5: rule 'r': s7.functions has " + std::string(code) +
+              ", which can change the PLC's state, but s7.read_only is true");
+  }
+  CHECK(refused("s7", "functions = [256]") ==
+        "t.toml:5: rule 'r': s7.functions must be between 0 and 255");
+  CHECK(refused("s7", "functions = []") ==
+        "t.toml:5: rule 'r': s7.functions must not be empty (leave it out instead)");
+  CHECK(refused("s7", "functions = 4") ==
+        "t.toml:5: rule 'r': s7.functions must be an array of integers");
+  CHECK(refused("s7", R"(read_only = "yes")") ==
+        "t.toml:5: rule 'r': s7.read_only must be true or false");
+  CHECK(refused("s7", R"(writes = "allow")") == "t.toml:5: rule 'r': unknown key 's7.writes'");
+}
+
+TEST_CASE("s7 applies to allow rules only", "[policies][s7]") {
+  auto parsed = PolicySet::parse(
+      "[[rule]]\nid = \"r\"\neffect = \"deny\"\n[rule.s7]\nread_only = true\n", "t.toml");
+  REQUIRE_FALSE(parsed.ok());
+  CHECK(parsed.error().message == "t.toml:4: rule 'r': s7 applies to allow rules only");
+}
+
+TEST_CASE("the explanation names the S7 scope", "[policies][s7]") {
+  auto parsed = PolicySet::parse(R"([[rule]]
+id = "ro"
+effect = "allow"
+[rule.match]
+users = ["alice"]
+
+[[rule]]
+id = "rw"
+effect = "allow"
+[rule.s7]
+read_only = false
+functions = [0x04, 0x05]
+)",
+                                 "t.toml");
+  REQUIRE(parsed.ok());
+  core::Asset asset;
+  asset.name = "plc-17";
+  const auto explanationFor = [&](const std::string& name) {
+    core::User user;
+    user.username = name;
+    const Decision d = parsed->decide(PolicyContext{user, asset, core::Protocol::s7, kTuesday});
+    REQUIRE(std::holds_alternative<Allow>(d));
+    return std::get<Allow>(d).explanation;
+  };
+  CHECK(explanationFor("alice") ==
+        "rule 'ro' (t.toml:1) allows 'alice' s7 to 'plc-17': max 4h, 1 approval from the owner "
+        "group, recording required, MFA required, read-only");
+  CHECK(explanationFor("bob") ==
+        "rule 'rw' (t.toml:7) allows 'bob' s7 to 'plc-17': max 4h, 1 approval from the owner "
+        "group, recording required, MFA required, writes allowed, functions [0x04, 0x05]");
+}

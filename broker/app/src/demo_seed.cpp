@@ -46,13 +46,103 @@ core::Result<std::vector<DemoAccount>> readAccounts(const std::filesystem::path&
   return out;
 }
 
+/// The policy set of <data_dir>/policies/*.toml in file-name order, as `conduit serve` loads it.
+/// An unreadable set gives an empty one: the seed's requests are then refused, nothing more.
+policies::PolicySet loadPolicies(const std::filesystem::path& dataDir) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dataDir / "policies", ec)) {
+    if (e.path().extension() == ".toml") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  auto loaded = policies::PolicySet::load(files);
+  if (loaded) return std::move(*loaded);
+  return {};
+}
+
+std::string demoPlcPolicy() {
+  return R"(# The demo's simulated PLC (`conduit demo`, scripts/demo-targets.sh): vendors reach it
+# through ssh -L tunnels. The Modbus inspector passes reads of addresses 0-99, holds each write
+# there until an engineer of the owner group approves it, and refuses the rest.
+
+[[rule]]
+id = "demo-plc-modbus"
+description = "Demo: vendors poll the simulated PLC; every write waits for an engineer"
+effect = "allow"
+
+[rule.match]
+roles = ["vendor"]
+protocols = ["modbus"]
+assets = [")" +
+         std::string(kDemoPlcAsset) +
+         R"("]
+
+[rule.limits]
+max_duration = "8h"
+warning_period = "10m"
+approvals = 1
+recording = "required"
+mfa = "required"
+max_sessions_per_asset = 2   # a poller and one more tool; the demo PLC serves 8
+
+[rule.ssh]
+port_forwarding = true       # the vendor's own Modbus tools, through ssh -L
+
+[rule.modbus]
+read_only = false
+writes = "approve"           # four eyes on every write
+ranges = ["0-99"]            # the demo PLC's registers and coils
+)";
+}
+
+/// The demo PLC once: its policy rule (unless the file exists), the asset plc-1 with a modbus
+/// endpoint on 127.0.0.1:1502 and an approved 4 h modbus window for alice. Nothing if plc-1
+/// exists.
+core::Status seedDemoPlc(store::Database& db, const core::Clock& clock,
+                         const std::filesystem::path& dataDir) {
+  if (store::AccessRepository(db).assetByName(kDemoPlcAsset)) return core::Done{};
+  const auto policyFile = dataDir / "policies" / kDemoPlcPolicyFile;
+  if (std::filesystem::is_directory(dataDir / "policies") && !std::filesystem::exists(policyFile)) {
+    if (auto st = writeNewFile(policyFile, demoPlcPolicy(), 0640); !st) return st;
+  }
+  access::AdminService admin(db, clock);
+  core::Asset plc;
+  plc.name = kDemoPlcAsset;
+  plc.site = "plant-north";
+  plc.zone = "cell-3";
+  plc.criticality = core::Criticality::medium;
+  plc.ownerGroup = "line-3-controls";
+  plc.tags = {"line-3", "modbus"};
+  // Two: a poller and one more tool at once; the simulated PLC itself serves eight.
+  plc.maxSessions = 2;
+  plc.endpoints = {{0, core::Protocol::modbus, "127.0.0.1", kDemoPlcPort, "", ""}};
+  if (auto a = admin.addAsset({"demo-seed", "cli"}, plc); !a) return a.error();
+
+  const policies::PolicySet policy = loadPolicies(dataDir);
+  access::AccessService workflow(db, policy, clock);
+  auto request = workflow.requestAccess({"alice", "demo-seed"}, kDemoPlcAsset,
+                                        {{core::Protocol::modbus},
+                                         clock.now(),
+                                         core::Seconds{4 * 3600},
+                                         "demo: trend line 3 process values",
+                                         "DEMO-2"});
+  if (!request) return request.error();
+  if (auto vote = workflow.vote({"erin", "demo-seed"}, request->id, true, "demo approval"); !vote) {
+    return vote.error();
+  }
+  return core::Done{};
+}
+
 }  // namespace
 
 core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core::Clock& clock,
                                                 const std::filesystem::path& dataDir) {
   const auto accountsFile = dataDir / "demo-accounts.txt";
   store::AccessRepository repo(db);
-  if (repo.vendorByName("acme-automation")) return readAccounts(accountsFile);
+  if (repo.vendorByName("acme-automation")) {
+    if (auto st = seedDemoPlc(db, clock, dataDir); !st) return st.error();
+    return readAccounts(accountsFile);
+  }
   if (sodium_init() < 0) return core::fail(core::ErrorCode::internal, "libsodium failed");
 
   access::AdminService admin(db, clock);
@@ -140,17 +230,7 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
     auto uri = auth.enrolTotp("demo-seed", "alice", "cli");
     if (uri) accounts.front().totpUri = *uri;
   }
-  policies::PolicySet policy;
-  {
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dataDir / "policies", ec)) {
-      if (e.path().extension() == ".toml") files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
-    auto loaded = policies::PolicySet::load(files);
-    if (loaded) policy = std::move(*loaded);
-  }
+  const policies::PolicySet policy = loadPolicies(dataDir);
   access::AccessService workflow(db, policy, clock);
   auto request = workflow.requestAccess({"alice", "demo-seed"}, "hmi-3",
                                         {{core::Protocol::ssh},
@@ -166,6 +246,8 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
   std::error_code ec;
   std::filesystem::remove(accountsFile, ec);
   if (auto st = writeNewFile(accountsFile, text, 0600); !st) return st.error();
+  // After the accounts file, so that a failure here leaves a demo that a later run can read.
+  if (auto st = seedDemoPlc(db, clock, dataDir); !st) return st.error();
   return accounts;
 }
 

@@ -15,6 +15,8 @@
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/portal_repository.hpp"
 #include "conduit/store/recording_index.hpp"
+#include "conduit/tunnel/modbus_tunnel.hpp"
+#include "conduit/tunnel/s7_tunnel.hpp"
 #include "conduit/vault/ssh_ca.hpp"
 
 namespace conduit::app {
@@ -123,6 +125,27 @@ void GatewayBackendImpl::auditSession(const core::AuditDraft& draft) {
   auto tx = store::Transaction::begin(db_);
   if (!tx) return;
   if (store::AuditLog(db_).append(draft, clock_.now())) (void)tx->commit();
+}
+
+core::Status GatewayBackendImpl::auditHold(const session::HeldWrite& w, std::string_view what,
+                                           const std::string& by) {
+  std::lock_guard lock(mutex_);
+  auto tx = store::Transaction::begin(db_);
+  if (!tx) return tx.error();
+  const core::AuditDraft draft{by.empty() ? "system" : by,
+                               "gateway",
+                               "session",
+                               "tunnel.write_" + std::string(what),
+                               "asset:" + w.context.asset,
+                               what == "held" || what == "approved" ? core::AuditOutcome::success
+                                                                    : core::AuditOutcome::failure,
+                               access::auditDetails({{"session", w.context.sessionId},
+                                                     {"vendor", w.context.user},
+                                                     {"protocol", w.context.protocol},
+                                                     {"hold", static_cast<std::int64_t>(w.id)},
+                                                     {"request", w.details}})};
+  if (auto st = store::AuditLog(db_).append(draft, clock_.now()); !st) return st.error();
+  return tx->commit();
 }
 
 ssh::GatewayDecision GatewayBackendImpl::checkLogin(const std::string& user,
@@ -249,8 +272,33 @@ ssh::TunnelDecision GatewayBackendImpl::openTunnel(const ssh::TunnelRequest& r) 
   target.port = endpoint->port;
   target.allow = allow;
   target.slot = std::move(slot);
-  // No protocol inspector yet (issue 8): bytes pass unchanged and are recorded.
+  target.inspector = inspectorFor(r, *endpoint, allow);
   return target;
+}
+
+std::unique_ptr<tunnel::TunnelInspector> GatewayBackendImpl::inspectorFor(
+    const ssh::TunnelRequest& r, const core::Endpoint& endpoint, const ssh::GatewayAllow& allow) {
+  switch (endpoint.protocol) {
+    case core::Protocol::modbus: {
+      tunnel::ModbusTunnelSetup setup;
+      setup.options = allow.limits.modbus;
+      setup.desk = holdDesk_;
+      setup.context = tunnel::HoldContext{r.sessionId, r.user, r.host, "modbus"};
+      if (const int rate = allow.limits.modbus.maxRequestsPerSecond; rate > 0) {
+        std::lock_guard lock(mutex_);
+        auto& budget = budgets_[r.host];
+        if (!budget) budget = std::make_shared<tunnel::RequestBudget>(rate);
+        budget->setRate(rate);
+        setup.budget = budget;
+      }
+      return std::make_unique<tunnel::ModbusTunnelInspector>(std::move(setup));
+    }
+    case core::Protocol::s7:
+      return std::make_unique<tunnel::S7TunnelInspector>(allow.limits.s7);
+    default:
+      // Generic tcp (and protocols without an inspector yet): bytes pass unchanged, recorded.
+      return nullptr;
+  }
 }
 
 void GatewayBackendImpl::tunnelClosed(const ssh::TunnelRequest& r, const ssh::TunnelTarget& t,
@@ -523,7 +571,9 @@ void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std:
   row.id = sessionId;
   row.user = user;
   row.asset = asset;
-  row.protocol = "ssh";
+  // The protocol the session was decided for: ssh, or a tunnel's protocol (modbus, s7, tcp)
+  // for tunnels-only logins and the portal's WebSocket tunnels.
+  row.protocol = std::string(core::protocolName(allow.protocol));
   row.source = source;
   row.grantId = allow.grantId;
   row.startedAt = clock_.now();
@@ -534,7 +584,8 @@ void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std:
   }
   auto e = store::AuditLog(db_).append(
       {user, source, "session", "session.started", "session:" + sessionId,
-       core::AuditOutcome::success, access::auditDetails({{"asset", asset}, {"protocol", "ssh"}})},
+       core::AuditOutcome::success,
+       access::auditDetails({{"asset", asset}, {"protocol", row.protocol}})},
       clock_.now());
   if (e) (void)tx->commit();
   spdlog::info("event=ssh_session_started session={} user={} asset={} source={}", sessionId, user,

@@ -13,9 +13,12 @@
 #include "conduit/access/recording_keys.hpp"
 #include "conduit/access/vault_service.hpp"
 #include "conduit/core/audit.hpp"
+#include "conduit/session/hold_board.hpp"
 #include "conduit/session/live_hub.hpp"
 #include "conduit/ssh/gateway_backend.hpp"
 #include "conduit/store/database.hpp"
+#include "conduit/tunnel/hold_desk.hpp"
+#include "conduit/tunnel/request_budget.hpp"
 
 namespace conduit::app {
 
@@ -71,6 +74,13 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
 
   /// Live sessions' output goes here for engineers' live view (set before the gateway starts).
   void setLiveHub(session::LiveHub* hub) { liveHub_ = hub; }
+  /// Where Modbus writes held for approval wait (set before the gateway starts); without one,
+  /// such writes are refused.
+  void setHoldDesk(tunnel::HoldDesk* desk) { holdDesk_ = desk; }
+  /// Audits a step of a held write (session::HoldBoard's auditor): tunnel.write_held, _approved,
+  /// _rejected, _expired or _cancelled. An error when the event could not be written.
+  core::Status auditHold(const session::HeldWrite& write, std::string_view what,
+                         const std::string& by);
 
  private:
   ssh::GatewayDecision decide(const std::string& user, const std::string& asset,
@@ -83,12 +93,20 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
                      const std::string& sessionId, const std::string& detail);
   void auditSession(const core::AuditDraft& draft);
 
+  /// The inspector for a tunnel to `endpoint` under `allow`; null for generic tcp.
+  std::unique_ptr<tunnel::TunnelInspector> inspectorFor(const ssh::TunnelRequest& request,
+                                                        const core::Endpoint& endpoint,
+                                                        const ssh::GatewayAllow& allow);
+
   session::LiveHub* liveHub_ = nullptr;
+  tunnel::HoldDesk* holdDesk_ = nullptr;
   mutable std::mutex healthMutex_;
   std::string rotationFailure_;
   std::mutex mutex_;
   std::map<std::string, std::pair<std::string, std::string>> sessions_;  // id -> user, asset
   std::map<std::string, int> tunnelsPerAsset_;  // open tunnel connections, guarded by mutex_
+  // Each asset's Modbus requests per second, shared by its connections; guarded by mutex_.
+  std::map<std::string, std::shared_ptr<tunnel::RequestBudget>> budgets_;
   store::Database db_;
   const policies::PolicySet& policies_;
   access::VaultService& vault_;

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli_context.hpp"
+#include "cli_tunnel.hpp"
 #include "conduit/app/config.hpp"
 #include "conduit/app/data_dir.hpp"
 #include "conduit/app/demo_seed.hpp"
@@ -75,6 +76,17 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
     std::printf(
         "\nSSH gateway: alice holds an approved 4 h window to hmi-3 (the demo sshd):\n"
         "  ssh -p 2222 alice+hmi-3@127.0.0.1     (password, then the code from the app)\n");
+    // The PLC is scripts/demo-targets.sh's conduit-demo-plc; the policy is the seed's rule.
+    std::printf(
+        "\nModbus tunnel: alice also holds an approved 4 h modbus window to %s, the simulated\n"
+        "PLC on 127.0.0.1:%u (holding register i = 1000 + i). Reads of addresses 0-99 pass; each\n"
+        "write waits for an engineer's approval in the portal. Leave the tunnel open in one\n"
+        "shell (password, then the code) and poll in another:\n"
+        "  ssh -N -L 5020:%s:%u -p 2222 alice+%s@127.0.0.1\n"
+        "  mbpoll -m tcp -p 5020 -t 4 -r 1 -c 4 127.0.0.1 -1\n",
+        conduit::app::kDemoPlcAsset, static_cast<unsigned>(conduit::app::kDemoPlcPort),
+        conduit::app::kDemoPlcAsset, static_cast<unsigned>(conduit::app::kDemoPlcPort),
+        conduit::app::kDemoPlcAsset);
     std::printf(
         "\nIn the portal (https://127.0.0.1:%u/): sign in as alice with her password and the\n"
         "code from the app, open the terminal on hmi-3 or request another window; erin, sam,\n"
@@ -85,7 +97,7 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
         "\nTry the access workflow from a shell:\n"
         "  conduit admin --data-dir %s --as alice request --asset hmi-3 --protocol ssh "
         "--duration 1h --reason 'update HMI screens'\n"
-        "  conduit admin --data-dir %s --as erin approve 2 --comment ok\n"
+        "  conduit admin --data-dir %s --as erin approve 3 --comment ok\n"
         "  conduit audit --data-dir %s verify\n",
         config.dataDir.c_str(), config.dataDir.c_str(), config.dataDir.c_str());
   }
@@ -138,6 +150,7 @@ int main(int argc, char** argv) {
   conduit::app::addPolicyCommands(app, context, exitCode);
   conduit::app::addVaultCommands(app, context, exitCode);
   conduit::app::addRecordingCommands(app, context, exitCode);
+  conduit::app::addTunnelCommand(app, exitCode);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 #include "conduit/app/serve.hpp"
 #include "notify_options.hpp"
 #include "web_terminal.hpp"
+#include "web_tunnel.hpp"
 
 #include <prometheus/registry.h>
 #include <pthread.h>
@@ -268,6 +269,9 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   (*notifier)->start();  // does nothing when no webhook is configured
 
   session::LiveHub liveHub;  // live sessions' output, for engineers' live view
+  // Writes held for an engineer's approval; declared before the gateway, whose sessions'
+  // inspectors withdraw their holds when they end.
+  std::optional<session::HoldBoard> holds;
   std::unique_ptr<GatewayBackendImpl> backend;
   std::unique_ptr<ssh::Gateway> gateway;
   if (config.ssh.enabled) {
@@ -285,6 +289,9 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
         DataDirLayout{config.dataDir}.recordingsDir(), openRecordingKeysOrLog(vault),
         auditorKey(config));
     backend->setLiveHub(&liveHub);
+    holds.emplace([b = backend.get()](const session::HeldWrite& w, std::string_view what,
+                                      const std::string& by) { return b->auditHold(w, what, by); });
+    backend->setHoldDesk(&*holds);
     ssh::GatewayOptions g;
     g.address = config.ssh.address;
     g.port = config.ssh.port;
@@ -321,8 +328,14 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   if (gateway) portalApiOptions.sshPort = gateway->port();  // bound port (ssh.port may be 0)
   portal::PortalApi api(std::move(*apiDb), *policySet, vault, clock, std::move(portalApiOptions));
   api.setLiveHub(&liveHub);
+  if (holds) api.setHoldBoard(&*holds);
   std::optional<WebTerminalLauncher> terminals;
   if (backend) api.setTerminalLauncher(&terminals.emplace(*backend));
+  std::optional<WebTunnelLauncher> tunnels;  // `conduit tunnel`: /api/v1/tunnel
+  if (backend) {
+    api.setTunnelLauncher(&tunnels.emplace(
+        *backend, WebTunnelOptions{std::chrono::seconds(config.ssh.tunnelIdleTimeoutSeconds)}));
+  }
   api.addRoutes(router);
 
   auto server = portal::Server::start(portalOptions(config), std::move(router), metrics);

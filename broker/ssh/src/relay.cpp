@@ -31,6 +31,9 @@ constexpr std::size_t kMaxChannels = 16;
 // `ssh -L` connections open at once in one session. The asset's own limit (GatewayBackend::
 // openTunnel) is usually far lower; this caps a client that opens connections in a loop.
 constexpr std::size_t kMaxTunnels = 32;
+// 1 s: a healthy PLC answers in milliseconds; the session's end (kill, revocation, window end)
+// must still take effect within about a second.
+constexpr auto kTunnelDrain = std::chrono::seconds(1);
 // Reason lines and host names from the vendor are echoed to terminals and logs: no control
 // characters, no quotes that would break a log field, and not too long.
 std::string printable(const std::string& text) {
@@ -115,6 +118,7 @@ class Relay {
         nextCheck = now + std::chrono::seconds(1);
       }
     }
+    drainTunnels();
     for (auto& t : tunnels_) t->finish(reason_);
     collectTunnels();
     for (auto& p : pairs_) closePair(p, true);
@@ -130,6 +134,19 @@ class Relay {
     if (reason_.empty()) reason_ = why;
   }
 
+  /// The session ended: tunnels refuse new writes and get up to kTunnelDrain for the
+  /// requests in flight (issue 8 item 5: never cut a transfer halfway without trying to drain).
+  void drainTunnels() {
+    if (tunnels_.empty()) return;
+    for (auto& t : tunnels_) t->endAfterDrain(reason_, kTunnelDrain);
+    const auto deadline = std::chrono::steady_clock::now() + kTunnelDrain;
+    while (!tunnels_.empty() && std::chrono::steady_clock::now() < deadline &&
+           ssh_is_connected(s_.vendor) != 0) {
+      ssh_event_dopoll(event_, 20);
+      flush();
+    }
+  }
+
   /// Window end, revocation and kill: re-checked every second (CIP-005 R2.5, issue 5).
   void enforce() {
     const AccessRecheck::Outcome r = recheck_.run();
@@ -141,6 +158,10 @@ class Relay {
       return;
     }
     enforceTunnels();
+    // Shortly before the window closes, writes stop so that requests in flight can finish.
+    if (std::chrono::system_clock::now() + kTunnelDrain * 2 >= s_.allow.until) {
+      for (auto& t : tunnels_) t->beginDrain();
+    }
     // Warned only once a channel has shown it: the first check can run before the vendor's
     // first channel is open.
     if (r.warning && notice("\r\nConduit: " + *r.warning + "\r\n") > 0) recheck_.warned();
@@ -189,7 +210,7 @@ class Relay {
         if (t->done() || t->protocol() != p) continue;
         tell("\r\nConduit: tunnel " + printable(t->describe()) +
              " closed: access ended: " + printable(no->reason) + "\r\n");
-        t->finish("access ended: " + no->reason);
+        t->endAfterDrain("access ended: " + no->reason, kTunnelDrain);
       }
     }
   }

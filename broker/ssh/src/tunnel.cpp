@@ -244,16 +244,17 @@ void Tunnel::acceptFromTarget(std::span<const unsigned char> bytes) {
   apply(target_.inspector->onServerBytes(bytes, std::chrono::system_clock::now()));
 }
 
-void Tunnel::apply(const TunnelVerdict& v) {
+void Tunnel::apply(const tunnel::TunnelVerdict& v) {
   toTarget_.append(reinterpret_cast<const char*>(v.toTarget.data()), v.toTarget.size());
   record(recorder::Direction::to_target, v.toTarget);
   toVendor_.append(reinterpret_cast<const char*>(v.toClient.data()), v.toClient.size());
   record(recorder::Direction::to_client, v.toClient);
   for (const auto& e : v.events) {
     if (context_.recording == nullptr) break;
-    if (auto st =
-            context_.recording->append(recorder::RecordKind::protocol_event, channelId_,
-                                       recorder::Direction::none, recorder::encodeProtocolEvent(e));
+    const auto payload =
+        recorder::encodeProtocolEvent(recorder::ProtocolEvent{e.protocol, e.decision, e.summary});
+    if (auto st = context_.recording->append(recorder::RecordKind::protocol_event, channelId_,
+                                             recorder::Direction::none, payload);
         !st) {
       fail("recording failed: " + st.error().message);
     }
@@ -380,6 +381,9 @@ void Tunnel::pump(Clock::time_point now) {
   drainToVendor();
   refillFromVendor();
   if (!connecting_) writeSocket();
+  // Reading the vendor's channel polls the whole event, this tunnel's socket included: an answer
+  // read meanwhile must go out now, not after the loop's next 50 ms wait.
+  drainToVendor();
   if (failure_) {
     finish(*failure_);
     return;
@@ -395,6 +399,10 @@ void Tunnel::pump(Clock::time_point now) {
   }
   if (closing_ && ((toTarget_.empty() && toVendor_.empty()) || now >= closingDeadline_)) {
     finish(*closing_);
+    return;
+  }
+  if (ending_ && (drained() || now >= endingDeadline_)) {
+    finish(*ending_);
     return;
   }
   if (vendorClosed_) {
@@ -419,6 +427,30 @@ void Tunnel::pump(Clock::time_point now) {
     if (writeBlocked_ && !toTarget_.empty()) want = static_cast<short>(want | POLLOUT);
   }
   watch(want);
+}
+
+void Tunnel::beginDrain() {
+  if (done_ || draining_) return;
+  draining_ = true;
+  if (!target_.inspector) return;
+  try {
+    apply(target_.inspector->drain(std::chrono::system_clock::now()));
+  } catch (...) {
+    fail("internal error while relaying");
+  }
+}
+
+bool Tunnel::drained() const {
+  if (done_) return true;
+  const bool quiet = toTarget_.empty() && toVendor_.empty();
+  return quiet && (!target_.inspector || target_.inspector->drained());
+}
+
+void Tunnel::endAfterDrain(const std::string& reason, Clock::duration grace) {
+  if (done_ || ending_) return;
+  beginDrain();
+  ending_ = reason;
+  endingDeadline_ = Clock::now() + grace;
 }
 
 void Tunnel::finish(const std::string& reason) {

@@ -50,6 +50,14 @@ class Tunnel {
   /// for. Call after every ssh_event_dopoll, never from a libssh callback.
   void pump(Clock::time_point now);
 
+  /// The session is about to end (issue 8 item 5): the inspector refuses new writes and lets
+  /// requests in flight finish. No-op without an inspector.
+  void beginDrain();
+  /// Nothing left to deliver and (with an inspector) nothing in flight: safe to close now.
+  bool drained() const;
+  /// beginDrain(), then finish(reason) once drained() or after `grace`, whichever is first.
+  void endAfterDrain(const std::string& reason, Clock::duration grace);
+
   /// Ends the connection now (if not yet ended): closes both sides, reports and audits.
   void finish(const std::string& reason);
 
@@ -74,7 +82,7 @@ class Tunnel {
 
   std::size_t acceptFromVendor(std::span<const unsigned char> bytes);
   void acceptFromTarget(std::span<const unsigned char> bytes);
-  void apply(const TunnelVerdict& verdict);
+  void apply(const tunnel::TunnelVerdict& verdict);
   void readSocket();
   void writeSocket();
   void checkConnected();
@@ -104,8 +112,11 @@ class Tunnel {
   bool shutWrite_ = false;
   bool eofSentToVendor_ = false;
   bool done_ = false;
+  bool draining_ = false;
   std::optional<std::string> failure_;  // set by a callback; pump() finishes with it
   std::optional<std::string> closing_;  // the inspector asked to close: drain, then finish
+  std::optional<std::string> ending_;   // the session ends: drain requests in flight, then finish
+  Clock::time_point endingDeadline_;
   Clock::time_point connectDeadline_;
   Clock::time_point closingDeadline_;
   Clock::time_point lastActivity_;

@@ -47,7 +47,9 @@ std::string limitsToJson(const AccessLimits& l) {
                  {"function_codes", toArray(l.modbus.functionCodes)},
                  {"unit_ids", toArray(l.modbus.unitIds)},
                  {"ranges", std::move(ranges)},
-                 {"writes", core::writeModeName(l.modbus.writes)}};
+                 {"writes", core::writeModeName(l.modbus.writes)},
+                 {"max_requests_per_second", l.modbus.maxRequestsPerSecond}};
+  o["s7"] = {{"read_only", l.s7.readOnly}, {"functions", toArray(l.s7.functions)}};
   o["rdp"] = {{"clipboard", l.rdp.clipboard},
               {"drive", l.rdp.drive},
               {"printer", l.rdp.printer},
@@ -96,6 +98,15 @@ core::Result<AccessLimits> limitsFromJson(const std::string& text) {
     }
     const auto writes = json::value_to<std::string>(mb.at("writes"));
     l.modbus.writes = core::parseWriteMode(writes).value_or(core::WriteMode::deny);
+    // Grants stored before these keys existed: no rate limit, and the strict S7 default.
+    if (const auto* rate = mb.as_object().if_contains("max_requests_per_second")) {
+      l.modbus.maxRequestsPerSecond = rate->to_number<int>();
+    }
+    if (const auto* s7 = o.if_contains("s7")) {
+      l.s7.readOnly = s7->at("read_only").as_bool();
+      for (const auto& c : s7->at("functions").as_array())
+        l.s7.functions.insert(c.to_number<int>());
+    }
     const auto& rdp = o.at("rdp");
     l.rdp.clipboard = rdp.at("clipboard").as_bool();
     l.rdp.drive = rdp.at("drive").as_bool();

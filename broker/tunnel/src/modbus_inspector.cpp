@@ -129,8 +129,9 @@ std::string_view decisionName(ModbusDecision d) noexcept {
   return "unknown";
 }
 
-ModbusInspector::ModbusInspector(core::ModbusOptions options, ModbusLimits limits)
-    : options_(std::move(options)), limits_(limits) {}
+ModbusInspector::ModbusInspector(core::ModbusOptions options, ModbusLimits limits,
+                                 std::shared_ptr<RequestBudget> budget)
+    : options_(std::move(options)), limits_(limits), budget_(std::move(budget)) {}
 
 InspectorOutput ModbusInspector::onClient(std::span<const std::uint8_t> bytes, Instant now) {
   InspectorOutput out;
@@ -243,6 +244,15 @@ void ModbusInspector::onRequest(const MbapFrame& frame, Instant now, InspectorOu
   if (inFlight_.size() >= limits_.maxInFlight) {
     refuse(std::move(event), ModbusDecision::deny, ExceptionCode::server_busy,
            std::to_string(inFlight_.size()) + " requests already wait for the PLC", out);
+    return;
+  }
+  // Last: only a request that would reach the PLC spends the asset's budget. 06 (server busy)
+  // is what a busy PLC answers; tools retry it.
+  if (budget_ && !budget_->take(now)) {
+    refuse(std::move(event), ModbusDecision::deny, ExceptionCode::server_busy,
+           "the asset accepts at most " + std::to_string(static_cast<long>(budget_->rate())) +
+               " requests per second",
+           out);
     return;
   }
   event.decision = ModbusDecision::allow;

@@ -250,6 +250,10 @@ void PortalApi::setTerminalLauncher(TerminalLauncher* launcher) {
   state_->terminals = launcher;
 }
 
+void PortalApi::setHoldBoard(session::HoldBoard* board) {
+  state_->holds = board;
+}
+
 void PortalApi::setLiveHub(session::LiveHub* hub) {
   state_->liveHub = hub;
 }
@@ -261,7 +265,9 @@ void PortalApi::addRoutes(Router& router) {
   addAuditRoutes(router, *state_);
   addAccountRoutes(router, *state_);
   addTerminalRoutes(router, *state_);
+  addTunnelRoutes(router, *state_);
   addAdminRoutes(router, *state_);
+  addHoldRoutes(router, *state_);
   if (!state_->options.webRoot.empty()) addStaticRoutes(router, state_->options.webRoot);
 }
 

@@ -43,7 +43,9 @@ class ApiState {
   access::RecordingAuditService recordings;
   RateLimiter loginLimiter;
   TerminalLauncher* terminals = nullptr;
+  TunnelLauncher* tunnels = nullptr;
   session::LiveHub* liveHub = nullptr;
+  session::HoldBoard* holds = nullptr;
   SocketWatch sockets;
 };
 
@@ -98,7 +100,9 @@ void addAuditRoutes(Router& router, ApiState& s);
 void addAccountRoutes(Router& router, ApiState& s);
 void addStaticRoutes(Router& router, const std::filesystem::path& webRoot);
 void addTerminalRoutes(Router& router, ApiState& s);
+void addTunnelRoutes(Router& router, ApiState& s);
 void addAdminRoutes(Router& router, ApiState& s);
+void addHoldRoutes(Router& router, ApiState& s);
 
 /// A WebSocket upgrade must come from this portal's own pages: Origin equal to
 /// "https://" + Host (cross-site WebSocket hijacking otherwise rides the cookie).

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "conduit/core/totp.hpp"
 #include "conduit/demo_plc/demo_plc.hpp"
 #include "ssh/integration/plant.hpp"
 #include "support/process.hpp"
@@ -238,6 +240,98 @@ std::size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at < text.size();) {
+    const auto end = std::min(text.find('\n', at), text.size());
+    out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+/// The test's policy with a [rule.modbus] table for the modbus tunnels rule.
+std::string modbusPolicy(const std::string& table) {
+  return std::string(kTunnelPolicy) + "[rule.modbus]\n" + table;
+}
+
+/// mbpoll against 127.0.0.1:port, unit 1, holding registers (reference = address + 1);
+/// {exit code, everything it printed}.
+std::pair<int, std::string> mbpoll(std::uint16_t port, std::vector<std::string> args) {
+  std::vector<std::string> argv{"mbpoll", "-m", "tcp", "-p", std::to_string(port), "-t", "4"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::runCommand(argv);
+}
+
+/// Holding register `address` (0-based) read straight from the PLC, bypassing the broker.
+std::string plcRegister(std::uint16_t plcPort, int address) {
+  auto [rc, out] =
+      mbpoll(plcPort, {"-r", std::to_string(address + 1), "-c", "1", "-1", "127.0.0.1"});
+  const std::string tag = "[" + std::to_string(address + 1) + "]: \t";
+  const auto at = out.find(tag);
+  if (rc != 0 || at == std::string::npos) return "?";
+  return out.substr(at + tag.size(), out.find_first_of("\r\n", at) - at - tag.size());
+}
+
+/// An engineer signed in to the portal of the plant's `conduit serve` with curl (password,
+/// then TOTP), for the approval API.
+struct PortalEngineer {
+  Plant& plant;
+  std::uint16_t port = 0;
+  std::string jar;
+  std::string csrf;
+
+  /// {HTTP status, body}.
+  std::pair<int, std::string> call(const std::string& method, const std::string& path,
+                                   const std::string& body = "") {
+    std::vector<std::string> argv{"curl", "-sk",
+                                  "-o",   "-",
+                                  "-w",   "\n%{http_code}",
+                                  "-b",   jar,
+                                  "-c",   jar,
+                                  "-X",   method,
+                                  "-H",   "Origin: https://127.0.0.1:" + std::to_string(port)};
+    if (!csrf.empty()) argv.insert(argv.end(), {"-H", "X-CSRF-Token: " + csrf});
+    if (!body.empty()) {
+      argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
+    }
+    argv.push_back("https://127.0.0.1:" + std::to_string(port) + path);
+    auto [rc, out] = test::runCommand(argv);
+    const auto nl = out.rfind('\n');
+    if (rc != 0 || nl == std::string::npos) return {0, out};
+    return {std::atoi(out.c_str() + nl + 1), out.substr(0, nl)};
+  }
+
+  static std::string field(const std::string& json, const std::string& key) {
+    const boost::json::value parsed = boost::json::parse(json);
+    const auto* v = parsed.as_object().if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  }
+
+  PortalEngineer(Plant& p, const std::string& user) : plant(p) {
+    const auto line = p.broker->waitForLine("event=portal_listening", 10s);
+    REQUIRE(line.has_value());
+    const auto at = line->find(" port=") + 6;
+    port = static_cast<std::uint16_t>(std::stoi(line->substr(at)));
+    jar = (p.dir / ("cookies-" + user)).string();
+    const std::string uri = p.admin("", {"user", "enrol-totp", user});
+    const auto s = uri.find("secret=") + 7;
+    const auto seed = *core::base32Decode(uri.substr(s, uri.find('&', s) - s));
+    auto [status, body] = call("POST", "/api/v1/login",
+                               R"({"username":")" + user + R"(","password":"vendor-password-1"})");
+    INFO(body);
+    REQUIRE(status == 200);
+    csrf = field(body, "csrf");
+    const auto now =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    const std::string code = core::totpCode(seed, core::totpStep(now));
+    std::tie(status, body) = call("POST", "/api/v1/login/totp", R"({"code":")" + code + R"("})");
+    INFO(body);
+    REQUIRE(status == 200);
+    csrf = field(body, "csrf");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("ssh -L to an asset's tcp endpoint relays 1 MiB each way intact (tunnels-only login)") {
@@ -276,14 +370,16 @@ TEST_CASE("ssh -L to an asset's tcp endpoint relays 1 MiB each way intact (tunne
   CHECK_THAT(trail, Catch::Contains("1048576"));  // bytes each way, in tunnel.closed
 }
 
-TEST_CASE("mbpoll reads and writes a libmodbus PLC through ssh -L and the pcap export decodes") {
+TEST_CASE(
+    "mbpoll reads and writes a libmodbus PLC through ssh -L within the grant's range, "
+    "a write outside it is refused, the pcap export decodes") {
   test::Process plc({CONDUIT_DEMO_PLC_BINARY, "--port", "0"});
   const auto listening = plc.waitForLine("listening on", 10s);
   REQUIRE(listening.has_value());
   const auto plcPort =
       static_cast<std::uint16_t>(std::stoi(listening->substr(listening->rfind(':') + 1)));
-  Plant p(kTunnelPolicy);
-  p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--tcp",
+  Plant p(modbusPolicy("read_only = false\nwrites = \"allow\"\nranges = [\"0-9\"]\n"));
+  p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--max-sessions", "2", "--tcp",
                "modbus:127.0.0.1:" + std::to_string(plcPort)});
   grantProtocols(p, "plc-17", {"modbus"});
   const auto local = freeLocalPort();
@@ -304,6 +400,13 @@ TEST_CASE("mbpoll reads and writes a libmodbus PLC through ssh -L and the pcap e
   auto [rcBack, back] = test::runCommand(
       {"mbpoll", "-m", "tcp", "-p", port, "-t", "4", "-r", "2", "-c", "1", "127.0.0.1", "-1"});
   CHECK_THAT(back, Catch::Contains("[2]: \t4242"));
+  // Register 20 is outside the grant's 0-9: the broker answers "illegal data address" and the
+  // PLC never sees the write.
+  auto [rcOutside, outside] = mbpoll(local, {"-r", "21", "127.0.0.1", "777"});
+  INFO(outside);
+  CHECK(rcOutside != 0);
+  CHECK_THAT(outside, Catch::Contains("Illegal data address"));
+  CHECK(plcRegister(plcPort, 20) == "1020");
 
   ssh->signal(SIGTERM);
   ssh->wait(5s);
@@ -340,6 +443,140 @@ TEST_CASE("mbpoll reads and writes a libmodbus PLC through ssh -L and the pcap e
   CHECK_THAT(decoded, Catch::Contains("Register 0 (UINT16): 1000"));  // the response's values
   CHECK_THAT(decoded, Catch::Contains("Register 1 (UINT16): 4242"));
   CHECK_THAT(decoded, Catch::Contains("Dst Port: " + std::to_string(plcPort)));
+  // The broker's refusal is in the capture as the exception it sent the vendor's tool.
+  CHECK_THAT(decoded, Catch::Contains("Exception Code: Illegal data address"));
+
+  // The decoded protocol events, with their decisions, are in the recording.
+  const std::string jsonlFile = (p.dir / "tunnel.jsonl").string();
+  auto [rcJsonl, jsonlOut] = p.conduit({"recording", "--data-dir", p.data, "export", id, "--format",
+                                        "jsonl", "--output", jsonlFile});
+  INFO(jsonlOut);
+  REQUIRE(rcJsonl == 0);
+  std::string events;  // the protocol_event payloads, decoded
+  for (const auto& line : lines(test::readText(jsonlFile))) {
+    if (line.find("\"protocol_event\"") == std::string::npos) continue;
+    const auto record = boost::json::parse(line);
+    const std::string b64(record.at("payload_b64").as_string());
+    std::string raw(b64.size(), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    REQUIRE(n >= 0);
+    events += raw.substr(0, static_cast<std::size_t>(n)) + "\n";
+  }
+  INFO(events);
+  CHECK_THAT(events, Catch::Contains("\"decision\":\"allow\"") &&
+                         Catch::Contains("\"values\":[4242]") &&
+                         Catch::Contains("\"decision\":\"deny\"") &&
+                         Catch::Contains("outside the grant's ranges") &&
+                         Catch::Contains("\"values\":[1000,1001,1002,1003]"));
+}
+
+TEST_CASE(
+    "a read-only Modbus grant: mbpoll reads, its writes get an exception and the PLC's "
+    "registers stay unchanged") {
+  auto plc = demo_plc::DemoPlc::start({});
+  REQUIRE(plc.ok());
+  const auto plcPort = (*plc)->port();
+  Plant p(modbusPolicy("read_only = true\n"));
+  p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--max-sessions", "2", "--tcp",
+               "modbus:127.0.0.1:" + std::to_string(plcPort)});
+  grantProtocols(p, "plc-17", {"modbus"});
+  const auto local = freeLocalPort();
+  auto ssh = tunnelSsh(p, forward(local, "plc-17", plcPort), "alice+plc-17");
+
+  auto [rcRead, read] = mbpoll(local, {"-r", "3", "-c", "2", "-1", "127.0.0.1"});
+  INFO(read);
+  INFO(p.broker->errors());
+  CHECK(rcRead == 0);
+  CHECK_THAT(read, Catch::Contains("[3]: \t1002") && Catch::Contains("[4]: \t1003"));
+  for (const auto& values : std::vector<std::vector<std::string>>{{"4242"}, {"1", "2", "3"}}) {
+    std::vector<std::string> args{"-r", "3", "127.0.0.1"};
+    args.insert(args.end(), values.begin(), values.end());
+    auto [rcWrite, written] = mbpoll(local, args);
+    INFO(written);
+    CHECK(rcWrite != 0);
+    CHECK_THAT(written, Catch::Contains("Illegal function"));
+  }
+  auto [rcCoil, coil] = test::runCommand(
+      {"mbpoll", "-m", "tcp", "-p", std::to_string(local), "-t", "0", "-r", "1", "127.0.0.1", "1"});
+  INFO(coil);
+  CHECK(rcCoil != 0);
+  CHECK_THAT(coil, Catch::Contains("Illegal function"));
+  CHECK(plcRegister(plcPort, 2) == "1002");
+  CHECK(plcRegister(plcPort, 3) == "1003");
+  CHECK(plcRegister(plcPort, 4) == "1004");
+}
+
+TEST_CASE(
+    "a write held for approval waits until an engineer approves it in the portal API, "
+    "then reaches the PLC, and a denied one gets an exception") {
+  auto plc = demo_plc::DemoPlc::start({});
+  REQUIRE(plc.ok());
+  const auto plcPort = (*plc)->port();
+  Plant p(modbusPolicy("read_only = false\nwrites = \"approve\"\n"));
+  p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--max-sessions", "2", "--tcp",
+               "modbus:127.0.0.1:" + std::to_string(plcPort)});
+  grantProtocols(p, "plc-17", {"modbus"});
+  PortalEngineer erin(p, "erin");
+  const auto local = freeLocalPort();
+  auto ssh = tunnelSsh(p, forward(local, "plc-17", plcPort), "alice+plc-17");
+
+  // Reads pass at once; the write waits (mbpoll waits up to 10 s for its answer).
+  CHECK(mbpoll(local, {"-r", "6", "-c", "1", "-1", "127.0.0.1"}).second.find("[6]: \t1005") !=
+        std::string::npos);
+  auto decideFirstHold = [&](const std::string& verb, std::int64_t value,
+                             const std::string& before) {
+    for (int i = 0; i < 100; ++i) {
+      auto [status, body] = erin.call("GET", "/api/v1/holds");
+      REQUIRE(status == 200);
+      const auto holds = boost::json::parse(body).as_array();
+      if (!holds.empty()) {
+        const auto& h = holds[0].as_object();
+        CHECK(h.at("asset").as_string() == "plc-17");
+        CHECK(h.at("user").as_string() == "alice");
+        const auto& request = h.at("request").as_object();
+        CHECK(request.at("function").as_int64() == 6);
+        CHECK(request.at("address").as_int64() == 5);
+        CHECK(request.at("values").as_array().at(0).as_int64() == value);
+        // Not yet at the PLC while it waits.
+        CHECK(plcRegister(plcPort, 5) == before);
+        const auto [decided, answer] = erin.call(
+            "POST", "/api/v1/holds/" + std::to_string(h.at("id").as_int64()) + "/" + verb, "{}");
+        INFO(answer);
+        CHECK(decided == 200);
+        return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL("no held write appeared in GET /api/v1/holds");
+  };
+  std::pair<int, std::string> approvedWrite;
+  std::thread vendor([&] {
+    approvedWrite = mbpoll(local, {"-o", "10", "-r", "6", "127.0.0.1", "4321"});
+  });
+  decideFirstHold("approve", 4321, "1005");
+  vendor.join();
+  INFO(approvedWrite.second);
+  CHECK(approvedWrite.first == 0);
+  CHECK_THAT(approvedWrite.second, Catch::Contains("Written 1 references"));
+  CHECK(plcRegister(plcPort, 5) == "4321");
+
+  std::pair<int, std::string> deniedWrite;
+  std::thread vendor2([&] {
+    deniedWrite = mbpoll(local, {"-o", "10", "-r", "6", "127.0.0.1", "9"});
+  });
+  decideFirstHold("deny", 9, "4321");
+  vendor2.join();
+  INFO(deniedWrite.second);
+  CHECK(deniedWrite.first != 0);
+  CHECK_THAT(deniedWrite.second, Catch::Contains("Illegal function"));
+  CHECK(plcRegister(plcPort, 5) == "4321");
+
+  const std::string trail = auditOnce(p, "tunnel.write_rejected");
+  CHECK_THAT(trail, Catch::Contains("tunnel.write_held") &&
+                        Catch::Contains("tunnel.write_approved") &&
+                        Catch::Contains("tunnel.write_rejected"));
 }
 
 TEST_CASE("tunnels to an address or a port or an asset outside the grant are refused and audited") {

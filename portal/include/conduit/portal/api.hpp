@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -24,7 +25,8 @@ class VaultService;
 }
 namespace conduit::session {
 class LiveHub;
-}
+class HoldBoard;
+}  // namespace conduit::session
 
 namespace conduit::portal {
 
@@ -77,6 +79,61 @@ class TerminalLauncher {
                                                                int rows, TerminalIo io) = 0;
 };
 
+/// The WebSocket tunnel's flow control (docs/api.md "TCP tunnel"): each side sends at most this
+/// many bytes the other has not acknowledged yet. 1 MiB keeps a fast link busy and bounds what a
+/// peer that stops reading can make the other side buffer (the portal's outbox, the client's
+/// memory).
+inline constexpr std::size_t kTunnelWindowBytes = std::size_t{1} << 20;
+/// Each side acknowledges once this many delivered bytes are unacknowledged (a sixteenth of
+/// the window: few messages, and a blocked sender always gets its acknowledgement).
+inline constexpr std::size_t kTunnelAckBytes = std::size_t{64} << 10;
+
+/// Who opens a WebSocket tunnel to which endpoint, from where (the client's address).
+struct TunnelOpenRequest {
+  std::string user;
+  std::string asset;
+  std::uint32_t port = 0;
+  std::string source;
+};
+
+/// Callbacks from a WebSocket tunnel to the portal; called on the tunnel's thread, never while
+/// it holds a lock, and must not block (the portal queues what its WebSocket has not sent).
+struct TunnelIo {
+  std::function<void(const std::string&)> started;  // first, once: the session's id
+  std::function<void(std::string)> data;            // bytes from the endpoint, for the client
+  std::function<void(std::uint64_t)> ack;           // the client may send this many more bytes
+  std::function<void()> eof;                        // the endpoint half-closed its side
+  std::function<void(const std::string&)> notice;   // one line for the vendor (window end)
+  std::function<void(const std::string&)> closed;   // exactly once, with the reason
+};
+
+/// One running WebSocket tunnel (implemented in the broker; thread-safe). A client that breaks
+/// the flow control (sends beyond its window, acknowledges bytes never sent) ends the tunnel
+/// with the reason (io.closed).
+class TunnelSession {
+ public:
+  virtual ~TunnelSession() = default;
+  /// Bytes from the vendor's client toward the endpoint.
+  virtual void send(std::string_view bytes) = 0;
+  /// The client delivered this many more of the endpoint's bytes to its local connection.
+  virtual void acknowledge(std::uint64_t bytes) = 0;
+  /// The client's local connection half-closed: the endpoint's connection does too.
+  virtual void endOfStream() = 0;
+  virtual void close(const std::string& reason) = 0;
+  virtual std::string sessionId() const = 0;
+};
+
+/// Opens WebSocket tunnels to assets' tcp endpoints: the port through which the portal reaches
+/// the broker's tunnel relay (wired in main), so the portal does not depend on it.
+class TunnelLauncher {
+ public:
+  virtual ~TunnelLauncher() = default;
+  /// Blocking (connects to the endpoint). permission_denied with a one-line reason when the
+  /// vendor may not open this tunnel; other errors with a message fit for the vendor.
+  virtual core::Result<std::unique_ptr<TunnelSession>> open(const TunnelOpenRequest& request,
+                                                            TunnelIo io) = 0;
+};
+
 /// The portal's REST API under /api/v1 and the static front end. Owns its own database
 /// connection; handlers on the server's threads take turns on it.
 class PortalApi {
@@ -93,8 +150,12 @@ class PortalApi {
 
   /// Where browser terminals come from; without one, /api/v1/terminal answers 503.
   void setTerminalLauncher(TerminalLauncher* launcher);
+  /// Where WebSocket tunnels come from; without one, /api/v1/tunnel answers 503.
+  void setTunnelLauncher(TunnelLauncher* launcher);
   /// The live sessions to watch; without one, live view answers 503.
   void setLiveHub(session::LiveHub* hub);
+  /// Writes held for approval; without a board, /api/v1/holds lists none and decides none.
+  void setHoldBoard(session::HoldBoard* board);
 
  private:
   std::unique_ptr<ApiState> state_;

@@ -6,6 +6,8 @@ import { badge, busy, card, field, placeholderRow, reasonForm, statusLine, table
 import { fmtDuration, fmtList, fmtTime, fmtWindow, isoTitle } from '../format.js';
 
 const REQUESTS_MS = 5000;
+// 1 s: a vendor's tool is waiting on each held write (mbpoll waits at most 10 s).
+const HOLDS_MS = 1000;
 // 2 s: a supervising engineer must see a session appear or end almost at once (CIP-005 R2.4).
 const SESSIONS_MS = 2000;
 const KILL_ALL_PHRASE = 'END ALL VENDOR SESSIONS';
@@ -13,10 +15,17 @@ const KILL_ALL_PHRASE = 'END ALL VENDOR SESSIONS';
 export function renderEngineer(root, context) {
   const me = context.user.username;
   const pending = pendingCard(me);
+  const holds = holdsCard(me);
   const grants = grantsCard();
   const sessions = sessionsCard();
   const danger = killAllCard(() => { refreshSessions(); refreshGrants(); });
-  root.append(h('div', { class: 'page-stack' }, pending.el, sessions.el, grants.el, danger));
+  root.append(h('div', { class: 'page-stack' }, holds.el, pending.el, sessions.el, grants.el, danger));
+
+  holds.onChange = () => refreshHolds();
+  const refreshHolds = context.every(HOLDS_MS, async () => {
+    const list = await get('/api/v1/holds');
+    if (context.alive) holds.set(list ?? []);
+  });
 
   pending.onChange = () => { refreshPending(); refreshGrants(); };
   grants.onChange = () => { refreshGrants(); refreshSessions(); };
@@ -135,6 +144,71 @@ function pendingCard(me) {
   });
   self.set = loadingAware(container, list, h('p', { class: 'empty-note' }, 'Loading…'));
   self.el = card('Pending approvals', { id: 'pending-approvals', tools: status }, container);
+  return self;
+}
+
+// ---- writes held for approval (IEC 62443 SR 2.1 RE4: four eyes on each write) ---------------
+
+function describeWrite(req) {
+  const values = Array.isArray(req.values) ? req.values.join(', ') : '';
+  const where = req.count > 1 ? `${req.address}..${req.address + req.count - 1}` : `${req.address ?? '—'}`;
+  return { what: `${req.function_name ?? `function ${req.function}`} (${req.function})`, where, values };
+}
+
+function holdsCard(me) {
+  const status = statusLine('holds-status');
+  const { el: tableEl, body } = table(['#', 'Vendor', 'Asset', 'Write', 'Unit', 'Address', 'Values', 'Held', ''],
+    { id: 'held-writes-table', caption: 'Writes waiting for approval' });
+  const self = { onChange: () => {} };
+  const list = new KeyedList(body, {
+    key: (w) => w.id,
+    empty: placeholderRow(9, 'No write is waiting.'),
+    create: (first) => {
+      const id = first.id;
+      const cells = {
+        id: h('td', { class: 'num' }), user: h('td'), asset: h('td', { class: 'strong' }), what: h('td'),
+        unit: h('td', { class: 'num' }), where: h('td', { class: 'num nowrap' }), values: h('td', { class: 'wrap-text' }),
+        held: h('td', { class: 'nowrap' }), actions: h('td', { class: 'actions' }),
+      };
+      const approve = h('button', { type: 'button', class: 'btn btn-small btn-primary', 'data-action': 'approve-write',
+        'data-hold-id': id }, 'Approve');
+      const deny = h('button', { type: 'button', class: 'btn btn-small btn-outline', 'data-action': 'deny-write',
+        'data-hold-id': id }, 'Deny');
+      const decide = (verb, button) => async () => {
+        const result = await busy(button, () => post(`/api/v1/holds/${seg(id)}/${verb}`, {}));
+        if (!result) return;
+        status.say(`Write #${id} ${verb === 'approve' ? 'approved: it goes to the PLC now' : 'denied: the vendor\'s tool gets an exception'}.`);
+        self.onChange();
+      };
+      approve.addEventListener('click', decide('approve', approve));
+      deny.addEventListener('click', decide('deny', deny));
+      cells.actions.append(h('span', { class: 'btn-row' }, approve, deny));
+      return {
+        el: h('tr', { dataset: { holdId: id } }, Object.values(cells)),
+        update(w) {
+          const req = w.request ?? {};
+          const d = describeWrite(req);
+          cells.id.textContent = w.id;
+          cells.user.textContent = w.user;
+          cells.asset.textContent = w.asset;
+          cells.what.textContent = d.what;
+          cells.unit.textContent = req.unit ?? '—';
+          cells.where.textContent = d.where;
+          cells.values.textContent = d.values || '—';
+          replace(cells.held, h('span', { title: isoTitle(w.held_at) }, fmtTime(w.held_at, { seconds: true })));
+          const own = w.user === me;
+          approve.disabled = own;
+          deny.disabled = own;
+        },
+      };
+    },
+  });
+  self.set = loadingAware(body, list, placeholderRow(9, 'Loading…'));
+  self.el = card('Writes waiting for approval', {
+    id: 'held-writes',
+    description: 'Modbus writes held by policy (writes = "approve"). The vendor\'s tool waits for your answer; undecided writes are refused after 120 s.',
+    tools: status,
+  }, tableEl);
   return self;
 }
 

@@ -66,7 +66,19 @@ struct ModbusOptions {
   std::set<int> unitIds;             // empty: any unit
   std::vector<AddressRange> ranges;  // empty: any address
   WriteMode writes = WriteMode::deny;
+  // Per asset, across every connection to it; 0: no limit.
+  int maxRequestsPerSecond = 0;
   bool operator==(const ModbusOptions&) const = default;
+};
+
+/// S7comm scope a grant carries (classic S7 on ISO-on-TCP, port 102; see docs/tunnels.md).
+struct S7Options {
+  bool readOnly = true;
+  // Job function codes (e.g. 0x04 read var, 0x05 write var, 0x1A request download). Empty: the
+  // class defaults (read var and upload; write var unless read-only); download, PLC control,
+  // PLC stop and CPU services only when listed. Setup communication is always allowed.
+  std::set<int> functions;
+  bool operator==(const S7Options&) const = default;
 };
 
 /// RDP virtual channels a grant allows. Everything off unless policy says otherwise.
@@ -91,6 +103,7 @@ struct AccessLimits {
   std::optional<Schedule> schedule;
   SshOptions ssh;
   ModbusOptions modbus;
+  S7Options s7;
   RdpOptions rdp;
   bool operator==(const AccessLimits&) const = default;
 };

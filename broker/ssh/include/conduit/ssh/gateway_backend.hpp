@@ -16,7 +16,7 @@
 #include "conduit/core/result.hpp"
 #include "conduit/recorder/writer.hpp"
 #include "conduit/ssh/target.hpp"
-#include "conduit/ssh/tunnel_inspector.hpp"
+#include "conduit/tunnel/inspector.hpp"
 
 namespace conduit::ssh {
 
@@ -75,7 +75,7 @@ struct TunnelTarget {
   // One of the asset's concurrent connections: released when the tunnel ends.
   std::shared_ptr<void> slot;
   // Chosen by the endpoint's protocol; null: bytes pass unchanged (still recorded).
-  std::unique_ptr<TunnelInspector> inspector;
+  std::unique_ptr<tunnel::TunnelInspector> inspector;
 };
 using TunnelDecision = std::variant<TunnelTarget, GatewayRefuse>;
 

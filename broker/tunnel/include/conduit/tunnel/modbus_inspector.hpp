@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 #include "conduit/core/result.hpp"
 #include "conduit/tunnel/mbap_framer.hpp"
 #include "conduit/tunnel/modbus_protocol.hpp"
+#include "conduit/tunnel/request_budget.hpp"
 
 namespace conduit::tunnel {
 
@@ -124,7 +126,9 @@ struct ModbusLimits {
 /// wait for resolveHold. Responses are matched to requests by transaction id.
 class ModbusInspector {
  public:
-  explicit ModbusInspector(core::ModbusOptions options, ModbusLimits limits = {});
+  /// `budget`: the asset's requests per second, shared by its connections; null: unlimited.
+  explicit ModbusInspector(core::ModbusOptions options, ModbusLimits limits = {},
+                           std::shared_ptr<RequestBudget> budget = nullptr);
 
   /// Bytes from the client (the vendor's tool), in any split. Framing errors set `close`.
   InspectorOutput onClient(std::span<const std::uint8_t> bytes, Instant now);
@@ -176,6 +180,7 @@ class ModbusInspector {
 
   core::ModbusOptions options_;
   ModbusLimits limits_;
+  std::shared_ptr<RequestBudget> budget_;
   MbapFramer fromClient_;
   MbapFramer fromServer_;
   std::deque<Pending> inFlight_;

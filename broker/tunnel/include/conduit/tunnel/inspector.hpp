@@ -1,39 +1,47 @@
 #pragma once
 
-// The seam for protocol-aware tunnels (issue 8). The gateway's tunnel relay (`ssh -L`) passes
-// every byte of a tunnel connection, in each direction, through the inspector that
-// GatewayBackend::openTunnel chose for the endpoint's protocol (none yet: bytes then pass
-// unchanged). An inspector frames the protocol, asks policy about each request and says what
-// to do with it; the relay does the I/O, the recording and the flow control.
+// The seam for protocol-aware tunnels (issue 8). A tunnel relay (the SSH gateway's `ssh -L`
+// connections, the portal's WebSocket tunnels) passes every byte of a tunnel connection, in
+// each direction, through the inspector chosen for the endpoint's protocol (modbus, s7; none
+// for generic tcp: bytes then pass unchanged). An inspector frames the protocol, asks policy
+// about each request and says what to do with it; the relay does the I/O, the recording and the
+// flow control.
 //
 // Contract:
 // - Pure: no I/O, no clock reads (the relay passes the time), no threads, no blocking. It runs
-//   on the session's thread inside the relay loop. It keeps what state it needs (a partial
-//   frame, requests in flight).
+//   on the relay's thread. It keeps what state it needs (a partial frame, requests in flight).
 // - One instance per TCP connection; it sees the connection's bytes in order, each direction
 //   in the order they arrived, and does not outlive the connection.
 // - Whatever it is given is consumed: bytes it holds (an incomplete frame, a write waiting for
 //   approval) are its own until it forwards, answers or drops them. It bounds what it holds
 //   and asks to close when a peer sends more than a frame can be.
-// - Time-based work (a request that timed out, a held write an engineer approved) is returned
+// - Time-based work (a request that timed out, a held write an engineer decided) is returned
 //   from onTick, which the relay calls about once a second. Nothing ever waits in a call.
-// - An exception (e.g. bad_alloc) closes the connection; the relay catches it before it could
-//   reach libssh's C callbacks.
+// - An exception (e.g. bad_alloc) closes the connection; the relay catches it.
 // - The recording holds what crossed the broker: `toTarget` as sent to the target, `toClient`
 //   as sent to the vendor's client, `events` as protocol_event records. A refused request
 //   therefore appears as its event and the broker's answer, never as bytes to the target.
-// - Not yet: a graceful drain at the session's end (issue 8 item 5); the relay closes
-//   connections when the session ends.
+// - Graceful end (issue 8 item 5): when the session is about to end the relay calls drain();
+//   from then on the inspector refuses requests that change state, lets requests in flight
+//   finish, and reports drained() once nothing is in flight; the relay then closes (or after
+//   its drain period, whichever comes first).
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "conduit/recorder/record.hpp"
+namespace conduit::tunnel {
 
-namespace conduit::ssh {
+/// A decoded message and what was done with it, for the recording (RecordKind
+/// protocol_event: protocol, decision, summary).
+struct InspectorEvent {
+  std::string protocol;  // "modbus", "s7"
+  std::string decision;  // "allow", "deny", "hold", ...
+  std::string summary;   // one JSON object describing the message (see docs/tunnels.md)
+};
 
 /// What the relay does after an inspector call, in this order: sends `toTarget` and
 /// `toClient`, records `events`, then (if set) closes the connection once both are delivered.
@@ -42,8 +50,7 @@ namespace conduit::ssh {
 struct TunnelVerdict {
   std::vector<unsigned char> toTarget;
   std::vector<unsigned char> toClient;
-  /// Decoded messages and their decisions, for the recording.
-  std::vector<recorder::ProtocolEvent> events;
+  std::vector<InspectorEvent> events;
   /// Set: end this connection with this reason (one line, audited; e.g. "modbus: protocol
   /// id 7 is not Modbus/TCP").
   std::optional<std::string> close;
@@ -64,6 +71,13 @@ class TunnelInspector {
     (void)now;
     return {};
   }
+  /// The session is ending: refuse new state changes, let requests in flight finish.
+  virtual TunnelVerdict drain(TimePoint now) {
+    (void)now;
+    return {};
+  }
+  /// After drain(): nothing is held or in flight any more, the relay may close.
+  virtual bool drained() const { return true; }
 };
 
-}  // namespace conduit::ssh
+}  // namespace conduit::tunnel

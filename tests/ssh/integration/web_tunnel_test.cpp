@@ -1,0 +1,733 @@
+// The portal's WebSocket tunnel end to end, with real peers: `conduit tunnel` (the vendor's
+// client, with an API token made by signing in to the portal over HTTPS) -> `conduit serve`'s
+// portal -> a TCP echo server or a libmodbus PLC, driven by mbpoll; grants from the CLI
+// workflow; refusals, a read-only Modbus grant, revocation, a kill from the live sessions list,
+// and the recording's pcap export read by tshark.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "conduit/app/data_dir.hpp"
+#include "conduit/core/totp.hpp"
+#include "conduit/demo_plc/demo_plc.hpp"
+#include "ssh/integration/plant.hpp"
+#include "support/process.hpp"
+#include "support/tls_client.hpp"
+
+using namespace conduit;
+using namespace std::chrono_literals;
+
+using test::Plant;
+
+namespace {
+
+// Tunnels to modbus and tcp endpoints for vendors (ssh.port_forwarding: the same switch as for
+// `ssh -L`), recorded. `modbusTable` goes into the tunnel rule.
+std::string tunnelPolicy(const std::string& modbusTable = "") {
+  return R"(
+[[rule]]
+id = "vendor-tunnels"
+effect = "allow"
+[rule.match]
+roles = ["vendor"]
+protocols = ["modbus", "tcp"]
+[rule.limits]
+max_duration = "4h"
+warning_period = "1m"
+approvals = 1
+recording = "required"
+mfa = "required"
+[rule.ssh]
+port_forwarding = true
+)" + modbusTable;
+}
+
+/// A TCP echo server on 127.0.0.1: echoes until the client half-closes, then closes its side.
+class EchoServer {
+ public:
+  EchoServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~EchoServer() {
+    stopping_ = true;
+    thread_.join();
+    {
+      std::lock_guard lock(mutex_);
+      for (int c : clients_) ::shutdown(c, SHUT_RDWR);
+    }
+    for (auto& w : workers_) w.join();
+    for (int c : clients_) ::close(c);
+    ::close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  void loop() {
+    while (!stopping_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      ++accepted_;
+      std::lock_guard lock(mutex_);
+      clients_.push_back(c);
+      workers_.emplace_back([c] {
+        std::vector<char> buf(65536);
+        for (;;) {
+          const auto n = ::recv(c, buf.data(), buf.size(), 0);
+          if (n <= 0) break;
+          for (ssize_t sent = 0; sent < n;) {
+            const auto w =
+                ::send(c, buf.data() + sent, static_cast<std::size_t>(n - sent), MSG_NOSIGNAL);
+            if (w <= 0) return;
+            sent += w;
+          }
+        }
+        ::shutdown(c, SHUT_WR);
+      });
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
+  std::mutex mutex_;
+  std::vector<int> clients_;
+  std::vector<std::thread> workers_;
+  std::thread thread_;
+};
+
+/// A connection to 127.0.0.1:port; -1 if none within 10 s.
+int connectLocal(std::uint16_t port) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      timeval tv{20, 0};  // no test waits longer for an answer
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      return fd;
+    }
+    ::close(fd);
+    std::this_thread::sleep_for(100ms);
+  }
+  return -1;
+}
+
+/// Everything until EOF (or the receive timeout).
+std::string readAll(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+std::string sha256(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+/// alice asks for `protocols` on `asset` for an hour; erin approves.
+void grantProtocols(Plant& p, const std::string& asset, const std::vector<std::string>& protocols) {
+  const std::string config = (p.dir / "conduit.toml").string();
+  std::vector<std::string> args{"admin", "--config", config,    "--as",
+                                "alice", "request",  "--asset", asset};
+  for (const auto& proto : protocols) {
+    args.push_back("--protocol");
+    args.push_back(proto);
+  }
+  args.insert(args.end(), {"--duration", "1h", "--reason", "web tunnel test"});
+  auto [rc, out] = p.conduit(args);
+  INFO(out);
+  REQUIRE(rc == 0);
+  const auto id = out.substr(8, out.find(' ', 8) - 8);
+  auto [rcApprove, approved] =
+      p.conduit({"admin", "--config", config, "--as", "erin", "approve", id, "--comment", "ok"});
+  INFO(approved);
+  REQUIRE(rcApprove == 0);
+}
+
+/// The audit trail as JSON lines, once it contains `needle` (or after 10 s).
+std::string auditOnce(Plant& p, const std::string& needle) {
+  std::string trail;
+  for (int i = 0; i < 50; ++i) {
+    trail = p.conduit({"audit", "--data-dir", p.data, "export"}).second;
+    if (trail.find(needle) != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  return trail;
+}
+
+// ---- the portal over HTTPS ---------------------------------------------------------------
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+  std::string raw;
+};
+
+/// One request on a fresh TLS connection to the portal.
+HttpAnswer call(std::uint16_t port, const std::string& method, const std::string& path,
+                const std::vector<std::string>& headers, const std::string& body = "") {
+  test::TlsClient tls;
+  REQUIRE(tls.connect(port));
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                    "\r\nConnection: close\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
+  if (!body.empty() || method == "POST") {
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n" + body;
+  REQUIRE(tls.send(req));
+  HttpAnswer a;
+  a.raw = tls.readResponse();
+  a.status = test::statusOf(a.raw);
+  a.body = test::bodyOf(a.raw);
+  return a;
+}
+
+/// The value of the session cookie a response sets.
+std::string sessionCookie(const std::string& raw) {
+  const std::string name = "__Host-conduit-session=";
+  const auto at = raw.find(name);
+  if (at == std::string::npos) return "";
+  const auto start = at + name.size();
+  return raw.substr(start, raw.find(';', start) - start);
+}
+
+std::string jsonString(const std::string& body, const char* key) {
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return "";
+  const auto* s = v.as_object().if_contains(key);
+  return s != nullptr && s->is_string() ? std::string(s->as_string()) : "";
+}
+
+struct PortalLogin {
+  std::string cookie;
+  std::string csrf;
+};
+
+/// Signs in with password and TOTP (computed from the seed), as the portal's login page does.
+PortalLogin signIn(std::uint16_t port, const std::string& user,
+                   const std::vector<unsigned char>& seed) {
+  const auto first = call(port, "POST", "/api/v1/login", {},
+                          R"({"username":")" + user + R"(","password":"vendor-password-1"})");
+  INFO(first.raw);
+  REQUIRE(first.status == 200);
+  REQUIRE(jsonString(first.body, "next") == "totp");
+  PortalLogin pre{sessionCookie(first.raw), jsonString(first.body, "csrf")};
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  const auto second =
+      call(port, "POST", "/api/v1/login/totp",
+           {"Cookie: __Host-conduit-session=" + pre.cookie, "X-CSRF-Token: " + pre.csrf},
+           R"({"code":")" + core::totpCode(seed, core::totpStep(now)) + R"("})");
+  INFO(second.raw);
+  REQUIRE(second.status == 200);
+  return {sessionCookie(second.raw), jsonString(second.body, "csrf")};
+}
+
+/// An API token with `role`, created as the portal's token page does, written to a 0600 file.
+std::string tokenFile(Plant& p, std::uint16_t port, const std::string& user,
+                      const PortalLogin& login, const std::string& role) {
+  const auto made =
+      call(port, "POST", "/api/v1/tokens",
+           {"Cookie: __Host-conduit-session=" + login.cookie, "X-CSRF-Token: " + login.csrf},
+           R"({"name":"laptop","roles":[")" + role + R"("]})");
+  INFO(made.raw);
+  REQUIRE(made.status == 201);
+  const std::string token = jsonString(made.body, "token");
+  REQUIRE(!token.empty());
+  const auto file = p.dir / (user + ".token");
+  test::writeText(file, token + "\n");
+  std::filesystem::permissions(
+      file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return file.string();
+}
+
+std::string tokenIn(const std::string& file) {
+  std::string t = test::readText(file);
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
+/// erin (engineer) with a TOTP seed of her own, for signing in to the portal.
+std::vector<unsigned char> enrolErin(Plant& p) {
+  const std::string uri = p.admin("", {"user", "enrol-totp", "erin"});
+  const auto at = uri.find("secret=") + 7;
+  return *core::base32Decode(uri.substr(at, uri.find('&', at) - at));
+}
+
+/// `conduit serve`'s portal port, from its log.
+std::uint16_t portalPort(Plant& p) {
+  const auto line = p.broker->waitForLine("event=portal_listening", 20s);
+  INFO(p.broker->errors());
+  REQUIRE(line.has_value());
+  return static_cast<std::uint16_t>(std::stoi(line->substr(line->find(" port=") + 6)));
+}
+
+/// A WebSocket upgrade of /api/v1/tunnel made by hand; returns the portal's HTTP answer.
+HttpAnswer upgrade(std::uint16_t port, const std::string& query, std::vector<std::string> headers) {
+  headers.insert(headers.end(), {"Upgrade: websocket", "Sec-WebSocket-Version: 13",
+                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="});
+  // "Connection: close" from call() would not be an upgrade: replace it.
+  test::TlsClient tls;
+  REQUIRE(tls.connect(port));
+  std::string req = "GET /api/v1/tunnel" + query +
+                    " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                    "\r\nConnection: Upgrade\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
+  req += "\r\n";
+  REQUIRE(tls.send(req));
+  HttpAnswer a;
+  a.raw = tls.readResponse();
+  a.status = test::statusOf(a.raw);
+  a.body = test::bodyOf(a.raw);
+  return a;
+}
+
+// ---- conduit tunnel ----------------------------------------------------------------------
+
+struct VendorTunnel {
+  std::unique_ptr<test::Process> process;
+  std::uint16_t localPort = 0;
+};
+
+/// `conduit tunnel` trusting the portal's certificate, listening on a free local port; its
+/// stdout joins its stderr so the test can read both.
+VendorTunnel startTunnel(Plant& p, std::uint16_t portal, const std::string& token,
+                         const std::string& asset, std::uint16_t port) {
+  const std::string cmd = std::string("exec ") + CONDUIT_BINARY +
+                          " tunnel --portal https://127.0.0.1:" + std::to_string(portal) +
+                          " --token-file " + token + " --asset " + asset + " --port " +
+                          std::to_string(port) + " --ca-file " +
+                          app::DataDirLayout{p.data}.tlsCertificate().string() + " 1>&2";
+  VendorTunnel t;
+  t.process = std::make_unique<test::Process>(std::vector<std::string>{"/bin/sh", "-c", cmd});
+  const auto line = t.process->waitForLine("listening on", 20s);
+  INFO(t.process->errors());
+  REQUIRE(line.has_value());
+  // "listening on 127.0.0.1:N -> ASSET:P"
+  const auto colon = line->find(':', line->find("127.0.0.1"));
+  t.localPort = static_cast<std::uint16_t>(std::stoi(line->substr(colon + 1)));
+  CHECK_THAT(*line, Catch::Contains("-> " + asset + ":" + std::to_string(port)));
+  return t;
+}
+
+/// The session id `conduit tunnel` printed for its n-th connection (from 1).
+std::string sessionIdOf(test::Process& tunnel, int n = 1) {
+  for (int i = 0; i < 100; ++i) {
+    tunnel.waitForLine("no such line", 100ms);  // collects what it printed so far
+    const std::string& err = tunnel.errors();
+    auto at = err.find(": session wt-");
+    for (int k = 1; k < n && at != std::string::npos; ++k) at = err.find(": session wt-", at + 1);
+    if (at != std::string::npos) {
+      const auto start = at + 10;
+      return err.substr(start, err.find(' ', start) - start);
+    }
+  }
+  return "";
+}
+
+/// Waits until the session's recording is sealed (its manifest exists).
+void waitSealed(Plant& p, const std::string& id) {
+  for (int i = 0; i < 100; ++i) {
+    const auto [rc, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
+    const auto at = list.find(id + " ");
+    if (rc == 0 && at != std::string::npos &&
+        list.substr(at, list.find('\n', at) - at).find("no manifest") == std::string::npos) {
+      return;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  FAIL("the recording of " << id << " was not sealed");
+}
+
+std::pair<int, std::string> mbpoll(std::uint16_t port, std::vector<std::string> args) {
+  // -o 5: connecting through the portal adds a TLS and a WebSocket handshake before the first
+  // request can reach the PLC (mbpoll's default timeout is 1 s).
+  std::vector<std::string> argv{"mbpoll", "-m", "tcp", "-p", std::to_string(port), "-o", "5"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::runCommand(argv);
+}
+
+}  // namespace
+
+TEST_CASE("conduit tunnel relays 3 MiB each way intact and carries mbpoll, and its pcap decodes") {
+  EchoServer echo;
+  auto plc = demo_plc::DemoPlc::start({});
+  REQUIRE(plc.ok());
+  const std::uint16_t plcPort = (*plc)->port();
+  Plant p(tunnelPolicy());
+  const std::uint16_t portal = portalPort(p);
+  p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--tcp",
+               "tcp:127.0.0.1:" + std::to_string(echo.port())});
+  p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--tcp",
+               "modbus:127.0.0.1:" + std::to_string(plcPort)});
+  grantProtocols(p, "echo-box", {"tcp"});
+  grantProtocols(p, "plc-17", {"modbus"});
+  const std::string token =
+      tokenFile(p, portal, "alice", signIn(portal, "alice", p.totpSeed), "vendor");
+
+  SECTION("bulk bytes both ways, through the flow control, and EOF") {
+    auto t = startTunnel(p, portal, token, "echo-box", echo.port());
+    const int fd = connectLocal(t.localPort);
+    REQUIRE(fd >= 0);
+    // Three windows' worth: the relay must stop and resume both ways without losing a byte.
+    std::string payload(3 * 1024 * 1024, '\0');
+    std::mt19937 rng(7);
+    for (auto& c : payload) c = static_cast<char>(rng());
+    std::thread writer([&] {
+      for (std::size_t sent = 0; sent < payload.size();) {
+        const auto n = ::send(fd, payload.data() + sent, payload.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+      }
+      ::shutdown(fd, SHUT_WR);  // EOF travels through; the echo server then closes
+    });
+    const std::string back = readAll(fd);
+    writer.join();
+    ::close(fd);
+    INFO(t.process->errors());
+    INFO(p.broker->errors());
+    CHECK(back.size() == payload.size());
+    CHECK(sha256(back) == sha256(payload));
+    CHECK(echo.accepted() == 1);
+    const std::string id = sessionIdOf(*t.process);
+    REQUIRE(!id.empty());
+    const std::string trail = auditOnce(p, "\"session:" + id + "\"");
+    CHECK_THAT(trail, Catch::Contains("tunnel.opened") && Catch::Contains("tunnel.closed"));
+    CHECK_THAT(trail, Catch::Contains("3145728"));  // bytes each way, in tunnel.closed
+    CHECK_THAT(trail, Catch::Contains("session.started"));
+  }
+
+  SECTION("mbpoll reads holding registers, and the recording's pcap decodes as Modbus/TCP") {
+    auto t = startTunnel(p, portal, token, "plc-17", plcPort);
+    auto [rc, out] = mbpoll(t.localPort, {"-t", "4", "-r", "1", "-c", "4", "127.0.0.1", "-1"});
+    INFO(out);
+    INFO(t.process->errors());
+    INFO(p.broker->errors());
+    CHECK(rc == 0);
+    CHECK_THAT(out, Catch::Contains("[1]: \t1000") && Catch::Contains("[4]: \t1003"));
+    const std::string id = sessionIdOf(*t.process);
+    REQUIRE(!id.empty());
+    CHECK(id.rfind("wt-", 0) == 0);
+    waitSealed(p, id);
+    const std::string pcap = (p.dir / "web-tunnel.pcap").string();
+    auto [rcExport, exported] = p.conduit(
+        {"recording", "--data-dir", p.data, "export", id, "--format", "pcap", "--output", pcap});
+    INFO(exported);
+    REQUIRE(rcExport == 0);
+    auto [rcShark, decoded] = test::runCommand(
+        {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plcPort) + ",mbtcp", "-o",
+         "mbtcp.tcp.port:" + std::to_string(plcPort), "-V"});
+    std::string modbusLines;
+    for (std::size_t at = 0; at < decoded.size();) {
+      const auto end = std::min(decoded.find('\n', at), decoded.size());
+      const std::string line = decoded.substr(at, end - at);
+      if (line.find("odbus") != std::string::npos || line.find("Register") != std::string::npos ||
+          line.find("Port") != std::string::npos) {
+        modbusLines += line + "\n";
+      }
+      at = end + 1;
+    }
+    INFO(modbusLines);
+    CHECK(rcShark == 0);
+    CHECK_THAT(decoded, Catch::Contains("Modbus/TCP"));
+    CHECK_THAT(decoded, Catch::Contains("Read Holding Registers"));
+    CHECK_THAT(decoded, Catch::Contains("Register 0 (UINT16): 1000"));
+    CHECK_THAT(decoded, Catch::Contains("Register 3 (UINT16): 1003"));
+    CHECK_THAT(decoded, Catch::Contains("Dst Port: " + std::to_string(plcPort)));
+    // It was the live registry's session, with the vendor and the asset.
+    const std::string trail = auditOnce(p, "\"session:" + id + "\"");
+    CHECK_THAT(trail, Catch::Contains("session.started") && Catch::Contains("recording.sealed"));
+  }
+}
+
+TEST_CASE("a read-only Modbus grant refuses an mbpoll write through conduit tunnel") {
+  auto plc = demo_plc::DemoPlc::start({});
+  REQUIRE(plc.ok());
+  const std::uint16_t plcPort = (*plc)->port();
+  Plant p(tunnelPolicy("[rule.modbus]\nread_only = true\n"));
+  const std::uint16_t portal = portalPort(p);
+  p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--tcp",
+               "modbus:127.0.0.1:" + std::to_string(plcPort)});
+  grantProtocols(p, "plc-17", {"modbus"});
+  auto t = startTunnel(p, portal,
+                       tokenFile(p, portal, "alice", signIn(portal, "alice", p.totpSeed), "vendor"),
+                       "plc-17", plcPort);
+
+  auto [rcRead, read] = mbpoll(t.localPort, {"-t", "4", "-r", "2", "-c", "1", "127.0.0.1", "-1"});
+  INFO(read);
+  INFO(t.process->errors());
+  CHECK(rcRead == 0);
+  CHECK_THAT(read, Catch::Contains("[2]: \t1001"));
+  // Each connection is a session holding one of the asset's connection slots (one by default):
+  // the next mbpoll connects once the first one's tunnel has closed.
+  REQUIRE(t.process->waitForLine(": closed: ", 10s).has_value());
+  const auto requestsBefore = (*plc)->requests();
+  auto [rcWrite, written] = mbpoll(t.localPort, {"-t", "4", "-r", "2", "127.0.0.1", "4242"});
+  t.process->waitForLine("no such line", 300ms);
+  p.broker->waitForLine("no such line", 300ms);
+  INFO(written);
+  INFO(t.process->errors());
+  INFO(p.broker->errors());
+  CHECK(rcWrite != 0);
+  CHECK_THAT(written, Catch::Contains("Illegal function"));
+  // The PLC never saw the write.
+  CHECK((*plc)->holdingRegister(1) == 1001);
+  CHECK((*plc)->requests() == requestsBefore);
+}
+
+TEST_CASE("conduit tunnel shows the portal's refusals and the portal refuses bad upgrades") {
+  EchoServer echo;
+  Plant p(tunnelPolicy());
+  const std::uint16_t portal = portalPort(p);
+  p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--tcp",
+               "tcp:127.0.0.1:" + std::to_string(echo.port())});
+  p.admin("", {"asset", "add", "ungranted", "--owner-group", "ops", "--tcp",
+               "tcp:127.0.0.1:" + std::to_string(echo.port())});
+  grantProtocols(p, "echo-box", {"tcp"});
+  // One sign-in per user and test: a TOTP code is accepted once.
+  const PortalLogin aliceLogin = signIn(portal, "alice", p.totpSeed);
+  const std::string token = tokenFile(p, portal, "alice", aliceLogin, "vendor");
+  const std::string erinToken =
+      tokenFile(p, portal, "erin", signIn(portal, "erin", enrolErin(p)), "engineer");
+
+  SECTION("refused tunnels: no grant, not an asset, not an endpoint's port") {
+    struct Case {
+      std::string asset;
+      std::uint16_t port;
+      std::string reason;
+    };
+    const std::vector<Case> cases{
+        {"ungranted", echo.port(),
+         "tunnel to ungranted:" + std::to_string(echo.port()) + " refused: "},
+        {"nope", 502, "nope is not an asset"},
+        {"echo-box", 9, "echo-box has no tunnel endpoint on port 9"}};
+    for (const auto& c : cases) {
+      auto t = startTunnel(p, portal, token, c.asset, c.port);
+      const int fd = connectLocal(t.localPort);
+      REQUIRE(fd >= 0);
+      ::send(fd, "ping", 4, MSG_NOSIGNAL);
+      CHECK(readAll(fd).empty());  // closed at once, nothing relayed
+      ::close(fd);
+      const auto line = t.process->waitForLine("refused: ", 10s);
+      INFO(t.process->errors());
+      REQUIRE(line.has_value());
+      CHECK_THAT(*line, Catch::Contains(c.reason));
+      t.process->signal(SIGTERM);
+      CHECK(t.process->wait(5s) == 0);
+    }
+    CHECK(echo.accepted() == 0);  // nothing refused reached an endpoint
+    const std::string trail = auditOnce(p, "echo-box has no tunnel endpoint");
+    CHECK(count(trail, "\"type\":\"tunnel.refused\"") == 3);
+    CHECK_THAT(trail, Catch::Contains("nope is not an asset"));
+  }
+
+  SECTION("a token of another role: conduit tunnel says so and exits") {
+    const std::string cmd = std::string("exec ") + CONDUIT_BINARY +
+                            " tunnel --portal https://127.0.0.1:" + std::to_string(portal) +
+                            " --token-file " + erinToken + " --asset echo-box --port " +
+                            std::to_string(echo.port()) + " --ca-file " +
+                            app::DataDirLayout{p.data}.tlsCertificate().string() + " 1>&2";
+    test::Process t({"/bin/sh", "-c", cmd});
+    const auto rc = t.wait(20s);
+    INFO(t.errors());
+    CHECK(rc == 1);
+    CHECK_THAT(t.errors(), Catch::Contains("does not carry the vendor role"));
+    CHECK_THAT(t.errors(), !Catch::Contains("listening on"));
+    CHECK_THAT(t.errors(), !Catch::Contains(tokenIn(erinToken)));
+  }
+
+  SECTION("the portal's certificate is checked; an unreachable portal and bad arguments fail") {
+    // Without --ca-file the self-signed certificate is not trusted.
+    auto [rcTrust, trust] = test::runCommand(
+        {CONDUIT_BINARY, "tunnel", "--portal", "https://127.0.0.1:" + std::to_string(portal),
+         "--token-file", token, "--asset", "echo-box", "--port", std::to_string(echo.port())});
+    CHECK(rcTrust == 1);
+    CHECK_THAT(trust, Catch::Contains("certificate verify failed"));
+    CHECK_THAT(trust, !Catch::Contains(tokenIn(token)));
+    // The certificate is for 127.0.0.1 and localhost: another name does not match it.
+    auto [rcName, name] = test::runCommand(
+        {CONDUIT_BINARY, "tunnel", "--portal", "https://127.0.0.2:" + std::to_string(portal),
+         "--token-file", token, "--asset", "echo-box", "--port", std::to_string(echo.port()),
+         "--ca-file", app::DataDirLayout{p.data}.tlsCertificate().string()});
+    CHECK(rcName == 1);
+    CHECK_THAT(name, Catch::Contains("cannot reach the portal"));
+    auto [rcDown, down] =
+        test::runCommand({CONDUIT_BINARY, "tunnel", "--portal", "https://127.0.0.1:1",
+                          "--token-file", token, "--asset", "echo-box", "--port", "502"});
+    CHECK(rcDown == 1);
+    CHECK_THAT(down, Catch::Contains("cannot reach the portal at https://127.0.0.1:1"));
+    auto [rcUrl, url] =
+        test::runCommand({CONDUIT_BINARY, "tunnel", "--portal", "http://127.0.0.1:1",
+                          "--token-file", token, "--asset", "echo-box", "--port", "502"});
+    CHECK(rcUrl == 2);
+    CHECK_THAT(url, Catch::Contains("--portal must be https://HOST[:PORT]"));
+    auto [rcPort, badPort] =
+        test::runCommand({CONDUIT_BINARY, "tunnel", "--portal", "https://127.0.0.1:1",
+                          "--token-file", token, "--asset", "echo-box", "--port", "70000"});
+    CHECK(rcPort == 2);
+    CHECK_THAT(badPort, Catch::Contains("--port must be 1-65535"));
+    test::writeText(p.dir / "empty.token", "\n");
+    auto [rcTok, tok] = test::runCommand(
+        {CONDUIT_BINARY, "tunnel", "--portal", "https://127.0.0.1:1", "--token-file",
+         (p.dir / "empty.token").string(), "--asset", "echo-box", "--port", "502"});
+    CHECK(rcTok == 2);
+    CHECK_THAT(tok, Catch::Contains("does not hold an API token"));
+  }
+
+  SECTION("bad upgrades are refused before any tunnel is tried") {
+    const std::string q = "?asset=echo-box&port=" + std::to_string(echo.port());
+    const std::string bearer = "Authorization: Bearer " + tokenIn(token);
+    CHECK(upgrade(portal, q, {}).status == 401);  // no token, no cookie
+    CHECK(upgrade(portal, q, {"Authorization: Bearer ct_not-a-token"}).status == 401);
+    const auto engineer = upgrade(portal, q, {"Authorization: Bearer " + tokenIn(erinToken)});
+    CHECK(engineer.status == 403);
+    CHECK(upgrade(portal, "?port=502", {bearer}).status == 400);
+    CHECK(upgrade(portal, "?asset=echo-box", {bearer}).status == 400);
+    CHECK(upgrade(portal, "?asset=echo-box&port=70000", {bearer}).status == 400);
+    CHECK(upgrade(portal, "?asset=echo-box&port=5x", {bearer}).status == 400);
+    // The session cookie works only from the portal's own pages (Origin), like the terminal.
+    const auto crossSite = upgrade(
+        portal, q,
+        {"Cookie: __Host-conduit-session=" + aliceLogin.cookie, "Origin: https://evil.example"});
+    CHECK(crossSite.status == 403);
+    CHECK(echo.accepted() == 0);
+  }
+}
+
+TEST_CASE("a kill from the live sessions list and a revocation end web tunnels within 2 s") {
+  auto plc = demo_plc::DemoPlc::start({});
+  REQUIRE(plc.ok());
+  Plant p(tunnelPolicy());
+  const std::uint16_t portal = portalPort(p);
+  p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--tcp",
+               "modbus:127.0.0.1:" + std::to_string((*plc)->port())});
+  grantProtocols(p, "plc-17", {"modbus"});
+  const std::string token =
+      tokenFile(p, portal, "alice", signIn(portal, "alice", p.totpSeed), "vendor");
+  const std::string erin =
+      "Authorization: Bearer " +
+      tokenIn(tokenFile(p, portal, "erin", signIn(portal, "erin", enrolErin(p)), "engineer"));
+  auto t = startTunnel(p, portal, token, "plc-17", (*plc)->port());
+  // Read holding registers 0..1, unit 1: the tunnel is live end to end.
+  const unsigned char request[] = {0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2};
+  auto openAndRead = [&]() {
+    const int fd = connectLocal(t.localPort);
+    REQUIRE(fd >= 0);
+    ::send(fd, request, sizeof request, MSG_NOSIGNAL);
+    unsigned char response[64];
+    REQUIRE(::recv(fd, response, sizeof response, 0) == 13);
+    CHECK(((response[9] << 8) | response[10]) == 1000);
+    return fd;
+  };
+
+  // Revoking the grant ends the open tunnel.
+  const int first = openAndRead();
+  const auto revokedAt = std::chrono::steady_clock::now();
+  p.admin("erin", {"revoke", "1", "--reason", "vendor left site"});
+  CHECK(readAll(first).empty());  // the broker closed the tunnel
+  CHECK(std::chrono::steady_clock::now() - revokedAt < 3s);
+  ::close(first);
+  const auto revoked = t.process->waitForLine("closed: access ended", 5s);
+  INFO(t.process->errors());
+  REQUIRE(revoked.has_value());
+  CHECK_THAT(*revoked, Catch::Contains("revoked"));
+
+  // With a new grant, the engineer sees the next tunnel in the live sessions list and kills it.
+  grantProtocols(p, "plc-17", {"modbus"});
+  const int second = openAndRead();
+  const std::string id = sessionIdOf(*t.process, 2);
+  REQUIRE(!id.empty());
+  const auto live = call(portal, "GET", "/api/v1/sessions", {erin});
+  INFO(live.raw);
+  CHECK(live.status == 200);
+  CHECK_THAT(live.body,
+             Catch::Contains("\"id\":\"" + id + "\"") && Catch::Contains("\"asset\":\"plc-17\""));
+  const auto killedAt = std::chrono::steady_clock::now();
+  const auto kill = call(portal, "POST", "/api/v1/sessions/" + id + "/kill", {erin},
+                         R"({"reason":"vendor must stop now"})");
+  INFO(kill.raw);
+  CHECK(kill.status == 200);
+  CHECK(readAll(second).empty());
+  CHECK(std::chrono::steady_clock::now() - killedAt < 3s);
+  ::close(second);
+  const auto killed = t.process->waitForLine("closed: access ended", 5s);
+  // (The reason names one of alice's grants for plc-17: the access check may report the
+  // revoked one rather than the one the kill suspended.)
+  REQUIRE(killed.has_value());
+  const std::string trail = auditOnce(p, "vendor must stop now");
+  CHECK(count(trail, "\"type\":\"tunnel.closed\"") == 2);
+  CHECK(count(trail, "\"type\":\"session.ended\"") == 2);
+  CHECK_THAT(trail, Catch::Contains("vendor left site"));
+}
+
+TEST_CASE("a quiet web tunnel closes after ssh.tunnel_idle_timeout_seconds") {
+  EchoServer echo;
+  Plant p(tunnelPolicy(), "", true, "tunnel_idle_timeout_seconds = 2\n");
+  const std::uint16_t portal = portalPort(p);
+  p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--tcp",
+               "tcp:127.0.0.1:" + std::to_string(echo.port())});
+  grantProtocols(p, "echo-box", {"tcp"});
+  auto t = startTunnel(p, portal,
+                       tokenFile(p, portal, "alice", signIn(portal, "alice", p.totpSeed), "vendor"),
+                       "echo-box", echo.port());
+  const int fd = connectLocal(t.localPort);
+  REQUIRE(fd >= 0);
+  ::send(fd, "one", 3, MSG_NOSIGNAL);
+  char buf[16];
+  REQUIRE(::recv(fd, buf, sizeof buf, 0) == 3);
+  const auto quiet = std::chrono::steady_clock::now();
+  CHECK(readAll(fd).empty());
+  const auto idled = std::chrono::steady_clock::now() - quiet;
+  ::close(fd);
+  CHECK(idled > 1500ms);
+  CHECK(idled < 6s);
+  const auto closed = t.process->waitForLine("closed: ", 5s);
+  INFO(t.process->errors());
+  REQUIRE(closed.has_value());
+  CHECK_THAT(*closed, Catch::Contains("idle for 2 s"));
+  CHECK_THAT(auditOnce(p, "idle for 2 s"), Catch::Contains("\"type\":\"tunnel.closed\""));
+}
