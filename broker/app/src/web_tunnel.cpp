@@ -4,9 +4,10 @@
 // Why not broker/ssh/src/tunnel.cpp: that relay's vendor side is a libssh channel (its window,
 // its callbacks, the session's ssh_event loop); here the vendor side is a WebSocket with
 // credit-based flow control and the relay owns its thread. What both share (the inspector's
-// verdicts, the recording as tunnel bytes with the 4-tuple, the socket's bounded buffers) is
-// about a hundred lines; moving it into broker/tunnel would mean reworking the `ssh -L` relay,
-// so it is repeated here, written to the same rules.
+// verdicts, the recording as tunnel bytes, the socket's bounded buffers) is about a hundred
+// lines; moving it into broker/tunnel would mean reworking the `ssh -L` relay, so it is repeated
+// here, written to the same rules. The recording's 4-tuple is one function for both
+// (recorder::socketTuple).
 //
 // Flow control, both ways bounded (docs/api.md "TCP tunnel"):
 // - endpoint -> client: at most portal::kTunnelWindowBytes sent and not yet acknowledged by
@@ -17,7 +18,6 @@
 //   beyond its window is cut off, so what it can make the broker hold is bounded.
 #include "web_tunnel.hpp"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,6 +43,7 @@
 #include <spdlog/spdlog.h>
 
 #include "conduit/recorder/record.hpp"
+#include "conduit/recorder/socket_tuple.hpp"
 #include "conduit/recorder/writer.hpp"
 
 namespace conduit::app {
@@ -84,43 +85,6 @@ std::string errnoText(int e) {
 
 std::span<const unsigned char> bytesOf(std::string_view s) {
   return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
-}
-
-/// The 4-tuple the recording and the pcap export show: the vendor's address as the portal saw
-/// it as the client, the endpoint as the target. Mixed families are shown as IPv6.
-recorder::TcpFourTuple fourTuple(const std::string& client, std::uint16_t clientPort,
-                                 const sockaddr_storage& target) {
-  recorder::TcpFourTuple t;
-  std::array<unsigned char, 16> clientAddr{};
-  bool clientV6 = false;
-  if (::inet_pton(AF_INET, client.c_str(), clientAddr.data()) != 1) {
-    clientV6 = ::inet_pton(AF_INET6, client.c_str(), clientAddr.data()) == 1;
-    if (!clientV6) clientAddr = {};
-  }
-  std::array<unsigned char, 16> server{};
-  bool serverV6 = false;
-  if (target.ss_family == AF_INET6) {
-    const auto& a = reinterpret_cast<const sockaddr_in6&>(target);
-    std::memcpy(server.data(), &a.sin6_addr, 16);
-    serverV6 = true;
-    t.targetPort = ntohs(a.sin6_port);
-  } else {
-    const auto& a = reinterpret_cast<const sockaddr_in&>(target);
-    std::memcpy(server.data(), &a.sin_addr, 4);
-    t.targetPort = ntohs(a.sin_port);
-  }
-  auto mapped = [](const std::array<unsigned char, 16>& v4) {
-    std::array<unsigned char, 16> v6{};
-    v6[10] = 0xff;
-    v6[11] = 0xff;
-    std::copy_n(v4.begin(), 4, v6.begin() + 12);
-    return v6;
-  };
-  t.ipv6 = clientV6 || serverV6;
-  t.clientAddress = t.ipv6 && !clientV6 ? mapped(clientAddr) : clientAddr;
-  t.targetAddress = t.ipv6 && !serverV6 ? mapped(server) : server;
-  t.clientPort = clientPort;
-  return t;
 }
 
 struct Connected {
@@ -188,9 +152,9 @@ class WebTunnel final : public portal::TunnelSession {
         target_(std::move(target)),
         allow_(target_.allow),
         fd_(connected.fd),
-        tuple_(fourTuple(request_.originator,
-                         static_cast<std::uint16_t>(request_.originatorPort & 0xffff),
-                         connected.peer)),
+        tuple_(recorder::socketTuple(request_.originator,
+                                     static_cast<std::uint16_t>(request_.originatorPort & 0xffff),
+                                     connected.peer)),
         recording_(std::move(recording)),
         io_(std::move(io)) {}
 

@@ -11,7 +11,6 @@
 // waits: the socket callback does socket I/O and sets flags, pump() does the rest.
 #include "tunnel.hpp"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,12 +19,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
+
+#include "conduit/recorder/socket_tuple.hpp"
 
 namespace conduit::ssh {
 
@@ -45,43 +45,6 @@ constexpr auto kCloseDrain = std::chrono::seconds(2);
 
 std::string errnoText(int e) {
   return std::error_code(e, std::generic_category()).message();
-}
-
-/// The 4-tuple the recording and the pcap export show: the vendor's client as the client,
-/// the endpoint as the target. Mixed families are shown as IPv6 (IPv4-mapped).
-recorder::TcpFourTuple fourTuple(const std::string& originator, std::uint32_t originatorPort,
-                                 const sockaddr_storage& target) {
-  recorder::TcpFourTuple t;
-  std::array<unsigned char, 16> client{};
-  bool clientV6 = false;
-  if (::inet_pton(AF_INET, originator.c_str(), client.data()) != 1) {
-    clientV6 = ::inet_pton(AF_INET6, originator.c_str(), client.data()) == 1;
-    if (!clientV6) client = {};  // not an address (the client may send anything): 0.0.0.0
-  }
-  std::array<unsigned char, 16> server{};
-  bool serverV6 = false;
-  if (target.ss_family == AF_INET6) {
-    const auto& a = reinterpret_cast<const sockaddr_in6&>(target);
-    std::memcpy(server.data(), &a.sin6_addr, 16);
-    serverV6 = true;
-    t.targetPort = ntohs(a.sin6_port);
-  } else {
-    const auto& a = reinterpret_cast<const sockaddr_in&>(target);
-    std::memcpy(server.data(), &a.sin_addr, 4);
-    t.targetPort = ntohs(a.sin_port);
-  }
-  auto mapped = [](const std::array<unsigned char, 16>& v4) {
-    std::array<unsigned char, 16> v6{};
-    v6[10] = 0xff;
-    v6[11] = 0xff;
-    std::copy_n(v4.begin(), 4, v6.begin() + 12);
-    return v6;
-  };
-  t.ipv6 = clientV6 || serverV6;
-  t.clientAddress = t.ipv6 && !clientV6 ? mapped(client) : client;
-  t.targetAddress = t.ipv6 && !serverV6 ? mapped(server) : server;
-  t.clientPort = static_cast<std::uint16_t>(originatorPort & 0xffff);
-  return t;
 }
 
 }  // namespace
@@ -122,7 +85,9 @@ core::Result<std::unique_ptr<Tunnel>> Tunnel::connect(TunnelContext& context, Tu
   std::memcpy(&peer, found->ai_addr, std::min<std::size_t>(found->ai_addrlen, sizeof peer));
   auto t = std::unique_ptr<Tunnel>(
       new Tunnel(context, std::move(request), std::move(target), fd, recordingChannel));
-  t->tuple_ = fourTuple(t->request_.originator, t->request_.originatorPort, peer);
+  t->tuple_ =
+      recorder::socketTuple(t->request_.originator,
+                            static_cast<std::uint16_t>(t->request_.originatorPort & 0xffff), peer);
   return t;
 }
 

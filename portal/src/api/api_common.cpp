@@ -158,6 +158,28 @@ core::Status checkOrigin(const HttpRequest& r) {
   return core::Done{};
 }
 
+core::Result<Caller> socketCaller(ApiState& s, const HttpRequest& r, SocketCredentials credentials,
+                                  std::initializer_list<core::Role> roles, std::string_view what) {
+  const bool sessionOnly = credentials == SocketCredentials::session;
+  if (sessionOnly) {
+    if (auto st = checkOrigin(r); !st) return st.error();
+  }
+  auto caller = authenticate(s, r);
+  if (!caller) return caller.error();
+  if (caller->viaToken && sessionOnly) {
+    return fail(ErrorCode::permission_denied, std::string(what) + " needs a signed-in session");
+  }
+  if (!caller->viaToken && !sessionOnly) {
+    if (auto st = checkOrigin(r); !st) return st.error();
+  }
+  if (auto st = requireRole(*caller, roles); !st) return st.error();
+  return caller;
+}
+
+std::string closedMessage(const std::string& reason) {
+  return boost::json::serialize(boost::json::object{{"type", "closed"}, {"reason", reason}});
+}
+
 core::Status requireRole(const Caller& c, std::initializer_list<core::Role> roles) {
   for (auto r : roles) {
     if (c.user.hasRole(r)) return core::Done{};

@@ -108,4 +108,22 @@ void addHoldRoutes(Router& router, ApiState& s);
 /// "https://" + Host (cross-site WebSocket hijacking otherwise rides the cookie).
 core::Status checkOrigin(const HttpRequest& r);
 
+/// Which credentials may open a WebSocket.
+enum class SocketCredentials {
+  session,           // a signed-in browser (the session cookie) only
+  session_or_token,  // also a bearer token, e.g. the `conduit` CLI's
+};
+
+/// The caller of a WebSocket upgrade, holding one of `roles`. A cookie rides along with any
+/// site's WebSocket, so a cookie caller must pass checkOrigin; a bearer token is never sent by
+/// a browser on its own. With SocketCredentials::session the origin is checked before the
+/// credentials, and a token is refused as "<what> needs a signed-in session". Fails with the
+/// error to answer (errorResponse): unauthenticated, or permission_denied.
+core::Result<Caller> socketCaller(ApiState& s, const HttpRequest& r, SocketCredentials credentials,
+                                  std::initializer_list<core::Role> roles,
+                                  std::string_view what = "this");
+
+/// {"type":"closed","reason":...}: the last message of a terminal or tunnel WebSocket.
+std::string closedMessage(const std::string& reason);
+
 }  // namespace conduit::portal

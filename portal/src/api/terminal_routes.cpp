@@ -9,10 +9,6 @@ namespace conduit::portal {
 
 namespace {
 
-std::string closedMessage(const std::string& reason) {
-  return boost::json::serialize(boost::json::object{{"type", "closed"}, {"reason", reason}});
-}
-
 class TerminalSocket final : public WsHandler, public std::enable_shared_from_this<TerminalSocket> {
  public:
   TerminalSocket(ApiState& s, std::string user, std::string asset, std::string source,
@@ -136,16 +132,9 @@ int dimension(const HttpRequest& r, std::string_view key, int fallback) {
 void addTerminalRoutes(Router& router, ApiState& s) {
   router.addWebSocket("/api/v1/terminal", [&s](const HttpRequest& r) -> WsAccept {
     std::lock_guard lock(s.mutex);
-    if (auto st = checkOrigin(r); !st) return {errorResponse(st.error()), nullptr};
-    auto caller = authenticate(s, r);
+    auto caller = socketCaller(s, r, SocketCredentials::session, {core::Role::vendor},
+                               "the browser terminal");
     if (!caller) return {errorResponse(caller.error()), nullptr};
-    if (caller->viaToken) {
-      return {jsonError(403, "forbidden", "the browser terminal needs a signed-in session"),
-              nullptr};
-    }
-    if (auto st = requireRole(*caller, {core::Role::vendor}); !st) {
-      return {errorResponse(st.error()), nullptr};
-    }
     const std::string asset = queryParam(r, "asset");
     if (asset.empty() || asset.size() > 200) {
       return {jsonError(400, "bad_request", "name the asset: ?asset=NAME"), nullptr};

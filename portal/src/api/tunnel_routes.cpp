@@ -13,10 +13,6 @@ namespace conduit::portal {
 
 namespace {
 
-std::string closedMessage(const std::string& reason) {
-  return boost::json::serialize(boost::json::object{{"type", "closed"}, {"reason", reason}});
-}
-
 class TunnelSocket final : public WsHandler, public std::enable_shared_from_this<TunnelSocket> {
  public:
   TunnelSocket(ApiState& s, TunnelOpenRequest request, std::string cookie)
@@ -171,16 +167,9 @@ std::uint32_t portParam(const HttpRequest& r) {
 void addTunnelRoutes(Router& router, ApiState& s) {
   router.addWebSocket("/api/v1/tunnel", [&s](const HttpRequest& r) -> WsAccept {
     std::lock_guard lock(s.mutex);
-    auto caller = authenticate(s, r);
+    // `conduit tunnel` on a vendor's laptop signs in with an API token.
+    auto caller = socketCaller(s, r, SocketCredentials::session_or_token, {core::Role::vendor});
     if (!caller) return {errorResponse(caller.error()), nullptr};
-    // A cookie rides along with any site's WebSocket: with one, only this portal's own pages
-    // may open a tunnel. A bearer token is never sent by a browser on its own.
-    if (!caller->viaToken) {
-      if (auto st = checkOrigin(r); !st) return {errorResponse(st.error()), nullptr};
-    }
-    if (auto st = requireRole(*caller, {core::Role::vendor}); !st) {
-      return {errorResponse(st.error()), nullptr};
-    }
     const std::string asset = queryParam(r, "asset");
     if (asset.empty() || asset.size() > 200) {
       return {jsonError(400, "bad_request", "name the asset: ?asset=NAME&port=PORT"), nullptr};

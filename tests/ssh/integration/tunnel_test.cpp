@@ -3,35 +3,41 @@
 // workflow; refusals, limits, revocation and the recording's pcap export read by tshark.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <mutex>
-#include <random>
+#include <memory>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "conduit/core/totp.hpp"
 #include "conduit/demo_plc/demo_plc.hpp"
 #include "ssh/integration/plant.hpp"
+#include "ssh/integration/tunnel_support.hpp"
 #include "support/process.hpp"
 
 using namespace conduit;
 using namespace std::chrono_literals;
 
+using test::auditOnce;
+using test::connectLocal;
+using test::count;
+using test::EchoServer;
+using test::grantProtocols;
 using test::Plant;
+using test::readAll;
 
 namespace {
 
 // ssh for the login, modbus and tcp (tunnels) for the assets' tcp endpoints; recorded.
-constexpr const char* kTunnelPolicy = R"(
+// `modbusTable` goes into the tunnels' rule.
+std::string tunnelPolicy(const std::string& modbusTable = "") {
+  return R"(
 [[rule]]
 id = "vendor-ssh-test"
 effect = "allow"
@@ -44,89 +50,8 @@ warning_period = "1m"
 approvals = 1
 recording = "required"
 mfa = "required"
-
-[[rule]]
-id = "vendor-tunnels"
-effect = "allow"
-[rule.match]
-roles = ["vendor"]
-protocols = ["modbus", "tcp"]
-[rule.limits]
-max_duration = "4h"
-warning_period = "1m"
-approvals = 1
-recording = "required"
-mfa = "required"
-[rule.ssh]
-port_forwarding = true
-)";
-
-/// A TCP echo server on 127.0.0.1 and a free port: one thread per connection, echoes until
-/// the client half-closes, then closes its side.
-class EchoServer {
- public:
-  EchoServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~EchoServer() {
-    stopping_ = true;
-    thread_.join();
-    {
-      std::lock_guard lock(mutex_);
-      for (int c : clients_) ::shutdown(c, SHUT_RDWR);
-    }
-    for (auto& w : workers_) w.join();
-    for (int c : clients_) ::close(c);  // only now: a worker may still use its descriptor
-    ::close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  void loop() {
-    while (!stopping_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      ++accepted_;
-      std::lock_guard lock(mutex_);
-      clients_.push_back(c);
-      workers_.emplace_back([c] {
-        std::vector<char> buf(65536);
-        for (;;) {
-          const auto n = ::recv(c, buf.data(), buf.size(), 0);
-          if (n <= 0) break;
-          for (ssize_t sent = 0; sent < n;) {
-            const auto w =
-                ::send(c, buf.data() + sent, static_cast<std::size_t>(n - sent), MSG_NOSIGNAL);
-            if (w <= 0) return;
-            sent += w;
-          }
-        }
-        ::shutdown(c, SHUT_WR);
-      });
-    }
-  }
-
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> accepted_{0};
-  std::mutex mutex_;
-  std::vector<int> clients_;
-  std::vector<std::thread> workers_;
-  std::thread thread_;
-};
+)" + test::tunnelPolicy(modbusTable);
+}
 
 std::uint16_t freeLocalPort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -138,65 +63,6 @@ std::uint16_t freeLocalPort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-/// A connection to 127.0.0.1:port (ssh's local forwarding listener); -1 if none within 10 s.
-int connectLocal(std::uint16_t port) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      timeval tv{20, 0};  // no test waits longer for an answer
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      return fd;
-    }
-    ::close(fd);
-    std::this_thread::sleep_for(100ms);
-  }
-  return -1;
-}
-
-/// Everything until EOF (or the receive timeout).
-std::string readAll(int fd) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-std::string sha256(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(digest), len);
-}
-
-/// alice asks for `protocols` on `asset` for an hour; erin approves. Under the test's policy
-/// (--config), not the data directory's default one.
-void grantProtocols(Plant& p, const std::string& asset, const std::vector<std::string>& protocols) {
-  const std::string config = (p.dir / "conduit.toml").string();
-  std::vector<std::string> args{"admin", "--config", config,    "--as",
-                                "alice", "request",  "--asset", asset};
-  for (const auto& proto : protocols) {
-    args.push_back("--protocol");
-    args.push_back(proto);
-  }
-  args.insert(args.end(), {"--duration", "1h", "--reason", "tunnel test"});
-  auto [rc, out] = p.conduit(args);
-  INFO(out);
-  REQUIRE(rc == 0);
-  const auto id = out.substr(8, out.find(' ', 8) - 8);
-  auto [rcApprove, approved] =
-      p.conduit({"admin", "--config", config, "--as", "erin", "approve", id, "--comment", "ok"});
-  INFO(approved);
-  REQUIRE(rcApprove == 0);
 }
 
 /// `ssh -v -N -L ...` through the gateway (key + TOTP), running until killed.
@@ -223,36 +89,9 @@ std::string forward(std::uint16_t local, const std::string& host, std::uint16_t 
   return "-L " + std::to_string(local) + ":" + host + ":" + std::to_string(port);
 }
 
-/// The audit trail as JSON lines, once it contains `needle` (or after 10 s).
-std::string auditOnce(Plant& p, const std::string& needle) {
-  std::string trail;
-  for (int i = 0; i < 50; ++i) {
-    trail = p.conduit({"audit", "--data-dir", p.data, "export"}).second;
-    if (trail.find(needle) != std::string::npos) break;
-    std::this_thread::sleep_for(200ms);
-  }
-  return trail;
-}
-
-std::size_t count(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  for (std::size_t at = 0; at < text.size();) {
-    const auto end = std::min(text.find('\n', at), text.size());
-    out.push_back(text.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
-}
-
 /// The test's policy with a [rule.modbus] table for the modbus tunnels rule.
 std::string modbusPolicy(const std::string& table) {
-  return std::string(kTunnelPolicy) + "[rule.modbus]\n" + table;
+  return tunnelPolicy("[rule.modbus]\n" + table);
 }
 
 /// mbpoll against 127.0.0.1:port, unit 1, holding registers (reference = address + 1);
@@ -273,70 +112,11 @@ std::string plcRegister(std::uint16_t plcPort, int address) {
   return out.substr(at + tag.size(), out.find_first_of("\r\n", at) - at - tag.size());
 }
 
-/// An engineer signed in to the portal of the plant's `conduit serve` with curl (password,
-/// then TOTP), for the approval API.
-struct PortalEngineer {
-  Plant& plant;
-  std::uint16_t port = 0;
-  std::string jar;
-  std::string csrf;
-
-  /// {HTTP status, body}.
-  std::pair<int, std::string> call(const std::string& method, const std::string& path,
-                                   const std::string& body = "") {
-    std::vector<std::string> argv{"curl", "-sk",
-                                  "-o",   "-",
-                                  "-w",   "\n%{http_code}",
-                                  "-b",   jar,
-                                  "-c",   jar,
-                                  "-X",   method,
-                                  "-H",   "Origin: https://127.0.0.1:" + std::to_string(port)};
-    if (!csrf.empty()) argv.insert(argv.end(), {"-H", "X-CSRF-Token: " + csrf});
-    if (!body.empty()) {
-      argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
-    }
-    argv.push_back("https://127.0.0.1:" + std::to_string(port) + path);
-    auto [rc, out] = test::runCommand(argv);
-    const auto nl = out.rfind('\n');
-    if (rc != 0 || nl == std::string::npos) return {0, out};
-    return {std::atoi(out.c_str() + nl + 1), out.substr(0, nl)};
-  }
-
-  static std::string field(const std::string& json, const std::string& key) {
-    const boost::json::value parsed = boost::json::parse(json);
-    const auto* v = parsed.as_object().if_contains(key);
-    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-  }
-
-  PortalEngineer(Plant& p, const std::string& user) : plant(p) {
-    const auto line = p.broker->waitForLine("event=portal_listening", 10s);
-    REQUIRE(line.has_value());
-    const auto at = line->find(" port=") + 6;
-    port = static_cast<std::uint16_t>(std::stoi(line->substr(at)));
-    jar = (p.dir / ("cookies-" + user)).string();
-    const std::string uri = p.admin("", {"user", "enrol-totp", user});
-    const auto s = uri.find("secret=") + 7;
-    const auto seed = *core::base32Decode(uri.substr(s, uri.find('&', s) - s));
-    auto [status, body] = call("POST", "/api/v1/login",
-                               R"({"username":")" + user + R"(","password":"vendor-password-1"})");
-    INFO(body);
-    REQUIRE(status == 200);
-    csrf = field(body, "csrf");
-    const auto now =
-        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-    const std::string code = core::totpCode(seed, core::totpStep(now));
-    std::tie(status, body) = call("POST", "/api/v1/login/totp", R"({"code":")" + code + R"("})");
-    INFO(body);
-    REQUIRE(status == 200);
-    csrf = field(body, "csrf");
-  }
-};
-
 }  // namespace
 
 TEST_CASE("ssh -L to an asset's tcp endpoint relays 1 MiB each way intact (tunnels-only login)") {
   EchoServer echo;
-  Plant p(kTunnelPolicy);
+  Plant p(tunnelPolicy());
   p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--tcp",
                "tcp:127.0.0.1:" + std::to_string(echo.port())});
   grantProtocols(p, "echo-box", {"tcp"});
@@ -345,24 +125,13 @@ TEST_CASE("ssh -L to an asset's tcp endpoint relays 1 MiB each way intact (tunne
 
   const int fd = connectLocal(local);
   REQUIRE(fd >= 0);
-  std::string payload(1024 * 1024, '\0');
-  std::mt19937 rng(42);
-  for (auto& c : payload) c = static_cast<char>(rng());
-  std::thread writer([&] {
-    for (std::size_t sent = 0; sent < payload.size();) {
-      const auto n = ::send(fd, payload.data() + sent, payload.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<std::size_t>(n);
-    }
-    ::shutdown(fd, SHUT_WR);  // EOF travels through the tunnel; the echo server then closes
-  });
-  const std::string back = readAll(fd);
-  writer.join();
+  const std::string payload = test::randomBytes(1024 * 1024, 42);
+  const std::string back = test::echoThrough(fd, payload);
   ::close(fd);
   INFO(ssh->errors());
   INFO(p.broker->errors());
   CHECK(back.size() == payload.size());
-  CHECK(sha256(back) == sha256(payload));
+  CHECK(test::sha256(back) == test::sha256(payload));
   CHECK(echo.accepted() == 1);
 
   const std::string trail = auditOnce(p, "tunnel.closed");
@@ -415,27 +184,9 @@ TEST_CASE(
   auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
   REQUIRE(rcList == 0);
   const std::string id = list.substr(0, list.find(' '));
-  const std::string pcap = (p.dir / "tunnel.pcap").string();
-  auto [rcExport, exported] = p.conduit(
-      {"recording", "--data-dir", p.data, "export", id, "--format", "pcap", "--output", pcap});
-  INFO(exported);
-  REQUIRE(rcExport == 0);
-  // -o: the Modbus/TCP server port, so tshark tells queries from responses (and decodes the
-  // registers a response carries).
-  auto [rcShark, decoded] = test::runCommand(
-      {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plcPort) + ",mbtcp", "-o",
-       "mbtcp.tcp.port:" + std::to_string(plcPort), "-V"});
-  std::string modbusLines;  // what tshark made of the Modbus part, for a failure's report
-  for (std::size_t at = 0; at < decoded.size();) {
-    const auto end = std::min(decoded.find('\n', at), decoded.size());
-    const std::string line = decoded.substr(at, end - at);
-    if (line.find("odbus") != std::string::npos || line.find("Register") != std::string::npos ||
-        line.find("Function") != std::string::npos) {
-      modbusLines += line + "\n";
-    }
-    at = end + 1;
-  }
-  INFO(modbusLines);
+  auto [rcShark, decoded] = test::decodeModbusPcap(p, id, "tunnel.pcap", plcPort);
+  // What tshark made of the Modbus part, for a failure's report.
+  INFO(test::linesWith(decoded, {"odbus", "Register", "Function"}));
   CHECK(rcShark == 0);
   CHECK_THAT(decoded, Catch::Contains("Modbus/TCP"));
   CHECK_THAT(decoded, Catch::Contains("Read Holding Registers"));
@@ -453,7 +204,7 @@ TEST_CASE(
   INFO(jsonlOut);
   REQUIRE(rcJsonl == 0);
   std::string events;  // the protocol_event payloads, decoded
-  for (const auto& line : lines(test::readText(jsonlFile))) {
+  for (const auto& line : test::lines(test::readText(jsonlFile))) {
     if (line.find("\"protocol_event\"") == std::string::npos) continue;
     const auto record = boost::json::parse(line);
     const std::string b64(record.at("payload_b64").as_string());
@@ -518,7 +269,8 @@ TEST_CASE(
   p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--max-sessions", "2", "--tcp",
                "modbus:127.0.0.1:" + std::to_string(plcPort)});
   grantProtocols(p, "plc-17", {"modbus"});
-  PortalEngineer erin(p, "erin");
+  const std::uint16_t portal = test::portalPort(p);
+  const test::PortalLogin erin = test::signIn(portal, "erin", test::enrolTotp(p, "erin"));
   const auto local = freeLocalPort();
   auto ssh = tunnelSsh(p, forward(local, "plc-17", plcPort), "alice+plc-17");
 
@@ -528,9 +280,9 @@ TEST_CASE(
   auto decideFirstHold = [&](const std::string& verb, std::int64_t value,
                              const std::string& before) {
     for (int i = 0; i < 100; ++i) {
-      auto [status, body] = erin.call("GET", "/api/v1/holds");
-      REQUIRE(status == 200);
-      const auto holds = boost::json::parse(body).as_array();
+      const auto listed = test::call(portal, "GET", "/api/v1/holds", erin.headers());
+      REQUIRE(listed.status == 200);
+      const auto holds = boost::json::parse(listed.body).as_array();
       if (!holds.empty()) {
         const auto& h = holds[0].as_object();
         CHECK(h.at("asset").as_string() == "plc-17");
@@ -541,10 +293,11 @@ TEST_CASE(
         CHECK(request.at("values").as_array().at(0).as_int64() == value);
         // Not yet at the PLC while it waits.
         CHECK(plcRegister(plcPort, 5) == before);
-        const auto [decided, answer] = erin.call(
-            "POST", "/api/v1/holds/" + std::to_string(h.at("id").as_int64()) + "/" + verb, "{}");
-        INFO(answer);
-        CHECK(decided == 200);
+        const auto decided = test::call(
+            portal, "POST", "/api/v1/holds/" + std::to_string(h.at("id").as_int64()) + "/" + verb,
+            erin.headers(), "{}");
+        INFO(decided.raw);
+        CHECK(decided.status == 200);
         return;
       }
       std::this_thread::sleep_for(100ms);
@@ -582,7 +335,7 @@ TEST_CASE(
 TEST_CASE("tunnels to an address or a port or an asset outside the grant are refused and audited") {
   EchoServer echo;
   EchoServer otherEcho;
-  Plant p(kTunnelPolicy);
+  Plant p(tunnelPolicy());
   // hmi2: an ssh endpoint (the login), a tcp endpoint (granted) and a modbus one (not).
   p.admin("", {"asset", "add", "hmi2", "--owner-group", "ops", "--ssh",
                "127.0.0.1:" + std::to_string(p.target->port()) + ":" + p.account.name(),
@@ -638,7 +391,7 @@ TEST_CASE("tunnels to an address or a port or an asset outside the grant are ref
 
 TEST_CASE("the asset's connection limit and the idle timeout apply to tunnel connections") {
   EchoServer echo;
-  Plant p(kTunnelPolicy, "", true, "tunnel_idle_timeout_seconds = 2\n");
+  Plant p(tunnelPolicy(), "", true, "tunnel_idle_timeout_seconds = 2\n");
   p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--max-sessions", "1", "--tcp",
                "tcp:127.0.0.1:" + std::to_string(echo.port())});
   grantProtocols(p, "echo-box", {"tcp"});
@@ -681,7 +434,7 @@ TEST_CASE("the asset's connection limit and the idle timeout apply to tunnel con
 TEST_CASE("revoking the grant closes an open tunnel within about two seconds") {
   auto plc = demo_plc::DemoPlc::start({});
   REQUIRE(plc.ok());
-  Plant p(kTunnelPolicy);
+  Plant p(tunnelPolicy());
   p.admin("", {"asset", "add", "plc-17", "--owner-group", "ops", "--tcp",
                "modbus:127.0.0.1:" + std::to_string((*plc)->port())});
   grantProtocols(p, "plc-17", {"modbus"});
@@ -689,12 +442,7 @@ TEST_CASE("revoking the grant closes an open tunnel within about two seconds") {
   auto ssh = tunnelSsh(p, forward(local, "plc-17", (*plc)->port()), "alice+plc-17");
   const int fd = connectLocal(local);
   REQUIRE(fd >= 0);
-  // Read holding registers 0..1, unit 1: the connection is live end to end.
-  const unsigned char request[] = {0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2};
-  ::send(fd, request, sizeof request, MSG_NOSIGNAL);
-  unsigned char response[64];
-  REQUIRE(::recv(fd, response, sizeof response, 0) == 13);
-  CHECK(((response[9] << 8) | response[10]) == 1000);
+  test::checkModbusAnswers(fd);
 
   const auto revokedAt = std::chrono::steady_clock::now();
   p.admin("erin", {"revoke", "1", "--reason", "vendor left site"});
@@ -711,7 +459,7 @@ TEST_CASE("revoking the grant closes an open tunnel within about two seconds") {
 
 TEST_CASE("a tunnels-only login answers a command with how to use it") {
   EchoServer echo;
-  Plant p(kTunnelPolicy);
+  Plant p(tunnelPolicy());
   p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--tcp",
                "tcp:127.0.0.1:" + std::to_string(echo.port())});
   grantProtocols(p, "echo-box", {"tcp"});

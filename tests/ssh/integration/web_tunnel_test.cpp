@@ -3,277 +3,53 @@
 // portal -> a TCP echo server or a libmodbus PLC, driven by mbpoll; grants from the CLI
 // workflow; refusals, a read-only Modbus grant, revocation, a kill from the live sessions list,
 // and the recording's pcap export read by tshark.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <openssl/evp.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <mutex>
-#include <random>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "conduit/app/data_dir.hpp"
-#include "conduit/core/totp.hpp"
 #include "conduit/demo_plc/demo_plc.hpp"
 #include "ssh/integration/plant.hpp"
+#include "ssh/integration/tunnel_support.hpp"
 #include "support/process.hpp"
 #include "support/tls_client.hpp"
 
 using namespace conduit;
 using namespace std::chrono_literals;
 
+using test::auditOnce;
+using test::call;
+using test::connectLocal;
+using test::count;
+using test::EchoServer;
+using test::grantProtocols;
+using test::HttpAnswer;
+using test::jsonString;
 using test::Plant;
+using test::PortalLogin;
+using test::portalPort;
+using test::readAll;
+using test::signIn;
+using test::tunnelPolicy;
 
 namespace {
 
-// Tunnels to modbus and tcp endpoints for vendors (ssh.port_forwarding: the same switch as for
-// `ssh -L`), recorded. `modbusTable` goes into the tunnel rule.
-std::string tunnelPolicy(const std::string& modbusTable = "") {
-  return R"(
-[[rule]]
-id = "vendor-tunnels"
-effect = "allow"
-[rule.match]
-roles = ["vendor"]
-protocols = ["modbus", "tcp"]
-[rule.limits]
-max_duration = "4h"
-warning_period = "1m"
-approvals = 1
-recording = "required"
-mfa = "required"
-[rule.ssh]
-port_forwarding = true
-)" + modbusTable;
-}
-
-/// A TCP echo server on 127.0.0.1: echoes until the client half-closes, then closes its side.
-class EchoServer {
- public:
-  EchoServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~EchoServer() {
-    stopping_ = true;
-    thread_.join();
-    {
-      std::lock_guard lock(mutex_);
-      for (int c : clients_) ::shutdown(c, SHUT_RDWR);
-    }
-    for (auto& w : workers_) w.join();
-    for (int c : clients_) ::close(c);
-    ::close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  void loop() {
-    while (!stopping_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      ++accepted_;
-      std::lock_guard lock(mutex_);
-      clients_.push_back(c);
-      workers_.emplace_back([c] {
-        std::vector<char> buf(65536);
-        for (;;) {
-          const auto n = ::recv(c, buf.data(), buf.size(), 0);
-          if (n <= 0) break;
-          for (ssize_t sent = 0; sent < n;) {
-            const auto w =
-                ::send(c, buf.data() + sent, static_cast<std::size_t>(n - sent), MSG_NOSIGNAL);
-            if (w <= 0) return;
-            sent += w;
-          }
-        }
-        ::shutdown(c, SHUT_WR);
-      });
-    }
-  }
-
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> accepted_{0};
-  std::mutex mutex_;
-  std::vector<int> clients_;
-  std::vector<std::thread> workers_;
-  std::thread thread_;
-};
-
-/// A connection to 127.0.0.1:port; -1 if none within 10 s.
-int connectLocal(std::uint16_t port) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      timeval tv{20, 0};  // no test waits longer for an answer
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      return fd;
-    }
-    ::close(fd);
-    std::this_thread::sleep_for(100ms);
-  }
-  return -1;
-}
-
-/// Everything until EOF (or the receive timeout).
-std::string readAll(int fd) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-std::string sha256(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(digest), len);
-}
-
-std::size_t count(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-/// alice asks for `protocols` on `asset` for an hour; erin approves.
-void grantProtocols(Plant& p, const std::string& asset, const std::vector<std::string>& protocols) {
-  const std::string config = (p.dir / "conduit.toml").string();
-  std::vector<std::string> args{"admin", "--config", config,    "--as",
-                                "alice", "request",  "--asset", asset};
-  for (const auto& proto : protocols) {
-    args.push_back("--protocol");
-    args.push_back(proto);
-  }
-  args.insert(args.end(), {"--duration", "1h", "--reason", "web tunnel test"});
-  auto [rc, out] = p.conduit(args);
-  INFO(out);
-  REQUIRE(rc == 0);
-  const auto id = out.substr(8, out.find(' ', 8) - 8);
-  auto [rcApprove, approved] =
-      p.conduit({"admin", "--config", config, "--as", "erin", "approve", id, "--comment", "ok"});
-  INFO(approved);
-  REQUIRE(rcApprove == 0);
-}
-
-/// The audit trail as JSON lines, once it contains `needle` (or after 10 s).
-std::string auditOnce(Plant& p, const std::string& needle) {
-  std::string trail;
-  for (int i = 0; i < 50; ++i) {
-    trail = p.conduit({"audit", "--data-dir", p.data, "export"}).second;
-    if (trail.find(needle) != std::string::npos) break;
-    std::this_thread::sleep_for(200ms);
-  }
-  return trail;
-}
-
 // ---- the portal over HTTPS ---------------------------------------------------------------
-
-struct HttpAnswer {
-  int status = 0;
-  std::string body;
-  std::string raw;
-};
-
-/// One request on a fresh TLS connection to the portal.
-HttpAnswer call(std::uint16_t port, const std::string& method, const std::string& path,
-                const std::vector<std::string>& headers, const std::string& body = "") {
-  test::TlsClient tls;
-  REQUIRE(tls.connect(port));
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                    "\r\nConnection: close\r\n";
-  for (const auto& h : headers) req += h + "\r\n";
-  if (!body.empty() || method == "POST") {
-    req +=
-        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  req += "\r\n" + body;
-  REQUIRE(tls.send(req));
-  HttpAnswer a;
-  a.raw = tls.readResponse();
-  a.status = test::statusOf(a.raw);
-  a.body = test::bodyOf(a.raw);
-  return a;
-}
-
-/// The value of the session cookie a response sets.
-std::string sessionCookie(const std::string& raw) {
-  const std::string name = "__Host-conduit-session=";
-  const auto at = raw.find(name);
-  if (at == std::string::npos) return "";
-  const auto start = at + name.size();
-  return raw.substr(start, raw.find(';', start) - start);
-}
-
-std::string jsonString(const std::string& body, const char* key) {
-  boost::system::error_code ec;
-  const auto v = boost::json::parse(body, ec);
-  if (ec || !v.is_object()) return "";
-  const auto* s = v.as_object().if_contains(key);
-  return s != nullptr && s->is_string() ? std::string(s->as_string()) : "";
-}
-
-struct PortalLogin {
-  std::string cookie;
-  std::string csrf;
-};
-
-/// Signs in with password and TOTP (computed from the seed), as the portal's login page does.
-PortalLogin signIn(std::uint16_t port, const std::string& user,
-                   const std::vector<unsigned char>& seed) {
-  const auto first = call(port, "POST", "/api/v1/login", {},
-                          R"({"username":")" + user + R"(","password":"vendor-password-1"})");
-  INFO(first.raw);
-  REQUIRE(first.status == 200);
-  REQUIRE(jsonString(first.body, "next") == "totp");
-  PortalLogin pre{sessionCookie(first.raw), jsonString(first.body, "csrf")};
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-  const auto second =
-      call(port, "POST", "/api/v1/login/totp",
-           {"Cookie: __Host-conduit-session=" + pre.cookie, "X-CSRF-Token: " + pre.csrf},
-           R"({"code":")" + core::totpCode(seed, core::totpStep(now)) + R"("})");
-  INFO(second.raw);
-  REQUIRE(second.status == 200);
-  return {sessionCookie(second.raw), jsonString(second.body, "csrf")};
-}
 
 /// An API token with `role`, created as the portal's token page does, written to a 0600 file.
 std::string tokenFile(Plant& p, std::uint16_t port, const std::string& user,
                       const PortalLogin& login, const std::string& role) {
-  const auto made =
-      call(port, "POST", "/api/v1/tokens",
-           {"Cookie: __Host-conduit-session=" + login.cookie, "X-CSRF-Token: " + login.csrf},
-           R"({"name":"laptop","roles":[")" + role + R"("]})");
+  const auto made = call(port, "POST", "/api/v1/tokens", login.headers(),
+                         R"({"name":"laptop","roles":[")" + role + R"("]})");
   INFO(made.raw);
   REQUIRE(made.status == 201);
   const std::string token = jsonString(made.body, "token");
@@ -289,21 +65,6 @@ std::string tokenIn(const std::string& file) {
   std::string t = test::readText(file);
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
   return t;
-}
-
-/// erin (engineer) with a TOTP seed of her own, for signing in to the portal.
-std::vector<unsigned char> enrolErin(Plant& p) {
-  const std::string uri = p.admin("", {"user", "enrol-totp", "erin"});
-  const auto at = uri.find("secret=") + 7;
-  return *core::base32Decode(uri.substr(at, uri.find('&', at) - at));
-}
-
-/// `conduit serve`'s portal port, from its log.
-std::uint16_t portalPort(Plant& p) {
-  const auto line = p.broker->waitForLine("event=portal_listening", 20s);
-  INFO(p.broker->errors());
-  REQUIRE(line.has_value());
-  return static_cast<std::uint16_t>(std::stoi(line->substr(line->find(" port=") + 6)));
 }
 
 /// A WebSocket upgrade of /api/v1/tunnel made by hand; returns the portal's HTTP answer.
@@ -414,24 +175,13 @@ TEST_CASE("conduit tunnel relays 3 MiB each way intact and carries mbpoll, and i
     const int fd = connectLocal(t.localPort);
     REQUIRE(fd >= 0);
     // Three windows' worth: the relay must stop and resume both ways without losing a byte.
-    std::string payload(3 * 1024 * 1024, '\0');
-    std::mt19937 rng(7);
-    for (auto& c : payload) c = static_cast<char>(rng());
-    std::thread writer([&] {
-      for (std::size_t sent = 0; sent < payload.size();) {
-        const auto n = ::send(fd, payload.data() + sent, payload.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        sent += static_cast<std::size_t>(n);
-      }
-      ::shutdown(fd, SHUT_WR);  // EOF travels through; the echo server then closes
-    });
-    const std::string back = readAll(fd);
-    writer.join();
+    const std::string payload = test::randomBytes(3 * 1024 * 1024, 7);
+    const std::string back = test::echoThrough(fd, payload);
     ::close(fd);
     INFO(t.process->errors());
     INFO(p.broker->errors());
     CHECK(back.size() == payload.size());
-    CHECK(sha256(back) == sha256(payload));
+    CHECK(test::sha256(back) == test::sha256(payload));
     CHECK(echo.accepted() == 1);
     const std::string id = sessionIdOf(*t.process);
     REQUIRE(!id.empty());
@@ -453,25 +203,8 @@ TEST_CASE("conduit tunnel relays 3 MiB each way intact and carries mbpoll, and i
     REQUIRE(!id.empty());
     CHECK(id.rfind("wt-", 0) == 0);
     waitSealed(p, id);
-    const std::string pcap = (p.dir / "web-tunnel.pcap").string();
-    auto [rcExport, exported] = p.conduit(
-        {"recording", "--data-dir", p.data, "export", id, "--format", "pcap", "--output", pcap});
-    INFO(exported);
-    REQUIRE(rcExport == 0);
-    auto [rcShark, decoded] = test::runCommand(
-        {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plcPort) + ",mbtcp", "-o",
-         "mbtcp.tcp.port:" + std::to_string(plcPort), "-V"});
-    std::string modbusLines;
-    for (std::size_t at = 0; at < decoded.size();) {
-      const auto end = std::min(decoded.find('\n', at), decoded.size());
-      const std::string line = decoded.substr(at, end - at);
-      if (line.find("odbus") != std::string::npos || line.find("Register") != std::string::npos ||
-          line.find("Port") != std::string::npos) {
-        modbusLines += line + "\n";
-      }
-      at = end + 1;
-    }
-    INFO(modbusLines);
+    auto [rcShark, decoded] = test::decodeModbusPcap(p, id, "web-tunnel.pcap", plcPort);
+    INFO(test::linesWith(decoded, {"odbus", "Register", "Port"}));
     CHECK(rcShark == 0);
     CHECK_THAT(decoded, Catch::Contains("Modbus/TCP"));
     CHECK_THAT(decoded, Catch::Contains("Read Holding Registers"));
@@ -532,7 +265,7 @@ TEST_CASE("conduit tunnel shows the portal's refusals and the portal refuses bad
   const PortalLogin aliceLogin = signIn(portal, "alice", p.totpSeed);
   const std::string token = tokenFile(p, portal, "alice", aliceLogin, "vendor");
   const std::string erinToken =
-      tokenFile(p, portal, "erin", signIn(portal, "erin", enrolErin(p)), "engineer");
+      tokenFile(p, portal, "erin", signIn(portal, "erin", test::enrolTotp(p, "erin")), "engineer");
 
   SECTION("refused tunnels: no grant, not an asset, not an endpoint's port") {
     struct Case {
@@ -650,17 +383,14 @@ TEST_CASE("a kill from the live sessions list and a revocation end web tunnels w
       tokenFile(p, portal, "alice", signIn(portal, "alice", p.totpSeed), "vendor");
   const std::string erin =
       "Authorization: Bearer " +
-      tokenIn(tokenFile(p, portal, "erin", signIn(portal, "erin", enrolErin(p)), "engineer"));
+      tokenIn(tokenFile(p, portal, "erin", signIn(portal, "erin", test::enrolTotp(p, "erin")),
+                        "engineer"));
   auto t = startTunnel(p, portal, token, "plc-17", (*plc)->port());
-  // Read holding registers 0..1, unit 1: the tunnel is live end to end.
-  const unsigned char request[] = {0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2};
+  // The tunnel is live end to end.
   auto openAndRead = [&]() {
     const int fd = connectLocal(t.localPort);
     REQUIRE(fd >= 0);
-    ::send(fd, request, sizeof request, MSG_NOSIGNAL);
-    unsigned char response[64];
-    REQUIRE(::recv(fd, response, sizeof response, 0) == 13);
-    CHECK(((response[9] << 8) | response[10]) == 1000);
+    test::checkModbusAnswers(fd);
     return fd;
   };
 
