@@ -109,15 +109,9 @@ class LiveSocket final : public WsHandler {
 void addSessionRoutes(Router& router, ApiState& s) {
   router.addWebSocket("/api/v1/sessions/{id}/live", [&s](const HttpRequest& r) -> WsAccept {
     std::lock_guard lock(s.mutex);
-    if (auto st = checkOrigin(r); !st) return {errorResponse(st.error()), nullptr};
-    auto caller = authenticate(s, r);
+    auto caller = socketCaller(s, r, SocketCredentials::session,
+                               {core::Role::engineer, core::Role::admin}, "live view");
     if (!caller) return {errorResponse(caller.error()), nullptr};
-    if (caller->viaToken) {
-      return {jsonError(403, "forbidden", "live view needs a signed-in session"), nullptr};
-    }
-    if (auto st = requireRole(*caller, {core::Role::engineer, core::Role::admin}); !st) {
-      return {errorResponse(st.error()), nullptr};
-    }
     const std::string id = r.param("id");
     if (!core::isSessionId(id)) return {jsonError(404, "not_found", "no such session"), nullptr};
     auto row = store::SessionRepository(s.db).session(id);
