@@ -14,6 +14,7 @@
 
 #include "conduit/policies/glob.hpp"
 #include "conduit/recorder/record.hpp"
+#include "conduit/ssh/shell_line_filter.hpp"
 #include "live_session.hpp"
 #include "tunnel.hpp"
 
@@ -66,9 +67,10 @@ struct Pair {
   bool eofSentToVendor = false;
   bool done = false;
   bool pty = false;
-  bool console = false;     // tunnels-only login: no target channel, only notices
-  bool consoleEnd = false;  // the vendor typed Ctrl-C or Ctrl-D on the console
-  std::uint32_t id = 0;     // channel number in the recording
+  bool console = false;                   // tunnels-only login: no target channel, only notices
+  bool consoleEnd = false;                // the vendor typed Ctrl-C or Ctrl-D on the console
+  std::uint32_t id = 0;                   // channel number in the recording
+  std::optional<ShellLineFilter> filter;  // typed-command filtering, where policy asks for it
   std::optional<int> exitStatus;
   std::optional<std::string> exitSignal;
   ssh_channel_callbacks_struct vendorCb{};
@@ -448,12 +450,18 @@ class Relay {
     auto* p = static_cast<Pair*>(pair);
     const std::size_t room = kMaxPending - std::min(kMaxPending, p->toTarget.size());
     const std::size_t n = std::min<std::size_t>(room, len);
+    const std::size_t at = p->toTarget.size();
     p->toTarget.append(static_cast<const char*>(data), n);
+    try {
+      p->relay->filterTyped(*p, at);
+    } catch (...) {
+      p->relay->end("internal error while filtering typed commands");
+    }
     // Typed input on a terminal is recorded only where policy allows (passwords are typed at
     // prompts); everything else a vendor sends (exec stdin, file uploads) is always recorded.
     if (n > 0 && (!p->pty || p->relay->s_.allow.limits.recordKeystrokes)) {
       p->relay->record(recorder::RecordKind::terminal_input, p->id, recorder::Direction::to_target,
-                       {static_cast<const unsigned char*>(data), n});
+                       {reinterpret_cast<const unsigned char*>(p->toTarget.data()) + at, n});
     }
     return static_cast<int>(n);
   }
@@ -504,6 +512,14 @@ class Relay {
                    void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
     p->pty = true;
+    const auto& ssh = p->relay->s_.allow.limits.ssh;
+    if (ssh.filterShellCommands && !ssh.commandDeny.empty()) {
+      try {
+        p->filter.emplace(ssh.commandDeny);
+      } catch (...) {
+        return -1;  // refused: no shell without the filter the policy asks for
+      }
+    }
     p->relay->recordResize(*p, cols, rows);
     return ssh_channel_request_pty_size(p->target, term, cols, rows) == SSH_OK ? 0 : -1;
   }
@@ -564,6 +580,23 @@ class Relay {
     }
     recordText(recorder::RecordKind::exec_command, p.id, command);
     return ssh_channel_request_exec(p.target, command.c_str()) == SSH_OK;
+  }
+
+  /// Typed-command filtering (best effort, see ShellLineFilter): the bytes from `from` on in
+  /// p.toTarget are what the vendor typed; a refused line's Enter becomes Ctrl-U (same length)
+  /// and the vendor is told why.
+  void filterTyped(Pair& p, std::size_t from) {
+    if (!p.filter || from >= p.toTarget.size()) return;
+    auto out = p.filter->feed(std::string_view(p.toTarget).substr(from));
+    p.toTarget.replace(from, std::string::npos, out.forward);
+    for (const auto& pattern : out.refusals) {
+      const std::string text = "\r\nConduit: command refused by policy (" + pattern + ")\r\n";
+      if (p.toVendorErr.size() < kMaxPending) p.toVendorErr += text;
+      recordText(recorder::RecordKind::marker, p.id,
+                 "typed command refused by policy (" + pattern + ")");
+      spdlog::info("event=ssh_typed_command_refused session={} user={} pattern=\"{}\"",
+                   s_.sessionId, s_.login.user, printable(pattern));
+    }
   }
 
   void recordResize(Pair& p, int cols, int rows) {
@@ -655,6 +688,7 @@ class Relay {
                                             q.size() - from);
     };
     const std::size_t in = refill(p.vendor, p.toTarget, false);
+    filterTyped(p, in);
     if (in < p.toTarget.size() && (!p.pty || s_.allow.limits.recordKeystrokes)) {
       record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
              bytes(p.toTarget, in));
