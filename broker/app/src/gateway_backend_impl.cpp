@@ -315,19 +315,28 @@ void GatewayBackendImpl::tunnelClosed(const ssh::TunnelRequest& r, const ssh::Tu
                              {"bytes_to_vendor", static_cast<std::int64_t>(bytesToVendor)}})});
 }
 
-std::vector<std::string> GatewayBackendImpl::grantedAssets(const std::string& user) {
+std::vector<ssh::GrantedAsset> GatewayBackendImpl::grantedAssets(const std::string& user) {
   std::lock_guard lock(mutex_);
   store::AccessRepository repo(db_);
-  std::vector<std::string> out;
+  std::vector<ssh::GrantedAsset> out;
   auto u = repo.userByName(user);
   if (!u) return out;
   auto grants = repo.grants(u->id);
   if (!grants) return out;
   const auto now = clock_.now();
   for (const auto& g : *grants) {
-    if (g.state == core::GrantState::active && g.notBefore <= now && now < g.notAfter &&
-        std::find(out.begin(), out.end(), g.assetName) == out.end()) {
-      out.push_back(g.assetName + " (until " + core::formatTime(g.notAfter) + ")");
+    if (g.state != core::GrantState::active || now < g.notBefore || g.notAfter <= now) continue;
+    // Only grants the gateway can use: ssh, or a tunnel protocol (never rdp alone).
+    if (std::none_of(g.protocols.begin(), g.protocols.end(),
+                     [](core::Protocol p) { return p != core::Protocol::rdp; })) {
+      continue;
+    }
+    auto same = std::find_if(out.begin(), out.end(),
+                             [&](const ssh::GrantedAsset& a) { return a.name == g.assetName; });
+    if (same == out.end()) {
+      out.push_back({g.assetName, g.notAfter});
+    } else if (same->until < g.notAfter) {
+      same->until = g.notAfter;
     }
   }
   return out;

@@ -49,7 +49,7 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void tunnelClosed(const ssh::TunnelRequest& request, const ssh::TunnelTarget& target,
                     const std::string& reason, std::uint64_t bytesToTarget,
                     std::uint64_t bytesToVendor) override;
-  std::vector<std::string> grantedAssets(const std::string& user) override;
+  std::vector<ssh::GrantedAsset> grantedAssets(const std::string& user) override;
   core::Result<ssh::TargetPlan> prepareTarget(const std::string& user, const std::string& asset,
                                               const std::string& sessionId,
                                               const std::string& source) override;

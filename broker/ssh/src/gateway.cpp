@@ -10,9 +10,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -76,6 +79,41 @@ void sendBanner(ssh_session s, const std::string& text) {
     ssh_send_issue_banner(s, banner);
     ssh_string_free(banner);
   }
+}
+
+// Two answers to the asset menu: a second chance for a typo; more would only let a client
+// probe asset names without end.
+constexpr int kMenuTries = 2;
+// Entries listed in the menu (the rest can still be named): OpenSSH prints at most about 1 KiB
+// of a keyboard-interactive instruction.
+constexpr std::size_t kMenuShown = 15;
+
+/// "2026-11-26 14:00 UTC": the end of a grant as the menu shows it.
+std::string menuTime(core::TimePoint t) {
+  const auto tt = static_cast<std::time_t>(t.time_since_epoch().count());
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  const std::size_t len = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return {buf, len};
+}
+
+/// A vendor's answer as it may be shown back: printable ASCII, at most 64 characters.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const char c : text.substr(0, 64)) {
+    out += std::isprint(static_cast<unsigned char>(c)) != 0 ? c : '?';
+  }
+  return text.size() > 64 ? out + "..." : out;
+}
+
+/// Whether a menu answer could be an asset's name, to pass it to the access decision: visible
+/// ASCII only, at most 128 characters, not a bare number (that was meant as a menu entry).
+bool looksLikeAssetName(const std::string& text) {
+  return !text.empty() && text.size() <= 128 &&
+         text.find_first_not_of("0123456789") != std::string::npos &&
+         std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isgraph(static_cast<unsigned char>(c)) != 0; });
 }
 
 }  // namespace
@@ -179,7 +217,7 @@ class Connection {
 
   int pubkey(const char* user, ssh_key key, char state) {
     showBanner();
-    if (!sameUser(user)) return SSH_AUTH_DENIED;
+    if (!sameUser(user) || !menu_.empty()) return SSH_AUTH_DENIED;
     if (!backend_.isRegisteredKey(login_.user, keyLine(key))) return SSH_AUTH_DENIED;
     if (state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;  // "key acceptable"
     if (state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;  // signature must verify
@@ -202,6 +240,9 @@ class Connection {
         ssh_message_reply_default(msg);
         return 0;
       }
+      // The identity is proven on this connection already: a restarted exchange gets the
+      // menu again, not another round of factors.
+      if (!menu_.empty()) return askAsset(msg, "");
       if (keyVerified_) {
         const char* prompts[] = {"Verification code: "};
         char echo[] = {1};
@@ -213,13 +254,10 @@ class Connection {
       }
       return 0;
     }
+    if (!menu_.empty()) return chooseAsset(msg);
     const int n = ssh_userauth_kbdint_getnanswers(session_);
     std::optional<std::string> password;
     std::string code;
-    auto answer = [this](unsigned i) {
-      const char* a = ssh_userauth_kbdint_getanswer(session_, i);
-      return std::string(a == nullptr ? "" : a);
-    };
     if (sshUser_.empty()) {
       ++failures_;
       ssh_message_reply_default(msg);
@@ -246,16 +284,87 @@ class Connection {
       ssh_message_reply_default(msg);
       return 0;
     }
-    // Identity proven. Decide access before saying "authenticated", so a refusal can still be
-    // explained with a banner (no channel exists yet) and no channel ever opens without it.
-    if (login_.asset.empty()) {
-      std::string text = "Conduit: name an asset: ssh " + login_.user + "+ASSET@host\n";
-      const auto assets = backend_.grantedAssets(login_.user);
-      text +=
-          assets.empty() ? "You hold no grant that is valid now.\n" : "Assets you may reach now:\n";
-      for (const auto& a : assets) text += "  " + a + "\n";
-      return refuse(msg, text);
+    // Identity proven.
+    if (!login_.asset.empty()) return admit(msg);
+    menu_ = backend_.grantedAssets(login_.user);
+    // By name: an asset keeps its number from one login to the next while grants come and go.
+    std::sort(menu_.begin(), menu_.end(),
+              [](const GrantedAsset& a, const GrantedAsset& b) { return a.name < b.name; });
+    if (menu_.empty()) {
+      return refuse(msg, "Conduit: name an asset: ssh " + login_.user +
+                             "+ASSET@host\nYou hold no grant that is valid now.\n");
     }
+    return askAsset(msg, "");
+  }
+
+  std::string answer(unsigned i) {
+    const char* a = ssh_userauth_kbdint_getanswer(session_, i);
+    return std::string(a == nullptr ? "" : a);
+  }
+
+  /// The asset menu (a login without `+ASSET`): one more keyboard-interactive round listing
+  /// the assets granted now, numbered, asking for a number or a name. `note` says what was
+  /// wrong with the previous answer.
+  int askAsset(ssh_message msg, const std::string& note) {
+    std::string text = note + "Assets you may reach now (or log in as " + login_.user +
+                       "+ASSET to skip this menu):";
+    for (std::size_t i = 0; i < menu_.size() && i < kMenuShown; ++i) {
+      text += "\n  " + std::to_string(i + 1) + ") " + menu_[i].name + " (until " +
+              menuTime(menu_[i].until) + ")";
+    }
+    if (menu_.size() > kMenuShown) {
+      text += "\n  ... and " + std::to_string(menu_.size() - kMenuShown) + " more: answer a name";
+    }
+    const char* prompts[] = {"Asset (number or name): "};
+    char echo[] = {1};
+    ssh_message_auth_interactive_request(msg, "Conduit", text.c_str(), 1, prompts, echo);
+    return 0;
+  }
+
+  /// The answer to the menu: a number from the list or a listed asset's exact name selects
+  /// that asset, which is then decided exactly like a login that named it.
+  int chooseAsset(ssh_message msg) {
+    std::string choice = ssh_userauth_kbdint_getnanswers(session_) == 1 ? answer(0) : "";
+    const auto first = choice.find_first_not_of(" \t\r\n");
+    choice = first == std::string::npos
+                 ? std::string()
+                 : choice.substr(first, choice.find_last_not_of(" \t\r\n") - first + 1);
+    if (auto picked = pickAsset(choice)) {
+      login_.asset = std::move(*picked);
+      return admit(msg);
+    }
+    const std::string shown = "\"" + printable(choice) + "\"";
+    if (++menuMisses_ < kMenuTries) {
+      return askAsset(msg, shown + " is not on the list; try again.\n");
+    }
+    // The last miss. A name gets the decision `user+NAME` would get, so the vendor learns the
+    // real reason and the refusal is audited like any other login's.
+    if (looksLikeAssetName(choice)) {
+      login_.asset = choice;
+      return admit(msg);
+    }
+    return refuse(msg, "Conduit: no asset selected: " + shown + " is not on the list\n");
+  }
+
+  /// A number from the menu (1-based) or the exact name of a listed asset.
+  std::optional<std::string> pickAsset(const std::string& choice) const {
+    if (!choice.empty() && choice.size() <= 6 &&
+        choice.find_first_not_of("0123456789") == std::string::npos) {
+      const std::size_t n = std::stoul(choice);
+      if (n >= 1 && n <= menu_.size()) return menu_[n - 1].name;
+      return std::nullopt;
+    }
+    for (const auto& a : menu_) {
+      if (a.name == choice) return a.name;
+    }
+    return std::nullopt;
+  }
+
+  /// The access decision for login_.asset, the target login and the recording, and only then
+  /// success: for logins that name the asset and for the menu's choice alike. Decided before
+  /// saying "authenticated", so a refusal can still be explained with a banner (no channel
+  /// exists yet) and no channel ever opens without it.
+  int admit(ssh_message msg) {
     const GatewayDecision decision = backend_.checkLogin(login_.user, login_.asset, source_);
     if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
       return refuse(msg, "Conduit: access to " + login_.asset + " refused: " + no->reason + "\n");
@@ -319,6 +428,9 @@ class Connection {
   bool authenticated_ = false;
   bool refused_ = false;
   int failures_ = 0;
+  // Non-empty once the identity is proven on a login without an asset: the menu's entries.
+  std::vector<GrantedAsset> menu_;
+  int menuMisses_ = 0;
   GatewayAllow allow_;
   SessionResources res_;
 };

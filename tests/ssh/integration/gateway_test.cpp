@@ -48,11 +48,12 @@ TEST_CASE("no grant, wrong code or an unregistered key: refused with a reason") 
     CHECK(rc == 255);
     CHECK_THAT(err, Catch::Contains("access to hmi refused: no grant for ssh to hmi"));
   }
-  SECTION("no asset named: the granted assets are listed") {
-    p.grant();
+  SECTION("no asset named and no grant valid now: no menu, the refusal says why") {
     auto [rc, out, err] = p.ssh("alice", "true");
     CHECK(rc == 255);
-    CHECK_THAT(err, Catch::Contains("Assets you may reach now") && Catch::Contains("hmi (until"));
+    CHECK_THAT(err, Catch::Contains("Conduit: name an asset: ssh alice+ASSET@host") &&
+                        Catch::Contains("You hold no grant that is valid now."));
+    CHECK_THAT(err, !Catch::Contains("Asset (number or name)"));
   }
   SECTION("wrong TOTP code") {
     p.grant();
@@ -72,6 +73,149 @@ TEST_CASE("no grant, wrong code or an unregistered key: refused with a reason") 
     auto [rc, out, err] = p.ssh("alice+hmi", "shutdown -h now");
     CHECK(rc != 0);
     CHECK_THAT(err, Catch::Contains("command refused by policy"));
+  }
+}
+
+namespace {
+
+/// How a menuSsh login authenticates and how slowly it answers the menu.
+struct MenuLogin {
+  bool password = false;  // password + code (keyboard-interactive only) instead of key + code
+  int menuDelaySeconds = 0;
+};
+
+/// ssh through the gateway with a login that names no asset: the askpass script answers the
+/// code prompt with the current code, the password prompt with the vendor's password and the
+/// asset menu's prompt with `choice`, and appends every prompt it is shown to `dir/prompts`.
+/// Returns {exit code, stdout, stderr}.
+std::tuple<int, std::string, std::string> menuSsh(Plant& p, const std::string& choice,
+                                                  const std::string& command, MenuLogin how = {}) {
+  p.freshCode();
+  const auto askpass = p.dir / "menu-askpass.sh";
+  test::writeText(askpass, "#!/bin/sh\necho \"$1\" >> " + (p.dir / "prompts").string() +
+                               "\ncase \"$1\" in\n  *'Asset (number or name): ') sleep " +
+                               std::to_string(how.menuDelaySeconds) + "; echo " +
+                               test::shellQuote(choice) + " ;;\n  *'Verification code: ') cat " +
+                               (p.dir / "code").string() + " ;;\n  *'Password: ') head -n1 " +
+                               (p.dir / "pw").string() + " ;;\n  *) exit 1 ;;\nesac\n");
+  std::filesystem::permissions(askpass, std::filesystem::perms::owner_all);
+  const std::string auth =
+      how.password ? " -o PubkeyAuthentication=no -o PreferredAuthentications=keyboard-interactive"
+                   : " -i " + (p.dir / "vendor_key").string() +
+                         " -o IdentitiesOnly=yes"
+                         " -o PreferredAuthentications=publickey,keyboard-interactive";
+  const std::string cmd =
+      "SSH_ASKPASS=" + askpass.string() + " SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ssh -T -p " +
+      std::to_string(p.sshPort) + auth +
+      " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10"
+      " alice@127.0.0.1 " +
+      test::shellQuote(command) + " </dev/null >" + (p.dir / "out").string() + " 2>" +
+      (p.dir / "err").string();
+  auto [rc, ignored] = test::runCommand({"sh", "-c", cmd});
+  return {rc, test::readText(p.dir / "out"), test::readText(p.dir / "err")};
+}
+
+/// How many times the askpass script was asked the asset menu's question.
+int menuRounds(Plant& p) {
+  const std::string prompts = test::readText(p.dir / "prompts");
+  int n = 0;
+  for (auto at = prompts.find("Asset (number or name): "); at != std::string::npos;
+       at = prompts.find("Asset (number or name): ", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a login without an asset gets a menu of the granted assets and reaches the chosen one") {
+  std::string policy = kPolicy;
+  policy.replace(policy.find("recording = \"off\""), 17, "recording = \"required\"");
+  Plant p(policy);
+  p.grant("hmi");
+  SECTION("answering 1") {
+    auto [rc, out, err] = menuSsh(p, "1", "id -un; echo menu-marker-1");
+    INFO(err);
+    INFO(p.broker->errors());
+    REQUIRE(rc == 0);
+    CHECK(out == p.account.name() + "\nmenu-marker-1\n");
+    CHECK(menuRounds(p) == 1);
+    // The menu as the vendor's terminal shows it (the keyboard-interactive instruction).
+    CHECK_THAT(err, Catch::Contains("Assets you may reach now (or log in as alice+ASSET") &&
+                        Catch::Contains("1) hmi (until ") && Catch::Contains(" UTC)"));
+    auto started = p.broker->waitForLine("event=ssh_session_started", 5s);
+    REQUIRE(started.has_value());
+    CHECK_THAT(*started, Catch::Contains("user=alice asset=hmi"));
+    REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+    std::this_thread::sleep_for(300ms);
+    // The recording and the audit trail carry the chosen asset like any named login's.
+    auto [rcFind, found] =
+        p.conduit({"recording", "--data-dir", p.data, "search", "menu-marker-1"});
+    CHECK(rcFind == 0);
+    CHECK_THAT(found,
+               Catch::StartsWith("ssh-") && Catch::Contains("alice") && Catch::Contains("hmi"));
+    auto [rcAudit, audit] = p.conduit({"audit", "--data-dir", p.data, "export"});
+    CHECK_THAT(audit, Catch::Contains(R"("type":"session.started")") &&
+                          Catch::Contains(R"("asset":"hmi")"));
+  }
+  SECTION("answering a listed name, among several assets") {
+    p.grant("other");
+    auto [rc, out, err] = menuSsh(p, "other", "id -un");
+    INFO(err);
+    INFO(p.broker->errors());
+    REQUIRE(rc == 0);
+    CHECK(out == p.account.name() + "\n");
+    CHECK_THAT(err, Catch::Contains("1) hmi (until ") && Catch::Contains("2) other (until "));
+    auto started = p.broker->waitForLine("event=ssh_session_started", 5s);
+    REQUIRE(started.has_value());
+    CHECK_THAT(*started, Catch::Contains("asset=other"));
+  }
+}
+
+TEST_CASE("the asset menu after password and code and within the authentication time limit") {
+  Plant p(kPolicy, "", true, "auth_timeout_seconds = 5\n");
+  p.grant("hmi");
+  SECTION("password and code, then 1") {
+    auto [rc, out, err] = menuSsh(p, "1", "id -un", {true, 0});
+    INFO(err);
+    INFO(p.broker->errors());
+    REQUIRE(rc == 0);
+    CHECK(out == p.account.name() + "\n");
+    CHECK_THAT(test::readText(p.dir / "prompts"),
+               Catch::Contains("Password: ") && Catch::Contains("Asset (number or name): "));
+  }
+  SECTION("an answer after the time limit is too late") {
+    auto [rc, out, err] = menuSsh(p, "1", "id -un", {false, 8});
+    INFO(err);
+    CHECK(rc == 255);
+    CHECK(out.empty());
+    CHECK(menuRounds(p) == 1);
+    CHECK_FALSE(p.broker->waitForLine("event=ssh_session_started", 1s).has_value());
+  }
+}
+
+TEST_CASE("the asset menu asks once more after a wrong answer and then refuses with the reason") {
+  Plant p;
+  p.grant("hmi");
+  SECTION("an asset that is not granted: the access decision's reason, audited") {
+    auto [rc, out, err] = menuSsh(p, "other", "id -un");
+    INFO(err);
+    CHECK(rc == 255);
+    CHECK(out.empty());
+    CHECK(menuRounds(p) == 2);
+    CHECK_THAT(err, Catch::Contains("\"other\" is not on the list; try again."));
+    CHECK_THAT(err, Catch::Contains("Conduit: access to other refused: no grant for ssh to other"));
+    auto [rcAudit, audit] = p.conduit({"audit", "--data-dir", p.data, "export"});
+    CHECK_THAT(audit,
+               Catch::Contains(R"("type":"connect.refused")") && Catch::Contains("asset:other"));
+    CHECK_THAT(audit, !Catch::Contains(R"("type":"session.started")"));
+  }
+  SECTION("a number that is not on the list") {
+    auto [rc, out, err] = menuSsh(p, "7", "id -un");
+    INFO(err);
+    CHECK(rc == 255);
+    CHECK(menuRounds(p) == 2);
+    CHECK_THAT(err, Catch::Contains("Conduit: no asset selected: \"7\" is not on the list"));
   }
 }
 

@@ -28,6 +28,12 @@ struct LoginName {
 };
 LoginName parseLoginName(const std::string& sshUser);
 
+/// An asset the vendor may reach now, for the gateway's asset menu.
+struct GrantedAsset {
+  std::string name;
+  core::TimePoint until{};  // the latest end among the vendor's grants valid now for it
+};
+
 /// May the vendor open this now, and until when, with which limits.
 struct GatewayAllow {
   std::int64_t grantId = 0;
@@ -134,8 +140,9 @@ class GatewayBackend {
     (void)bytesToVendor;
   }
 
-  /// Assets the user may reach now (for the menu when no asset is named).
-  virtual std::vector<std::string> grantedAssets(const std::string& user) = 0;
+  /// Assets the user holds a grant for that is valid now, each once (for the menu when no
+  /// asset is named). Empty when there is none or the user is unknown.
+  virtual std::vector<GrantedAsset> grantedAssets(const std::string& user) = 0;
 
   /// The asset's ssh endpoint and a credential for one connection attempt: a certificate
   /// minted for this session, or a stored password/key checked out of the vault (audited).
