@@ -27,7 +27,8 @@ TEST_CASE("keystrokes in any split, editing keys and compound lines are followed
   auto f = filter();
   std::string forwarded;
   std::vector<std::string> refusals;
-  for (char c : std::string("echo hi; shutx\x7f" "down now\n")) {
+  for (char c : std::string("echo hi; shutx\x7f"
+                            "down now\n")) {
     auto out = f.feed(std::string_view(&c, 1));
     forwarded += out.forward;
     refusals.insert(refusals.end(), out.refusals.begin(), out.refusals.end());
