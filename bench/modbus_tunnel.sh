@@ -41,17 +41,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Waits up to 20 s for PATTERN in FILE; prints the matching line.
-wait_for() {
-  for _ in $(seq 200); do
-    if grep -m1 "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "modbus_tunnel: no '$2' in $1:" >&2
-  cat "$1" >&2
-  return 1
-}
+# free_port, wait_for, start_sshd, conduit_setup, admin, add_organisation, add_vendor, grant,
+# write_askpass, start_serve.
+# shellcheck source=lib_gateway.sh source-path=SCRIPTDIR
+. "$root/bench/lib_gateway.sh"
 ssh_opts=(-N -v -i "$work/client_key" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no
   -o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes -o ConnectTimeout=10 -c "$cipher")
 
@@ -63,29 +56,7 @@ ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$work/client_key"
 
 # (b) OpenSSH: an sshd of our own on a free port, key login as the current user.
 user=$(id -un)
-mkdir -p "$work/sshd"
-ssh-keygen -q -t ed25519 -N '' -C bench-sshd -f "$work/sshd/host_key"
-cp "$work/client_key.pub" "$work/sshd/authorized_keys"
-sshd_port=$(free_port)
-cat >"$work/sshd/sshd_config" <<CONFIG
-Port $sshd_port
-ListenAddress 127.0.0.1
-HostKey $work/sshd/host_key
-AuthorizedKeysFile $work/sshd/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PermitRootLogin prohibit-password
-AllowUsers $user
-AllowTcpForwarding local
-PidFile $work/sshd/sshd.pid
-CONFIG
-if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
-/usr/sbin/sshd -t -f "$work/sshd/sshd_config"
-/usr/sbin/sshd -D -e -f "$work/sshd/sshd_config" 2>"$work/sshd.log" &
-pids+=($!)
-wait_for "$work/sshd.log" "Server listening" >/dev/null
+start_sshd "$work/sshd" "AuthorizedKeysFile $work/client_key.pub" "AllowTcpForwarding local"
 openssh_port=$(free_port)
 ssh "${ssh_opts[@]}" -p "$sshd_port" -L "$openssh_port:127.0.0.1:$plc_port" "$user@127.0.0.1" \
   </dev/null 2>"$work/ssh-openssh.log" &
@@ -93,8 +64,6 @@ pids+=($!)
 wait_for "$work/ssh-openssh.log" "Local forwarding listening" >/dev/null
 
 # (c) Conduit: the CLI set-up of tests/ssh/integration/plant.hpp, then `conduit serve`.
-data=$work/data
-"$conduit" init --data-dir "$data" >/dev/null
 cat >"$work/policy.toml" <<'POLICY'
 [[rule]]
 id = "bench-modbus"
@@ -118,42 +87,15 @@ function_codes = [3]
 unit_ids = [1]
 ranges = ["0-99"]
 POLICY
-cat >"$work/conduit.toml" <<TOML
-data_dir = "$data"
-[portal]
-port = 0
-[ssh]
-port = 0
-[policy]
-files = ["$work/policy.toml"]
-TOML
-admin() { "$conduit" admin --config "$work/conduit.toml" "$@"; }
-printf 'bench-password-1\n' >"$work/pw"
-admin group add ops >/dev/null
-admin vendor add acme >/dev/null
-admin user add alice --role vendor --vendor acme --password-file "$work/pw" >/dev/null
-admin user add erin --role engineer --group ops --password-file "$work/pw" >/dev/null
+conduit_setup "$work/policy.toml"
+add_organisation
+secret=$(add_vendor alice "$work/client_key.pub")
 admin asset add plc --owner-group ops --criticality medium --tcp "modbus:127.0.0.1:$plc_port" \
   >/dev/null
-admin user add-key alice --key-file "$work/client_key.pub" >/dev/null
-secret=$(admin user enrol-totp alice | grep -o 'secret=[A-Z2-7]*' | cut -d= -f2)
-request=$(admin --as alice request --asset plc --protocol modbus --duration 1h --reason bench)
-admin --as erin approve "$(echo "$request" | awk '{print $2}')" --comment ok >/dev/null
+grant alice plc modbus
 # The second factor: the current TOTP code, computed when ssh asks for it.
-cat >"$work/askpass.sh" <<ASKPASS
-#!/bin/sh
-exec python3 - "$secret" <<'PY'
-import base64, hashlib, hmac, struct, sys, time
-key = base64.b32decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 8))
-h = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000))
-PY
-ASKPASS
-chmod 700 "$work/askpass.sh"
-"$conduit" serve --config "$work/conduit.toml" </dev/null >"$work/serve.log" 2>&1 &
-pids+=($!)
-gateway_port=$(wait_for "$work/serve.log" "event=ssh_listening" | sed 's/.*port=\([0-9]*\).*/\1/')
+write_askpass "$work/askpass.sh" "$secret"
+start_serve
 conduit_port=$(free_port)
 SSH_ASKPASS=$work/askpass.sh SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
   ssh "${ssh_opts[@]}" -p "$gateway_port" -o PreferredAuthentications=publickey,keyboard-interactive \

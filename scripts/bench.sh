@@ -7,11 +7,19 @@
 #                                             repetitions of every figure (default 3)
 #   scripts/bench.sh modbus [REQUESTS] [RUNS] Modbus round trips direct, through OpenSSH ssh -L
 #                                             and through Conduit (bench/modbus_tunnel.sh)
+#   scripts/bench.sh ssh [SESSIONS] [SETUP_RUNS] [ECHO_SAMPLES] [HOLD_S]
+#                                             SSH gateway against OpenSSH ProxyJump: bulk
+#                                             transfer, login time, many held sessions,
+#                                             keystroke echo (bench/ssh_gateway.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "modbus" ]; then
   shift
   exec bench/modbus_tunnel.sh "$@"
+fi
+if [ "${1:-}" = "ssh" ]; then
+  shift
+  exec bench/ssh_gateway.sh "$@"
 fi
 ./scripts/deps.sh
 cmake --preset release -DCONDUIT_BUILD_BENCH=ON >/dev/null

@@ -440,6 +440,21 @@ core::Result<std::unique_ptr<recorder::RecordingWriter>> GatewayBackendImpl::ope
 core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
                                                 recorder::RecordingWriter& recording) {
   auto manifest = recording.close(*recordingKeys_->signer);
+  // Full-text and seek indexes: read the sealed recording back once and index its terminal
+  // text and commands (keystrokes only where they were recorded, i.e. where policy allowed)
+  // and its seek points with the terminal screen at each. Without the lock: reading a large
+  // recording takes seconds, and every login and every session's access check needs the lock.
+  std::vector<std::pair<std::uint64_t, std::string>> lines;
+  std::vector<store::RecordingSeekPoint> seek;
+  if (manifest) {
+    const recorder::StreamKeyWrapper* keys[] = {recordingKeys_->wrapper.get()};
+    recorder::RecordingReader reader(recordingsDir_ / manifest->fileName, keys);
+    auto indexed = recorder::indexRecording(reader);
+    for (auto& l : indexed.lines) lines.emplace_back(l.timeUs, std::move(l.text));
+    for (auto& k : indexed.keyframes) {
+      seek.push_back({k.point.messageIndex, k.point.atUs, k.point.offset, std::move(k.screen)});
+    }
+  }
   std::lock_guard lock(mutex_);
   auto tx = store::Transaction::begin(db_);
   if (!tx) return tx.error();
@@ -454,20 +469,6 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
   const auto digest = recorder::manifestDigest(*manifest);
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, digest.data(), digest.size());
-  // Full-text and seek indexes: read the sealed recording back once and index its terminal
-  // text and commands (keystrokes only where they were recorded, i.e. where policy allowed)
-  // and its seek points with the terminal screen at each.
-  std::vector<std::pair<std::uint64_t, std::string>> lines;
-  std::vector<store::RecordingSeekPoint> seek;
-  {
-    const recorder::StreamKeyWrapper* keys[] = {recordingKeys_->wrapper.get()};
-    recorder::RecordingReader reader(recordingsDir_ / manifest->fileName, keys);
-    auto indexed = recorder::indexRecording(reader);
-    for (auto& l : indexed.lines) lines.emplace_back(l.timeUs, std::move(l.text));
-    for (auto& k : indexed.keyframes) {
-      seek.push_back({k.point.messageIndex, k.point.atUs, k.point.offset, std::move(k.screen)});
-    }
-  }
   std::string user, asset;
   if (auto it = sessions_.find(sessionId); it != sessions_.end()) {
     user = it->second.first;

@@ -665,19 +665,23 @@ class Relay {
     return static_cast<std::uint64_t>(written);
   }
 
-  /// Returns where the bytes it appended start in q.
-  static std::size_t refill(ssh_channel from, std::string& q, bool stderrStream) {
-    const std::size_t before = q.size();
-    if (ssh_channel_is_open(from) == 0) return before;
+  /// Pulls what libssh kept for us into q, calling onChunk(at) for each chunk it read (the chunk
+  /// is q[at..]). A read may run the channel's data callbacks, which append (and record) bytes
+  /// of their own first: only the chunks read here are handed to onChunk, so nothing is
+  /// recorded or filtered twice.
+  template <class OnChunk>
+  static void refill(ssh_channel from, std::string& q, bool stderrStream, OnChunk onChunk) {
+    if (ssh_channel_is_open(from) == 0) return;
     char buf[65536];
     while (q.size() < kMaxPending) {
       const std::size_t room = std::min(sizeof buf, kMaxPending - q.size());
       const int n = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room),
                                                  stderrStream ? 1 : 0);
       if (n <= 0) break;
+      const std::size_t at = q.size();
       q.append(buf, static_cast<std::size_t>(n));
+      onChunk(at);
     }
-    return before;
   }
 
   /// Leftovers pulled after a throttled side had room again are recorded and shown live exactly
@@ -687,20 +691,21 @@ class Relay {
       return std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(q.data()) + from,
                                             q.size() - from);
     };
-    const std::size_t in = refill(p.vendor, p.toTarget, false);
-    filterTyped(p, in);
-    if (in < p.toTarget.size() && (!p.pty || s_.allow.limits.recordKeystrokes)) {
-      record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
-             bytes(p.toTarget, in));
-    }
-    for (std::string* q : {&p.toVendor, &p.toVendorErr}) {
-      const std::size_t out = refill(p.target, *q, q == &p.toVendorErr);
-      if (out >= q->size()) continue;
-      record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
-             bytes(*q, out));
-      if (p.pty) {
-        s_.backend.terminalOutput(s_.sessionId, std::string_view(q->data() + out, q->size() - out));
+    refill(p.vendor, p.toTarget, false, [&](std::size_t at) {
+      filterTyped(p, at);
+      if (!p.pty || s_.allow.limits.recordKeystrokes) {
+        record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
+               bytes(p.toTarget, at));
       }
+    });
+    for (std::string* q : {&p.toVendor, &p.toVendorErr}) {
+      refill(p.target, *q, q == &p.toVendorErr, [&](std::size_t at) {
+        record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
+               bytes(*q, at));
+        if (p.pty) {
+          s_.backend.terminalOutput(s_.sessionId, std::string_view(q->data() + at, q->size() - at));
+        }
+      });
     }
   }
 

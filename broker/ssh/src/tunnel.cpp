@@ -137,9 +137,14 @@ int Tunnel::onVendorData(ssh_session, ssh_channel, void* data, uint32_t len, int
                          void* self) noexcept {
   auto* t = static_cast<Tunnel*>(self);
   if (t->done_ || isStderr != 0) return static_cast<int>(len);  // direct-tcpip has no stderr
-  if (t->closing_ || t->recordingBusy()) return 0;
+  if (t->closing_ || t->recordingBusy()) {
+    t->leftovers_ = true;
+    return 0;
+  }
   const std::size_t room = kMaxPending - std::min(kMaxPending, t->toTarget_.size());
   const std::size_t n = std::min<std::size_t>(room, len);
+  // What is not taken now stays in libssh's buffer until refillFromVendor() pulls it.
+  if (n < len) t->leftovers_ = true;
   if (n == 0) return 0;
   try {
     return static_cast<int>(t->acceptFromVendor({static_cast<const unsigned char*>(data), n}));
@@ -302,12 +307,19 @@ void Tunnel::drainToVendor() {
 }
 
 void Tunnel::refillFromVendor() {
+  // Only when the data callback left bytes in libssh's buffer: otherwise a read here costs a
+  // poll of the whole event per loop round, for nothing (libssh reopens the window itself when
+  // the callback takes everything).
+  if (!leftovers_) return;
   if (vendor_ == nullptr || vendorClosed_ || closing_ || ssh_channel_is_open(vendor_) == 0) return;
   char buf[65536];
   while (toTarget_.size() < kMaxPending && !recordingBusy() && !failure_) {
     const std::size_t room = std::min(sizeof buf, kMaxPending - toTarget_.size());
     const int n = ssh_channel_read_nonblocking(vendor_, buf, static_cast<uint32_t>(room), 0);
-    if (n <= 0) return;
+    if (n <= 0) {
+      if (n == 0) leftovers_ = false;  // drained (new data comes through the callback again)
+      return;
+    }
     acceptFromVendor({reinterpret_cast<const unsigned char*>(buf), static_cast<std::size_t>(n)});
   }
 }

@@ -113,6 +113,7 @@ class Tunnel {
   bool eofSentToVendor_ = false;
   bool done_ = false;
   bool draining_ = false;
+  bool leftovers_ = false;              // the data callback left bytes in libssh's buffer
   std::optional<std::string> failure_;  // set by a callback; pump() finishes with it
   std::optional<std::string> closing_;  // the inspector asked to close: drain, then finish
   std::optional<std::string> ending_;   // the session ends: drain requests in flight, then finish
