@@ -23,6 +23,10 @@ packages=(
   libqrencode-dev chromium wrk
   # ssh -L tunnels: the demo PLC (libmodbus) and a real Modbus client for the tests
   libmodbus-dev mbpoll
+  # broker/rdp: the FreeRDP 2 client in its sandboxed worker, tile encoding (PNG, JPEG); a real
+  # RDP server for the tests and the demo (FreeRDP's shadow server on Xvfb showing an xterm)
+  freerdp2-dev libpng-dev libjpeg62-turbo-dev libseccomp-dev
+  freerdp2-shadow-x11 winpr-utils xvfb xterm x11-apps
 )
 # Node.js and npm build the front end. Machines here bring Node.js 20 with its own npm; only
 # where there is none, take Debian's.

@@ -354,6 +354,49 @@ TEST_CASE("an approved write queued behind one that expires goes when that one e
   CHECK(out.toServer == frame(2, 1, writeRegisterPdu(2, 2)));
 }
 
+TEST_CASE(
+    "an approved write waits for a free slot: approvals never exceed the requests in flight") {
+  // Found by fuzz_modbus: approvals were forwarded even with maxInFlight requests already
+  // waiting for the PLC, so approved writes could pile up beyond the limit.
+  ModbusLimits limits;
+  limits.maxInFlight = 2;
+  ModbusInspector insp(approveWrites(), limits);
+  const Bytes r1 = frame(1, 1, readPdu(3, 0, 1));
+  const Bytes r2 = frame(2, 1, readPdu(3, 1, 1));
+  const Bytes w = frame(3, 1, writeRegisterPdu(5, 5));
+  auto out = insp.onClient(join({r1, r2, w}), at(0));
+  CHECK(out.toServer == join({r1, r2}));
+  REQUIRE(out.held.size() == 1);
+  auto r = insp.resolveHold(out.held[0].id, true, at(1), "e.fischer");
+  REQUIRE(r.ok());
+  CHECK(r->toServer.empty());  // both slots are taken
+  CHECK(insp.inFlight() == 2);
+  CHECK(insp.held() == 1);
+  SECTION("a response frees a slot and the approved write goes with it") {
+    out = insp.onServer(frame(1, 1, {3, 2, 0, 7}), at(2));
+    CHECK(out.toClient == frame(1, 1, {3, 2, 0, 7}));
+    CHECK(out.toServer == w);
+    CHECK(decisions(out) ==
+          std::vector<ModbusDecision>{ModbusDecision::forward, ModbusDecision::approved});
+    CHECK(insp.inFlight() == 2);
+    CHECK(insp.held() == 0);
+  }
+  SECTION("a request that times out frees a slot too") {
+    out = insp.tick(at(30));
+    CHECK(out.toClient == join({exception(1, 1, 3, 0x0b), exception(2, 1, 3, 0x0b)}));
+    CHECK(out.toServer == w);
+    CHECK(insp.inFlight() == 1);
+  }
+  SECTION("draining keeps the approved write and sends it when a slot frees") {
+    out = insp.drainForEnd(at(2));
+    CHECK(out.toServer.empty());
+    CHECK_FALSE(out.drained);
+    out = insp.onServer(frame(2, 1, {3, 2, 0, 8}), at(3));
+    CHECK(out.toServer == w);
+    CHECK_FALSE(out.drained);
+  }
+}
+
 TEST_CASE("at most 8 writes are held, more are answered 06") {
   ModbusInspector insp(approveWrites());
   for (std::uint16_t t = 1; t <= 8; ++t) {

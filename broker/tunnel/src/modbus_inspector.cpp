@@ -151,6 +151,8 @@ InspectorOutput ModbusInspector::onServer(std::span<const std::uint8_t> bytes, I
           fromServer_.feed(bytes, [&](const MbapFrame& frame) { onResponse(frame, now, out); })) {
     out.close = "the PLC sent " + *bad;
   }
+  // A response frees a slot that an approved write may be waiting for.
+  releaseApproved(now, out);
   finish(out);
   return out;
 }
@@ -332,7 +334,6 @@ void ModbusInspector::expire(Instant now, InspectorOutput& out) {
            "no engineer decided within " + std::to_string(limits_.holdTimeout.count()) + " s", out);
     it = holds_.erase(it);
   }
-  releaseApproved(now, out);
   for (auto it = inFlight_.begin(); it != inFlight_.end();) {
     if (it->sentAt + limits_.responseTimeout > now) {
       ++it;
@@ -346,10 +347,13 @@ void ModbusInspector::expire(Instant now, InspectorOutput& out) {
         out);
     it = inFlight_.erase(it);
   }
+  releaseApproved(now, out);
 }
 
 void ModbusInspector::releaseApproved(Instant now, InspectorOutput& out) {
-  while (!holds_.empty() && holds_.front().approved) {
+  // An approved write waits for a free slot like any request: approvals must not push more
+  // requests at the PLC than maxInFlight (the next response or timeout releases it).
+  while (!holds_.empty() && holds_.front().approved && inFlight_.size() < limits_.maxInFlight) {
     Hold hold = std::move(holds_.front());
     holds_.pop_front();
     ModbusEvent event = requestEvent(hold.info.transaction, hold.info.unit, hold.info.request, now);

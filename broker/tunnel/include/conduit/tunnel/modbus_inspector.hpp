@@ -135,7 +135,8 @@ class ModbusInspector {
   /// Bytes from the server (the PLC), in any split. Framing errors set `close`.
   InspectorOutput onServer(std::span<const std::uint8_t> bytes, Instant now);
   /// An engineer's decision on a held request: approved forwards its exact bytes (after any
-  /// earlier held request, so writes reach the PLC in the order sent), refused answers
+  /// earlier held request, so writes reach the PLC in the order sent, and once fewer than
+  /// maxInFlight requests wait for the PLC), refused answers
   /// exception 01. `by` names the engineer in the event. not_found if the hold is not waiting
   /// (already timed out, cancelled or decided).
   core::Result<InspectorOutput> resolveHold(std::uint64_t id, bool approved, Instant now,
