@@ -379,6 +379,27 @@ core::Result<core::Asset> AdminService::setAssetDisabled(const Actor& a, const s
       });
 }
 
+core::Status AdminService::pinRdpCertificate(const Actor& a, const std::string& asset,
+                                             const std::string& fingerprint) {
+  const auto fp = core::normalizeSha256Fingerprint(fingerprint);
+  if (!fp) {
+    return fail(ErrorCode::invalid_argument,
+                "an RDP certificate fingerprint is its SHA-256: 64 hex digits");
+  }
+  return audited<core::Done>(
+      db_, clock_, a, "asset.certificate_pinned", "asset:" + asset,
+      [&](store::AccessRepository& repo, std::string& details) -> core::Status {
+        auto found = repo.assetByName(asset);
+        if (!found) return found.error();
+        const core::Endpoint* ep = found->endpointFor(core::Protocol::rdp);
+        if (ep == nullptr) return fail(ErrorCode::not_found, asset + " has no rdp endpoint");
+        details = auditDetails({{"protocol", "rdp"},
+                                {"fingerprint", *fp},
+                                {"previous", ep->pinnedKey.empty() ? "(none)" : ep->pinnedKey}});
+        return repo.setEndpointPinnedKey(ep->id, *fp);
+      });
+}
+
 core::Status AdminService::removeAsset(const Actor& a, const std::string& name) {
   return audited<core::Done>(db_, clock_, a, "asset.removed", "asset:" + name,
                              [&](store::AccessRepository& repo, std::string&) -> core::Status {

@@ -74,8 +74,8 @@ core::Result<RecordingVerdict> RecordingAuditService::verify(const std::string& 
 core::Result<std::string> RecordingAuditService::exportTo(
     const Actor& actor, const std::string& id, const std::string& format, std::ostream& out,
     const recorder::StreamKeyWrapper* wrapper) {
-  if (format != "cast" && format != "jsonl" && format != "pcap") {
-    return fail(ErrorCode::invalid_argument, "format must be cast, jsonl or pcap");
+  if (format != "cast" && format != "jsonl" && format != "pcap" && format != "desktop") {
+    return fail(ErrorCode::invalid_argument, "format must be cast, jsonl, pcap or desktop");
   }
   auto path = file(id);
   if (!path) return path.error();
@@ -85,6 +85,15 @@ core::Result<std::string> RecordingAuditService::exportTo(
     if (!keys) return keys.error();
     own = std::move(keys->wrapper);
     wrapper = own.get();
+  }
+  const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
+  // A desktop export of a terminal session is refused before it is audited: no export happens.
+  // An RDP recording's first tile follows its start within its first records.
+  if (format == "desktop") {
+    recorder::RecordingReader probe(*path, wrappers);
+    if (!recorder::hasDesktop(probe)) {
+      return fail(ErrorCode::invalid_argument, "not an RDP recording");
+    }
   }
   // Audited before any byte leaves: an export that cannot be logged does not happen.
   {
@@ -97,14 +106,15 @@ core::Result<std::string> RecordingAuditService::exportTo(
     if (!e) return e.error();
     if (auto st = tx->commit(); !st) return st.error();
   }
-  const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
   recorder::RecordingReader reader(*path, wrappers);
   if (format == "cast") {
     recorder::exportAsciicast(reader, out);
   } else if (format == "jsonl") {
     recorder::exportJsonl(reader, out);
-  } else {
+  } else if (format == "pcap") {
     recorder::exportPcap(reader, out);
+  } else if (auto summary = recorder::exportDesktop(reader, out); !summary) {
+    return summary.error();
   }
   return std::string(recorder::verdictName(reader.status().verdict));
 }

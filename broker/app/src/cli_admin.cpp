@@ -7,6 +7,7 @@
 #include "conduit/access/access_service.hpp"
 #include "conduit/access/admin_service.hpp"
 #include "conduit/access/auth_service.hpp"
+#include "conduit/rdp/certificate_probe.hpp"
 
 namespace conduit::app {
 
@@ -118,6 +119,49 @@ std::function<void()> run(int& exitCode, F f) {
 
 }  // namespace
 
+namespace {
+
+/// conduit-rdp-worker: rdp.worker from the configuration, else beside this executable.
+std::filesystem::path rdpWorker(CliContext& ctx) {
+  if (auto c = ctx.config(); c && !c->rdp.worker.empty()) return c->rdp.worker;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path("conduit-rdp-worker")
+            : self.parent_path() / "conduit-rdp-worker";
+}
+
+/// One login to the asset's rdp endpoint with its stored credential (checked out of the vault
+/// and audited), accepting any certificate; its SHA-256.
+core::Result<std::string> probeRdpCertificate(CliContext& ctx, store::Database& db,
+                                              const std::string& name) {
+  auto asset = store::AccessRepository(db).assetByName(name);
+  if (!asset) return asset.error();
+  const core::Endpoint* ep = asset->endpointFor(core::Protocol::rdp);
+  if (ep == nullptr) return core::fail(ErrorCode::not_found, name + " has no rdp endpoint");
+  auto secret = store::AccessRepository(db).endpointCredential(ep->id);
+  if (!secret) return secret.error();
+  if (secret->empty()) {
+    return core::fail(ErrorCode::conflict,
+                      "store the endpoint's password first (asset set-credential --protocol rdp)");
+  }
+  auto vault = ctx.vault();
+  if (!vault) return vault.error();
+  auto lease = (*vault)->checkout(ctx.actor(), *secret, "probe the rdp certificate of " + name);
+  if (!lease) return lease.error();
+  rdp::ConnectRequest r;
+  r.host = ep->host;
+  r.port = ep->port;
+  if (const auto slash = ep->account.find('\\'); slash != std::string::npos) {
+    r.domain = ep->account.substr(0, slash);
+    r.username = ep->account.substr(slash + 1);
+  } else {
+    r.username = ep->account;
+  }
+  return rdp::probeCertificate(rdpWorker(ctx), r, {lease->value().data(), lease->value().size()});
+}
+
+}  // namespace
+
 void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   auto* admin = app.add_subcommand("admin", "Manage vendors, users, groups, assets and access");
   admin->require_subcommand(1);
@@ -135,6 +179,7 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     std::vector<std::string> roles, groups, tags, tcp, protocols;
     int maxSessions = 1;
     std::int64_t id = 0;
+    bool probe = false;
   };
   auto values = std::make_shared<Values>();
   ctx.keepAlive(values);
@@ -400,7 +445,14 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     if (!v.rdp.empty()) {
       auto e = parseEndpoint(core::Protocol::rdp, v.rdp, true);
       if (!e) return e.error();
-      e->pinnedKey = v.fingerprint;
+      if (!v.fingerprint.empty()) {
+        auto fp = core::normalizeSha256Fingerprint(v.fingerprint);
+        if (!fp) {
+          return core::fail(ErrorCode::invalid_argument,
+                            "--rdp-fingerprint must be the certificate's SHA-256 (64 hex digits)");
+        }
+        e->pinnedKey = *fp;
+      }
       a.endpoints.push_back(*e);
     }
     for (const auto& spec : v.tcp) {
@@ -471,6 +523,33 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
     }
     std::printf("%s %s logs in with %s\n", v.name.c_str(), v.state.c_str(),
                 secret.empty() ? "per-session certificates" : secret.c_str());
+    return core::Done{};
+  }));
+  auto* pin = asset->add_subcommand(
+      "pin-rdp", "Pin the certificate an RDP endpoint must present (given, or probed once)");
+  pin->add_option("name", v.name)->required();
+  auto* pinGiven =
+      pin->add_option("--fingerprint", v.fingerprint, "The certificate's SHA-256 (64 hex digits)");
+  auto* pinProbe = pin->add_flag(
+      "--probe", v.probe,
+      "Connect once with the stored credential and pin whatever certificate the target shows "
+      "(trust on first use: compare it with the target's own before relying on it)");
+  pinGiven->excludes(pinProbe);
+  pin->callback(run(exitCode, [=, &v, &ctx]() -> core::Status {
+    if (v.fingerprint.empty() && !v.probe) {
+      return core::fail(ErrorCode::invalid_argument, "give --fingerprint FP or --probe");
+    }
+    auto d = db();
+    if (!d) return d.error();
+    std::string fingerprint = v.fingerprint;
+    if (v.probe) {
+      auto probed = probeRdpCertificate(ctx, **d, v.name);
+      if (!probed) return probed.error();
+      fingerprint = *probed;
+    }
+    if (auto st = admins(**d).pinRdpCertificate(ctx.actor(), v.name, fingerprint); !st) return st;
+    std::printf("%s rdp certificate pinned: sha256 %s\n", v.name.c_str(),
+                core::normalizeSha256Fingerprint(fingerprint)->c_str());
     return core::Done{};
   }));
   auto* assetRm = asset->add_subcommand("remove", "Remove an asset without history");

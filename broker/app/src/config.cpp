@@ -301,6 +301,13 @@ core::Result<Config> parseConfig(std::string_view text, const std::string& sourc
     r.integer("tunnel_idle_timeout_seconds", o.tunnelIdleTimeoutSeconds, 1, 86400);
     top.adopt(r.finish());
   }
+  if (const toml::table* t = top.subtable("rdp")) {
+    TableReader r(*t, "rdp.", source);
+    r.path("worker", config.rdp.worker, baseDir);
+    r.integer("connect_timeout_seconds", config.rdp.connectTimeoutSeconds, 1, 120);
+    r.integer("keyframe_seconds", config.rdp.keyframeSeconds, 1, 3600);
+    top.adopt(r.finish());
+  }
   if (const toml::table* t = top.subtable("recording")) {
     TableReader r(*t, "recording.", source);
     r.integer("retention_days", config.recording.retentionDays, 1, 36500);

@@ -494,6 +494,43 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
   return tx->commit();
 }
 
+core::Result<rdp::RdpTargetPlan> GatewayBackendImpl::prepareRdpTarget(const std::string& user,
+                                                                      const std::string& asset,
+                                                                      const std::string& sessionId,
+                                                                      const std::string& source) {
+  std::lock_guard lock(mutex_);
+  store::AccessRepository repo(db_);
+  auto a = repo.assetByName(asset);
+  if (!a) return a.error();
+  const core::Endpoint* ep = a->endpointFor(core::Protocol::rdp);
+  if (ep == nullptr) return fail(ErrorCode::not_found, asset + " has no rdp endpoint");
+  auto stored = repo.endpointCredential(ep->id);
+  if (!stored) return stored.error();
+  if (stored->empty()) {
+    return fail(ErrorCode::conflict, "no password is stored for the rdp endpoint of " + asset +
+                                         "; an administrator must store one in the vault");
+  }
+  rdp::RdpTargetPlan plan;
+  plan.host = ep->host;
+  plan.port = ep->port;
+  plan.certificateSha256 = ep->pinnedKey;
+  // DOMAIN\user: Windows accounts in a domain.
+  if (const auto slash = ep->account.find('\\'); slash != std::string::npos) {
+    plan.domain = ep->account.substr(0, slash);
+    plan.username = ep->account.substr(slash + 1);
+  } else {
+    plan.username = ep->account;
+  }
+  auto lease =
+      vault_.checkout({user, source}, *stored, "rdp session " + sessionId + " to " + asset);
+  if (!lease) return lease.error();
+  auto held = std::make_shared<access::CredentialLease>(std::move(*lease));
+  plan.password = vault::Password::fromBytes({held->value().data(), held->value().size()});
+  plan.hold = held;
+  sessions_[sessionId] = {user, asset};
+  return plan;
+}
+
 void GatewayBackendImpl::auditRotation(const std::string& type, core::AuditOutcome outcome,
                                        const std::string& name, const std::string& sessionId,
                                        const std::string& detail) {

@@ -13,6 +13,7 @@
 #include "conduit/access/recording_keys.hpp"
 #include "conduit/access/vault_service.hpp"
 #include "conduit/core/audit.hpp"
+#include "conduit/rdp/rdp_backend.hpp"
 #include "conduit/session/hold_board.hpp"
 #include "conduit/session/live_hub.hpp"
 #include "conduit/ssh/gateway_backend.hpp"
@@ -68,6 +69,13 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   ssh::GatewayDecision recheckAccess(const std::string& user, const std::string& asset,
                                      core::Protocol protocol, const std::string& source) override;
   void terminalOutput(const std::string& sessionId, std::string_view bytes) override;
+
+  /// Browser RDP: the asset's rdp endpoint and its password checked out of the vault
+  /// (audited). The endpoint's account may be DOMAIN\\user.
+  core::Result<rdp::RdpTargetPlan> prepareRdpTarget(const std::string& user,
+                                                    const std::string& asset,
+                                                    const std::string& sessionId,
+                                                    const std::string& source);
 
   /// The last credential rotation failure, until a rotation succeeds (for /healthz).
   std::optional<std::string> rotationProblem() const;

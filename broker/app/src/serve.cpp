@@ -1,5 +1,6 @@
 #include "conduit/app/serve.hpp"
 #include "notify_options.hpp"
+#include "web_rdp.hpp"
 #include "web_terminal.hpp"
 #include "web_tunnel.hpp"
 
@@ -40,6 +41,15 @@
 namespace conduit::app {
 
 namespace {
+
+/// conduit-rdp-worker beside the running conduit executable (where the build and installs put
+/// it).
+std::filesystem::path defaultRdpWorker() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "conduit-rdp-worker";
+  return self.parent_path() / "conduit-rdp-worker";
+}
 
 portal::ServerOptions portalOptions(const Config& c) {
   portal::ServerOptions o;
@@ -335,6 +345,17 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   if (backend) {
     api.setTunnelLauncher(&tunnels.emplace(
         *backend, WebTunnelOptions{std::chrono::seconds(config.ssh.tunnelIdleTimeoutSeconds)}));
+  }
+  // Browser RDP: one conduit-rdp-worker process per session (docs/rdp.md).
+  std::optional<RdpBackendImpl> rdpBackend;
+  std::optional<WebRdpLauncher> desktops;
+  if (backend) {
+    rdp::RdpSessionOptions o;
+    o.workerPath = config.rdp.worker.empty() ? defaultRdpWorker() : config.rdp.worker;
+    o.connectTimeout = std::chrono::seconds(config.rdp.connectTimeoutSeconds);
+    o.keyframeSeconds = config.rdp.keyframeSeconds;
+    rdpBackend.emplace(*backend).setLiveHub(&liveHub);
+    api.setRemoteDesktopLauncher(&desktops.emplace(*rdpBackend, std::move(o)));
   }
   api.addRoutes(router);
 

@@ -120,4 +120,17 @@ int ApprovalRequirement::total() const {
   return n;
 }
 
+std::optional<std::string> normalizeSha256Fingerprint(std::string_view text) {
+  if (text.starts_with("sha256:") || text.starts_with("SHA256:")) text.remove_prefix(7);
+  std::string out;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    out.push_back(c);
+  }
+  if (out.size() != 64) return std::nullopt;
+  return out;
+}
+
 }  // namespace conduit::core

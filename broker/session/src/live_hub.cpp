@@ -1,5 +1,6 @@
 #include "conduit/session/live_hub.hpp"
 
+#include <functional>
 #include <vector>
 
 namespace conduit::session {
@@ -13,13 +14,25 @@ void LiveHub::started(const std::string& sessionId) {
   live_.try_emplace(sessionId);
 }
 
+void LiveHub::startedDesktop(const std::string& sessionId, std::string header,
+                             std::function<void()> refresh) {
+  std::lock_guard lock(mutex_);
+  auto& live = live_[sessionId];
+  live.desktop = true;
+  live.header = std::move(header);
+  live.refresh = std::move(refresh);
+}
+
 void LiveHub::publish(const std::string& sessionId, std::string_view bytes) {
   std::lock_guard lock(mutex_);
   auto it = live_.find(sessionId);
   if (it == live_.end()) return;
-  auto& b = it->second.backlog;
-  b.append(bytes);
-  if (b.size() > backlog_) b.erase(0, b.size() - backlog_);
+  if (it->second.desktop && it->second.sinks.empty()) return;
+  if (!it->second.desktop) {
+    auto& b = it->second.backlog;
+    b.append(bytes);
+    if (b.size() > backlog_) b.erase(0, b.size() - backlog_);
+  }
   // Under the lock, so a sink never sees output out of order or after it unsubscribed; sinks
   // only enqueue.
   for (auto& [id, sink] : it->second.sinks) sink.output(bytes);
@@ -38,13 +51,25 @@ void LiveHub::ended(const std::string& sessionId, const std::string& reason) {
 }
 
 std::unique_ptr<LiveHub::Subscription> LiveHub::subscribe(const std::string& sessionId, Sink sink) {
-  std::lock_guard lock(mutex_);
-  auto it = live_.find(sessionId);
-  if (it == live_.end()) return nullptr;
-  if (!it->second.backlog.empty()) sink.output(it->second.backlog);
-  const std::uint64_t id = nextId_++;
-  it->second.sinks.emplace(id, std::move(sink));
-  return std::make_unique<Subscription>(*this, sessionId, id);
+  std::function<void()> refresh;
+  std::unique_ptr<Subscription> subscription;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = live_.find(sessionId);
+    if (it == live_.end()) return nullptr;
+    if (it->second.desktop) {
+      if (sink.text) sink.text(it->second.header);
+      refresh = it->second.refresh;
+    } else if (!it->second.backlog.empty()) {
+      sink.output(it->second.backlog);
+    }
+    const std::uint64_t id = nextId_++;
+    it->second.sinks.emplace(id, std::move(sink));
+    subscription = std::make_unique<Subscription>(*this, sessionId, id);
+  }
+  // Outside the lock: it asks the session's RDP worker for a keyframe (a socket write).
+  if (refresh) refresh();
+  return subscription;
 }
 
 bool LiveHub::isLive(const std::string& sessionId) const {

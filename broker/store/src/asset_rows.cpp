@@ -130,6 +130,14 @@ core::Status AccessRepository::setAssetDisabled(std::int64_t id, bool disabled) 
   return runOne(db_, *s, "asset " + std::to_string(id));
 }
 
+core::Status AccessRepository::setEndpointPinnedKey(std::int64_t endpointId,
+                                                    const std::string& pinnedKey) {
+  auto s = db_.prepare("UPDATE endpoints SET pinned_key = ?2 WHERE id = ?1");
+  if (!s) return s.error();
+  s->bind(1, endpointId).bind(2, pinnedKey);
+  return runOne(db_, *s, "endpoint " + std::to_string(endpointId));
+}
+
 core::Status AccessRepository::deleteAsset(std::int64_t id) {
   auto s = db_.prepare("DELETE FROM assets WHERE id = ?1");
   if (!s) return s.error();

@@ -95,6 +95,15 @@ core::Result<core::Endpoint> parseEndpoint(const boost::json::value& v) {
     if (!printable(*pinned)) {
       return fail(ErrorCode::invalid_argument, "pinned_key has control characters");
     }
+    if (e.protocol == core::Protocol::rdp) {
+      auto fp = core::normalizeSha256Fingerprint(*pinned);
+      if (!fp) {
+        return fail(ErrorCode::invalid_argument,
+                    "pinned_key of an rdp endpoint must be the certificate's SHA-256 "
+                    "fingerprint (64 hex digits)");
+      }
+      *pinned = *fp;
+    }
   }
   e.pinnedKey = std::move(*pinned);
   return e;

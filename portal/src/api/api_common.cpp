@@ -268,6 +268,10 @@ PortalApi::~PortalApi() {
   state_->sockets.stop();
 }
 
+void PortalApi::setRemoteDesktopLauncher(RemoteDesktopLauncher* launcher) {
+  state_->desktops = launcher;
+}
+
 void PortalApi::setTerminalLauncher(TerminalLauncher* launcher) {
   state_->terminals = launcher;
 }
@@ -287,6 +291,7 @@ void PortalApi::addRoutes(Router& router) {
   addAuditRoutes(router, *state_);
   addAccountRoutes(router, *state_);
   addTerminalRoutes(router, *state_);
+  addRdpRoutes(router, *state_);
   addTunnelRoutes(router, *state_);
   addAdminRoutes(router, *state_);
   addHoldRoutes(router, *state_);

@@ -44,6 +44,7 @@ class ApiState {
   RateLimiter loginLimiter;
   TerminalLauncher* terminals = nullptr;
   TunnelLauncher* tunnels = nullptr;
+  RemoteDesktopLauncher* desktops = nullptr;
   session::LiveHub* liveHub = nullptr;
   session::HoldBoard* holds = nullptr;
   SocketWatch sockets;
@@ -100,6 +101,7 @@ void addAuditRoutes(Router& router, ApiState& s);
 void addAccountRoutes(Router& router, ApiState& s);
 void addStaticRoutes(Router& router, const std::filesystem::path& webRoot);
 void addTerminalRoutes(Router& router, ApiState& s);
+void addRdpRoutes(Router& router, ApiState& s);
 void addTunnelRoutes(Router& router, ApiState& s);
 void addAdminRoutes(Router& router, ApiState& s);
 void addHoldRoutes(Router& router, ApiState& s);

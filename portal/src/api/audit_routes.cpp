@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "api_state.hpp"
+#include "conduit/core/session_id.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/portal_repository.hpp"
@@ -238,16 +239,22 @@ void addAuditRoutes(Router& router, ApiState& s) {
     };
     static constexpr Kind kinds[] = {{"cast", "application/x-asciicast", "cast"},
                                      {"jsonl", "application/x-ndjson", "jsonl"},
-                                     {"pcap", "application/vnd.tcpdump.pcap", "pcap"}};
+                                     {"pcap", "application/vnd.tcpdump.pcap", "pcap"},
+                                     {"desktop", "application/octet-stream", "cdsk"}};
     const Kind* kind = nullptr;
     for (const auto& k : kinds) {
       if (format == k.format) kind = &k;
     }
-    if (!kind) return jsonError(400, "bad_request", "format must be cast, jsonl or pcap");
+    if (!kind) {
+      return jsonError(400, "bad_request", "format must be cast, jsonl, pcap or desktop");
+    }
     std::ostringstream out;
     auto verdict = s.recordings.exportTo(caller->actor, r.param("id"), kind->format, out);
     if (!verdict) {
-      if (verdict.error().code == core::ErrorCode::invalid_argument) {
+      // A malformed id names no recording; for a well-formed one, invalid_argument is a format
+      // that does not fit (desktop of a terminal session): a 400 that says so.
+      if (verdict.error().code == core::ErrorCode::invalid_argument &&
+          !core::isSessionId(r.param("id"))) {
         return jsonError(404, "not_found", "no such recording");
       }
       return errorResponse(verdict.error());

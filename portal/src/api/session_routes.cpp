@@ -83,6 +83,7 @@ class LiveSocket final : public WsHandler {
     watchId_ = s_.sockets.add(cookie_, [peer](const std::string& reason) { peer->close(reason); });
     session::LiveHub::Sink sink;
     sink.output = [peer](std::string_view bytes) { peer->sendBinary(std::string(bytes)); };
+    sink.text = [peer](const std::string& text) { peer->sendText(text); };
     sink.ended = [peer](const std::string& reason) {
       peer->sendText(
           boost::json::serialize(boost::json::object{{"type", "closed"}, {"reason", reason}}));

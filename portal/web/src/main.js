@@ -12,6 +12,7 @@ import { renderAuditor } from './views/auditor.js';
 import { renderAdmin } from './views/admin.js';
 import { renderReplay } from './views/replay.js';
 import { renderTerminal } from './views/terminal.js';
+import { renderRdp } from './views/rdp.js';
 import { renderLive } from './views/live.js';
 
 // One page per role, in the order used to pick the landing page after sign-in.
@@ -28,6 +29,8 @@ const OTHER_PAGES = [
   { route: 'replay', roles: ['auditor', 'admin'], render: renderReplay, tab: 'auditor' },
   // #/terminal/<asset>: WebSocket /terminal, vendors with a grant covering ssh.
   { route: 'terminal', roles: ['vendor'], render: renderTerminal, tab: 'vendor' },
+  // #/rdp/<asset>: WebSocket /rdp, vendors with a grant covering rdp.
+  { route: 'rdp', roles: ['vendor'], render: renderRdp, tab: 'vendor' },
   // #/live/<session_id>: WebSocket /sessions/{id}/live, engineers of the owner group and admins.
   { route: 'live', roles: ['engineer', 'admin'], render: renderLive, tab: 'engineer' },
 ];

@@ -134,6 +134,45 @@ class TunnelLauncher {
                                                             TunnelIo io) = 0;
 };
 
+/// Callbacks from a browser RDP session to the portal; called on the session's thread, never
+/// while it holds a lock, and must not block.
+struct RemoteDesktopIo {
+  std::function<void(std::string)> frame;  // binary message: a tile or frame end (docs/api.md)
+  std::function<void(const std::string&)> notice;
+  std::function<void(const std::string&)> closed;  // exactly once, with the reason
+};
+
+/// One running browser RDP session (implemented in the broker; thread-safe). Input is
+/// already validated by the portal; a session that gets more than it can take ends itself.
+class RemoteDesktop {
+ public:
+  virtual ~RemoteDesktop() = default;
+  /// scancode: RDP set 1, | 0x100 for extended keys.
+  virtual void key(std::uint16_t scancode, bool down) = 0;
+  /// flags: RDP pointer flags (docs/api.md "Browser RDP").
+  virtual void pointer(std::uint16_t flags, std::uint16_t x, std::uint16_t y) = 0;
+  virtual void ctrlAltDel() = 0;
+  virtual void ack(std::uint32_t sequence) = 0;
+  virtual void refresh() = 0;
+  virtual void close(const std::string& reason) = 0;
+  virtual std::string sessionId() const = 0;
+  virtual int width() const = 0;
+  virtual int height() const = 0;
+};
+
+/// Starts browser RDP sessions: the port through which the portal reaches broker/rdp (wired in
+/// main), so the portal does not depend on it.
+class RemoteDesktopLauncher {
+ public:
+  virtual ~RemoteDesktopLauncher() = default;
+  /// Blocking (the target logs the session in). permission_denied with a one-line reason when
+  /// the vendor has no grant; other errors with a message fit for the vendor.
+  virtual core::Result<std::unique_ptr<RemoteDesktop>> start(const std::string& user,
+                                                             const std::string& asset,
+                                                             const std::string& source, int width,
+                                                             int height, RemoteDesktopIo io) = 0;
+};
+
 /// The portal's REST API under /api/v1 and the static front end. Owns its own database
 /// connection; handlers on the server's threads take turns on it.
 class PortalApi {
@@ -152,6 +191,8 @@ class PortalApi {
   void setTerminalLauncher(TerminalLauncher* launcher);
   /// Where WebSocket tunnels come from; without one, /api/v1/tunnel answers 503.
   void setTunnelLauncher(TunnelLauncher* launcher);
+  /// Browser RDP (GET /api/v1/rdp); without one the endpoint answers 503.
+  void setRemoteDesktopLauncher(RemoteDesktopLauncher* launcher);
   /// The live sessions to watch; without one, live view answers 503.
   void setLiveHub(session::LiveHub* hub);
   /// Writes held for approval; without a board, /api/v1/holds lists none and decides none.

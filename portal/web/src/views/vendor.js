@@ -68,10 +68,12 @@ function grantsCard() {
           entry.updateConnect(grant);
           entry.tick();
         },
-        // The ssh command, and for an active grant covering ssh the browser terminal (#/terminal).
+        // The ssh command, and for an active grant covering ssh the browser terminal (#/terminal),
+        // for one covering rdp the remote desktop (#/rdp).
         // Nodes are kept across refreshes so a "Copied" label or focus survives.
         command: null,
         terminal: null,
+        rdp: null,
         dash: h('span', { class: 'muted' }, '—'),
         updateConnect(grant) {
           if (grant.ssh_command) {
@@ -85,7 +87,15 @@ function grantsCard() {
               'data-asset': asset, title: `Open a terminal on ${asset} in this browser` }, 'Open terminal');
             entry.terminal.addEventListener('click', () => { location.hash = `#/terminal/${encodeURIComponent(asset)}`; });
           }
-          const parts = [grant.ssh_command ? entry.command : null, covered ? entry.terminal : null].filter(Boolean);
+          const rdpCovered = grant.state === 'active' && Array.isArray(grant.protocols) && grant.protocols.includes('rdp');
+          if (rdpCovered && (!entry.rdp || entry.rdp.dataset.asset !== grant.asset)) {
+            const asset = grant.asset;
+            entry.rdp = h('button', { type: 'button', class: 'btn btn-small btn-primary', 'data-action': 'rdp',
+              'data-asset': asset, title: `Open the remote desktop of ${asset} in this browser` }, 'RDP');
+            entry.rdp.addEventListener('click', () => { location.hash = `#/rdp/${encodeURIComponent(asset)}`; });
+          }
+          const parts = [grant.ssh_command ? entry.command : null, covered ? entry.terminal : null,
+            rdpCovered ? entry.rdp : null].filter(Boolean);
           const wanted = parts.length ? parts : [entry.dash];
           const box = cells.connect.firstElementChild;
           const current = box ? [...box.children] : [];

@@ -65,6 +65,11 @@ class AdminService {
                                      const std::string& rotationCommand = "");
 
   core::Result<core::Asset> addAsset(const Actor& a, core::Asset asset);
+  /// Pins the certificate an asset's rdp endpoint must present (SHA-256, any common
+  /// spelling; stored as 64 lowercase hex digits). Audited as asset.certificate_pinned with the
+  /// old and new fingerprints.
+  core::Status pinRdpCertificate(const Actor& a, const std::string& asset,
+                                 const std::string& fingerprint);
   core::Result<core::Asset> setAssetDisabled(const Actor& a, const std::string& name,
                                              bool disabled);
   core::Status removeAsset(const Actor& a, const std::string& name);

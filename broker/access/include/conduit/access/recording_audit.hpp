@@ -41,9 +41,10 @@ class RecordingAuditService {
 
   core::Result<RecordingVerdict> verify(const std::string& sessionId);
 
-  /// Writes `format` ("cast", "jsonl" or "pcap") to out, decrypting with `wrapper` or, when it
-  /// is null, the broker's key from the vault. Audited as recording.exported. Returns the
-  /// reader's verdict name.
+  /// Writes `format` ("cast", "jsonl", "pcap" or "desktop") to out, decrypting with `wrapper`
+  /// or, when it is null, the broker's key from the vault. Audited as recording.exported.
+  /// Returns the reader's verdict name; invalid_argument for an unknown format, a malformed id
+  /// or (not audited) "not an RDP recording" for a desktop export of another session.
   core::Result<std::string> exportTo(const Actor& actor, const std::string& sessionId,
                                      const std::string& format, std::ostream& out,
                                      const recorder::StreamKeyWrapper* wrapper = nullptr);

@@ -49,6 +49,14 @@ struct Config {
     int tunnelIdleTimeoutSeconds = 900;    // an `ssh -L` connection idle this long is closed
   } ssh;
 
+  struct Rdp {
+    // The worker executable run once per browser RDP session; empty: conduit-rdp-worker next
+    // to the conduit executable.
+    std::filesystem::path worker;
+    int connectTimeoutSeconds = 15;  // a Windows logon over NLA takes a few seconds
+    int keyframeSeconds = 20;        // full-screen frames for replay to seek to
+  } rdp;
+
   struct Recording {
     // 90 days: NERC CIP-007 R4.3 asks logs to be kept at least 90 days.
     int retentionDays = 90;

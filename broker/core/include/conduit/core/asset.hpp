@@ -49,4 +49,9 @@ struct Asset {
   const Endpoint* endpointFor(Protocol p) const;
 };
 
+/// An RDP certificate's SHA-256 fingerprint as stored and compared: 64 lowercase hex digits.
+/// Accepts what tools print (upper case, colon-separated pairs, a "sha256:" prefix); nullopt
+/// for anything else.
+std::optional<std::string> normalizeSha256Fingerprint(std::string_view text);
+
 }  // namespace conduit::core

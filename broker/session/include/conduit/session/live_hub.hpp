@@ -20,6 +20,8 @@ class LiveHub {
   struct Sink {
     std::function<void(std::string_view)> output;   // terminal bytes
     std::function<void(const std::string&)> ended;  // the session ended, with its reason
+    // A text message for the viewer before any output (a desktop session's size); optional.
+    std::function<void(const std::string&)> text;
   };
 
   /// Unsubscribes when destroyed.
@@ -42,6 +44,11 @@ class LiveHub {
 
   /// A session started; only started sessions can be watched.
   void started(const std::string& sessionId);
+  /// A started session shows a desktop (browser RDP), not a terminal: its output is whole
+  /// tile and frame-end messages, kept in no backlog; a new viewer gets `header` as text, then
+  /// `refresh` is called (outside the hub's lock) so the next frame is a full-screen keyframe.
+  void startedDesktop(const std::string& sessionId, std::string header,
+                      std::function<void()> refresh);
   void publish(const std::string& sessionId, std::string_view bytes);
   void ended(const std::string& sessionId, const std::string& reason);
 
@@ -55,6 +62,9 @@ class LiveHub {
   struct Live {
     std::string backlog;
     std::map<std::uint64_t, Sink> sinks;
+    bool desktop = false;
+    std::string header;
+    std::function<void()> refresh;
   };
   void unsubscribe(const std::string& sessionId, std::uint64_t id);
 

@@ -85,6 +85,8 @@ class AccessRepository {
   core::Result<core::Asset> assetByName(const std::string& name);
   core::Result<std::vector<core::Asset>> assets();
   core::Status setAssetDisabled(std::int64_t id, bool disabled);
+  /// An endpoint's pinned host key (ssh) or certificate fingerprint (rdp).
+  core::Status setEndpointPinnedKey(std::int64_t endpointId, const std::string& pinnedKey);
   core::Status deleteAsset(std::int64_t id);
 
   // Requests and votes

@@ -1,0 +1,108 @@
+#include "web_rdp.hpp"
+
+#include <boost/json.hpp>
+
+#include <variant>
+
+namespace conduit::app {
+
+namespace {
+
+rdp::RdpDecision fromGateway(const ssh::GatewayDecision& d) {
+  if (const auto* no = std::get_if<ssh::GatewayRefuse>(&d)) return rdp::RdpRefuse{no->reason};
+  const auto& ok = std::get<ssh::GatewayAllow>(d);
+  return rdp::RdpAllow{ok.grantId, ok.until, ok.limits};
+}
+
+ssh::GatewayAllow toGateway(const rdp::RdpAllow& a) {
+  return ssh::GatewayAllow{a.grantId, a.until, a.limits, core::Protocol::rdp};
+}
+
+class WebRdpSession final : public portal::RemoteDesktop {
+ public:
+  explicit WebRdpSession(std::unique_ptr<rdp::RdpSession> s) : s_(std::move(s)) {}
+  void key(std::uint16_t scancode, bool down) override { s_->key({down, scancode}); }
+  void pointer(std::uint16_t flags, std::uint16_t x, std::uint16_t y) override {
+    s_->pointer({flags, x, y});
+  }
+  void ctrlAltDel() override { s_->ctrlAltDel(); }
+  void ack(std::uint32_t sequence) override { s_->ack(sequence); }
+  void refresh() override { s_->refresh(); }
+  void close(const std::string& reason) override { s_->close(reason); }
+  std::string sessionId() const override { return s_->sessionId(); }
+  int width() const override { return s_->width(); }
+  int height() const override { return s_->height(); }
+
+ private:
+  std::unique_ptr<rdp::RdpSession> s_;
+};
+
+}  // namespace
+
+rdp::RdpDecision RdpBackendImpl::checkAccess(const std::string& user, const std::string& asset,
+                                             const std::string& source) {
+  return fromGateway(gateway_.checkAccess(user, asset, core::Protocol::rdp, source));
+}
+
+rdp::RdpDecision RdpBackendImpl::recheckAccess(const std::string& user, const std::string& asset,
+                                               const std::string& source) {
+  return fromGateway(gateway_.recheckAccess(user, asset, core::Protocol::rdp, source));
+}
+
+core::Result<rdp::RdpTargetPlan> RdpBackendImpl::prepareTarget(const std::string& user,
+                                                               const std::string& asset,
+                                                               const std::string& sessionId,
+                                                               const std::string& source) {
+  return gateway_.prepareRdpTarget(user, asset, sessionId, source);
+}
+
+void RdpBackendImpl::targetFailed(const std::string& user, const std::string& asset,
+                                  const std::string& source, const std::string& reason) {
+  gateway_.targetFailed(user, asset, source, reason);
+}
+
+core::Result<std::unique_ptr<recorder::RecordingWriter>> RdpBackendImpl::openRecording(
+    const std::string& sessionId, const rdp::RdpAllow& allow) {
+  return gateway_.openRecording(sessionId, toGateway(allow));
+}
+
+core::Status RdpBackendImpl::closeRecording(const std::string& sessionId,
+                                            recorder::RecordingWriter& recording) {
+  return gateway_.closeRecording(sessionId, recording);
+}
+
+void RdpBackendImpl::sessionStarted(const std::string& sessionId, const std::string& user,
+                                    const std::string& asset, const std::string& source,
+                                    const rdp::RdpAllow& allow) {
+  gateway_.sessionStarted(sessionId, user, asset, source, toGateway(allow));
+}
+
+void RdpBackendImpl::sessionEnded(const std::string& sessionId, const std::string& reason,
+                                  std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) {
+  gateway_.sessionEnded(sessionId, reason, bytesToTarget, bytesToVendor);
+}
+
+void RdpBackendImpl::liveDesktop(const std::string& sessionId, int width, int height,
+                                 std::function<void()> refresh) {
+  if (liveHub_ == nullptr) return;
+  liveHub_->startedDesktop(sessionId,
+                           boost::json::serialize(boost::json::object{
+                               {"type", "desktop"}, {"width", width}, {"height", height}}),
+                           std::move(refresh));
+}
+
+void RdpBackendImpl::liveFrame(const std::string& sessionId, std::string_view message) {
+  if (liveHub_ != nullptr) liveHub_->publish(sessionId, message);
+}
+
+core::Result<std::unique_ptr<portal::RemoteDesktop>> WebRdpLauncher::start(
+    const std::string& user, const std::string& asset, const std::string& source, int width,
+    int height, portal::RemoteDesktopIo io) {
+  auto s =
+      rdp::RdpSession::start(backend_, options_, {user, asset, source, width, height},
+                             {std::move(io.frame), std::move(io.notice), std::move(io.closed)});
+  if (!s) return s.error();
+  return std::unique_ptr<portal::RemoteDesktop>(std::make_unique<WebRdpSession>(std::move(*s)));
+}
+
+}  // namespace conduit::app

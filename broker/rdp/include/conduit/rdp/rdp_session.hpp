@@ -1,0 +1,89 @@
+#pragma once
+
+// The broker side of one browser RDP session: checks access, checks the credential out of the
+// vault, starts a conduit-rdp-worker process for it, and then relays: the worker's tiles to the
+// browser (and into the recording), the browser's input to the worker. Enforces the grant once
+// a second like the SSH gateway (window end, revocation, kill). A worker that crashes or breaks
+// the protocol ends only its own session.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "conduit/core/result.hpp"
+#include "conduit/rdp/rdp_backend.hpp"
+#include "conduit/rdp/worker_protocol.hpp"
+
+namespace conduit::rdp {
+
+struct RdpSessionRequest {
+  std::string user;
+  std::string asset;
+  std::string source;  // the browser's address
+  int width = 1024;    // the desktop size asked for: kMinDesktop..kMaxDesktop*
+  int height = 768;
+};
+
+/// The browser's side. Called on the session's thread, never while it holds a lock; must not
+/// block (the portal queues what its WebSocket has not sent yet).
+struct RdpSessionIo {
+  // A tile or frame end for the browser: the worker's frame without its length (type first).
+  std::function<void(std::string)> frame;
+  std::function<void(const std::string&)> notice;  // one line for the vendor (window end)
+  std::function<void(const std::string&)> closed;  // exactly once, with the reason
+};
+
+struct RdpSessionOptions {
+  std::filesystem::path workerPath;
+  // 15 s: a Windows logon over NLA takes a few seconds; a host that is down fails at once.
+  std::chrono::milliseconds connectTimeout{15000};
+  // 20 s between full-screen keyframes: replay seeks to the one before the moment asked for.
+  int keyframeSeconds = 20;
+  // 1000 input events a second: far beyond a person (mouse moves are sent once per screen
+  // refresh); a browser sending more is broken or hostile and its session ends.
+  int maxInputPerSecond = 1000;
+};
+
+class RdpSession {
+ public:
+  /// Blocking (the worker connects and logs in, up to connectTimeout). Fails with
+  /// permission_denied (no grant: the reason), invalid_argument (size out of range, missing
+  /// callback), failed_precondition-like conflict (the endpoint's certificate is not pinned)
+  /// or unavailable with the worker's message (wrong credential, certificate mismatch, host
+  /// down). Nothing stays open on failure and io.closed is not called.
+  static core::Result<std::unique_ptr<RdpSession>> start(RdpBackend& backend,
+                                                         const RdpSessionOptions& options,
+                                                         RdpSessionRequest request,
+                                                         RdpSessionIo io);
+  /// Ends the session if still open ("the browser closed the desktop") and waits for its
+  /// thread. May be called from io.closed.
+  ~RdpSession();
+  RdpSession(const RdpSession&) = delete;
+  RdpSession& operator=(const RdpSession&) = delete;
+
+  void key(const KeyEvent& key);
+  void pointer(const PointerEvent& pointer);
+  /// Ctrl+Alt+Del as three keys down and up.
+  void ctrlAltDel();
+  /// The browser drew every frame up to `sequence`; acknowledging a frame never sent ends the
+  /// session.
+  void ack(std::uint32_t sequence);
+  /// A full-screen frame next (after the browser reconnected its canvas).
+  void refresh();
+  void close(const std::string& reason);
+
+  std::string sessionId() const;
+  int width() const;
+  int height() const;
+
+  class Impl;
+
+ private:
+  explicit RdpSession(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace conduit::rdp

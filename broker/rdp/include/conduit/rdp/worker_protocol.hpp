@@ -1,0 +1,190 @@
+#pragma once
+
+// The framing between the broker and its RDP worker processes (docs/rdp.md "Worker protocol").
+//
+// Each RDP session's FreeRDP client runs in its own worker process (conduit-rdp-worker), so a
+// hostile RDP server that breaks FreeRDP reaches only that process: no vault, no database, no
+// other session. The two talk over one socketpair (SOCK_STREAM) in frames:
+//
+//   u32 LE length (of type + body, 1..kMaxFrameBytes) | u8 type | body
+//
+// Broker -> worker: connect (once, first), key, pointer, ack, refresh, close.
+// Worker -> broker: connected (once), tile*, frame_end, failed / closed (last).
+// Tiles and frame ends go on unchanged to the browser (the WebSocket message is the frame
+// without its length) and into the recording, after the broker checked them (decodeTile).
+//
+// Written by hand: no library frames a byte stream this small; every field is bounds-checked
+// and the decoders are fuzzed (tests/fuzz/rdp_protocol_fuzz.cpp).
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conduit/core/result.hpp"
+
+namespace conduit::rdp {
+
+using Bytes = std::vector<std::uint8_t>;
+
+/// 32 MiB: a 4096x2160 tile as barely-compressible PNG is ~35 MB raw; the worker splits the
+/// screen in tiles of at most 256x256 (256 KiB raw), so real frames stay far below this. A
+/// frame above it is a broken or hostile peer.
+inline constexpr std::uint32_t kMaxFrameBytes = 32u << 20;
+/// Desktop sizes the broker asks for and accepts: 200x200 to 4096x2160 (DCI 4K).
+inline constexpr int kMinDesktop = 200;
+inline constexpr int kMaxDesktopWidth = 4096;
+inline constexpr int kMaxDesktopHeight = 2160;
+
+enum class MessageType : std::uint8_t {
+  // broker -> worker
+  connect = 0x01,  // ConnectRequest: JSON parameters, then the password's bytes
+  key = 0x02,      // u8 down (0/1), u16 LE RDP scancode (0x100 set: extended key)
+  pointer = 0x03,  // u16 LE RDP pointer flags (PTR_FLAGS_*), u16 LE x, u16 LE y
+  ack = 0x04,      // u32 LE: the browser drew every frame up to this sequence number
+  refresh = 0x05,  // empty: send the whole screen as the next frame (a keyframe)
+  close = 0x06,    // empty: disconnect and exit
+  // worker -> broker
+  connected = 0x81,  // JSON {"width", "height", "certificate_sha256"}
+  tile = 0x82,       // Tile
+  frame_end = 0x83,  // u32 LE sequence number, u8 keyframe (0/1)
+  failed = 0x84,     // JSON {"code", "message"}: the session could not start or broke
+  closed = 0x85,     // JSON {"code", "message"}: the server ended the session
+};
+
+/// One frame read from the stream (type and body; the length is gone).
+struct Frame {
+  MessageType type{};
+  Bytes body;
+};
+
+/// Splits a byte stream into frames. Holds at most one partial frame.
+class FrameReader {
+ public:
+  /// Appends bytes and returns every whole frame now available, in order. A length of 0 or
+  /// above kMaxFrameBytes, or an unknown type, is an error: the stream cannot be trusted after
+  /// it (the caller ends the session).
+  core::Result<std::vector<Frame>> feed(std::span<const std::uint8_t> bytes);
+  std::size_t buffered() const noexcept { return buffer_.size(); }
+
+ private:
+  Bytes buffer_;
+};
+
+/// A whole frame (length, type, body) ready to write.
+Bytes encodeFrame(MessageType type, std::span<const std::uint8_t> body);
+
+// ---- broker -> worker ---------------------------------------------------------------------
+
+enum class Security { any, nla, tls };
+
+/// What the worker connects to, as whom, and what it lets through. The password travels in the
+/// same frame after the JSON; both sides wipe their copies after use.
+struct ConnectRequest {
+  std::string host;
+  std::uint16_t port = 3389;
+  std::string username;
+  std::string domain;
+  // SHA-256 of the server certificate's DER, 64 lowercase hex digits: the connection is refused
+  // unless the server presents exactly this certificate. Empty: refused as well (the broker
+  // never connects unpinned), except when `learnCertificate` (an admin's explicit trust on
+  // first use), which connects, reports the fingerprint in `connected` and sends no frames.
+  std::string certificateSha256;
+  bool learnCertificate = false;
+  int width = 1024;
+  int height = 768;
+  Security security = Security::any;
+  // Redirection channels: off unless policy allows. Audio input, USB, smartcards and file
+  // clipboard are never opened.
+  bool clipboard = false;
+  bool drive = false;
+  bool printer = false;
+  bool audio = false;
+  int connectTimeoutMs = 15000;
+  // Seconds between full-screen keyframes (replay seeks to them). 0: only on refresh.
+  int keyframeSeconds = 30;
+};
+/// The connect frame; `password` is copied into it (wipe the result after writing it).
+Bytes encodeConnect(const ConnectRequest& request, std::span<const std::uint8_t> password);
+/// Parses a connect body; `password` receives the password's bytes (wipe after use).
+core::Result<ConnectRequest> decodeConnect(std::span<const std::uint8_t> body, Bytes& password);
+
+struct KeyEvent {
+  bool down = false;
+  std::uint16_t scancode = 0;  // 0x01..0xFF, | 0x100 for extended keys
+};
+Bytes encodeKey(const KeyEvent& key);
+/// invalid_argument for a scancode outside 1..0x1FF or a short body.
+core::Result<KeyEvent> decodeKey(std::span<const std::uint8_t> body);
+
+/// RDP pointer flags (MS-RDPBCGR 2.2.8.1.1.3.1.1.3) the browser may send; others are refused.
+inline constexpr std::uint16_t kPtrWheelNegative = 0x0100;
+inline constexpr std::uint16_t kPtrWheel = 0x0200;
+inline constexpr std::uint16_t kPtrMove = 0x0800;
+inline constexpr std::uint16_t kPtrDown = 0x8000;
+inline constexpr std::uint16_t kPtrButton1 = 0x1000;       // left
+inline constexpr std::uint16_t kPtrButton2 = 0x2000;       // right
+inline constexpr std::uint16_t kPtrButton3 = 0x4000;       // middle
+inline constexpr std::uint16_t kPtrRotationMask = 0x01FF;  // wheel: rotation units and sign
+struct PointerEvent {
+  std::uint16_t flags = kPtrMove;
+  std::uint16_t x = 0;
+  std::uint16_t y = 0;
+};
+Bytes encodePointer(const PointerEvent& pointer);
+/// invalid_argument for flags outside the list above or a short body.
+core::Result<PointerEvent> decodePointer(std::span<const std::uint8_t> body);
+
+Bytes encodeAck(std::uint32_t sequence);
+core::Result<std::uint32_t> decodeAck(std::span<const std::uint8_t> body);
+
+// ---- worker -> broker ---------------------------------------------------------------------
+
+struct Connected {
+  int width = 0;
+  int height = 0;
+  std::string certificateSha256;
+};
+Bytes encodeConnected(const Connected& connected);
+core::Result<Connected> decodeConnected(std::span<const std::uint8_t> body);
+
+enum class TileFormat : std::uint8_t { png = 1, jpeg = 2 };
+
+/// A changed rectangle of the desktop, encoded as an image of exactly width x height pixels.
+/// Body: u16 LE x, y, width, height, u8 format, then the image bytes.
+struct Tile {
+  std::uint16_t x = 0;
+  std::uint16_t y = 0;
+  std::uint16_t width = 0;
+  std::uint16_t height = 0;
+  TileFormat format = TileFormat::png;
+  Bytes image;
+};
+inline constexpr std::size_t kTileHeaderBytes = 9;
+Bytes encodeTile(const Tile& tile);
+/// invalid_argument unless the rectangle is non-empty and inside a desktop of the given size,
+/// the format is known and the image starts with that format's signature.
+core::Result<Tile> decodeTile(std::span<const std::uint8_t> body, int desktopWidth,
+                              int desktopHeight);
+
+struct FrameEnd {
+  std::uint32_t sequence = 0;
+  bool keyframe = false;  // the frame's tiles cover the whole desktop
+};
+Bytes encodeFrameEnd(const FrameEnd& end);
+core::Result<FrameEnd> decodeFrameEnd(std::span<const std::uint8_t> body);
+
+/// Why a session did not start or ended. `code`: "credentials" (the target refused the
+/// account or password), "certificate" (not the pinned certificate), "unreachable" (host down,
+/// refused, timed out), "protocol" (the server broke the protocol), "server" (the server ended
+/// the session), "internal".
+struct Failure {
+  std::string code;
+  std::string message;  // one line fit for the vendor; never a credential
+};
+Bytes encodeFailure(MessageType type, const Failure& failure);
+core::Result<Failure> decodeFailure(std::span<const std::uint8_t> body);
+
+}  // namespace conduit::rdp

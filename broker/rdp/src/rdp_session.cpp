@@ -1,0 +1,496 @@
+#include "conduit/rdp/rdp_session.hpp"
+
+#include <poll.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <variant>
+
+#include "conduit/recorder/record.hpp"
+#include "worker_process.hpp"
+
+namespace conduit::rdp {
+
+using core::ErrorCode;
+using core::fail;
+
+namespace {
+
+// Recording channels: 0 carries notices (as in SSH sessions), 2 the desktop.
+constexpr std::uint32_t kNoticeChannel = 0;
+constexpr std::uint32_t kDesktopChannel = 2;
+// Wakes for worker output, close and input at once; bounds only how late the once-a-second
+// access re-check runs.
+constexpr int kPollMs = 100;
+// 256 KiB per read: a few tiles; the reader keeps at most one partial frame.
+constexpr std::size_t kReadBytes = 256 * 1024;
+
+std::string nextSessionId() {
+  // Ids name recording files and registry rows: unique within the broker process.
+  static std::atomic<std::uint64_t> counter{0};
+  return "rdp-" + std::to_string(::time(nullptr)) + "-" + std::to_string(++counter);
+}
+
+std::span<const unsigned char> bytesOf(std::string_view s) {
+  return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
+}
+
+/// Reads worker frames until at least one arrives or the deadline passes; returns all read.
+core::Result<std::vector<Frame>> awaitFrames(WorkerProcess& worker, FrameReader& reader,
+                                             std::chrono::steady_clock::time_point deadline) {
+  std::vector<std::uint8_t> buf(64 * 1024);
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return fail(ErrorCode::unavailable, "the RDP target did not answer in time");
+    }
+    pollfd p{worker.fd(), POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r <= 0) continue;
+    const ssize_t n = ::read(worker.fd(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return fail(ErrorCode::unavailable, "the RDP worker stopped while connecting (" +
+                                              worker.stop(std::chrono::milliseconds{500}) + ")");
+    }
+    auto frames = reader.feed({buf.data(), static_cast<std::size_t>(n)});
+    if (!frames) return fail(ErrorCode::unavailable, "the RDP worker broke the protocol");
+    if (!frames->empty()) return frames;
+  }
+}
+
+}  // namespace
+
+class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
+ public:
+  Impl(RdpBackend& backend, RdpSessionOptions options, RdpSessionRequest request, RdpSessionIo io)
+      : backend_(backend),
+        options_(std::move(options)),
+        request_(std::move(request)),
+        io_(std::move(io)),
+        sessionId_(nextSessionId()) {}
+
+  ~Impl() {
+    if (wake_ >= 0) ::close(wake_);
+  }
+
+  core::Status open() {
+    const RdpDecision d = backend_.checkAccess(request_.user, request_.asset, request_.source);
+    if (const auto* no = std::get_if<RdpRefuse>(&d)) {
+      return fail(ErrorCode::permission_denied, no->reason);
+    }
+    allow_ = std::get<RdpAllow>(d);
+    auto plan = backend_.prepareTarget(request_.user, request_.asset, sessionId_, request_.source);
+    if (!plan) return plan.error();
+    hold_ = plan->hold;
+    if (plan->certificateSha256.empty()) {
+      const std::string why = "the RDP endpoint of " + request_.asset +
+                              " has no pinned certificate; an administrator must pin it first";
+      backend_.targetFailed(request_.user, request_.asset, request_.source, why);
+      return fail(ErrorCode::conflict, why);
+    }
+    auto worker = WorkerProcess::spawn(options_.workerPath);
+    if (!worker) return worker.error();
+    worker_ = std::move(*worker);
+
+    ConnectRequest c;
+    c.host = plan->host;
+    c.port = plan->port;
+    c.username = plan->username;
+    c.domain = plan->domain;
+    c.certificateSha256 = plan->certificateSha256;
+    c.width = request_.width;
+    c.height = request_.height;
+    c.clipboard = allow_.limits.rdp.clipboard;
+    c.drive = allow_.limits.rdp.drive;
+    c.printer = allow_.limits.rdp.printer;
+    c.audio = allow_.limits.rdp.audio;
+    c.connectTimeoutMs = static_cast<int>(options_.connectTimeout.count());
+    c.keyframeSeconds = options_.keyframeSeconds;
+    Bytes frame = encodeConnect(c, plan->password.reveal());
+    plan->password = {};  // wiped: the worker has its own copy now, the broker needs none
+    auto sent = worker_->write(frame);
+    sodium_memzero(frame.data(), frame.size());
+    if (!sent) return failConnect(sent.error().message);
+
+    auto frames = awaitFrames(
+        *worker_, reader_,
+        std::chrono::steady_clock::now() + options_.connectTimeout + std::chrono::seconds{5});
+    if (!frames) return failConnect(frames.error().message);
+    // Only connected or failed come first; tiles may follow connected in the same read.
+    const Frame* first = &frames->front();
+    pending_.assign(std::make_move_iterator(frames->begin() + 1),
+                    std::make_move_iterator(frames->end()));
+    if (first->type == MessageType::failed || first->type == MessageType::closed) {
+      auto f = decodeFailure(first->body);
+      return failConnect(f ? f->message : "the RDP worker reported a failure it could not name");
+    }
+    if (first->type != MessageType::connected) {
+      return failConnect("the RDP worker broke the protocol");
+    }
+    auto connected = decodeConnected(first->body);
+    if (!connected) return failConnect("the RDP worker broke the protocol");
+    if (connected->certificateSha256 != plan->certificateSha256) {
+      return failConnect("the RDP target presented certificate " + connected->certificateSha256 +
+                         ", not the pinned " + plan->certificateSha256);
+    }
+    width_ = connected->width;
+    height_ = connected->height;
+
+    auto recording = backend_.openRecording(sessionId_, allow_);
+    if (!recording) {
+      (void)worker_->write(encodeFrame(MessageType::close, {}));
+      worker_->stop(std::chrono::seconds{1});
+      return recording.error();
+    }
+    recording_ = std::move(*recording);
+    if (recording_) {
+      (void)recording_->append(
+          recorder::RecordKind::marker, kNoticeChannel, recorder::Direction::none,
+          bytesOf("RDP session " + sessionId_ + " to " + request_.asset + " for " + request_.user));
+      // On an RDP channel a resize record carries the desktop's size in pixels.
+      if (auto st = recording_->append(
+              recorder::RecordKind::resize, kDesktopChannel, recorder::Direction::to_client,
+              recorder::encodeResize(
+                  {static_cast<std::uint32_t>(width_), static_cast<std::uint32_t>(height_)}));
+          !st) {
+        (void)worker_->write(encodeFrame(MessageType::close, {}));
+        worker_->stop(std::chrono::seconds{1});
+        return fail(ErrorCode::unavailable, "the recording failed: " + st.error().message);
+      }
+    }
+    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_ < 0) return failConnect("eventfd failed");
+    backend_.sessionStarted(sessionId_, request_.user, request_.asset, request_.source, allow_);
+    spdlog::info("event=rdp_session_started session={} user={} asset={} desktop={}x{}", sessionId_,
+                 request_.user, request_.asset, width_, height_);
+    return core::Done{};
+  }
+
+  void run() {
+    // Engineers joining the live view get a keyframe first; weak: the hub may outlive us.
+    backend_.liveDesktop(sessionId_, width_, height_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->refresh();
+    });
+    thread_ = std::thread([self = shared_from_this()] { self->loop(); });
+  }
+
+  void input(const Bytes& frame, std::optional<std::string> recordAs) {
+    if (ended_.load()) return;
+    {
+      std::lock_guard lock(inputMutex_);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - inputWindow_ >= std::chrono::seconds{1}) {
+        inputWindow_ = now;
+        inputCount_ = 0;
+      }
+      if (++inputCount_ > options_.maxInputPerSecond) {
+        requestClose("the browser sent more than " + std::to_string(options_.maxInputPerSecond) +
+                     " input events in a second");
+        return;
+      }
+    }
+    if (recordAs && recording_ && allow_.limits.recordKeystrokes) {
+      const auto payload = recorder::encodeProtocolEvent({"rdp", "allow", *recordAs});
+      if (!recording_->append(recorder::RecordKind::protocol_event, kDesktopChannel,
+                              recorder::Direction::to_target, payload)) {
+        requestClose("the recording failed");
+        return;
+      }
+    }
+    bytesToTarget_ += frame.size();
+    if (auto st = worker_->write(frame); !st) requestClose(st.error().message);
+  }
+
+  void ack(std::uint32_t sequence) {
+    if (ended_.load()) return;
+    if (!sentAny_.load() || static_cast<std::int32_t>(sequence - lastSent_.load()) > 0) {
+      requestClose("the browser acknowledged frame " + std::to_string(sequence) +
+                   ", which was never sent");
+      return;
+    }
+    if (auto st = worker_->write(encodeAck(sequence)); !st) requestClose(st.error().message);
+  }
+
+  void refresh() {
+    if (ended_.load()) return;
+    if (auto st = worker_->write(encodeFrame(MessageType::refresh, {})); !st) {
+      requestClose(st.error().message);
+    }
+  }
+
+  void requestClose(const std::string& reason) {
+    {
+      std::lock_guard lock(closeMutex_);
+      if (!closeReason_) closeReason_ = reason;
+    }
+    const std::uint64_t one = 1;
+    if (wake_ >= 0) (void)!::write(wake_, &one, sizeof one);
+  }
+
+  void join() {
+    if (!thread_.joinable()) return;
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();  // called from io.closed on the session's own thread
+    } else {
+      thread_.join();
+    }
+  }
+
+  const std::string& sessionId() const { return sessionId_; }
+  int width() const { return width_; }
+  int height() const { return height_; }
+
+ private:
+  core::Status failConnect(const std::string& why) {
+    backend_.targetFailed(request_.user, request_.asset, request_.source, why);
+    if (worker_) {
+      (void)worker_->write(encodeFrame(MessageType::close, {}), std::chrono::milliseconds{100});
+      worker_->stop(std::chrono::milliseconds{500});
+    }
+    return fail(ErrorCode::unavailable, why);
+  }
+
+  void loop() {
+    std::string reason = run_loop();
+    end(std::move(reason));
+  }
+
+  std::string run_loop() {
+    std::vector<std::uint8_t> buf(kReadBytes);
+    auto nextCheck = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+    // Frames read together with `connected` while starting.
+    for (const auto& f : pending_) {
+      if (auto why = handle(f)) return *why;
+    }
+    pending_.clear();
+    while (true) {
+      {
+        std::lock_guard lock(closeMutex_);
+        if (closeReason_) return *closeReason_;
+      }
+      pollfd p[2] = {{worker_->fd(), POLLIN, 0}, {wake_, POLLIN, 0}};
+      const int r = ::poll(p, 2, kPollMs);
+      if (r < 0 && errno != EINTR) return "poll failed";
+      if (r > 0 && (p[1].revents & POLLIN)) {
+        std::uint64_t v;
+        (void)!::read(wake_, &v, sizeof v);
+      }
+      if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        const ssize_t n = ::read(worker_->fd(), buf.data(), buf.size());
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+          const std::string how = worker_->stop(std::chrono::milliseconds{500});
+          spdlog::warn("event=rdp_worker_stopped session={} how=\"{}\"", sessionId_, how);
+          return "the RDP worker stopped unexpectedly (" + how + ")";
+        }
+        if (n > 0) {
+          auto frames = reader_.feed({buf.data(), static_cast<std::size_t>(n)});
+          if (!frames) return "the RDP worker broke the protocol: " + frames.error().message;
+          for (auto& f : *frames) {
+            if (auto why = handle(f)) return *why;
+          }
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= nextCheck) {
+        nextCheck = now + std::chrono::seconds{1};
+        if (auto why = enforce()) return *why;
+      }
+    }
+  }
+
+  /// One worker frame; a reason when the session must end.
+  std::optional<std::string> handle(const Frame& f) {
+    switch (f.type) {
+      case MessageType::tile: {
+        auto tile = decodeTile(f.body, width_, height_);
+        if (!tile) return "the RDP worker sent a bad tile: " + tile.error().message;
+        if (recording_) {
+          recorder::RdpTile t{tile->x,
+                              tile->y,
+                              tile->width,
+                              tile->height,
+                              static_cast<std::uint32_t>(tile->format),
+                              std::move(tile->image)};
+          if (!recording_->append(recorder::RecordKind::rdp_update, kDesktopChannel,
+                                  recorder::Direction::to_client, recorder::encodeRdpTile(t))) {
+            return "the recording failed";
+          }
+        }
+        forward(f);
+        return std::nullopt;
+      }
+      case MessageType::frame_end: {
+        auto end = decodeFrameEnd(f.body);
+        if (!end) return "the RDP worker broke the protocol: " + end.error().message;
+        // Frame ends are recorded too (an rdp_update of size 0x0, format 0, the frame end's
+        // body as pixels): replay draws whole frames and seeks to keyframes.
+        if (recording_ && !recording_->append(recorder::RecordKind::rdp_update, kDesktopChannel,
+                                              recorder::Direction::to_client,
+                                              recorder::encodeRdpTile({0, 0, 0, 0, 0, f.body}))) {
+          return "the recording failed";
+        }
+        lastSent_ = end->sequence;
+        sentAny_ = true;
+        forward(f);
+        return std::nullopt;
+      }
+      case MessageType::closed:
+      case MessageType::failed: {
+        auto why = decodeFailure(f.body);
+        return why ? "the RDP target ended the session: " + why->message
+                   : std::string("the RDP worker broke the protocol");
+      }
+      default:
+        return "the RDP worker broke the protocol: unexpected frame type " +
+               std::to_string(static_cast<int>(f.type));
+    }
+  }
+
+  void forward(const Frame& f) {
+    std::string message;
+    message.reserve(1 + f.body.size());
+    message.push_back(static_cast<char>(f.type));
+    message.append(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    bytesToVendor_ += message.size();
+    backend_.liveFrame(sessionId_, message);
+    io_.frame(std::move(message));
+  }
+
+  /// Window end, revocation and kill: re-checked every second, as in the SSH gateway.
+  std::optional<std::string> enforce() {
+    const RdpDecision d = backend_.recheckAccess(request_.user, request_.asset, request_.source);
+    if (const auto* no = std::get_if<RdpRefuse>(&d)) return "access ended: " + no->reason;
+    allow_ = std::get<RdpAllow>(d);
+    const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
+    if (!warned_ && now >= allow_.until - allow_.limits.warningPeriod) {
+      warned_ = true;
+      const auto left = std::chrono::duration_cast<std::chrono::minutes>(allow_.until - now);
+      const std::string text = "your access window ends at " + core::formatTime(allow_.until) +
+                               " (in " + std::to_string(left.count()) + " min); save your work.";
+      if (recording_) {
+        (void)recording_->append(recorder::RecordKind::marker, kNoticeChannel,
+                                 recorder::Direction::none, bytesOf(text));
+      }
+      io_.notice(text);
+    }
+    return std::nullopt;
+  }
+
+  void end(std::string reason) {
+    ended_ = true;
+    (void)worker_->write(encodeFrame(MessageType::close, {}), std::chrono::milliseconds{200});
+    const std::string how = worker_->stop(std::chrono::seconds{2});
+    if (recording_) {
+      (void)recording_->append(recorder::RecordKind::marker, kNoticeChannel,
+                               recorder::Direction::none, bytesOf("session ended: " + reason));
+      if (auto st = backend_.closeRecording(sessionId_, *recording_); !st) {
+        reason += " (the recording could not be sealed: " + st.error().message + ")";
+      }
+    }
+    backend_.sessionEnded(sessionId_, reason, bytesToTarget_.load(), bytesToVendor_.load());
+    spdlog::info("event=rdp_session_ended session={} reason=\"{}\" worker=\"{}\"", sessionId_,
+                 reason, how);
+    hold_.reset();
+    io_.closed(reason);
+  }
+
+  RdpBackend& backend_;
+  RdpSessionOptions options_;
+  RdpSessionRequest request_;
+  RdpSessionIo io_;
+  const std::string sessionId_;
+  RdpAllow allow_;
+  std::shared_ptr<void> hold_;
+  std::unique_ptr<WorkerProcess> worker_;
+  std::unique_ptr<recorder::RecordingWriter> recording_;
+  FrameReader reader_;
+  std::vector<Frame> pending_;
+  int width_ = 0;
+  int height_ = 0;
+  int wake_ = -1;
+  std::thread thread_;
+  std::atomic<bool> ended_{false};
+  std::atomic<std::uint32_t> lastSent_{0};
+  std::atomic<bool> sentAny_{false};
+  std::atomic<std::uint64_t> bytesToTarget_{0};
+  std::atomic<std::uint64_t> bytesToVendor_{0};
+  bool warned_ = false;
+  std::mutex closeMutex_;
+  std::optional<std::string> closeReason_;
+  std::mutex inputMutex_;
+  std::chrono::steady_clock::time_point inputWindow_{};
+  int inputCount_ = 0;
+};
+
+core::Result<std::unique_ptr<RdpSession>> RdpSession::start(RdpBackend& backend,
+                                                            const RdpSessionOptions& options,
+                                                            RdpSessionRequest request,
+                                                            RdpSessionIo io) {
+  if (request.width < kMinDesktop || request.width > kMaxDesktopWidth ||
+      request.height < kMinDesktop || request.height > kMaxDesktopHeight) {
+    return fail(ErrorCode::invalid_argument,
+                "the desktop size must be within " + std::to_string(kMinDesktop) + "x" +
+                    std::to_string(kMinDesktop) + " and " + std::to_string(kMaxDesktopWidth) + "x" +
+                    std::to_string(kMaxDesktopHeight));
+  }
+  if (!io.frame || !io.notice || !io.closed) {
+    return fail(ErrorCode::invalid_argument, "every RDP session callback is required");
+  }
+  auto impl = std::make_shared<Impl>(backend, options, std::move(request), std::move(io));
+  if (auto st = impl->open(); !st) return st.error();
+  impl->run();
+  return std::unique_ptr<RdpSession>(new RdpSession(std::move(impl)));
+}
+
+RdpSession::~RdpSession() {
+  impl_->requestClose("the browser closed the desktop");
+  impl_->join();
+}
+
+void RdpSession::key(const KeyEvent& k) {
+  char what[32];
+  std::snprintf(what, sizeof what, "key 0x%03x %s", k.scancode, k.down ? "down" : "up");
+  impl_->input(encodeKey(k), std::string(what));
+}
+
+void RdpSession::pointer(const PointerEvent& p) {
+  impl_->input(encodePointer(p), std::nullopt);
+}
+
+void RdpSession::ctrlAltDel() {
+  // Left Ctrl (0x1d), left Alt (0x38), Delete (0x53, extended).
+  static constexpr std::array<std::uint16_t, 3> kCtrlAltDel = {0x1d, 0x38, 0x153};
+  for (const std::uint16_t code : kCtrlAltDel) key({true, code});
+  for (auto it = kCtrlAltDel.rbegin(); it != kCtrlAltDel.rend(); ++it) key({false, *it});
+}
+
+void RdpSession::ack(std::uint32_t sequence) {
+  impl_->ack(sequence);
+}
+void RdpSession::refresh() {
+  impl_->refresh();
+}
+void RdpSession::close(const std::string& reason) {
+  impl_->requestClose(reason);
+}
+std::string RdpSession::sessionId() const {
+  return impl_->sessionId();
+}
+int RdpSession::width() const {
+  return impl_->width();
+}
+int RdpSession::height() const {
+  return impl_->height();
+}
+
+}  // namespace conduit::rdp

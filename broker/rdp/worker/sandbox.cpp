@@ -1,0 +1,100 @@
+#include "sandbox.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace conduit::rdp::worker {
+
+namespace {
+
+std::string errnoText(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+std::string setLimit(int resource, rlim_t value, const char* name) {
+  const rlimit limit{value, value};
+  if (::setrlimit(resource, &limit) != 0) return errnoText(name);
+  return {};
+}
+
+// Drops root for nobody/nogroup: a compromised worker then owns nothing on the host. Not root:
+// the broker already runs it as an unprivileged user, nothing to drop.
+std::string dropRoot(const std::string& ownedDir) {
+  if (::geteuid() != 0) return {};
+  const passwd* user = ::getpwnam("nobody");
+  if (user == nullptr) return "no user nobody";
+  const uid_t uid = user->pw_uid;
+  gid_t gid = user->pw_gid;
+  if (const group* nogroup = ::getgrnam("nogroup"); nogroup != nullptr) gid = nogroup->gr_gid;
+  if (!ownedDir.empty() && ::chown(ownedDir.c_str(), uid, gid) != 0) return errnoText("chown");
+  if (::setgroups(0, nullptr) != 0) return errnoText("setgroups");
+  if (::setgid(gid) != 0) return errnoText("setgid");
+  if (::setuid(uid) != 0) return errnoText("setuid");
+  // Paranoia: a partial drop (saved uid still 0) must not go unnoticed.
+  if (::setuid(0) == 0) return "could regain root after dropping it";
+  return {};
+}
+
+// Default allow: FreeRDP, WinPR, OpenSSL and the sanitizers use a wide, version-dependent set of
+// syscalls; a deny-list of what an exploit needs to leave this process is robust across them.
+std::string installFilter() {
+  scmp_filter_ctx ctx = ::seccomp_init(SCMP_ACT_ALLOW);
+  if (ctx == nullptr) return "seccomp_init failed";
+  const auto deny = SCMP_ACT_ERRNO(EPERM);
+  // Running another program, debugging or reading other processes, changing the file-system
+  // view or namespaces, loading kernel code or BPF, and kernel keyrings: none of these is part
+  // of an RDP client; each is a step of an escape.
+  constexpr std::array kDenied = {
+      "execve",        "execveat",   "ptrace",          "process_vm_readv", "process_vm_writev",
+      "mount",         "umount2",    "pivot_root",      "chroot",           "setns",
+      "unshare",       "bpf",        "perf_event_open", "init_module",      "finit_module",
+      "delete_module", "kexec_load", "keyctl",          "add_key",          "request_key",
+  };
+  int rc = 0;
+  for (const char* name : kDenied) {
+    const int nr = ::seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
+    rc = ::seccomp_rule_add(ctx, deny, nr, 0);
+    if (rc != 0) break;
+  }
+  // New processes (fork, or clone without CLONE_THREAD): a worker only ever adds threads.
+  if (rc == 0)
+    rc = ::seccomp_rule_add(ctx, deny, SCMP_SYS(clone), 1,
+                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+  // clone3 passes its flags in memory a filter cannot read: ENOSYS makes glibc fall back to
+  // clone, where the rule above applies.
+  if (rc == 0) rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  if (rc == 0) rc = ::seccomp_load(ctx);
+  ::seccomp_release(ctx);
+  if (rc != 0) return std::string("seccomp: ") + std::strerror(-rc);
+  return {};
+}
+
+}  // namespace
+
+std::string applySandbox(const std::string& ownedDir) {
+  // A setuid binary or file capability reached later must not raise privileges (and seccomp
+  // without CAP_SYS_ADMIN requires it).
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errnoText("no_new_privs");
+  // A core dump would hold the password and the screen contents.
+  if (auto e = setLimit(RLIMIT_CORE, 0, "RLIMIT_CORE"); !e.empty()) return e;
+  // 64 descriptors: one socket to the broker, one to the server, a few for WinPR events and
+  // libraries; more is a leak or an attack.
+  if (auto e = setLimit(RLIMIT_NOFILE, 64, "RLIMIT_NOFILE"); !e.empty()) return e;
+  // The worker writes no files (the certificate store is disabled); stderr and sockets are not
+  // files under this limit. No RLIMIT_AS: ASan reserves terabytes of virtual memory.
+  if (auto e = setLimit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE"); !e.empty()) return e;
+  if (auto e = dropRoot(ownedDir); !e.empty()) return e;
+  return installFilter();
+}
+
+}  // namespace conduit::rdp::worker

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+
+namespace conduit::rdp::worker {
+
+/// Confines this process before it talks to an RDP server: no new privileges, no core dumps,
+/// few descriptors, no file writes, nobody/nogroup when started as root, and a seccomp filter
+/// against exec, fork, ptrace, namespaces, mounts, modules and kernel keyrings.
+/// `ownedDir` (may be empty) is handed to the dropped user first. Returns an error message
+/// (empty on success); the caller must not connect if it fails.
+std::string applySandbox(const std::string& ownedDir);
+
+}  // namespace conduit::rdp::worker

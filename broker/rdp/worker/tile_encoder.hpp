@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace conduit::rdp::worker {
+
+/// A read-only view of the GDI's frame buffer: 32-bit BGRX pixels, `stride` bytes per row.
+struct PixelView {
+  const std::uint8_t* data = nullptr;
+  std::uint32_t stride = 0;
+  int width = 0;
+  int height = 0;
+};
+
+struct Rect {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+};
+
+/// Encodes the rectangle (inside the view) as an RGB PNG: zlib level 1 and the Sub filter,
+/// because latency matters more than bytes on a LAN. nullopt if libpng fails.
+std::optional<std::vector<std::uint8_t>> encodePng(const PixelView& view, const Rect& rect);
+
+/// Encodes the rectangle as a baseline JPEG of the given quality (1..100). nullopt on failure.
+std::optional<std::vector<std::uint8_t>> encodeJpeg(const PixelView& view, const Rect& rect,
+                                                    int quality);
+
+}  // namespace conduit::rdp::worker

@@ -1,0 +1,359 @@
+// #/rdp/<asset>: the remote desktop in the browser (docs/rdp.md, "Browser protocol"). The broker
+// runs the RDP client in a worker process and sends changed screen tiles; this page draws them on
+// a canvas in arrival order, acknowledges each whole frame (the server sends at most two frames
+// ahead of the last ack) and sends keys and pointer events back as RDP scancodes and pointer
+// flags. As with the terminal, a closed session stays closed: no automatic reconnect.
+import { get, openSocket } from '../api.js';
+import { h, replace } from '../dom.js';
+import { badge, card, showError } from '../ui.js';
+import { fmtDuration, fmtWindow } from '../format.js';
+import { describeClose, parseMessage } from '../term.js';
+import { scancodeFor } from '../rdp_keys.js';
+
+const GRANTS_MS = 5000;
+// Under 5 minutes left the countdown turns amber, as on the vendor page.
+const WARN_SECONDS = 300;
+// The desktop sizes the broker accepts (worker_protocol.hpp kMinDesktop, kMaxDesktop*).
+const MIN_SIZE = 200;
+const MAX_WIDTH = 4096;
+const MAX_HEIGHT = 2160;
+
+const MSG_TILE = 0x82;
+const MSG_FRAME_END = 0x83;
+const TILE_HEADER = 10; // type, u16 x, y, width, height, u8 format
+const FORMATS = { 1: 'image/png', 2: 'image/jpeg' };
+
+// RDP pointer flags (MS-RDPBCGR 2.2.8.1.1.3.1.1.3).
+const PTR_MOVE = 0x0800;
+const PTR_DOWN = 0x8000;
+const PTR_BUTTONS = { 0: 0x1000, 1: 0x4000, 2: 0x2000 }; // MouseEvent.button: left, middle, right
+const PTR_WHEEL = 0x0200;
+const PTR_ROTATION_MASK = 0x01ff; // 9-bit two's complement: 0x100 is the negative sign
+const WHEEL_NOTCH = 120;
+
+const clamp = (value, low, high) => Math.min(high, Math.max(low, Math.round(value)));
+
+/// The grant this session runs under: the vendor's grant covering rdp to `asset`, active first.
+function coveringGrant(list, asset) {
+  const candidates = (Array.isArray(list) ? list : [])
+    .filter((g) => g.asset === asset && Array.isArray(g.protocols) && g.protocols.includes('rdp'));
+  candidates.sort((a, b) => Number(b.state === 'active') - Number(a.state === 'active')
+    || (Number(b.seconds_left) || 0) - (Number(a.seconds_left) || 0));
+  return candidates[0] ?? null;
+}
+
+export function renderRdp(root, context) {
+  const asset = context.arg;
+  if (!asset) {
+    root.append(card('Remote desktop', {}, h('p', {}, 'No asset chosen. ', h('a', { href: '#/vendor' }, 'Back to my access'))));
+    return;
+  }
+
+  const timeLabel = h('span', {}, 'Time left');
+  const timeLeft = h('span', { class: 'term-time-left', id: 'rdp-time-left' }, '…');
+  const status = h('p', { class: 'term-status term-status-connecting', id: 'rdp-status', role: 'status' }, 'connecting…');
+  const sessionId = h('code', { id: 'rdp-session', class: 'term-session-id' });
+  const sessionBox = h('span', { class: 'term-session', hidden: true }, 'Session ', sessionId);
+  const notice = h('p', { class: 'term-notice', id: 'rdp-notice', role: 'status' });
+  const cadButton = h('button', { type: 'button', class: 'btn btn-small', id: 'rdp-cad', disabled: true,
+    title: 'Send Ctrl+Alt+Del to the remote desktop' }, 'Ctrl+Alt+Del');
+  const refreshButton = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-refresh', disabled: true,
+    title: 'Redraw the whole screen' }, 'Refresh');
+  const disconnectButton = h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', id: 'rdp-disconnect', disabled: true },
+    'Disconnect');
+  const canvas = h('canvas', { id: 'rdp-canvas', class: 'rdp-canvas', tabindex: '0', width: '1024', height: '768',
+    'aria-label': `Remote desktop of ${asset}`, dataset: { frames: '0' } });
+  const area = h('div', { class: 'rdp-area', id: 'rdp-area' }, canvas);
+  const closedReason = h('span', { class: 'term-closed-reason', id: 'rdp-closed-reason' });
+  const closedBox = h('div', { class: 'term-closed rdp-closed', hidden: true },
+    closedReason,
+    h('a', { href: '#/vendor', class: 'btn btn-small', id: 'rdp-back' }, 'Back to my access'));
+
+  root.append(h('div', { class: 'page-stack term-page' },
+    h('div', { class: 'term-head' },
+      h('a', { href: '#/vendor', class: 'btn btn-small btn-quiet' }, '← My access'),
+      h('h1', { class: 'term-title' }, 'Remote desktop', h('span', { class: 'mono term-asset', id: 'rdp-asset' }, asset)),
+      h('div', { class: 'term-grant', id: 'rdp-grant' }, timeLabel, timeLeft)),
+    h('section', { class: 'card term-card', 'aria-label': `Remote desktop of ${asset}` },
+      h('div', { class: 'term-bar' }, status,
+        h('div', { class: 'rdp-right' }, sessionBox, cadButton, refreshButton, disconnectButton)),
+      notice,
+      closedBox,
+      h('div', { class: 'rdp-panel' }, area))));
+
+  // ---- the grant's time left (GET /grants), counting down every second between refreshes ----
+  let grant = null;
+  let deadline = 0;
+  const tick = () => {
+    let text = 'no grant';
+    let warn = false;
+    timeLabel.textContent = grant ? (grant.state === 'active' ? 'Time left' : 'Grant') : 'Grant';
+    if (grant && grant.state !== 'active') {
+      replace(timeLeft, badge(grant.state));
+      timeLeft.classList.remove('warn-text');
+      return;
+    }
+    if (grant) {
+      const startsAt = Date.parse(grant.not_before) || 0;
+      if (startsAt > Date.now()) {
+        text = `starts in ${fmtDuration((startsAt - Date.now()) / 1000)}`;
+      } else {
+        const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+        text = left > 0 ? fmtDuration(left) : 'ended';
+        warn = left > 0 && left < WARN_SECONDS;
+      }
+    }
+    if (timeLeft.textContent !== text || timeLeft.firstElementChild) timeLeft.textContent = text;
+    timeLeft.classList.toggle('warn-text', warn);
+  };
+  const applyGrants = (list) => {
+    grant = coveringGrant(list, asset);
+    deadline = Date.now() + (Number(grant?.seconds_left) || 0) * 1000;
+    timeLeft.title = grant ? `Grant #${grant.id}: ${fmtWindow(grant.not_before, grant.not_after)}` : '';
+    tick();
+  };
+  const ticker = setInterval(tick, 1000);
+  context.onCleanup(() => clearInterval(ticker));
+
+  // ---- the session --------------------------------------------------------------------------
+  let ended = false;
+  let refreshGrants = () => {};
+  let stopInput = () => {};
+  const finish = (reason) => {
+    if (ended || !context.alive) return;
+    ended = true;
+    stopInput();
+    // Said once, in the closed bar; the status line and the notice area do not repeat it.
+    status.textContent = 'closed';
+    status.className = 'term-status term-status-closed';
+    notice.textContent = '';
+    closedReason.textContent = `The remote desktop is closed: ${reason.replace(/[.\s]+$/, '')}.`;
+    closedBox.hidden = false;
+    canvas.classList.add('rdp-canvas-closed');
+    for (const button of [cadButton, refreshButton, disconnectButton]) button.disabled = true;
+    // A kill suspends the grant, a revoke ends it: show that now, not at the next refresh.
+    refreshGrants();
+  };
+
+  (async () => {
+    // The grant decides whether there is anything to connect to; if the list cannot be loaded,
+    // try anyway: the server decides.
+    let list = null;
+    try {
+      list = await get('/api/v1/grants');
+    } catch (error) {
+      if (error.status === 401) return;
+      if (context.alive) showError(error);
+    }
+    if (!context.alive) return;
+    if (list) applyGrants(list);
+    refreshGrants = context.every(GRANTS_MS, async () => {
+      const fresh = await get('/api/v1/grants');
+      if (context.alive) applyGrants(fresh);
+    });
+    if (list && grant?.state !== 'active') {
+      finish(grant ? `your grant to ${asset} is ${grant.state}` : `you have no grant covering rdp to ${asset}`);
+      return;
+    }
+    connect();
+  })();
+
+  function connect() {
+    // The desktop is asked for at the size of the area it is shown in (CSS pixels).
+    const width = clamp(area.clientWidth || 1024, MIN_SIZE, MAX_WIDTH);
+    const height = clamp(area.clientHeight || 768, MIN_SIZE, MAX_HEIGHT);
+    canvas.width = width;
+    canvas.height = height;
+    const ctx = canvas.getContext('2d');
+    const socket = openSocket(`/api/v1/rdp?asset=${encodeURIComponent(asset)}&width=${width}&height=${height}`);
+    let opened = false;
+    let started = false;
+    let reason = null;
+    let frames = 0;
+    let badTiles = 0;
+    // Tiles decode asynchronously; one promise chain keeps drawing (and acks) in arrival order.
+    let drawing = Promise.resolve();
+
+    const send = (message) => {
+      if (!ended && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    };
+
+    const onTile = (bytes) => {
+      if (bytes.length < TILE_HEADER) return;
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const x = view.getUint16(1, true);
+      const y = view.getUint16(3, true);
+      const type = FORMATS[bytes[9]];
+      if (!type) {
+        badTiles += 1;
+        return;
+      }
+      const blob = new Blob([bytes.subarray(TILE_HEADER)], { type });
+      drawing = drawing.then(async () => {
+        if (!context.alive) return;
+        const bitmap = await createImageBitmap(blob);
+        ctx.drawImage(bitmap, x, y);
+        bitmap.close();
+      }).catch(() => {
+        // One undecodable tile leaves a stale patch until the next keyframe; the session goes on.
+        badTiles += 1;
+      });
+    };
+    const onFrameEnd = (bytes) => {
+      if (bytes.length < 6) return;
+      const seq = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, true);
+      drawing = drawing.then(() => {
+        if (!context.alive) return;
+        frames += 1;
+        canvas.dataset.frames = String(frames);
+        if (badTiles) canvas.dataset.badTiles = String(badTiles);
+        // The flow control: acknowledged only once every tile of the frame is on the canvas.
+        send({ type: 'ack', seq });
+      });
+    };
+
+    socket.addEventListener('open', () => {
+      opened = true;
+    });
+    socket.addEventListener('message', (event) => {
+      if (!context.alive) return;
+      if (typeof event.data !== 'string') {
+        const bytes = new Uint8Array(event.data);
+        if (bytes[0] === MSG_TILE) onTile(bytes);
+        else if (bytes[0] === MSG_FRAME_END) onFrameEnd(bytes);
+        return;
+      }
+      const message = parseMessage(event.data);
+      if (message?.type === 'started') {
+        const id = String(message.session_id ?? '');
+        sessionId.textContent = id;
+        sessionId.dataset.sessionId = id;
+        sessionBox.hidden = false;
+        // The desktop's actual size (the server may not give the one asked for).
+        const w = Number(message.width);
+        const hgt = Number(message.height);
+        if (w > 0 && hgt > 0 && (w !== canvas.width || hgt !== canvas.height)) {
+          canvas.width = w;
+          canvas.height = hgt;
+        }
+        canvas.dataset.desktop = `${canvas.width}x${canvas.height}`;
+        status.textContent = `connected — session ${id}`;
+        status.className = 'term-status term-status-connected';
+        started = true;
+        for (const button of [cadButton, refreshButton, disconnectButton]) button.disabled = false;
+        canvas.focus();
+      } else if (message?.type === 'notice') {
+        notice.textContent = String(message.message ?? '');
+      } else if (message?.type === 'closed') {
+        reason = String(message.reason ?? '') || null;
+        stopInput();
+      }
+    });
+    socket.addEventListener('close', (event) => {
+      if (!context.alive) return;
+      finish(reason ?? describeClose(event, opened));
+      // A refused upgrade says nothing to the page; if it was an ended sign-in, this call's 401
+      // takes the user to the sign-in page.
+      if (!opened) get('/api/v1/me').catch(() => {});
+    });
+
+    // ---- keyboard: only while the canvas has the focus ----
+    const held = new Map(); // KeyboardEvent.code -> scancode, keys down on the remote side
+    const releaseAll = () => {
+      for (const code of held.values()) send({ type: 'key', code, down: false });
+      held.clear();
+    };
+    const onKey = (event) => {
+      const code = scancodeFor(event.code);
+      if (code == null || !started) return;
+      event.preventDefault();
+      const down = event.type === 'keydown';
+      if (down) held.set(event.code, code);
+      else if (!held.delete(event.code)) return; // its down went elsewhere (before the focus)
+      send({ type: 'key', code, down });
+    };
+    canvas.addEventListener('keydown', onKey);
+    canvas.addEventListener('keyup', onKey);
+    // A key still down when the focus leaves would stay down on the remote desktop.
+    canvas.addEventListener('blur', releaseAll);
+
+    // ---- pointer: CSS pixels on the (possibly scaled) canvas -> desktop pixels ----
+    const position = (event) => {
+      const rect = canvas.getBoundingClientRect();
+      const x = rect.width ? ((event.clientX - rect.left) * canvas.width) / rect.width : 0;
+      const y = rect.height ? ((event.clientY - rect.top) * canvas.height) / rect.height : 0;
+      return { x: clamp(x, 0, canvas.width - 1), y: clamp(y, 0, canvas.height - 1) };
+    };
+    const pointer = (flags, at) => send({ type: 'pointer', x: at.x, y: at.y, flags });
+    let pendingMove = null;
+    let moveFrame = 0;
+    const onMove = (event) => {
+      if (!started) return;
+      pendingMove = position(event);
+      // One move per animation frame: the screen cannot show more, and each is a frame to send.
+      if (!moveFrame) {
+        moveFrame = requestAnimationFrame(() => {
+          moveFrame = 0;
+          if (pendingMove) pointer(PTR_MOVE, pendingMove);
+          pendingMove = null;
+        });
+      }
+    };
+    const onButton = (event) => {
+      const button = PTR_BUTTONS[event.button];
+      if (!button || !started) return;
+      event.preventDefault();
+      if (event.type === 'mousedown') canvas.focus();
+      // The click lands where the pointer is now, not where the pending move would put it later.
+      pendingMove = null;
+      pointer(event.type === 'mousedown' ? PTR_DOWN | button : button, position(event));
+    };
+    const onWheel = (event) => {
+      if (!started) return;
+      event.preventDefault();
+      if (!event.deltaY) return;
+      // One notch (120) per wheel event, in the event's direction: RDP's rotation is +-255 at most
+      // and pixel deltas differ wildly between browsers and devices. Scrolling down is negative.
+      const rotation = event.deltaY > 0 ? -WHEEL_NOTCH : WHEEL_NOTCH;
+      pointer(PTR_WHEEL | (rotation & PTR_ROTATION_MASK), position(event));
+    };
+    const onContextMenu = (event) => event.preventDefault();
+    canvas.addEventListener('mousemove', onMove);
+    canvas.addEventListener('mousedown', onButton);
+    canvas.addEventListener('mouseup', onButton);
+    canvas.addEventListener('wheel', onWheel, { passive: false });
+    canvas.addEventListener('contextmenu', onContextMenu);
+
+    stopInput = () => {
+      releaseAll();
+      started = false;
+      if (moveFrame) cancelAnimationFrame(moveFrame);
+      moveFrame = 0;
+      pendingMove = null;
+    };
+
+    // ---- buttons ----
+    const onCad = () => {
+      send({ type: 'cad' });
+      canvas.focus();
+    };
+    const onRefresh = () => {
+      send({ type: 'refresh' });
+      canvas.focus();
+    };
+    const onDisconnect = () => {
+      reason = 'you disconnected';
+      stopInput();
+      if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) socket.close(1000, 'disconnected');
+      finish(reason);
+    };
+    cadButton.addEventListener('click', onCad);
+    refreshButton.addEventListener('click', onRefresh);
+    disconnectButton.addEventListener('click', onDisconnect);
+
+    context.onCleanup(() => {
+      stopInput();
+      if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) socket.close(1000, 'page closed');
+    });
+  }
+}

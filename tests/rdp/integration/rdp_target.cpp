@@ -1,0 +1,135 @@
+#include "rdp/integration/rdp_target.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace conduit::test {
+
+namespace {
+
+std::string randomPassword() {
+  std::random_device rd;
+  static constexpr char kChars[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string out = "Pw-";
+  for (int i = 0; i < 16; ++i) out.push_back(kChars[rd() % (sizeof kChars - 1)]);
+  return out;
+}
+
+// Reads Xvfb's display number from the -displayfd pipe (a line "N\n").
+int readDisplay(int fd, int timeoutMs) {
+  std::string text;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (text.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return -1;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[32];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return -1;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return std::stoi(text);
+}
+
+}  // namespace
+
+std::uint16_t freeLocalPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool waitForTcp(std::uint16_t port, int timeoutMs) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < end) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+RdpTarget::RdpTarget(Options options) : options_(std::move(options)) {
+  if (options_.password.empty()) options_.password = randomPassword();
+
+  // Xvfb picks a free display itself and writes its number to the -displayfd descriptor: no
+  // race with other tests (or another engineer's X servers) over display numbers.
+  int pipeFds[2];
+  if (::pipe2(pipeFds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const int childEnd = ::fcntl(pipeFds[1], F_DUPFD, 3);  // without O_CLOEXEC: Xvfb inherits it
+  xvfb_ = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/Xvfb", "-displayfd", std::to_string(childEnd), "-screen",
+                               "0", "1024x768x24", "-nolisten", "tcp"});
+  ::close(childEnd);
+  ::close(pipeFds[1]);
+  display_ = readDisplay(pipeFds[0], 10000);
+  ::close(pipeFds[0]);
+  if (display_ < 0) throw std::runtime_error("Xvfb did not start: " + xvfb_->errors());
+  const std::string displayEnv = "DISPLAY=:" + std::to_string(display_);
+
+  std::vector<std::string> command = options_.command;
+  if (command.empty()) command = {"sh", "-c", "cat > '" + file().string() + "'"};
+  // 170x58 characters (~1020x754 px with the default font) fill the screen, so the pointer
+  // (which starts at the centre) is over the xterm and keys go to it without a window manager.
+  std::vector<std::string> xterm = {"/usr/bin/env", displayEnv,   "xterm",
+                                    "-geometry",    "170x58+0+0", "-e"};
+  xterm.insert(xterm.end(), command.begin(), command.end());
+  xterm_ = std::make_unique<Process>(xterm);
+
+  const auto [rc, sam] =
+      runCommand({"winpr-hash", "-u", options_.user, "-p", options_.password, "-f", "sam"});
+  if (rc != 0) throw std::runtime_error("winpr-hash failed: " + sam);
+  const auto samFile = dir_ / "sam.txt";
+  writeText(samFile, sam);
+
+  for (int attempt = 0; attempt < 3 && port_ == 0; ++attempt) {
+    const std::uint16_t port = freeLocalPort();
+    server_ = std::make_unique<Process>(std::vector<std::string>{
+        "/usr/bin/env", displayEnv, "freerdp-shadow-cli", "/port:" + std::to_string(port),
+        "/bind-address:127.0.0.1", "/sec:nla", "/sam-file:" + samFile.string()});
+    if (waitForTcp(port, 10000)) port_ = port;
+  }
+  if (port_ == 0) throw std::runtime_error("freerdp-shadow-cli did not listen");
+}
+
+RdpTarget::~RdpTarget() {
+  server_.reset();
+  xterm_.reset();
+  xvfb_.reset();
+}
+
+void RdpTarget::stopServer() {
+  if (server_) {
+    server_->signal(SIGKILL);
+    server_->wait(std::chrono::seconds(5));
+  }
+}
+
+}  // namespace conduit::test

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace conduit::test {
+
+/// A real RDP server for tests: Xvfb on a free display (1024x768x24), an xterm on it running a
+/// command, and freerdp-shadow-cli sharing that display on 127.0.0.1 (a free port) with NLA
+/// against a SAM file. Everything is killed when this is destroyed.
+class RdpTarget {
+ public:
+  struct Options {
+    std::string user = "vendor";
+    std::string password;  // empty: a random one
+    // The xterm's command; empty: `sh -c 'cat > FILE'` (file() then holds what was typed).
+    std::vector<std::string> command;
+  };
+
+  /// Starts the three processes and waits until the server accepts TCP connections; throws
+  /// std::runtime_error if any of them does not come up.
+  explicit RdpTarget(Options options);
+  RdpTarget() : RdpTarget(Options{}) {}
+  ~RdpTarget();
+  RdpTarget(const RdpTarget&) = delete;
+  RdpTarget& operator=(const RdpTarget&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  const std::string& user() const { return options_.user; }
+  const std::string& password() const { return options_.password; }
+  int display() const { return display_; }
+  /// Where the default command writes what is typed into the xterm.
+  std::filesystem::path file() const { return dir_ / "typed.txt"; }
+  /// Kills the RDP server only (Xvfb and the xterm stay): a server that dies mid-session.
+  void stopServer();
+
+ private:
+  Options options_;
+  TempDir dir_;
+  int display_ = -1;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Process> xvfb_;
+  std::unique_ptr<Process> xterm_;
+  std::unique_ptr<Process> server_;
+};
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t freeLocalPort();
+/// Waits until 127.0.0.1:port accepts a TCP connection; false after the timeout.
+bool waitForTcp(std::uint16_t port, int timeoutMs);
+
+}  // namespace conduit::test

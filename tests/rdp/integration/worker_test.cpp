@@ -1,0 +1,365 @@
+// conduit-rdp-worker against a real RDP server (freerdp-shadow-cli on Xvfb): certificate
+// learning and pinning, credentials, frames and tiles, keyboard input, bad broker frames and a
+// server that dies mid-session.
+
+#include <fcntl.h>
+#include <png.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "conduit/rdp/worker_protocol.hpp"
+#include "rdp/integration/rdp_target.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+using namespace conduit::rdp;
+using conduit::test::Process;
+using conduit::test::RdpTarget;
+using Clock = std::chrono::steady_clock;
+
+/// The worker process with the broker's end of its socketpair.
+class Worker {
+ public:
+  Worker() {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    fd_ = fds[0];
+    const int childEnd = ::fcntl(fds[1], F_DUPFD, 3);  // without O_CLOEXEC: the worker's end
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{CONDUIT_RDP_WORKER, "--fd", std::to_string(childEnd)});
+    ::close(childEnd);
+    ::close(fds[1]);
+  }
+  ~Worker() { ::close(fd_); }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void send(const Bytes& frame) {
+    REQUIRE(::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(frame.size()));
+  }
+
+  /// The next frame from the worker, nullopt on timeout or EOF.
+  std::optional<Frame> next(std::chrono::milliseconds timeout) {
+    const auto end = Clock::now() + timeout;
+    while (pending_.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
+      if (left.count() <= 0 || eof_) return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      std::uint8_t buf[65536];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        eof_ = true;
+        continue;
+      }
+      auto frames = reader_.feed(std::span(buf, static_cast<std::size_t>(n)));
+      REQUIRE(frames.ok());
+      for (auto& f : *frames) pending_.push_back(std::move(f));
+    }
+    Frame f = std::move(pending_.front());
+    pending_.erase(pending_.begin());
+    return f;
+  }
+
+  Process& process() { return *process_; }
+
+ private:
+  int fd_ = -1;
+  std::unique_ptr<Process> process_;
+  FrameReader reader_;
+  std::vector<Frame> pending_;
+  bool eof_ = false;
+};
+
+ConnectRequest requestFor(const RdpTarget& target) {
+  ConnectRequest r;
+  r.host = "127.0.0.1";
+  r.port = target.port();
+  r.username = target.user();
+  r.security = Security::nla;
+  r.connectTimeoutMs = 5000;
+  return r;
+}
+
+Bytes connectFrame(const ConnectRequest& r, const std::string& password) {
+  return encodeConnect(
+      r, std::span(reinterpret_cast<const std::uint8_t*>(password.data()), password.size()));
+}
+
+// One server for the cases that do not kill it: Xvfb + shadow server take seconds to start.
+RdpTarget& sharedTarget() {
+  static RdpTarget target;
+  return target;
+}
+
+std::string learnFingerprint(RdpTarget& target) {
+  static std::string learnt;
+  if (!learnt.empty()) return learnt;
+  Worker worker;
+  auto r = requestFor(target);
+  r.learnCertificate = true;
+  worker.send(connectFrame(r, target.password()));
+  auto frame = worker.next(std::chrono::seconds(15));
+  REQUIRE(frame);
+  INFO(worker.process().errors());
+  REQUIRE(frame->type == MessageType::connected);
+  auto connected = decodeConnected(frame->body);
+  REQUIRE(connected.ok());
+  learnt = connected->certificateSha256;
+  CHECK(worker.process().wait(std::chrono::seconds(10)) == 0);
+  return learnt;
+}
+
+struct Decoded {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> rgb;
+};
+
+Decoded decodePng(const Bytes& image) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  REQUIRE(png_image_begin_read_from_memory(&png, image.data(), image.size()) != 0);
+  png.format = PNG_FORMAT_RGB;
+  Decoded out{static_cast<int>(png.width), static_cast<int>(png.height), {}};
+  out.rgb.resize(PNG_IMAGE_SIZE(png));
+  REQUIRE(png_image_finish_read(&png, nullptr, out.rgb.data(), 0, nullptr) != 0);
+  return out;
+}
+
+bool nonUniform(const Decoded& d) {
+  for (std::size_t i = 3; i + 2 < d.rgb.size(); i += 3)
+    if (d.rgb[i] != d.rgb[0] || d.rgb[i + 1] != d.rgb[1] || d.rgb[i + 2] != d.rgb[2]) return true;
+  return false;
+}
+
+// Reads frames until a frame_end, acking it; returns the tiles and the frame end.
+struct WholeFrame {
+  std::vector<Tile> tiles;
+  FrameEnd end;
+};
+std::optional<WholeFrame> readFrame(Worker& worker, int width, int height,
+                                    std::chrono::milliseconds timeout) {
+  WholeFrame out;
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    auto f =
+        worker.next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    if (!f) return std::nullopt;
+    if (f->type == MessageType::tile) {
+      auto tile = decodeTile(f->body, width, height);
+      REQUIRE(tile.ok());
+      out.tiles.push_back(std::move(*tile));
+    } else if (f->type == MessageType::frame_end) {
+      auto end = decodeFrameEnd(f->body);
+      REQUIRE(end.ok());
+      out.end = *end;
+      worker.send(encodeAck(end->sequence));
+      return out;
+    } else {
+      FAIL("unexpected frame type " << static_cast<int>(f->type));
+    }
+  }
+  return std::nullopt;
+}
+
+Connected expectConnected(Worker& worker) {
+  auto frame = worker.next(std::chrono::seconds(15));
+  INFO(worker.process().errors());
+  REQUIRE(frame);
+  if (frame->type == MessageType::failed) FAIL(std::string(frame->body.begin(), frame->body.end()));
+  REQUIRE(frame->type == MessageType::connected);
+  auto connected = decodeConnected(frame->body);
+  REQUIRE(connected.ok());
+  return *connected;
+}
+
+Failure expectFailure(Worker& worker) {
+  auto frame = worker.next(std::chrono::seconds(20));
+  INFO(worker.process().errors());
+  REQUIRE(frame);
+  REQUIRE(frame->type == MessageType::failed);
+  auto failure = decodeFailure(frame->body);
+  REQUIRE(failure.ok());
+  return *failure;
+}
+
+void typeKey(Worker& worker, std::uint16_t scancode) {
+  worker.send(encodeKey(KeyEvent{true, scancode}));
+  worker.send(encodeKey(KeyEvent{false, scancode}));
+}
+
+}  // namespace
+
+TEST_CASE("rdp worker learns the server certificate and sends no frames", "[rdp][worker]") {
+  auto& target = sharedTarget();
+  Worker worker;
+  auto r = requestFor(target);
+  r.learnCertificate = true;
+  worker.send(connectFrame(r, target.password()));
+  const auto connected = expectConnected(worker);
+  CHECK(connected.certificateSha256.size() == 64);
+  CHECK(connected.certificateSha256.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(connected.width == 1024);
+  CHECK(connected.height == 768);
+  CHECK_FALSE(worker.next(std::chrono::seconds(5)));  // closed, no tiles
+  REQUIRE(worker.process().wait(std::chrono::seconds(5)) == 0);
+  CHECK(worker.process().errors().find(target.password()) == std::string::npos);
+}
+
+TEST_CASE("rdp worker streams the desktop and types into it", "[rdp][worker]") {
+  auto& target = sharedTarget();
+  const auto fingerprint = learnFingerprint(target);
+  Worker worker;
+  auto r = requestFor(target);
+  r.certificateSha256 = fingerprint;
+  const auto started = Clock::now();
+  worker.send(connectFrame(r, target.password()));
+  const auto connected = expectConnected(worker);
+  CHECK(connected.certificateSha256 == fingerprint);
+  const int w = connected.width, h = connected.height;
+
+  auto first = readFrame(worker, w, h, std::chrono::seconds(3));
+  INFO(worker.process().errors());
+  REQUIRE(first);
+  std::cerr << "INFO: connect to first frame: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms (" << first->tiles.size() << " tiles)\n";
+  CHECK(first->end.keyframe);
+  long long area = 0;
+  bool sawDetail = false;
+  for (const auto& tile : first->tiles) {
+    CHECK(tile.width <= 256);
+    CHECK(tile.height <= 256);
+    area += static_cast<long long>(tile.width) * tile.height;
+    if (tile.format == TileFormat::png) {
+      const auto d = decodePng(tile.image);
+      CHECK(d.width == tile.width);
+      CHECK(d.height == tile.height);
+      sawDetail = sawDetail || nonUniform(d);
+    }
+  }
+  CHECK(area == static_cast<long long>(w) * h);
+  CHECK(sawDetail);
+
+  // Pointer over the xterm, then "hello" Enter.
+  worker.send(encodePointer(PointerEvent{kPtrMove, 200, 200}));
+  for (const int sc : {0x23, 0x12, 0x26, 0x26, 0x18, 0x1C})
+    typeKey(worker, static_cast<std::uint16_t>(sc));
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  std::string typed;
+  while (Clock::now() < deadline) {
+    (void)readFrame(worker, w, h, std::chrono::milliseconds(200));
+    typed = conduit::test::readText(target.file());
+    if (typed.find("hello") != std::string::npos) break;
+  }
+  CHECK(typed.find("hello") != std::string::npos);
+
+  worker.send(encodeFrame(MessageType::close, {}));
+  // Drain until EOF, then the exit code.
+  while (worker.next(std::chrono::seconds(5))) {
+  }
+  CHECK(worker.process().wait(std::chrono::seconds(10)) == 0);
+  CHECK(worker.process().errors().find(target.password()) == std::string::npos);
+  // The worker's own timing lines ("connected in", "first frame ... after connect").
+  const auto& log = worker.process().errors();
+  for (const char* needle : {"connected in", "first frame"}) {
+    const auto at = log.find(needle);
+    if (at != std::string::npos)
+      std::cerr << "INFO: worker: " << log.substr(at, log.find('\n', at) - at) << "\n";
+  }
+}
+
+TEST_CASE("rdp worker reports a wrong password as credentials", "[rdp][worker]") {
+  auto& target = sharedTarget();
+  const auto fingerprint = learnFingerprint(target);
+  Worker worker;
+  auto r = requestFor(target);
+  r.certificateSha256 = fingerprint;
+  worker.send(connectFrame(r, "not-the-password"));
+  const auto failure = expectFailure(worker);
+  CHECK(failure.code == "credentials");
+  const auto code = worker.process().wait(std::chrono::seconds(10));
+  REQUIRE(code);
+  CHECK(*code != 0);
+}
+
+TEST_CASE("rdp worker refuses a certificate that is not the pinned one", "[rdp][worker]") {
+  auto& target = sharedTarget();
+  const auto fingerprint = learnFingerprint(target);
+  const std::string wrong(64, 'a');
+  Worker worker;
+  auto r = requestFor(target);
+  r.certificateSha256 = wrong;
+  worker.send(connectFrame(r, target.password()));
+  const auto failure = expectFailure(worker);
+  CHECK(failure.code == "certificate");
+  CHECK(failure.message.find(wrong) != std::string::npos);
+  CHECK(failure.message.find(fingerprint) != std::string::npos);
+  const auto code = worker.process().wait(std::chrono::seconds(10));
+  REQUIRE(code);
+  CHECK(*code != 0);
+}
+
+TEST_CASE("rdp worker exits on a garbage frame from the broker", "[rdp][worker]") {
+  auto& target = sharedTarget();
+  const auto fingerprint = learnFingerprint(target);
+  Worker worker;
+  auto r = requestFor(target);
+  r.certificateSha256 = fingerprint;
+  worker.send(connectFrame(r, target.password()));
+  (void)expectConnected(worker);
+  worker.send(Bytes{1, 0, 0, 0, 0x7F});  // length 1, unknown type
+  const auto code = worker.process().wait(std::chrono::seconds(10));
+  INFO(worker.process().errors());
+  REQUIRE(code);
+  CHECK(*code != 0);
+}
+
+TEST_CASE("rdp worker ends when the server dies mid-session", "[rdp][worker]") {
+  RdpTarget target;
+  Worker learner;
+  auto r = requestFor(target);
+  r.learnCertificate = true;
+  learner.send(connectFrame(r, target.password()));
+  const auto fingerprint = expectConnected(learner).certificateSha256;
+  CHECK(learner.process().wait(std::chrono::seconds(10)) == 0);
+
+  Worker worker;
+  r.learnCertificate = false;
+  r.certificateSha256 = fingerprint;
+  worker.send(connectFrame(r, target.password()));
+  const auto connected = expectConnected(worker);
+  REQUIRE(readFrame(worker, connected.width, connected.height, std::chrono::seconds(3)));
+  target.stopServer();
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  std::optional<MessageType> last;
+  while (Clock::now() < deadline) {
+    auto f = worker.next(std::chrono::seconds(1));
+    if (!f) {
+      if (worker.process().wait(std::chrono::milliseconds(10))) break;
+      continue;
+    }
+    if (f->type == MessageType::frame_end) {
+      auto end = decodeFrameEnd(f->body);
+      REQUIRE(end.ok());
+      worker.send(encodeAck(end->sequence));
+    }
+    if (f->type == MessageType::closed || f->type == MessageType::failed) last = f->type;
+  }
+  INFO(worker.process().errors());
+  CHECK(last.has_value());
+  CHECK(worker.process().wait(std::chrono::seconds(5)).has_value());
+}
