@@ -2,9 +2,13 @@
 # Starts the demo's local targets:
 #  - the simulated PLC `conduit-demo-plc` (Modbus/TCP, libmodbus) on 127.0.0.1:1502, the demo
 #    asset plc-1; it needs no account, so it runs as any user;
+#  - an engineering workstation for the demo asset ews-1: an xterm on an Xvfb display, shown by
+#    FreeRDP's shadow server on 127.0.0.1:13389 with NLA for the account `conduit-demo` (its own
+#    SAM file, so no system account); the password is new on every run, stored in the vault as
+#    ews-1/rdp and in DATA_DIR/demo-targets/rdp.password (0600);
 #  - as root only: an OpenSSH sshd on 127.0.0.1:2201 that trusts Conduit's SSH user CA, with an
 #    unprivileged account `conduit-demo` (the demo asset hmi-3).
-# Both keep running after the demo stops; a second run replaces them.
+# All keep running after the demo stops; a second run replaces them.
 # Usage: demo-targets.sh DATA_DIR CONDUIT [DEMO_PLC] (DEMO_PLC defaults to the conduit-demo-plc
 # of the same build tree as CONDUIT).
 set -euo pipefail
@@ -47,6 +51,87 @@ else
   else
     echo "demo-targets: the demo PLC did not start: $(cat "$dir/plc.log")" >&2
     rm -f "$dir/plc.pid"
+  fi
+fi
+
+# The engineering workstation. 13389: never the port of a real RDP server on this host. The seed
+# (broker/app/src/demo_seed.cpp) names this port, the account, the secret ews-1/rdp and the
+# fingerprint file.
+rdp_port=13389
+stop_previous "$dir/rdp.pid" freerdp-shadow-   # comm: the first 15 characters
+stop_previous "$dir/xterm.pid" xterm
+stop_previous "$dir/xvfb.pid" Xvfb
+missing_x=""
+for tool in Xvfb xterm freerdp-shadow-cli winpr-hash openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing_x+=" $tool"
+done
+if [ -n "$missing_x" ]; then
+  echo "demo-targets: no$missing_x (scripts/deps.sh installs them); skipping the RDP workstation" >&2
+else
+  # Xvfb picks a free display and writes its number to fd 3 once it accepts clients.
+  rm -f "$dir/xvfb.display" "$dir/rdp.fingerprint"
+  setsid Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp 3>"$dir/xvfb.display" \
+    </dev/null >"$dir/xvfb.log" 2>&1 &
+  echo $! > "$dir/xvfb.pid"
+  for _ in $(seq 100); do
+    grep -q '^[0-9]' "$dir/xvfb.display" 2>/dev/null && break
+    kill -0 "$(cat "$dir/xvfb.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  display=$(head -n 1 "$dir/xvfb.display" 2>/dev/null || true)
+  if [ -z "$display" ]; then
+    echo "demo-targets: Xvfb did not start: $(cat "$dir/xvfb.log")" >&2
+    stop_previous "$dir/xvfb.pid" Xvfb
+  else
+    # The console a vendor sees: a banner and a shell, restarted when they type exit (an empty
+    # display would show black). As root, the shell runs as nobody: the desktop is for the demo,
+    # not a root shell on the broker's host.
+    drop=()
+    [ "$(id -u)" -eq 0 ] && drop=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+    # shellcheck disable=SC2016  # expanded by the console's own shell
+    console='cd /tmp; while :; do clear
+      printf "%s\n" "ENGINEERING WORKSTATION ews-1 (demo)" \
+        "plant-north / cell-3 / line 3 controls - reached through Conduit, recorded" ""
+      sh -i; done'
+    DISPLAY=":$display" setsid xterm -geometry 170x58+0+0 -title "ews-1" \
+      -e "${drop[@]}" env HOME=/tmp PS1='ews-1$ ' sh -c "$console" \
+      </dev/null >"$dir/xterm.log" 2>&1 &
+    echo $! > "$dir/xterm.pid"
+
+    # A new password per run: only the vault and this 0600 file hold it.
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' 'xy' > "$dir/rdp.password")
+    (umask 077 && winpr-hash -u conduit-demo -p "$(cat "$dir/rdp.password")" -f sam \
+      > "$dir/rdp.sam")
+    "$conduit" vault --data-dir "$data" put ews-1/rdp --value-file "$dir/rdp.password" \
+      --description "demo workstation ews-1, account conduit-demo (demo-targets.sh)" >/dev/null
+    # Its own configuration directory: the certificate it creates there on first start is the one
+    # the seed pins, and no other shadow server on this host shares it.
+    mkdir -p "$dir/rdp-config"
+    DISPLAY=":$display" XDG_CONFIG_HOME="$dir/rdp-config" setsid freerdp-shadow-cli \
+      "/port:$rdp_port" /bind-address:127.0.0.1 /sec:nla "/sam-file:$dir/rdp.sam" \
+      </dev/null >"$dir/rdp.log" 2>&1 &
+    echo $! > "$dir/rdp.pid"
+    listening=no
+    for _ in $(seq 100); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$rdp_port") 2>/dev/null; then listening=yes; break; fi
+      kill -0 "$(cat "$dir/rdp.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    certificate="$dir/rdp-config/freerdp/shadow/shadow.crt"
+    if [ "$listening" = yes ] && kill -0 "$(cat "$dir/rdp.pid")" 2>/dev/null &&
+      [ -f "$certificate" ]; then
+      # What the broker pins (the SHA-256 of the DER certificate), read from the target's own file
+      # instead of trusted on first use.
+      openssl x509 -in "$certificate" -outform DER | sha256sum | cut -d ' ' -f 1 \
+        > "$dir/rdp.fingerprint"
+      echo "demo target: RDP workstation on 127.0.0.1:$rdp_port (display :$display, NLA account" \
+        "conduit-demo, password in $dir/rdp.password)" >&2
+    else
+      echo "demo-targets: the RDP shadow server did not start: $(tail -n 5 "$dir/rdp.log")" >&2
+      stop_previous "$dir/rdp.pid" freerdp-shadow-
+      stop_previous "$dir/xterm.pid" xterm
+      stop_previous "$dir/xvfb.pid" Xvfb
+    fi
   fi
 fi
 

@@ -3,12 +3,15 @@
 // whose scope lets `ssh -L` and the Modbus inspector show what they do.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
+#include "conduit/access/vault_service.hpp"
 #include "conduit/app/data_dir.hpp"
 #include "conduit/app/demo_seed.hpp"
 #include "conduit/core/clock.hpp"
 #include "conduit/store/access_repository.hpp"
 #include "conduit/store/database.hpp"
+#include "conduit/store/vault_repository.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace conduit;
@@ -73,4 +76,70 @@ TEST_CASE("the demo seeds the simulated PLC as plc-1 with an approved modbus win
   REQUIRE(again->size() == accounts->size());
   CHECK((*again)[0].password == (*accounts)[0].password);
   CHECK(aliceGrants(*db, app::kDemoPlcAsset).size() == 1);
+}
+
+TEST_CASE("the demo seeds the workstation ews-1 with an rdp endpoint and an approved rdp window") {
+  test::TempDir tmp;
+  const app::DataDirLayout layout{tmp / "data"};
+  REQUIRE(app::initDataDir(layout.root).ok());
+  auto db = store::Database::open(layout.database());
+  REQUIRE(db.ok());
+  const core::SystemClock clock;
+  // No demo target yet (scripts/demo-targets.sh did not run, or had no Xvfb).
+  auto accounts = app::seedDemo(*db, clock, layout.root);
+  INFO((accounts ? std::string() : accounts.error().message));
+  REQUIRE(accounts.ok());
+
+  store::AccessRepository repo(*db);
+  auto ews = repo.assetByName("ews-1");
+  REQUIRE(ews.ok());
+  CHECK(ews->ownerGroup == "line-3-controls");
+  CHECK(ews->criticality == core::Criticality::medium);
+  REQUIRE(ews->endpoints.size() == 1);
+  const core::Endpoint ep = ews->endpoints[0];
+  CHECK(ep.protocol == core::Protocol::rdp);
+  CHECK(ep.host == "127.0.0.1");
+  CHECK(ep.port == 13389);  // where scripts/demo-targets.sh runs freerdp-shadow-cli
+  CHECK(ep.account == "conduit-demo");
+  CHECK(ep.pinnedKey.empty());
+  CHECK(repo.endpointCredential(ep.id).value().empty());
+
+  const auto grants = aliceGrants(*db, "ews-1");
+  REQUIRE(grants.size() == 1);
+  const core::Grant& g = grants[0];
+  CHECK(g.state == core::GrantState::active);
+  CHECK(g.covers(core::Protocol::rdp));
+  CHECK_FALSE(g.covers(core::Protocol::ssh));
+  CHECK(g.notBefore <= clock.now());
+  CHECK(g.notAfter > clock.now() + core::Seconds{3 * 3600});
+  // The preset rule vendor-low-medium: recorded, second factor, clipboard but no drives.
+  CHECK(g.limits.recordingRequired);
+  CHECK(g.limits.mfaRequired);
+  CHECK(g.limits.rdp.clipboard);
+  CHECK_FALSE(g.limits.rdp.drive);
+
+  // What scripts/demo-targets.sh leaves: the password in the vault, the certificate's SHA-256.
+  access::VaultService vault(*db, clock);
+  REQUIRE(vault.unsealWithKeyFile(layout.masterKeyFile()).ok());
+  const std::string password = "demo-password";
+  REQUIRE(vault
+              .put({"admin-cli", "cli"}, "ews-1/rdp", "password",
+                   {reinterpret_cast<const unsigned char*>(password.data()), password.size()},
+                   false, "")
+              .ok());
+  const std::string fingerprint(64, 'a');
+  {
+    fs::create_directories(layout.root / "demo-targets");
+    std::ofstream out(layout.root / "demo-targets" / "rdp.fingerprint");
+    out << "AA:" << fingerprint.substr(2) << "\n";  // any spelling the CLI accepts
+  }
+  auto again = app::seedDemo(*db, clock, layout.root);
+  REQUIRE(again.ok());
+  auto reseeded = repo.assetByName("ews-1");
+  REQUIRE(reseeded.ok());
+  REQUIRE(reseeded->endpoints.size() == 1);
+  CHECK(reseeded->endpoints[0].id == ep.id);
+  CHECK(reseeded->endpoints[0].pinnedKey == fingerprint);
+  CHECK(repo.endpointCredential(ep.id).value() == "ews-1/rdp");
+  CHECK(aliceGrants(*db, "ews-1").size() == 1);
 }

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include "conduit/app/secure_files.hpp"
 #include "conduit/store/access_repository.hpp"
+#include "conduit/store/vault_repository.hpp"
 
 namespace conduit::app {
 
@@ -133,6 +134,80 @@ core::Status seedDemoPlc(store::Database& db, const core::Clock& clock,
   return core::Done{};
 }
 
+// The demo's engineering workstation: scripts/demo-targets.sh runs FreeRDP's shadow server on
+// 127.0.0.1 at this port (an xterm on Xvfb) with an NLA account conduit-demo, stores its per-run
+// password in the vault as kDemoRdpSecret and leaves the certificate's SHA-256 in
+// kDemoRdpFingerprintFile. 13389: never a real RDP server's 3389.
+constexpr const char* kDemoRdpAsset = "ews-1";
+constexpr std::uint16_t kDemoRdpPort = 13389;
+constexpr const char* kDemoRdpAccount = "conduit-demo";
+constexpr const char* kDemoRdpSecret = "ews-1/rdp";
+constexpr const char* kDemoRdpFingerprintFile = "rdp.fingerprint";
+
+/// The demo workstation: once, the asset ews-1 (an rdp endpoint on 127.0.0.1:13389) and an
+/// approved 4 h rdp window for alice under the preset rule vendor-low-medium (one approval,
+/// recording and MFA required). On every run, what scripts/demo-targets.sh left for it: the
+/// endpoint logs in with the vault secret ews-1/rdp once it exists, and pins the certificate
+/// fingerprint of demo-targets/rdp.fingerprint (the shadow server's own certificate, read from
+/// its file rather than trusted on first use). Without the demo target both stay unset and
+/// sessions to ews-1 are refused.
+core::Status seedDemoRdp(store::Database& db, const core::Clock& clock,
+                         const std::filesystem::path& dataDir) {
+  access::AdminService admin(db, clock);
+  const access::Actor actor{"demo-seed", "cli"};
+  store::AccessRepository repo(db);
+  if (!repo.assetByName(kDemoRdpAsset)) {
+    core::Asset ews;
+    ews.name = kDemoRdpAsset;
+    ews.site = "plant-north";
+    ews.zone = "cell-3";
+    ews.criticality = core::Criticality::medium;
+    ews.ownerGroup = "line-3-controls";
+    ews.tags = {"line-3", "engineering-workstation"};
+    // One: the shadow server shows a single desktop; two viewers would fight over its pointer.
+    ews.maxSessions = 1;
+    ews.endpoints = {{0, core::Protocol::rdp, "127.0.0.1", kDemoRdpPort, kDemoRdpAccount, ""}};
+    if (auto a = admin.addAsset(actor, ews); !a) return a.error();
+
+    const policies::PolicySet policy = loadPolicies(dataDir);
+    access::AccessService workflow(db, policy, clock);
+    auto request = workflow.requestAccess({"alice", "demo-seed"}, kDemoRdpAsset,
+                                          {{core::Protocol::rdp},
+                                           clock.now(),
+                                           core::Seconds{4 * 3600},
+                                           "demo: check the line 3 engineering project",
+                                           "DEMO-3"});
+    if (!request) return request.error();
+    if (auto vote = workflow.vote({"erin", "demo-seed"}, request->id, true, "demo approval");
+        !vote) {
+      return vote.error();
+    }
+  }
+
+  auto ews = repo.assetByName(kDemoRdpAsset);
+  if (!ews) return ews.error();
+  const core::Endpoint* ep = ews->endpointFor(core::Protocol::rdp);
+  if (ep == nullptr) return core::Done{};  // an operator changed the demo asset: leave it be
+  auto credential = repo.endpointCredential(ep->id);
+  if (!credential) return credential.error();
+  if (credential->empty() && store::VaultRepository(db).secret(kDemoRdpSecret)) {
+    if (auto st = admin.setEndpointCredential(actor, kDemoRdpAsset, core::Protocol::rdp,
+                                              kDemoRdpSecret, "");
+        !st) {
+      return st;
+    }
+  }
+  std::ifstream in(dataDir / "demo-targets" / kDemoRdpFingerprintFile);
+  std::string fingerprint;
+  if (in >> fingerprint) {
+    const auto normalized = core::normalizeSha256Fingerprint(fingerprint);
+    if (normalized && *normalized != ep->pinnedKey) {
+      if (auto st = admin.pinRdpCertificate(actor, kDemoRdpAsset, *normalized); !st) return st;
+    }
+  }
+  return core::Done{};
+}
+
 }  // namespace
 
 core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core::Clock& clock,
@@ -141,6 +216,7 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
   store::AccessRepository repo(db);
   if (repo.vendorByName("acme-automation")) {
     if (auto st = seedDemoPlc(db, clock, dataDir); !st) return st.error();
+    if (auto st = seedDemoRdp(db, clock, dataDir); !st) return st.error();
     return readAccounts(accountsFile);
   }
   if (sodium_init() < 0) return core::fail(core::ErrorCode::internal, "libsodium failed");
@@ -248,6 +324,7 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
   if (auto st = writeNewFile(accountsFile, text, 0600); !st) return st.error();
   // After the accounts file, so that a failure here leaves a demo that a later run can read.
   if (auto st = seedDemoPlc(db, clock, dataDir); !st) return st.error();
+  if (auto st = seedDemoRdp(db, clock, dataDir); !st) return st.error();
   return accounts;
 }
 

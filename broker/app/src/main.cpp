@@ -88,6 +88,11 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
         conduit::app::kDemoPlcAsset, static_cast<unsigned>(conduit::app::kDemoPlcPort),
         conduit::app::kDemoPlcAsset);
     std::printf(
+        "\nBrowser RDP: alice also holds an approved rdp window to ews-1, an engineering\n"
+        "workstation desktop (FreeRDP's shadow server on 127.0.0.1:13389, started by\n"
+        "scripts/demo-targets.sh). In the portal press \"RDP\" beside ews-1: the broker logs in\n"
+        "with the password from its vault; erin can watch the desktop live and end it.\n");
+    std::printf(
         "\nIn the portal (https://127.0.0.1:%u/): sign in as alice with her password and the\n"
         "code from the app, open the terminal on hmi-3 or request another window; erin, sam,\n"
         "ann and root enrol TOTP with a QR code at their first sign-in. erin approves, watches\n"
@@ -97,7 +102,8 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
         "\nTry the access workflow from a shell:\n"
         "  conduit admin --data-dir %s --as alice request --asset hmi-3 --protocol ssh "
         "--duration 1h --reason 'update HMI screens'\n"
-        "  conduit admin --data-dir %s --as erin approve 3 --comment ok\n"
+        "  conduit admin --data-dir %s --as erin approve N --comment ok   (N: the request's "
+        "number)\n"
         "  conduit audit --data-dir %s verify\n",
         config.dataDir.c_str(), config.dataDir.c_str(), config.dataDir.c_str());
   }
