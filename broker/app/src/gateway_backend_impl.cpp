@@ -635,8 +635,11 @@ void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std:
        access::auditDetails({{"asset", asset}, {"protocol", row.protocol}})},
       clock_.now());
   if (e) (void)tx->commit();
-  spdlog::info("event=ssh_session_started session={} user={} asset={} source={}", sessionId, user,
-               asset, source);
+  // Browser RDP sessions log their own start (event=rdp_session_started).
+  if (allow.protocol != core::Protocol::rdp) {
+    spdlog::info("event=ssh_session_started session={} user={} asset={} source={}", sessionId,
+                 user, asset, source);
+  }
 }
 
 void GatewayBackendImpl::terminalOutput(const std::string& sessionId, std::string_view bytes) {

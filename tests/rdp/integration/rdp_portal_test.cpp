@@ -330,3 +330,72 @@ TEST_CASE(
   CHECK(count(trail, "\"type\":\"target.connect_failed\"") >= 3);
   w.drain();
 }
+
+TEST_CASE(
+    "browser RDP faults end only their own session: a crashed worker, a target that goes "
+    "away, garbage and an input flood from the browser") {
+  RdpPlant w;
+  auto startSession = [&](test::WsClient& ws) {
+    REQUIRE(w.open(ws) == 101);
+    auto m = ws.read(20s);
+    REQUIRE(m.has_value());
+    INFO(m->data);
+    REQUIRE(test::jsonString(m->data, "type") == "started");
+    auto f = readFrame(ws);
+    REQUIRE(f.has_value());
+    ack(ws, f->sequence);
+  };
+  // The policy allows one session per user at a time: each case waits for the previous end.
+  auto awaitEnded = [&](std::size_t n) {
+    for (int i = 0; i < 50; ++i) {
+      if (count(test::auditOnce(w.p, "session.ended"), "\"type\":\"session.ended\"") >= n) return;
+      std::this_thread::sleep_for(200ms);
+    }
+  };
+
+  // A worker killed (as a hostile server's exploit might crash it): that session ends with the
+  // reason, the broker goes on.
+  {
+    test::WsClient ws;
+    startSession(ws);
+    const auto [rc, pids] = test::runCommand(
+        {"pgrep", "-P", std::to_string(w.p.broker->pid()), "-f", "conduit-rdp-worker"});
+    INFO(pids);
+    REQUIRE(rc == 0);
+    REQUIRE(test::runCommand({"kill", "-9", pids.substr(0, pids.find('\n'))}).first == 0);
+    CHECK_THAT(closedReason(ws), Catch::Contains("stopped unexpectedly"));
+  }
+  awaitEnded(1);
+  // Garbage from the browser closes that socket with the reason; the session ends with it.
+  {
+    test::WsClient ws;
+    startSession(ws);
+    ws.sendText("{\"type\":\"key\",\"code\":99999,\"down\":true}");
+    while (ws.read(2s)) {
+    }
+    CHECK_THAT(ws.closeReason(), Catch::Contains("key needs code"));
+  }
+  awaitEnded(2);
+  // An input flood ends the session.
+  {
+    test::WsClient ws;
+    startSession(ws);
+    for (int i = 0; i < 1200; ++i) {
+      ws.sendText(R"({"type":"pointer","x":10,"y":10,"flags":2048})");
+    }
+    CHECK_THAT(closedReason(ws), Catch::Contains("input events in a second"));
+  }
+  awaitEnded(3);
+  // The target goes away mid-session: the vendor is told, the broker still serves.
+  {
+    test::WsClient ws;
+    startSession(ws);
+    w.target.stopServer();
+    CHECK_THAT(closedReason(ws, 15s), Catch::Contains("RDP"));
+  }
+  w.drain();
+  const auto [rcAlive, health] = test::runCommand(
+      {"curl", "-sk", "https://127.0.0.1:" + std::to_string(w.portal) + "/healthz"});
+  CHECK(rcAlive == 0);
+  CHECK_THAT(health, Catch::Contains("ok"));
+}

@@ -1,11 +1,14 @@
-// #/live/<session_id>: an engineer watches a vendor's terminal session as it happens, read-only
-// (NERC CIP-005 R2.4), and can end it (R2.5). docs/api.md, "WebSockets": the first binary frame
-// replays up to the last 64 KiB of output, then output follows live; {"type":"closed"} at the end.
+// #/live/<session_id>: an engineer watches a vendor's session as it happens, read-only (NERC
+// CIP-005 R2.4), and can end it (R2.5). docs/api.md, "WebSockets": for a terminal the first
+// binary frame replays up to the last 64 KiB of output, then output follows live; a desktop (RDP)
+// session first says {"type":"desktop","width","height"} and then streams tiles from a keyframe;
+// {"type":"closed"} at the end.
 import { get, openSocket, post, seg } from '../api.js';
 import { h, replace } from '../dom.js';
 import { card, reasonForm, statusLine } from '../ui.js';
 import { fmtTime, isoTitle } from '../format.js';
 import { describeClose, mountTerminal, parseMessage } from '../term.js';
+import { desktopPainter } from '../desktop.js';
 
 const SESSIONS_MS = 2000;
 
@@ -117,6 +120,7 @@ export function renderLive(root, context) {
     const socket = openSocket(`/api/v1/sessions/${seg(id)}/live`);
     let opened = false;
     let reason = null;
+    let painter = null; // a desktop session: tiles go to a canvas instead of the terminal
     socket.addEventListener('open', () => {
       opened = true;
       if (!ended) {
@@ -127,11 +131,20 @@ export function renderLive(root, context) {
     socket.addEventListener('message', (event) => {
       if (!context.alive) return;
       if (typeof event.data !== 'string') {
-        term.write(new Uint8Array(event.data));
+        const bytes = new Uint8Array(event.data);
+        if (painter) painter.handle(bytes);
+        else term.write(bytes);
         return;
       }
       const message = parseMessage(event.data);
-      if (message?.type === 'closed') {
+      if (message?.type === 'desktop' && !painter) {
+        const canvas = h('canvas', { id: 'live-desktop', class: 'rdp-canvas' });
+        canvas.width = Math.max(1, Number(message.width) || 1024);
+        canvas.height = Math.max(1, Number(message.height) || 768);
+        replace(box, canvas);
+        box.classList.add('live-desktop-box');
+        painter = desktopPainter(canvas, { alive: () => context.alive });
+      } else if (message?.type === 'closed') {
         reason = String(message.reason ?? '') || 'the session ended';
       } else if (message?.type === 'resize') {
         // Not in docs/api.md yet: if the server ever sends the session's terminal size, show the

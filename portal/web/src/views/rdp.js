@@ -9,6 +9,7 @@ import { badge, card, showError } from '../ui.js';
 import { fmtDuration, fmtWindow } from '../format.js';
 import { describeClose, parseMessage } from '../term.js';
 import { scancodeFor } from '../rdp_keys.js';
+import { desktopPainter } from '../desktop.js';
 
 const GRANTS_MS = 5000;
 // Under 5 minutes left the countdown turns amber, as on the vendor page.
@@ -18,10 +19,6 @@ const MIN_SIZE = 200;
 const MAX_WIDTH = 4096;
 const MAX_HEIGHT = 2160;
 
-const MSG_TILE = 0x82;
-const MSG_FRAME_END = 0x83;
-const TILE_HEADER = 10; // type, u16 x, y, width, height, u8 format
-const FORMATS = { 1: 'image/png', 2: 'image/jpeg' };
 
 // RDP pointer flags (MS-RDPBCGR 2.2.8.1.1.3.1.1.3).
 const PTR_MOVE = 0x0800;
@@ -164,53 +161,18 @@ export function renderRdp(root, context) {
     const height = clamp(area.clientHeight || 768, MIN_SIZE, MAX_HEIGHT);
     canvas.width = width;
     canvas.height = height;
-    const ctx = canvas.getContext('2d');
     const socket = openSocket(`/api/v1/rdp?asset=${encodeURIComponent(asset)}&width=${width}&height=${height}`);
     let opened = false;
     let started = false;
     let reason = null;
-    let frames = 0;
-    let badTiles = 0;
-    // Tiles decode asynchronously; one promise chain keeps drawing (and acks) in arrival order.
-    let drawing = Promise.resolve();
-
     const send = (message) => {
       if (!ended && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
     };
-
-    const onTile = (bytes) => {
-      if (bytes.length < TILE_HEADER) return;
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const x = view.getUint16(1, true);
-      const y = view.getUint16(3, true);
-      const type = FORMATS[bytes[9]];
-      if (!type) {
-        badTiles += 1;
-        return;
-      }
-      const blob = new Blob([bytes.subarray(TILE_HEADER)], { type });
-      drawing = drawing.then(async () => {
-        if (!context.alive) return;
-        const bitmap = await createImageBitmap(blob);
-        ctx.drawImage(bitmap, x, y);
-        bitmap.close();
-      }).catch(() => {
-        // One undecodable tile leaves a stale patch until the next keyframe; the session goes on.
-        badTiles += 1;
-      });
-    };
-    const onFrameEnd = (bytes) => {
-      if (bytes.length < 6) return;
-      const seq = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, true);
-      drawing = drawing.then(() => {
-        if (!context.alive) return;
-        frames += 1;
-        canvas.dataset.frames = String(frames);
-        if (badTiles) canvas.dataset.badTiles = String(badTiles);
-        // The flow control: acknowledged only once every tile of the frame is on the canvas.
-        send({ type: 'ack', seq });
-      });
-    };
+    // The flow control: a frame is acknowledged only once every tile of it is on the canvas.
+    const painter = desktopPainter(canvas, {
+      alive: () => context.alive,
+      onFrame: (seq) => send({ type: 'ack', seq }),
+    });
 
     socket.addEventListener('open', () => {
       opened = true;
@@ -218,9 +180,7 @@ export function renderRdp(root, context) {
     socket.addEventListener('message', (event) => {
       if (!context.alive) return;
       if (typeof event.data !== 'string') {
-        const bytes = new Uint8Array(event.data);
-        if (bytes[0] === MSG_TILE) onTile(bytes);
-        else if (bytes[0] === MSG_FRAME_END) onFrameEnd(bytes);
+        painter.handle(new Uint8Array(event.data));
         return;
       }
       const message = parseMessage(event.data);

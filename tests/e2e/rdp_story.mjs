@@ -1,0 +1,352 @@
+// Browser RDP in real Chromium (Debian's /usr/bin/chromium, driven by playwright-core): the vendor
+// signs in with password and TOTP, opens the remote desktop from her approved grant, sees the
+// target's xterm drawn on the canvas, types a line into it, sends Ctrl+Alt+Del and disconnects.
+//
+// Run by tests/e2e/rdp_story_test.cpp against a real `conduit serve` and FreeRDP's shadow server
+// (an xterm running `cat > FILE`); that side checks the typed line in FILE, the audit trail and
+// the recording. By hand:
+//   PORTAL_URL=https://127.0.0.1:8443 ASSET=desk VENDOR_USER=alice VENDOR_PASSWORD=... \
+//   VENDOR_TOTP_SECRET=BASE32 TYPED_TEXT=hello-from-chromium ARTEFACTS=build/dev/e2e-artefacts/rdp \
+//   node tests/e2e/rdp_story.mjs
+// Every step prints "PASS <step>"; a failure prints "FAIL <step>: why", leaves failure-<step>.png
+// and exits 1. "TYPED_AT=<ms>" marks the moment Enter was pressed, "SESSION_ID=<id>" the session.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { totpCode, totpStep } from './portal_story.mjs';
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+function env(name, fallback) {
+  const value = process.env[name] ?? fallback;
+  if (value == null || value === '') throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+function config() {
+  return {
+    url: env('PORTAL_URL').replace(/\/+$/, ''),
+    asset: env('ASSET'),
+    vendor: { user: env('VENDOR_USER'), password: env('VENDOR_PASSWORD'), secret: env('VENDOR_TOTP_SECRET') },
+    engineer: { user: env('ENGINEER_USER'), password: env('ENGINEER_PASSWORD'), secret: env('ENGINEER_TOTP_SECRET') },
+    typed: env('TYPED_TEXT', 'hello-from-chromium'),
+    artefacts: env('ARTEFACTS'),
+    chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+  };
+}
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const q = (value) => JSON.stringify(String(value)); // a quoted CSS attribute value
+
+/// Thrown by a probe to stop waiting at once (the page already shows the opposite).
+class Fatal extends Error {}
+
+/// Polls `probe` until it returns something truthy or `ms` pass; a Fatal error ends the wait.
+async function until(what, ms, probe) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (error) {
+      if (error instanceof Fatal) throw error;
+      last = error;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    }
+    await sleep(100);
+  }
+}
+
+async function noErrorBanner(page) {
+  const banner = page.locator('#error-banner');
+  if (await banner.isVisible()) {
+    throw new Error(`the page shows an error: ${(await banner.innerText()).replace(/\s*Dismiss$/, '')}`);
+  }
+}
+
+/// What the canvas shows, measured in the page: its size, how many distinct colours (quantised
+/// to 4 bits a channel) cover at least 0.1 % of it, the share of light and dark pixels, and the
+/// dark pixels in `box` (desktop pixels: the xterm's first text line).
+const measureCanvas = (page, box) => page.evaluate((b) => {
+  const canvas = document.querySelector(b.canvas ?? '#rdp-canvas');
+  const ctx = canvas.getContext('2d');
+  const { width, height } = canvas;
+  const all = ctx.getImageData(0, 0, width, height).data;
+  const counts = new Map();
+  let light = 0;
+  let dark = 0;
+  const luma = (d, i) => 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+  for (let i = 0; i < all.length; i += 4) {
+    const key = ((all[i] >> 4) << 8) | ((all[i + 1] >> 4) << 4) | (all[i + 2] >> 4);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const y = luma(all, i);
+    if (y > 200) light += 1;
+    else if (y < 60) dark += 1;
+  }
+  const pixels = width * height;
+  const colours = [...counts.values()].filter((n) => n >= pixels / 1000).length;
+  const region = ctx.getImageData(b.x, b.y, b.w, b.h).data;
+  let regionDark = 0;
+  let regionLight = 0;
+  for (let i = 0; i < region.length; i += 4) {
+    const y = luma(region, i);
+    if (y < 60) regionDark += 1;
+    else if (y > 200) regionLight += 1;
+  }
+  return { width, height, colours, light: light / pixels, dark: dark / pixels, regionDark, regionLight,
+    regionPixels: b.w * b.h };
+}, box);
+
+async function signIn(page, account, url) {
+  await page.goto(`${url}/`);
+  await page.waitForSelector('#login-username');
+  await page.fill('#login-username', account.user);
+  await page.fill('#login-password', account.password);
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/login' && r.request().method() === 'POST'),
+    page.click('#login-submit'),
+  ]);
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok() || body.next !== 'totp') {
+    throw new Error(`POST /api/v1/login answered ${answer.status()} ${JSON.stringify(body)}, expected next: "totp"`);
+  }
+  await page.waitForSelector('#totp-code', { state: 'visible' });
+  await page.fill('#totp-code', totpCode(account.secret, totpStep()));
+  await page.click('#totp-submit');
+  await Promise.race([page.waitForSelector('#logout'), page.waitForSelector('#error-banner:not([hidden])')]);
+  await noErrorBanner(page);
+}
+
+export async function runStory(cfg = config()) {
+  mkdirSync(cfg.artefacts, { recursive: true });
+  const browser = await chromium.launch({ executablePath: cfg.chromium, args: CHROMIUM_ARGS });
+  // Tall enough that the 1024x768 desktop is shown unscaled (the page asks for the size of its
+  // drawing area; the shadow server's desktop is the size of its X display).
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 1150 } });
+  context.setDefaultTimeout(15000);
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
+    });
+  });
+  const page = await context.newPage();
+  const notes = [];
+  const fatalNotes = [];
+  page.on('console', (m) => {
+    if (m.type() !== 'error' && m.type() !== 'warning') return;
+    // This script's own getImageData calls on the page's canvas.
+    if (m.text().includes('willReadFrequently')) return;
+    // Signed out, the page's first GET /api/v1/me is answered 401: expected.
+    if (new URL(m.location()?.url || '/', 'https://x').pathname === '/api/v1/me' && m.text().includes('401')) return;
+    notes.push(`console ${m.type()}: ${m.text()}`);
+    if (m.text().startsWith('CSP violation')) fatalNotes.push(m.text());
+  });
+  page.on('pageerror', (e) => {
+    notes.push(`page error: ${e.message}`);
+    fatalNotes.push(e.message);
+  });
+  // The RDP socket's text messages (started, notice, closed) and the keys the page sent.
+  const socket = { url: null, texts: [], sent: [], binary: 0, closed: false };
+  page.on('websocket', (ws) => {
+    if (!ws.url().includes('/api/v1/rdp')) return;
+    socket.url = ws.url();
+    ws.on('framereceived', (f) => {
+      if (typeof f.payload === 'string') socket.texts.push(f.payload);
+      else socket.binary += 1;
+    });
+    ws.on('framesent', (f) => { if (typeof f.payload === 'string') socket.sent.push(f.payload); });
+    ws.on('close', () => { socket.closed = true; });
+  });
+  const socketSummary = () => (socket.url
+    ? `WebSocket ${socket.url}: ${socket.binary} binary messages, text ${JSON.stringify(socket.texts.slice(0, 5))}${socket.closed ? ', closed' : ''}`
+    : 'no WebSocket to /api/v1/rdp was opened');
+  const shoot = (name) => page.screenshot({ path: join(cfg.artefacts, `${name}.png`), fullPage: true });
+  const status = () => page.locator('#rdp-status').innerText();
+  const frames = async () => Number(await page.locator('#rdp-canvas').getAttribute('data-frames')) || 0;
+  const keysSent = () => socket.sent.filter((t) => t.includes('"key"')).length;
+  const s = {};
+
+  const steps = [
+    ['vendor-login', async () => {
+      await signIn(page, cfg.vendor, cfg.url);
+      await page.waitForURL(/#\/vendor$/);
+      await shoot('01-vendor-page');
+    }],
+    ['rdp-button', async () => {
+      const selector = `[data-action=rdp][data-asset=${q(cfg.asset)}]`;
+      const button = page.locator(`#grants-table ${selector}`);
+      await button.waitFor({ timeout: 15000 }).catch(() => {
+        throw new Error(`the vendor page lists no "RDP" button [data-action=rdp][data-asset=${q(cfg.asset)}] in #grants-table`);
+      });
+      const row = page.locator('#grants-table tr', { has: page.locator(selector) });
+      const text = await row.innerText();
+      if (!/active/.test(text)) throw new Error(`the grant row is not active: ${text}`);
+      if (!/rdp/i.test(text)) throw new Error(`the grant row does not list rdp: ${text}`);
+      if ((await button.innerText()).trim() !== 'RDP') throw new Error(`the button says "${await button.innerText()}"`);
+      await shoot('02-vendor-rdp-grant');
+      await button.click();
+      await page.waitForURL((u) => decodeURIComponent(u.hash) === `#/rdp/${cfg.asset}`);
+    }],
+    ['desktop', async () => {
+      s.clickedAt = Date.now();
+      await page.waitForSelector('#rdp-canvas');
+      s.sessionId = await until('the session id in #rdp-session', 20000, async () => {
+        if (/closed/i.test(await status())) {
+          throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
+        }
+        return ((await page.locator('#rdp-session').textContent()) ?? '').trim() || null;
+      }).catch((error) => { throw new Error(`${error.message}; ${socketSummary()}`); });
+      console.log(`SESSION_ID=${s.sessionId}`);
+      await until('data-frames >= 1 on #rdp-canvas', 10000, async () => (await frames()) >= 1)
+        .catch((error) => { throw new Error(`${error.message}; ${socketSummary()}`); });
+      console.log(`first frame ${Date.now() - s.clickedAt} ms after the click; desktop ${await page.locator('#rdp-canvas').getAttribute('data-desktop')}`);
+      if (!/connected/.test(await status())) throw new Error(`#rdp-status says: ${await status()}`);
+      await noErrorBanner(page);
+      await shoot('rdp-desktop');
+    }],
+    ['pixels', async () => {
+      // The xterm (170x58 characters of 6x13 pixels at +0+0, black on white by default) covers
+      // the X display except a strip at the right and the bottom where the bare root window is
+      // black; before anything is typed its first line is empty but for the cursor, a black
+      // block in the first cell.
+      s.cursor = { x: 0, y: 0, w: 12, h: 16 };
+      s.line = { x: 12, y: 2, w: 200, h: 11 }; // the first line right of the first cell
+      const m = await until('a desktop that is not uniform', 10000, async () => {
+        const seen = { ...(await measureCanvas(page, s.line)), cursorDark: (await measureCanvas(page, s.cursor)).regionDark };
+        s.lastMeasure = seen;
+        return seen.colours >= 2 && seen.light > 0.5 && seen.dark > 0.001 && seen.cursorDark >= 30 ? seen : null;
+      }).catch((error) => { throw new Error(`${error.message}; last measured ${JSON.stringify(s.lastMeasure)}`); });
+      console.log(`canvas before typing: ${JSON.stringify(m)}`);
+      if (m.regionLight < 0.9 * m.regionPixels) throw new Error(`the xterm's first line is not empty (white): ${JSON.stringify(m)}`);
+      s.before = m;
+    }],
+    ['type', async () => {
+      const box = await page.locator('#rdp-canvas').boundingBox();
+      await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+      const focused = await page.evaluate(() => document.activeElement?.id);
+      if (focused !== 'rdp-canvas') throw new Error(`after the click the focus is on #${focused}, not #rdp-canvas`);
+      await page.keyboard.type(cfg.typed, { delay: 30 });
+      await page.keyboard.press('Enter');
+      console.log(`TYPED_AT=${Date.now()}`);
+      const expected = 2 * (cfg.typed.length + 1);
+      await until(`${expected} key messages on the socket`, 5000, async () => keysSent() >= expected)
+        .catch((error) => { throw new Error(`${error.message}: ${keysSent()} sent`); });
+      // The tty echoes what `cat` reads: the first line fills with dark glyphs (about a dozen
+      // pixels each).
+      const m = await until('the typed text drawn on the first line of the canvas', 10000, async () => {
+        const seen = await measureCanvas(page, s.line);
+        s.lastMeasure = seen;
+        return seen.regionDark >= s.before.regionDark + 8 * cfg.typed.length ? seen : null;
+      }).catch((error) => {
+        throw new Error(`${error.message}; before ${JSON.stringify(s.before)}, last ${JSON.stringify(s.lastMeasure)}`);
+      });
+      console.log(`canvas after typing: ${JSON.stringify(m)}`);
+      await shoot('rdp-typed');
+    }],
+    ['ctrl-alt-del', async () => {
+      const before = socket.sent.filter((t) => t.includes('"cad"')).length;
+      const framesBefore = await frames();
+      await page.click('#rdp-cad');
+      await until('a {"type":"cad"} message on the socket', 5000,
+        async () => socket.sent.filter((t) => t.includes('"cad"')).length > before);
+      // It reaches the target: without a window manager the xterm takes Ctrl+Alt+Delete as a
+      // key and sends ESC [3;7~, which the tty echoes as "^[[3;7~" on the second line.
+      const secondLine = { ...s.line, y: s.line.y + 13 };
+      const empty = await measureCanvas(page, secondLine);
+      if (empty.regionDark) throw new Error(`the second line is not empty before Ctrl+Alt+Del: ${JSON.stringify(empty)}`);
+      const m = await until('Ctrl+Alt+Del echoed on the second line of the canvas', 10000, async () => {
+        if (/closed/i.test(await status())) {
+          throw new Fatal(`Ctrl+Alt+Del closed the session: ${await page.locator('#rdp-closed-reason').innerText()}`);
+        }
+        const seen = await measureCanvas(page, secondLine);
+        s.lastMeasure = seen;
+        return seen.regionDark >= 40 ? seen : null;
+      }).catch((error) => { throw new Error(`${error.message}; last ${JSON.stringify(s.lastMeasure)}`); });
+      console.log(`second line after Ctrl+Alt+Del: ${m.regionDark} dark pixels`);
+      if (/closed/i.test(await status())) throw new Error('Ctrl+Alt+Del closed the session');
+      console.log(`frames ${framesBefore} -> ${await frames()} around Ctrl+Alt+Del`);
+      await noErrorBanner(page);
+      await shoot('rdp-ctrl-alt-del');
+    }],
+    ['live-view', async () => {
+      // The engineer watches the same desktop, read-only, in another browser context: the live
+      // page switches to a canvas and draws from the keyframe the broker asks for on join.
+      const engineerContext = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 1150 } });
+      try {
+        const watcher = await engineerContext.newPage();
+        watcher.on('pageerror', (e) => fatalNotes.push(`engineer page: ${e.message}`));
+        await signIn(watcher, cfg.engineer, cfg.url);
+        await watcher.goto(`${cfg.url}/#/live/${encodeURIComponent(s.sessionId)}`);
+        await watcher.waitForSelector('#live-desktop');
+        await until('the live canvas to draw a frame', 10000, async () =>
+          Number(await watcher.locator('#live-desktop').getAttribute('data-frames')) >= 1);
+        const seen = await measureCanvas(watcher, { x: 0, y: 0, w: 1024, h: 768, canvas: '#live-desktop' });
+        if (seen.colours < 2) throw new Error(`the live canvas is uniform: ${JSON.stringify(seen)}`);
+        await watcher.screenshot({ path: join(cfg.artefacts, 'live-desktop.png'), fullPage: true });
+      } finally {
+        await engineerContext.close();
+      }
+      // The vendor's session goes on while watched.
+      if (/closed/i.test(await status())) throw new Error('the session closed while watched');
+    }],
+    ['disconnect', async () => {
+      await page.click('#rdp-disconnect');
+      await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
+      const reason = await page.locator('#rdp-closed-reason').innerText();
+      if (!/you disconnected/.test(reason)) throw new Error(`#rdp-closed-reason says: ${reason}`);
+      await until('the RDP WebSocket to close', 5000, async () => socket.closed);
+      for (const id of ['#rdp-cad', '#rdp-disconnect', '#rdp-refresh']) {
+        if (!(await page.locator(id).isDisabled())) throw new Error(`${id} is still enabled after the disconnect`);
+      }
+      await noErrorBanner(page);
+      await shoot('rdp-closed');
+    }],
+  ];
+
+  let failed = null;
+  for (const [name, run] of steps) {
+    const started = Date.now();
+    try {
+      await run();
+      if (fatalNotes.length) throw new Error(`the browser reported: ${fatalNotes.join('; ')}`);
+      console.log(`PASS ${name} (${Date.now() - started} ms)`);
+    } catch (error) {
+      failed = name;
+      console.log(`FAIL ${name}: ${error.message.split('\n')[0]}`);
+      if (error.stack) console.log(error.stack.split('\n').slice(1, 4).join('\n'));
+      await page.screenshot({ path: join(cfg.artefacts, `failure-${name}.png`), fullPage: true }).catch(() => {});
+      break;
+    }
+  }
+  const unique = [...new Set(notes)];
+  if (unique.length) console.log(`the browser noted:\n  ${unique.join('\n  ')}`);
+  writeFileSync(join(cfg.artefacts, 'story.json'), JSON.stringify({
+    failed, sessionId: s.sessionId, before: s.before, socket: { ...socket, sent: socket.sent.length }, notes: unique,
+  }, null, 2));
+  await browser.close();
+  if (failed) {
+    console.log(`rdp story FAILED at ${failed}; screenshots in ${cfg.artefacts}`);
+    return 1;
+  }
+  console.log(`rdp story passed; screenshots in ${cfg.artefacts}`);
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // A hung browser must not outlive the test: the whole story gets 150 s.
+  const watchdog = setTimeout(() => {
+    console.log('FAIL watchdog: the story took longer than 150 s');
+    process.exit(1);
+  }, 150_000);
+  watchdog.unref();
+  runStory().then((code) => { process.exitCode = code; }).catch((error) => {
+    console.log(`FAIL setup: ${error.stack ?? error}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,296 @@
+// Browser RDP end to end in real Chromium: FreeRDP's shadow server on Xvfb showing an xterm that
+// runs `cat > FILE` (NLA, the password in the broker's vault, the certificate pinned by probing),
+// a real `conduit serve` with its RDP worker, and tests/e2e/rdp_story.mjs (playwright-core driving
+// Debian's /usr/bin/chromium) as the vendor: sign in, open the desktop from her grant, look at the
+// pixels, type into the xterm, Ctrl+Alt+Del, disconnect. This side checks that the typed line
+// reached the target, and the audit trail and the sealed recording.
+// Screenshots are kept in <build dir>/e2e-artefacts/rdp.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rdp/integration/rdp_target.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tls_client.hpp"
+
+using namespace conduit;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+constexpr const char* kAsset = "desk";
+constexpr const char* kVendorPassword = "Vendor-Pass-rdp-1";
+// Typed by the browser into the xterm's `cat`; '-' checks a key that is not a letter.
+constexpr const char* kTyped = "hello-from-chromium";
+
+// Vendors may open RDP after one approval; every session is recorded; the portal's own TOTP
+// login is the second factor.
+constexpr const char* kPolicy = R"(
+[[rule]]
+id = "vendor-rdp-e2e"
+effect = "allow"
+[rule.match]
+roles = ["vendor"]
+protocols = ["rdp"]
+[rule.limits]
+max_duration = "4h"
+warning_period = "1m"
+approvals = 1
+recording = "required"
+mfa = "required"
+)";
+
+/// The broker (`conduit serve` with the RDP worker), the shadow server as asset `desk` (its
+/// password in the vault, its certificate pinned by one probe) and alice's approved rdp grant.
+struct World {
+  test::TempDir dir;
+  std::string data = (dir / "data").string();
+  std::string config = (dir / "conduit.toml").string();
+  test::RdpTarget target;
+  std::unique_ptr<test::Process> broker;
+  std::uint16_t portalPort = 0;
+  std::string vendorSecret;
+  std::string engineerSecret;
+
+  std::pair<int, std::string> conduit(std::vector<std::string> args) {
+    args.insert(args.begin(), CONDUIT_BINARY);
+    return test::runCommand(args);
+  }
+  std::string ok(const std::vector<std::string>& args) {
+    auto [rc, out] = conduit(args);
+    INFO(out);
+    REQUIRE(rc == 0);
+    return out;
+  }
+  /// `conduit admin` with this world's config (so pin-rdp --probe finds the worker).
+  std::string admin(const std::string& as, const std::vector<std::string>& args) {
+    std::vector<std::string> full{"admin", "--config", config};
+    if (!as.empty()) full.insert(full.end(), {"--as", as});
+    full.insert(full.end(), args.begin(), args.end());
+    return ok(full);
+  }
+
+  World() {
+    ok({"init", "--data-dir", data});
+    test::writeText(dir / "policy.toml", kPolicy);
+    // Port 0: the kernel picks free ports; the log says which.
+    test::writeText(dir / "conduit.toml", "data_dir = \"" + data +
+                                              "\"\n[portal]\naddress = \"127.0.0.1\"\nport = 0\n"
+                                              "[ssh]\naddress = \"127.0.0.1\"\nport = 0\n"
+                                              "[rdp]\nworker = \"" CONDUIT_RDP_WORKER
+                                              "\"\n"
+                                              "[policy]\nfiles = [\"" +
+                                              (dir / "policy.toml").string() + "\"]\n");
+    test::writeText(dir / "alice.pw", std::string(kVendorPassword) + "\n");
+    test::writeText(dir / "erin.pw", "Engineer-Pass-rdp-2\n");
+    admin("", {"group", "add", "ops"});
+    admin("", {"vendor", "add", "acme"});
+    admin("", {"user", "add", "alice", "--role", "vendor", "--vendor", "acme", "--display-name",
+               "Alice Vendor", "--password-file", (dir / "alice.pw").string()});
+    admin("", {"user", "add", "erin", "--role", "engineer", "--group", "ops", "--display-name",
+               "Erin Engineer", "--password-file", (dir / "erin.pw").string()});
+    // Alice's TOTP is enrolled here, so the script can compute her codes.
+    const std::string uri = admin("", {"user", "enrol-totp", "alice"});
+    const auto p = uri.find("secret=");
+    REQUIRE(p != std::string::npos);
+    vendorSecret = uri.substr(p + 7, uri.find_first_of("&\n", p + 7) - p - 7);
+    // Erin's too: she watches the desktop live from the engineer's pages.
+    const std::string erinUri = admin("", {"user", "enrol-totp", "erin"});
+    const auto e = erinUri.find("secret=");
+    REQUIRE(e != std::string::npos);
+    engineerSecret = erinUri.substr(e + 7, erinUri.find_first_of("&\n", e + 7) - e - 7);
+
+    test::writeText(dir / "desk.pw", target.password() + "\n");
+    ok({"vault", "--data-dir", data, "put", "desk/rdp", "--value-file",
+        (dir / "desk.pw").string()});
+    admin("", {"asset", "add", kAsset, "--owner-group", "ops", "--rdp",
+               "127.0.0.1:" + std::to_string(target.port()) + ":" + target.user()});
+    admin("", {"asset", "set-credential", kAsset, "--protocol", "rdp", "--secret", "desk/rdp"});
+    const std::string pinned = admin("", {"asset", "pin-rdp", kAsset, "--probe"});
+    REQUIRE(pinned.find("sha256 ") != std::string::npos);
+
+    const std::string requested =
+        admin("alice", {"request", "--asset", kAsset, "--protocol", "rdp", "--duration", "1h",
+                        "--reason", "e2e: check the HMI desktop"});
+    const auto id = requested.substr(8, requested.find(' ', 8) - 8);
+    admin("erin", {"approve", id, "--comment", "ok"});
+
+    broker = std::make_unique<test::Process>(
+        std::vector<std::string>{CONDUIT_BINARY, "serve", "--config", config});
+    auto line = broker->waitForLine("event=portal_listening", 20s);
+    INFO(broker->errors());
+    REQUIRE(line.has_value());
+    portalPort = static_cast<std::uint16_t>(std::stoi(line->substr(line->find(" port=") + 6)));
+    REQUIRE(portalPort != 0);
+    std::string health;
+    for (int i = 0; i < 50 && test::statusOf(health) != 200; ++i) {
+      health = test::httpsGet(portalPort, "/healthz");
+      if (test::statusOf(health) != 200) std::this_thread::sleep_for(100ms);
+    }
+    INFO(health);
+    REQUIRE(test::statusOf(health) == 200);
+  }
+
+  /// Reads what the broker logged since the last call, so its stderr pipe never fills up while
+  /// the browser works (a full pipe would block the broker).
+  void drainBroker() { broker->waitForLine("\x01never-logged\x01", 50ms); }
+
+  /// What the xterm's `cat` wrote to the target's file so far.
+  std::string typed() const {
+    return std::filesystem::exists(target.file()) ? test::readText(target.file()) : "";
+  }
+};
+
+bool commandExists(const std::string& name) {
+  return test::runCommand({"sh", "-c", "command -v " + name + " >/dev/null"}).first == 0;
+}
+
+/// The value of `KEY=value` on its own line in `out` ("" if absent).
+std::string lineValue(const std::string& out, const std::string& key) {
+  const auto at = out.find(key + "=");
+  if (at == std::string::npos) return "";
+  const auto from = at + key.size() + 1;
+  return out.substr(from, out.find('\n', from) - from);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "browser RDP in Chromium: the vendor sees the desktop, types into it and disconnects, and "
+    "the session is audited and its recording verifies",
+    "[e2e]") {
+  const std::filesystem::path e2eDir = std::filesystem::path(CONDUIT_SOURCE_DIR) / "tests" / "e2e";
+  const std::filesystem::path artefacts = CONDUIT_E2E_ARTEFACTS;
+  // Nothing is skipped silently: without the browser or node this test fails and says why.
+  if (!std::filesystem::exists(kChromium)) {
+    FAIL("/usr/bin/chromium is missing: run scripts/deps.sh (it installs Debian's chromium)");
+  }
+  if (!commandExists("node")) {
+    FAIL("node is missing: install Node.js 20+ (scripts/deps.sh) for the end-to-end tests");
+  }
+  if (!std::filesystem::exists(e2eDir / "node_modules" / "playwright-core" / "package.json")) {
+    FAIL("tests/e2e/node_modules is missing: run scripts/e2e-deps.sh (npm ci of playwright-core)");
+  }
+  std::filesystem::create_directories(artefacts);
+  for (const auto& entry : std::filesystem::directory_iterator(artefacts)) {
+    // Old screenshots would pass for this run's: start from an empty directory.
+    if (entry.is_regular_file()) std::filesystem::remove(entry.path());
+  }
+
+  World w;
+  const std::string url = "https://127.0.0.1:" + std::to_string(w.portalPort);
+  ::setenv("PORTAL_URL", url.c_str(), 1);
+  ::setenv("ASSET", kAsset, 1);
+  ::setenv("VENDOR_USER", "alice", 1);
+  ::setenv("VENDOR_PASSWORD", kVendorPassword, 1);
+  ::setenv("VENDOR_TOTP_SECRET", w.vendorSecret.c_str(), 1);
+  ::setenv("ENGINEER_USER", "erin", 1);
+  ::setenv("ENGINEER_PASSWORD", "Engineer-Pass-rdp-2", 1);
+  ::setenv("ENGINEER_TOTP_SECRET", w.engineerSecret.c_str(), 1);
+  ::setenv("TYPED_TEXT", kTyped, 1);
+  ::setenv("ARTEFACTS", artefacts.c_str(), 1);
+  ::setenv("CHROMIUM", kChromium, 1);
+
+  // stdout joins stderr (Process captures stderr); the script has its own 150 s watchdog.
+  // While it runs, the target's file is watched: the typed line must land there within 10 s of
+  // the script pressing Enter ("TYPED_AT=<ms since the epoch>" in its output).
+  test::Process story(
+      {"/bin/sh", "-c", "cd '" + e2eDir.string() + "' && exec node rdp_story.mjs >&2"});
+  const auto epochMs = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  std::optional<int> rc;
+  std::optional<long long> landedAtMs;
+  const auto deadline = std::chrono::steady_clock::now() + 170s;
+  while (!rc && std::chrono::steady_clock::now() < deadline) {
+    rc = story.wait(100ms);
+    w.drainBroker();
+    if (!landedAtMs && w.typed().find(kTyped) != std::string::npos) landedAtMs = epochMs();
+  }
+  w.drainBroker();
+  test::writeText(artefacts / "story.log", story.errors());
+  test::writeText(artefacts / "broker.log", w.broker->errors());
+  INFO("rdp_story.mjs output:\n" << story.errors());
+  INFO("broker log (last 6000 bytes):\n"
+       << w.broker->errors().substr(
+              w.broker->errors().size() > 6000 ? w.broker->errors().size() - 6000 : 0));
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 0);
+
+  // The keys reached the xterm: its `cat` wrote the line to the target's file (polled every
+  // 100 ms, so the time measured is an upper bound).
+  const std::string typedAt = lineValue(story.errors(), "TYPED_AT");
+  REQUIRE_FALSE(typedAt.empty());
+  for (int i = 0; i < 100 && !landedAtMs; ++i) {
+    if (w.typed().find(kTyped) != std::string::npos) landedAtMs = epochMs();
+    if (!landedAtMs) std::this_thread::sleep_for(100ms);
+  }
+  INFO("the target's file holds: " << w.typed());
+  REQUIRE(landedAtMs.has_value());
+  const long long landedMs = *landedAtMs - std::stoll(typedAt);
+  WARN("typed line on the target at most " << landedMs << " ms after the browser pressed Enter");
+  CHECK(landedMs <= 10000);
+  REQUIRE(*rc == 0);
+
+  // The server side agrees with what the page showed: the session started as rdp and ended,
+  // and its recording is sealed and verifies against the audit chain.
+  const std::string sessionId = lineValue(story.errors(), "SESSION_ID");
+  REQUIRE(sessionId.rfind("rdp-", 0) == 0);
+  std::string events;
+  bool started = false;
+  bool ended = false;
+  bool sealed = false;
+  for (int i = 0; i < 50 && !(started && ended && sealed); ++i) {
+    if (i > 0) std::this_thread::sleep_for(200ms);
+    auto [rcExport, exported] = w.conduit({"audit", "--data-dir", w.data, "export"});
+    REQUIRE(rcExport == 0);
+    events = exported;
+    std::istringstream lines(events);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(sessionId) == std::string::npos) continue;
+      started = started || (line.find(R"("type":"session.started")") != std::string::npos &&
+                            line.find(R"("protocol":"rdp")") != std::string::npos);
+      ended = ended || line.find(R"("type":"session.ended")") != std::string::npos;
+      sealed = sealed || line.find(R"("type":"recording.sealed")") != std::string::npos;
+    }
+  }
+  INFO(events);
+  CHECK(started);
+  CHECK(ended);
+  CHECK(sealed);
+  CHECK(events.find(w.target.password()) == std::string::npos);
+  auto [rcChain, chain] = w.conduit({"audit", "--data-dir", w.data, "verify"});
+  INFO(chain);
+  CHECK(rcChain == 0);
+
+  // The recording, found as an auditor would: `recording list` names it (ids start with rdp-).
+  auto [rcList, list] = w.conduit({"recording", "--data-dir", w.data, "list"});
+  INFO(list);
+  REQUIRE(rcList == 0);
+  std::vector<std::string> rdpRecordings;
+  std::istringstream listed(list);
+  for (std::string id; listed >> id;) {
+    if (id.rfind("rdp-", 0) == 0) rdpRecordings.push_back(id);
+  }
+  REQUIRE(rdpRecordings.size() == 1);
+  CHECK(rdpRecordings[0] == sessionId);
+  auto [rcVerify, verify] =
+      w.conduit({"recording", "--data-dir", w.data, "verify", rdpRecordings[0]});
+  INFO(verify);
+  CHECK(rcVerify == 0);
+  CHECK_THAT(verify, Catch::Contains("matches the audit chain"));
+  CHECK(w.broker->errors().find(w.target.password()) == std::string::npos);
+}
