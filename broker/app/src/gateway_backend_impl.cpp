@@ -637,8 +637,8 @@ void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std:
   if (e) (void)tx->commit();
   // Browser RDP sessions log their own start (event=rdp_session_started).
   if (allow.protocol != core::Protocol::rdp) {
-    spdlog::info("event=ssh_session_started session={} user={} asset={} source={}", sessionId,
-                 user, asset, source);
+    spdlog::info("event=ssh_session_started session={} user={} asset={} source={}", sessionId, user,
+                 asset, source);
   }
 }
 
