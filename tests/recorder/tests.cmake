@@ -1,7 +1,8 @@
-# recorder/: container round trips, crash safety, tamper detection, exports, text extraction,
-# segments and seeking (unit); the seek index in the database (unit); export --from through the
-# binary and exports checked by the real asciinema and tshark (integration); and a bounded
-# libFuzzer run of the reader built by scripts/fuzz.sh with clang (unit).
+# recorder/: container round trips, crash safety, tamper detection, exports (the RDP desktop
+# export too), text extraction, segments and seeking (unit); the seek index in the database
+# (unit); export --from through the binary and exports checked by the real asciinema and
+# tshark (integration); and a bounded libFuzzer run of the reader built by scripts/fuzz.sh with
+# clang (unit).
 conduit_test(test_recorder unit
   SOURCES
     recorder/record_test.cpp
@@ -9,6 +10,7 @@ conduit_test(test_recorder unit
     recorder/tamper_test.cpp
     recorder/crash_test.cpp
     recorder/export_test.cpp
+    recorder/desktop_export_test.cpp
     recorder/seek_test.cpp
   LIBS conduit_recorder PkgConfig::SODIUM)
 # The seek index in the database (migration 0009), as sealing fills it.
@@ -18,9 +20,9 @@ conduit_test(test_recorder_index unit
 conduit_test(test_recorder_tools integration
   SOURCES recorder/tools_test.cpp
   LIBS conduit_recorder PkgConfig::SODIUM)
-# `conduit recording export --from` through the binary.
+# `conduit recording export --from` and `--format desktop` through the binary.
 conduit_test(test_recorder_cli integration
-  SOURCES recorder/cli_seek_test.cpp
+  SOURCES recorder/cli_seek_test.cpp recorder/cli_desktop_test.cpp
   LIBS conduit_recorder conduit_access conduit_store conduit_vault PkgConfig::SODIUM)
 add_dependencies(test_recorder_cli conduit)
 

@@ -308,8 +308,10 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
 
   auto* exp = rec->add_subcommand("export", "Export a recording (audited)");
   exp->add_option("session", values->id, "Session id")->required();
-  exp->add_option("--format", values->format, "cast (asciinema), jsonl or pcap")
-      ->check(CLI::IsMember({"cast", "jsonl", "pcap"}))
+  exp->add_option(
+         "--format", values->format,
+         "cast (asciinema), jsonl, pcap or desktop (RDP sessions, for the portal's player)")
+      ->check(CLI::IsMember({"cast", "jsonl", "pcap", "desktop"}))
       ->capture_default_str();
   exp->add_option("--output", values->output, "File to write")->required();
   exp->add_option("--auditor-key", values->auditorKey,
@@ -352,7 +354,13 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
               ? exportCastFrom(ctx, **db, *vault, *audits.file(values->id), values->id,
                                values->fromSeconds, wrapper.get(), out)
               : audits.exportTo(ctx.actor(), values->id, values->format, out, wrapper.get());
-      if (!verdict) return verdict.error();
+      if (!verdict) {
+        // Nothing was exported (e.g. a desktop export of a terminal session): no empty file.
+        out.close();
+        std::error_code ec;
+        std::filesystem::remove(values->output, ec);
+        return verdict.error();
+      }
       out.flush();
       if (!out) return core::fail(ErrorCode::io, "writing " + values->output + " failed");
       std::printf("exported %s (%s) to %s; reader: %s\n", values->id.c_str(),

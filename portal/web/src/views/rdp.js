@@ -1,4 +1,4 @@
-// #/rdp/<asset>: the remote desktop in the browser (docs/rdp.md, "Browser protocol"). The broker
+// #/rdp/<asset>: the remote desktop in the browser (docs/api.md "Browser RDP", docs/rdp.md). The broker
 // runs the RDP client in a worker process and sends changed screen tiles; this page draws them on
 // a canvas in arrival order, acknowledges each whole frame (the server sends at most two frames
 // ahead of the last ack) and sends keys and pointer events back as RDP scancodes and pointer

@@ -1,8 +1,10 @@
-// #/replay/<session_id>: the verification verdict, then the recording in asciinema-player.
+// #/replay/<session_id>: the verification verdict, then the recording in asciinema-player, or
+// for an RDP session (ids "rdp-…", broker/rdp) in the canvas player of rdp_player.js.
 import { get, seg } from '../api.js';
 import { h, replace } from '../dom.js';
 import { card, showError } from '../ui.js';
 import { verdictView } from './auditor.js';
+import { mountDesktopPlayer } from './rdp_player.js';
 
 // The smallest valid WebAssembly module: "\0asm", version 1.
 const EMPTY_WASM = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
@@ -26,6 +28,8 @@ export function renderReplay(root, context) {
     return;
   }
   const castUrl = `/api/v1/recordings/${seg(id)}/cast`;
+  const desktop = id.startsWith('rdp-');
+  const desktopUrl = `/api/v1/recordings/${seg(id)}/export?format=desktop`;
   const verdictBox = h('div', { id: 'replay-verdict', class: 'replay-verdict', role: 'status' },
     h('span', { class: 'sub' }, 'Verifying the recording…'));
   const playerBox = h('div', { id: 'replay-player', class: 'replay-player' });
@@ -33,7 +37,9 @@ export function renderReplay(root, context) {
     h('div', { class: 'replay-head' },
       h('a', { href: '#/auditor', class: 'btn btn-small btn-quiet' }, '← Sessions'),
       h('h1', { class: 'replay-title' }, 'Session ', h('span', { class: 'mono' }, id)),
-      h('a', { href: castUrl, download: `${id}.cast`, class: 'btn btn-small', 'data-action': 'download' }, 'Download .cast')),
+      desktop
+        ? h('a', { href: desktopUrl, download: `${id}.cdsk`, class: 'btn btn-small', 'data-action': 'download' }, 'Download .cdsk')
+        : h('a', { href: castUrl, download: `${id}.cast`, class: 'btn btn-small', 'data-action': 'download' }, 'Download .cast')),
     card('Verification', { id: 'replay-verification' }, verdictBox),
     card('Replay', { id: 'replay' }, playerBox)));
 
@@ -44,7 +50,8 @@ export function renderReplay(root, context) {
       replace(verdictBox, h('span', { class: 'verdict verdict-bad' }, `Verification failed: ${error.message}`));
     });
 
-  mountPlayer(context, castUrl, playerBox);
+  if (desktop) mountDesktopPlayer(context, desktopUrl, playerBox);
+  else mountPlayer(context, castUrl, playerBox);
 }
 
 async function mountPlayer(context, castUrl, box) {

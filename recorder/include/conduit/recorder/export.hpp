@@ -4,6 +4,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conduit/core/result.hpp"
@@ -49,6 +50,23 @@ ExportSummary exportPcap(RecordingReader& reader, std::ostream& out);
 /// Writes one JSON object per line: first the header ({"session_id", "started_unix_us",
 /// "format_version"}), then every record {"t_us","channel","direction","kind","payload_b64"}.
 ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out);
+
+/// First bytes of a desktop export.
+inline constexpr std::string_view kDesktopMagic = "CDSK1\n";
+
+/// Writes the desktop of an RDP recording for the portal's player (docs/recording-format.md,
+/// "Desktop export"): kDesktopMagic, then records `u64 LE time_us | u8 type | u32 LE length |
+/// body`: 1 desktop size (u16 LE width, height), 2 tile (u16 LE x, y, width, height, u8 format
+/// 1 PNG / 2 JPEG, image bytes), 3 frame end (u32 LE sequence, u8 keyframe 0|1), 4 marker
+/// (UTF-8). Only channel 2 resize and rdp_update records and channel 0 markers are written;
+/// keystrokes and everything else are skipped, as are malformed desktop records. Nothing is
+/// written until the first tile or frame end. Returns invalid_argument "not an RDP recording"
+/// (and writes nothing) if the readable part has no tile or frame end.
+core::Result<ExportSummary> exportDesktop(RecordingReader& reader, std::ostream& out);
+
+/// Reads from `reader` up to the first desktop tile or frame end; true if there is one (an RDP
+/// recording), false at the end of the readable part. For checking before an audited export.
+bool hasDesktop(RecordingReader& reader);
 
 /// A line of terminal text and the time its first byte was recorded.
 struct TextLine {
