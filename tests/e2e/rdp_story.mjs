@@ -30,6 +30,7 @@ function config() {
     asset: env('ASSET'),
     vendor: { user: env('VENDOR_USER'), password: env('VENDOR_PASSWORD'), secret: env('VENDOR_TOTP_SECRET') },
     engineer: { user: env('ENGINEER_USER'), password: env('ENGINEER_PASSWORD'), secret: env('ENGINEER_TOTP_SECRET') },
+    auditor: { user: env('AUDITOR_USER'), password: env('AUDITOR_PASSWORD'), secret: env('AUDITOR_TOTP_SECRET') },
     typed: env('TYPED_TEXT', 'hello-from-chromium'),
     artefacts: env('ARTEFACTS'),
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -72,6 +73,27 @@ async function noErrorBanner(page) {
 
 /// What the canvas shows, measured in the page: its size, how many distinct colours (quantised
 /// to 4 bits a channel) cover at least 0.1 % of it, the share of light and dark pixels, and the
+/// The canvas in 32x32 blocks, each its mean luma: a picture's signature to compare two canvases
+/// (the live desktop and its replay) without moving megabytes out of the page.
+const signature = (page, selector) => page.evaluate((sel) => {
+  const canvas = document.querySelector(sel);
+  const { width, height } = canvas;
+  const d = canvas.getContext('2d').getImageData(0, 0, width, height).data;
+  const cols = Math.ceil(width / 32);
+  const rows = Math.ceil(height / 32);
+  const sums = new Array(cols * rows).fill(0);
+  const counts = new Array(cols * rows).fill(0);
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const i = (y * width + x) * 4;
+      const b = Math.floor(y / 32) * cols + Math.floor(x / 32);
+      sums[b] += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+      counts[b] += 1;
+    }
+  }
+  return { width, height, blocks: sums.map((v, i) => v / counts[i]) };
+}, selector);
+
 /// dark pixels in `box` (desktop pixels: the xterm's first text line).
 const measureCanvas = (page, box) => page.evaluate((b) => {
   const canvas = document.querySelector(b.canvas ?? '#rdp-canvas');
@@ -296,6 +318,8 @@ export async function runStory(cfg = config()) {
       if (/closed/i.test(await status())) throw new Error('the session closed while watched');
     }],
     ['disconnect', async () => {
+      // What the vendor saw last: the replay must show the same picture at the same moment.
+      s.finalPicture = await signature(page, '#rdp-canvas');
       await page.click('#rdp-disconnect');
       await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
       const reason = await page.locator('#rdp-closed-reason').innerText();
@@ -306,6 +330,49 @@ export async function runStory(cfg = config()) {
       }
       await noErrorBanner(page);
       await shoot('rdp-closed');
+    }],
+    ['replay', async () => {
+      // The auditor replays the sealed recording in the browser: the end of the recording shows
+      // what the vendor's canvas showed at the end; its start (the first keyframe) shows the
+      // line before anything was typed.
+      const auditorContext = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 1150 } });
+      try {
+        const auditor = await auditorContext.newPage();
+        auditor.on('pageerror', (e) => fatalNotes.push(`auditor page: ${e.message}`));
+        await signIn(auditor, cfg.auditor, cfg.url);
+        // Sealing runs when the session ends: retry the page until the recording is there.
+        await until('the recording to open in the replay page', 15000, async () => {
+          await auditor.goto(`${cfg.url}/#/replay/${encodeURIComponent(s.sessionId)}`);
+          await auditor.reload();
+          return auditor.waitForSelector('#replay-desktop', { timeout: 2000 }).then(() => true, () => false);
+        });
+        await until('the first keyframe drawn', 10000, async () =>
+          Number(await auditor.locator('#replay-desktop').getAttribute('data-frames-drawn')) >= 1);
+        const start = await measureCanvas(auditor, { ...s.line, canvas: '#replay-desktop' });
+        // Seek to the end, as an auditor drags the timeline.
+        await auditor.evaluate(() => {
+          const t = document.querySelector('#replay-timeline');
+          t.value = t.max;
+          t.dispatchEvent(new Event('change'));
+        });
+        let end;
+        await until('the replay to show the vendor\'s last picture', 10000, async () => {
+          end = await signature(auditor, '#replay-desktop');
+          const v = s.finalPicture;
+          if (end.width !== v.width || end.height !== v.height) return false;
+          const off = end.blocks.filter((b, i) => Math.abs(b - v.blocks[i]) > 4).length;
+          s.replayOff = off;
+          return off <= end.blocks.length / 200; // at most 0.5 % of blocks differ
+        }).catch((error) => { throw new Error(`${error.message}: ${s.replayOff} of ${end?.blocks.length} blocks differ`); });
+        const last = await measureCanvas(auditor, { ...s.line, canvas: '#replay-desktop' });
+        if (!(start.regionDark < last.regionDark)) {
+          throw new Error(`the replay's start should not show the typed line: start ${start.regionDark}, end ${last.regionDark} dark pixels`);
+        }
+        console.log(`replay: ${s.replayOff} blocks differ from the vendor's last picture; typed line dark pixels ${start.regionDark} -> ${last.regionDark}`);
+        await auditor.screenshot({ path: join(cfg.artefacts, 'replay-end.png'), fullPage: true });
+      } finally {
+        await auditorContext.close();
+      }
     }],
   ];
 

@@ -62,6 +62,7 @@ struct World {
   std::uint16_t portalPort = 0;
   std::string vendorSecret;
   std::string engineerSecret;
+  std::string auditorSecret;
 
   std::pair<int, std::string> conduit(std::vector<std::string> args) {
     args.insert(args.begin(), CONDUIT_BINARY);
@@ -94,6 +95,7 @@ struct World {
                                               (dir / "policy.toml").string() + "\"]\n");
     test::writeText(dir / "alice.pw", std::string(kVendorPassword) + "\n");
     test::writeText(dir / "erin.pw", "Engineer-Pass-rdp-2\n");
+    test::writeText(dir / "ann.pw", "Auditor-Pass-rdp-3\n");
     admin("", {"group", "add", "ops"});
     admin("", {"vendor", "add", "acme"});
     admin("", {"user", "add", "alice", "--role", "vendor", "--vendor", "acme", "--display-name",
@@ -105,6 +107,12 @@ struct World {
     const auto p = uri.find("secret=");
     REQUIRE(p != std::string::npos);
     vendorSecret = uri.substr(p + 7, uri.find_first_of("&\n", p + 7) - p - 7);
+    admin("", {"user", "add", "ann", "--role", "auditor", "--display-name", "Ann Auditor",
+               "--password-file", (dir / "ann.pw").string()});
+    const std::string annUri = admin("", {"user", "enrol-totp", "ann"});
+    const auto a = annUri.find("secret=");
+    REQUIRE(a != std::string::npos);
+    auditorSecret = annUri.substr(a + 7, annUri.find_first_of("&\n", a + 7) - a - 7);
     // Erin's too: she watches the desktop live from the engineer's pages.
     const std::string erinUri = admin("", {"user", "enrol-totp", "erin"});
     const auto e = erinUri.find("secret=");
@@ -198,6 +206,9 @@ TEST_CASE(
   ::setenv("ENGINEER_USER", "erin", 1);
   ::setenv("ENGINEER_PASSWORD", "Engineer-Pass-rdp-2", 1);
   ::setenv("ENGINEER_TOTP_SECRET", w.engineerSecret.c_str(), 1);
+  ::setenv("AUDITOR_USER", "ann", 1);
+  ::setenv("AUDITOR_PASSWORD", "Auditor-Pass-rdp-3", 1);
+  ::setenv("AUDITOR_TOTP_SECRET", w.auditorSecret.c_str(), 1);
   ::setenv("TYPED_TEXT", kTyped, 1);
   ::setenv("ARTEFACTS", artefacts.c_str(), 1);
   ::setenv("CHROMIUM", kChromium, 1);
