@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "api_state.hpp"
+#include "session_socket.hpp"
 
 namespace conduit::portal {
 
@@ -23,26 +23,15 @@ std::optional<std::int64_t> intField(const boost::json::object& o, std::string_v
   return n;
 }
 
-class RdpSocket final : public WsHandler, public std::enable_shared_from_this<RdpSocket> {
+class RdpSocket final : public SessionSocket<RemoteDesktop> {
  public:
   RdpSocket(ApiState& s, std::string user, std::string asset, std::string source,
             std::string cookie, int width, int height)
-      : s_(s),
-        user_(std::move(user)),
-        asset_(std::move(asset)),
+      : SessionSocket(s, std::move(user), std::move(asset), std::move(cookie), "web_rdp",
+                      "the browser closed the desktop"),
         source_(std::move(source)),
-        cookie_(std::move(cookie)),
         width_(width),
         height_(height) {}
-
-  void onOpen(std::shared_ptr<WsPeer> peer) override {
-    peer_ = std::move(peer);
-    watchId_ = s_.sockets.add(cookie_, [weak = weak_from_this()](const std::string& reason) {
-      if (auto self = weak.lock()) self->shutdown(reason);
-    });
-    // Logging in to the target takes seconds: not on the server's threads.
-    std::thread([self = shared_from_this()] { self->launch(); }).detach();
-  }
 
   void onMessage(std::string data, bool binary) override {
     boost::system::error_code ec;
@@ -53,52 +42,36 @@ class RdpSocket final : public WsHandler, public std::enable_shared_from_this<Rd
     if (ec || !type || !type->is_string()) {
       return refuse("a message the remote desktop does not understand");
     }
-    if (!desktop_) return;  // still connecting: input before the desktop exists is dropped
+    if (!session_) return;  // still connecting: input before the desktop exists is dropped
     if (*type == "key") {
       const auto code = intField(*o, "code", 1, 0x1FF);
       const auto* down = o->if_contains("down");
       if (!code || !down || !down->is_bool()) return refuse("key needs code 1-511 and down");
-      desktop_->key(static_cast<std::uint16_t>(*code), down->as_bool());
+      session_->key(static_cast<std::uint16_t>(*code), down->as_bool());
     } else if (*type == "pointer") {
-      const auto x = intField(*o, "x", 0, desktop_->width() - 1);
-      const auto y = intField(*o, "y", 0, desktop_->height() - 1);
+      const auto x = intField(*o, "x", 0, session_->width() - 1);
+      const auto y = intField(*o, "y", 0, session_->height() - 1);
       const auto flags = intField(*o, "flags", 1, 0xFFFF);
       if (!x || !y || !flags || (*flags & ~kPointerFlagsMask) != 0) {
         return refuse("pointer needs x and y on the desktop and RDP pointer flags");
       }
-      desktop_->pointer(static_cast<std::uint16_t>(*flags), static_cast<std::uint16_t>(*x),
+      session_->pointer(static_cast<std::uint16_t>(*flags), static_cast<std::uint16_t>(*x),
                         static_cast<std::uint16_t>(*y));
     } else if (*type == "ack") {
       const auto seq = intField(*o, "seq", 0, 0xFFFFFFFFll);
       if (!seq) return refuse("ack needs seq");
-      desktop_->ack(static_cast<std::uint32_t>(*seq));
+      session_->ack(static_cast<std::uint32_t>(*seq));
     } else if (*type == "cad") {
-      desktop_->ctrlAltDel();
+      session_->ctrlAltDel();
     } else if (*type == "refresh") {
-      desktop_->refresh();
+      session_->refresh();
     } else {
       refuse("unknown message type");
     }
   }
 
-  void onClose() override {
-    s_.sockets.remove(watchId_);
-    std::unique_ptr<RemoteDesktop> desktop;
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-      desktop = std::move(desktop_);
-    }
-    if (!desktop) return;
-    desktop->close("the browser closed the desktop");
-    // Destroying it waits for the session's thread to stop its worker and seal the recording
-    // (up to seconds): not on the server's threads.
-    std::thread([d = std::move(desktop)]() mutable { d.reset(); }).detach();
-  }
-
  private:
-  void launch() {
-    auto peer = peer_;
+  core::Result<std::unique_ptr<RemoteDesktop>> start(const std::shared_ptr<WsPeer>& peer) override {
     RemoteDesktopIo io;
     io.frame = [peer](std::string bytes) { peer->sendBinary(std::move(bytes)); };
     io.notice = [peer](const std::string& text) {
@@ -109,54 +82,18 @@ class RdpSocket final : public WsHandler, public std::enable_shared_from_this<Rd
       peer->sendText(closedMessage(reason));
       peer->close(reason);
     };
-    auto started = s_.desktops->start(user_, asset_, source_, width_, height_, std::move(io));
-    if (!started) {
-      spdlog::info("event=web_rdp_refused user={} asset={} reason=\"{}\"", user_, asset_,
-                   started.error().message);
-      peer->sendText(closedMessage(started.error().message));
-      peer->close(started.error().message);
-      return;
-    }
-    std::unique_ptr<RemoteDesktop> late;
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) {
-        late = std::move(*started);
-      } else {
-        desktop_ = std::move(*started);
-        peer->sendText(
-            boost::json::serialize(boost::json::object{{"type", "started"},
-                                                       {"session_id", desktop_->sessionId()},
-                                                       {"width", desktop_->width()},
-                                                       {"height", desktop_->height()}}));
-      }
-    }
-    if (late) late->close("the browser closed the desktop");
+    return s_.desktops->start(user_, asset_, source_, width_, height_, std::move(io));
   }
 
-  /// Logout or an ended portal session: the desktop ends too.
-  void shutdown(const std::string& reason) {
-    {
-      std::lock_guard lock(mutex_);
-      if (desktop_) desktop_->close(reason);
-    }
-    if (peer_) peer_->close(reason);
+  boost::json::object startedMessage(const RemoteDesktop& desktop) override {
+    return {{"type", "started"},
+            {"session_id", desktop.sessionId()},
+            {"width", desktop.width()},
+            {"height", desktop.height()}};
   }
 
-  // Called with mutex_ held.
-  void refuse(const std::string& why) {
-    if (desktop_) desktop_->close(why);
-    peer_->close(why);
-  }
-
-  ApiState& s_;
-  std::string user_, asset_, source_, cookie_;
+  std::string source_;
   int width_, height_;
-  std::shared_ptr<WsPeer> peer_;
-  std::uint64_t watchId_ = 0;
-  std::mutex mutex_;
-  std::unique_ptr<RemoteDesktop> desktop_;
-  bool closed_ = false;
 };
 
 /// ?width=/?height= within the desktop limits, or the fallback.

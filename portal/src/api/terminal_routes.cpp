@@ -3,33 +3,21 @@
 
 #include <thread>
 
-#include "api_state.hpp"
+#include "session_socket.hpp"
 
 namespace conduit::portal {
 
 namespace {
 
-class TerminalSocket final : public WsHandler, public std::enable_shared_from_this<TerminalSocket> {
+class TerminalSocket final : public SessionSocket<TerminalSession> {
  public:
   TerminalSocket(ApiState& s, std::string user, std::string asset, std::string source,
                  std::string cookie, int cols, int rows)
-      : s_(s),
-        user_(std::move(user)),
-        asset_(std::move(asset)),
+      : SessionSocket(s, std::move(user), std::move(asset), std::move(cookie), "web_terminal",
+                      "the browser closed the terminal"),
         source_(std::move(source)),
-        cookie_(std::move(cookie)),
         cols_(cols),
         rows_(rows) {}
-
-  void onOpen(std::shared_ptr<WsPeer> peer) override {
-    peer_ = std::move(peer);
-    watchId_ = s_.sockets.add(cookie_, [weak = weak_from_this()](const std::string& reason) {
-      if (auto self = weak.lock()) self->shutdown(reason);
-    });
-    // Connecting to the target blocks for up to its timeout: not on the server's threads. The
-    // thread holds a reference, so it may outlive the socket; it ends with the connect attempt.
-    std::thread([self = shared_from_this()] { self->launch(); }).detach();
-  }
 
   void onMessage(std::string data, bool binary) override {
     boost::system::error_code ec;
@@ -55,16 +43,9 @@ class TerminalSocket final : public WsHandler, public std::enable_shared_from_th
     }
   }
 
-  void onClose() override {
-    s_.sockets.remove(watchId_);
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    if (session_) session_->close("the browser closed the terminal");
-  }
-
  private:
-  void launch() {
-    auto peer = peer_;
+  core::Result<std::unique_ptr<TerminalSession>> start(
+      const std::shared_ptr<WsPeer>& peer) override {
     TerminalIo io;
     io.output = [peer](std::string_view bytes) { peer->sendBinary(std::string(bytes)); };
     io.notice = [peer](const std::string& text) {
@@ -75,47 +56,15 @@ class TerminalSocket final : public WsHandler, public std::enable_shared_from_th
       peer->sendText(closedMessage(reason));
       peer->close(reason);
     };
-    auto started = s_.terminals->start(user_, asset_, source_, cols_, rows_, std::move(io));
-    if (!started) {
-      spdlog::info("event=web_terminal_refused user={} asset={} reason=\"{}\"", user_, asset_,
-                   started.error().message);
-      peer->sendText(closedMessage(started.error().message));
-      peer->close(started.error().message);
-      return;
-    }
-    std::lock_guard lock(mutex_);
-    session_ = std::move(*started);
-    if (closed_) {
-      session_->close("the browser closed the terminal");
-      return;
-    }
-    peer->sendText(boost::json::serialize(
-        boost::json::object{{"type", "started"}, {"session_id", session_->sessionId()}}));
+    return s_.terminals->start(user_, asset_, source_, cols_, rows_, std::move(io));
   }
 
-  /// Logout or an ended portal session: the shell ends too.
-  void shutdown(const std::string& reason) {
-    {
-      std::lock_guard lock(mutex_);
-      if (session_) session_->close(reason);
-    }
-    if (peer_) peer_->close(reason);
+  boost::json::object startedMessage(const TerminalSession& session) override {
+    return {{"type", "started"}, {"session_id", session.sessionId()}};
   }
 
-  // Called with mutex_ held.
-  void refuse(const std::string& why) {
-    if (session_) session_->close(why);
-    peer_->close(why);
-  }
-
-  ApiState& s_;
-  std::string user_, asset_, source_, cookie_;
+  std::string source_;
   int cols_, rows_;
-  std::shared_ptr<WsPeer> peer_;
-  std::uint64_t watchId_ = 0;
-  std::mutex mutex_;
-  std::unique_ptr<TerminalSession> session_;
-  bool closed_ = false;
 };
 
 int dimension(const HttpRequest& r, std::string_view key, int fallback) {
