@@ -4,16 +4,14 @@
 // ahead of the last ack) and sends keys and pointer events back as RDP scancodes and pointer
 // flags. As with the terminal, a closed session stays closed: no automatic reconnect.
 import { get, openSocket } from '../api.js';
-import { h, replace } from '../dom.js';
-import { badge, card, showError } from '../ui.js';
-import { fmtDuration, fmtWindow } from '../format.js';
+import { h } from '../dom.js';
+import { card, showError } from '../ui.js';
+import { grantClock } from '../grant_clock.js';
 import { describeClose, parseMessage } from '../term.js';
 import { scancodeFor } from '../rdp_keys.js';
 import { desktopPainter } from '../desktop.js';
 
 const GRANTS_MS = 5000;
-// Under 5 minutes left the countdown turns amber, as on the vendor page.
-const WARN_SECONDS = 300;
 // The desktop sizes the broker accepts (worker_protocol.hpp kMinDesktop, kMaxDesktop*).
 const MIN_SIZE = 200;
 const MAX_WIDTH = 4096;
@@ -30,14 +28,6 @@ const WHEEL_NOTCH = 120;
 
 const clamp = (value, low, high) => Math.min(high, Math.max(low, Math.round(value)));
 
-/// The grant this session runs under: the vendor's grant covering rdp to `asset`, active first.
-function coveringGrant(list, asset) {
-  const candidates = (Array.isArray(list) ? list : [])
-    .filter((g) => g.asset === asset && Array.isArray(g.protocols) && g.protocols.includes('rdp'));
-  candidates.sort((a, b) => Number(b.state === 'active') - Number(a.state === 'active')
-    || (Number(b.seconds_left) || 0) - (Number(a.seconds_left) || 0));
-  return candidates[0] ?? null;
-}
 
 export function renderRdp(root, context) {
   const asset = context.arg;
@@ -79,38 +69,7 @@ export function renderRdp(root, context) {
       h('div', { class: 'rdp-panel' }, area))));
 
   // ---- the grant's time left (GET /grants), counting down every second between refreshes ----
-  let grant = null;
-  let deadline = 0;
-  const tick = () => {
-    let text = 'no grant';
-    let warn = false;
-    timeLabel.textContent = grant ? (grant.state === 'active' ? 'Time left' : 'Grant') : 'Grant';
-    if (grant && grant.state !== 'active') {
-      replace(timeLeft, badge(grant.state));
-      timeLeft.classList.remove('warn-text');
-      return;
-    }
-    if (grant) {
-      const startsAt = Date.parse(grant.not_before) || 0;
-      if (startsAt > Date.now()) {
-        text = `starts in ${fmtDuration((startsAt - Date.now()) / 1000)}`;
-      } else {
-        const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-        text = left > 0 ? fmtDuration(left) : 'ended';
-        warn = left > 0 && left < WARN_SECONDS;
-      }
-    }
-    if (timeLeft.textContent !== text || timeLeft.firstElementChild) timeLeft.textContent = text;
-    timeLeft.classList.toggle('warn-text', warn);
-  };
-  const applyGrants = (list) => {
-    grant = coveringGrant(list, asset);
-    deadline = Date.now() + (Number(grant?.seconds_left) || 0) * 1000;
-    timeLeft.title = grant ? `Grant #${grant.id}: ${fmtWindow(grant.not_before, grant.not_after)}` : '';
-    tick();
-  };
-  const ticker = setInterval(tick, 1000);
-  context.onCleanup(() => clearInterval(ticker));
+  const applyGrants = grantClock({ timeLabel, timeLeft, asset, protocol: 'rdp', context });
 
   // ---- the session --------------------------------------------------------------------------
   let ended = false;
@@ -143,7 +102,7 @@ export function renderRdp(root, context) {
       if (context.alive) showError(error);
     }
     if (!context.alive) return;
-    if (list) applyGrants(list);
+    const grant = list ? applyGrants(list) : null;
     refreshGrants = context.every(GRANTS_MS, async () => {
       const fresh = await get('/api/v1/grants');
       if (context.alive) applyGrants(fresh);
