@@ -3,9 +3,12 @@
 // vault, the certificate pinned with `conduit admin asset pin-rdp --probe`, and the portal's
 // WebSocket (/api/v1/rdp) driven as the browser page drives it: tiles and frame ends in,
 // acknowledgements and scancodes out. Chromium drives the same page in tests/e2e.
+#include <openssl/evp.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,12 +54,13 @@ std::string rdpConfig() {
 /// The shadow server and an asset `desk` for it, its password in the vault, its certificate
 /// pinned by probing once, and alice's approved rdp grant.
 struct RdpPlant {
-  Plant p{kRdpPolicy, rdpConfig()};
+  explicit RdpPlant(const std::string& policy = kRdpPolicy);
+  Plant p;
   test::RdpTarget target;
   std::uint16_t portal = portalPort(p);
   std::string fingerprint;
 
-  RdpPlant() {
+  void setUp() {
     test::writeText(p.dir / "desk.pw", target.password() + "\n");
     p.ok({"vault", "--data-dir", p.data, "put", "desk/rdp", "--value-file",
           (p.dir / "desk.pw").string()});
@@ -83,6 +87,10 @@ struct RdpPlant {
   /// Reads what the broker logged so far (its stderr pipe must not fill up).
   void drain() { p.broker->waitForLine("\x01never\x01", 1ms); }
 };
+
+RdpPlant::RdpPlant(const std::string& policy) : p(policy, rdpConfig()) {
+  setUp();
+}
 
 std::uint16_t u16(const std::string& b, std::size_t at) {
   return static_cast<std::uint16_t>(static_cast<unsigned char>(b[at]) |
@@ -269,6 +277,7 @@ TEST_CASE(
   REQUIRE(rcExport == 0);
   const std::string records = test::readText(jsonl);
   CHECK(count(records, "rdp_update") >= 1);
+  CHECK(records.find("key 0x") == std::string::npos);  // keystrokes only where policy says
   w.drain();
   CHECK(records.find(w.target.password()) == std::string::npos);
   CHECK(trail.find(w.target.password()) == std::string::npos);
@@ -398,4 +407,50 @@ TEST_CASE(
       {"curl", "-sk", "https://127.0.0.1:" + std::to_string(w.portal) + "/healthz"});
   CHECK(rcAlive == 0);
   CHECK_THAT(health, Catch::Contains("ok"));
+}
+
+TEST_CASE("browser RDP records keystrokes only where policy says record_keystrokes") {
+  std::string policy = kRdpPolicy;
+  policy += "record_keystrokes = true\n";
+  RdpPlant w(policy);
+  test::WsClient ws;
+  REQUIRE(w.open(ws) == 101);
+  auto started = ws.read(20s);
+  REQUIRE(started.has_value());
+  REQUIRE(test::jsonString(started->data, "type") == "started");
+  const std::string id = test::jsonString(started->data, "session_id");
+  type(ws, "hello\r");
+  std::string typed;
+  for (int i = 0; i < 100 && typed.find("hello") == std::string::npos; ++i) {
+    if (auto f = readFrame(ws, 100ms)) ack(ws, f->sequence);
+    if (std::filesystem::exists(w.target.file())) typed = test::readText(w.target.file());
+  }
+  CHECK_THAT(typed, Catch::Contains("hello"));
+  ws.sendText(R"({"type":"refresh"})");
+  REQUIRE(w.p.conduit({"admin", "--data-dir", w.p.data, "--as", "erin", "revoke", "1", "--reason",
+                       "done"})
+              .first == 0);
+  CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
+  auditOnce(w.p, "recording.sealed");
+  const std::string jsonl = (w.p.dir / "keys.jsonl").string();
+  auto [rc, out] = w.p.conduit(
+      {"recording", "--data-dir", w.p.data, "export", id, "--format", "jsonl", "--output", jsonl});
+  INFO(out);
+  REQUIRE(rc == 0);
+  // The protocol events' payloads (base64 in the export), decoded.
+  std::string events;
+  std::istringstream lines(test::readText(jsonl));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"kind\":\"protocol_event\"") == std::string::npos) continue;
+    const std::string b64 = test::jsonString(line, "payload_b64");
+    std::string raw(b64.size(), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    REQUIRE(n >= 0);
+    events += raw.substr(0, static_cast<std::size_t>(n)) + "\n";
+  }
+  CHECK_THAT(events, Catch::Contains("key 0x023 down") && Catch::Contains("key 0x023 up") &&
+                         Catch::Contains("key 0x01c down"));
+  w.drain();
 }
