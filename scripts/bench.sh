@@ -11,6 +11,10 @@
 #                                             SSH gateway against OpenSSH ProxyJump: bulk
 #                                             transfer, login time, many held sessions,
 #                                             keystroke echo (bench/ssh_gateway.sh)
+#   scripts/bench.sh rdp                      browser RDP through the portal against the RDP
+#                                             worker alone: first frame, frame rate of a
+#                                             scrolling screen, many sessions (bench/rdp.sh;
+#                                             settings in its environment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "modbus" ]; then
@@ -20,6 +24,10 @@ fi
 if [ "${1:-}" = "ssh" ]; then
   shift
   exec bench/ssh_gateway.sh "$@"
+fi
+if [ "${1:-}" = "rdp" ]; then
+  shift
+  exec bench/rdp.sh "$@"
 fi
 ./scripts/deps.sh
 cmake --preset release -DCONDUIT_BUILD_BENCH=ON >/dev/null
