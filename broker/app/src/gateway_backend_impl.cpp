@@ -106,7 +106,7 @@ bool tunnelProtocol(core::Protocol p) {
 
 std::string noForwarding(core::Protocol p, const std::string& asset) {
   return "the policy for " + std::string(core::protocolName(p)) + " to " + asset +
-         " does not allow ssh -L tunnels (ssh.port_forwarding)";
+         " does not allow tunnels, by ssh -L or conduit tunnel (ssh.port_forwarding)";
 }
 
 /// One of an asset's concurrent tunnel connections; gives it back when the tunnel ends.
@@ -527,8 +527,7 @@ core::Result<rdp::RdpTargetPlan> GatewayBackendImpl::prepareRdpTarget(const std:
   auto held = std::make_shared<access::CredentialLease>(std::move(*lease));
   plan.password = vault::Password::fromBytes({held->value().data(), held->value().size()});
   plan.hold = held;
-  sessions_[sessionId] = {user, asset};
-  return plan;
+  return plan;  // sessions_ gets the session once it starts (sessionStarted)
 }
 
 void GatewayBackendImpl::auditRotation(const std::string& type, core::AuditOutcome outcome,

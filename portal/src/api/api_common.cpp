@@ -120,7 +120,7 @@ core::Result<Caller> authenticate(ApiState& s, const HttpRequest& r) {
       spdlog::warn("event=api_refused reason=bad_token path={} source={}", r.path, r.remoteAddress);
       return caller.error();
     }
-    Caller c{std::move(caller->user), true, "", "", {}};
+    Caller c{std::move(caller->user), true, "", "", {}, std::string(authz)};
     c.actor = {c.user.username, r.remoteAddress};
     return c;
   }
@@ -131,7 +131,7 @@ core::Result<Caller> authenticate(ApiState& s, const HttpRequest& r) {
   if (session->stage != access::WebStage::active) {
     return fail(ErrorCode::unauthenticated, "finish signing in first");
   }
-  Caller c{std::move(session->user), false, cookie, session->csrfToken, {}};
+  Caller c{std::move(session->user), false, cookie, session->csrfToken, {}, cookie};
   c.actor = {c.user.username, r.remoteAddress};
   if (changesState(r.method)) {
     const std::string_view sent = r.header("x-csrf-token");
@@ -254,12 +254,18 @@ PortalApi::PortalApi(store::Database db, const policies::PolicySet& policies,
                      access::VaultService& vault, const core::Clock& clock, ApiOptions options)
     : state_(
           std::make_unique<ApiState>(std::move(db), policies, vault, clock, std::move(options))) {
-  // Every 2 s, every open WebSocket's portal session is checked again (timeouts, disabled users).
+  // Every 2 s, every open WebSocket's portal session or API token is checked again (timeouts,
+  // logouts from elsewhere, revoked tokens, disabled users).
   state_->sockets.start(
-      [s = state_.get()](const std::string& cookie) {
+      [s = state_.get()](const std::string& key) -> std::optional<std::string> {
         std::lock_guard lock(s->mutex);
-        auto session = s->sessions.resolve(cookie);
-        return session.ok() && session->stage == access::WebStage::active;
+        if (key.starts_with(kBearerWatch)) {
+          if (s->tokens.resolve(key.substr(kBearerWatch.size()))) return std::nullopt;
+          return "the API token was revoked, or its user disabled";
+        }
+        auto session = s->sessions.resolve(key);
+        if (session && session->stage == access::WebStage::active) return std::nullopt;
+        return "signed out: the portal session has ended";
       },
       std::chrono::seconds(2));
 }

@@ -57,7 +57,11 @@ struct Caller {
   std::string cookieValue;  // the session cookie (empty with a token)
   std::string csrfToken;
   access::Actor actor;  // for audit events: username and source address
+  // What SocketWatch re-checks for this caller's WebSockets: the session cookie, or
+  // kBearerWatch + the API token (a revoked token closes its sockets as a logout does).
+  std::string watchKey;
 };
+inline constexpr std::string_view kBearerWatch = "Bearer ";
 
 /// The error response for a failed operation: status from the error code, message as is for
 /// 4xx, never details for 5xx.

@@ -1,5 +1,6 @@
 #include "socket_watch.hpp"
 
+#include <map>
 #include <set>
 #include <vector>
 
@@ -53,11 +54,11 @@ void SocketWatch::run(std::chrono::milliseconds period) {
     std::set<std::string> cookies;
     for (const auto& [id, socket] : sockets_) cookies.insert(socket.first);
     lock.unlock();
-    std::set<std::string> invalid;
+    std::map<std::string, std::string> invalid;  // key -> why
     for (const auto& c : cookies) {
-      if (!valid_(c)) invalid.insert(c);
+      if (auto why = valid_(c)) invalid.emplace(c, std::move(*why));
     }
-    for (const auto& c : invalid) closeForCookie(c, "signed out: the portal session has ended");
+    for (const auto& [c, why] : invalid) closeForCookie(c, why);
     lock.lock();
   }
 }

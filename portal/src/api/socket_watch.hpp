@@ -6,18 +6,22 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 namespace conduit::portal {
 
-/// Open WebSockets and the portal sessions they belong to. Logout closes a session's sockets at
-/// once; a watchdog re-checks every socket's session every period, so a timed-out session or a
-/// user disabled from another process (the CLI) loses its sockets within that period.
+/// Open WebSockets and the portal sessions (or API tokens) they belong to. Logout closes a
+/// session's sockets at once; a watchdog re-checks every socket's key every period, so a
+/// timed-out session, a revoked token or a user disabled from another process (the CLI) loses
+/// its sockets within that period.
 class SocketWatch {
  public:
   using Closer = std::function<void(const std::string& reason)>;
-  using Validator = std::function<bool(const std::string& cookie)>;
+  /// Why the sockets of `key` must close now (a session cookie that signed out, a revoked API
+  /// token), or nothing while it is still good.
+  using Validator = std::function<std::optional<std::string>(const std::string& key)>;
 
   ~SocketWatch() { stop(); }
 

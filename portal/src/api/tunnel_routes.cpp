@@ -15,18 +15,15 @@ namespace {
 
 class TunnelSocket final : public WsHandler, public std::enable_shared_from_this<TunnelSocket> {
  public:
-  TunnelSocket(ApiState& s, TunnelOpenRequest request, std::string cookie)
-      : s_(s), request_(std::move(request)), cookie_(std::move(cookie)) {}
+  TunnelSocket(ApiState& s, TunnelOpenRequest request, std::string watchKey)
+      : s_(s), request_(std::move(request)), watchKey_(std::move(watchKey)) {}
 
   void onOpen(std::shared_ptr<WsPeer> peer) override {
     peer_ = std::move(peer);
-    // Signed in with the cookie: logging out or a timed-out portal session ends the tunnel.
-    // With a token there is no portal session; the grant's re-check every second still applies.
-    if (!cookie_.empty()) {
-      watchId_ = s_.sockets.add(cookie_, [weak = weak_from_this()](const std::string& reason) {
-        if (auto self = weak.lock()) self->shutdown(reason);
-      });
-    }
+    // Logging out, a timed-out portal session or a revoked API token ends the tunnel.
+    watchId_ = s_.sockets.add(watchKey_, [weak = weak_from_this()](const std::string& reason) {
+      if (auto self = weak.lock()) self->shutdown(reason);
+    });
     // Opening connects to the endpoint (up to its timeout): not on the server's threads.
     std::thread([self = shared_from_this()] { self->launch(); }).detach();
   }
@@ -141,7 +138,7 @@ class TunnelSocket final : public WsHandler, public std::enable_shared_from_this
 
   ApiState& s_;
   TunnelOpenRequest request_;
-  std::string cookie_;
+  std::string watchKey_;  // SocketWatch key: the session cookie or the API token
   std::shared_ptr<WsPeer> peer_;
   std::uint64_t watchId_ = 0;
   std::mutex mutex_;
@@ -185,7 +182,7 @@ void addTunnelRoutes(Router& router, ApiState& s) {
     return {{},
             std::make_shared<TunnelSocket>(
                 s, TunnelOpenRequest{caller->user.username, asset, port, r.remoteAddress},
-                caller->cookieValue)};
+                caller->watchKey)};
   });
 }
 

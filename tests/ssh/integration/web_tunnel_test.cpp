@@ -461,3 +461,51 @@ TEST_CASE("a quiet web tunnel closes after ssh.tunnel_idle_timeout_seconds") {
   CHECK_THAT(*closed, Catch::Contains("idle for 2 s"));
   CHECK_THAT(auditOnce(p, "idle for 2 s"), Catch::Contains("\"type\":\"tunnel.closed\""));
 }
+
+TEST_CASE("revoking the API token ends the web tunnels it opened within 3 s") {
+  EchoServer echo;
+  Plant p(tunnelPolicy());
+  const std::uint16_t portal = portalPort(p);
+  p.admin("", {"asset", "add", "gw-1", "--owner-group", "ops", "--tcp",
+               "tcp:127.0.0.1:" + std::to_string(echo.port())});
+  grantProtocols(p, "gw-1", {"tcp"});
+  const auto login = signIn(portal, "alice", p.totpSeed);
+  const auto made = call(portal, "POST", "/api/v1/tokens", login.headers(),
+                         R"({"name":"laptop","roles":["vendor"]})");
+  INFO(made.raw);
+  REQUIRE(made.status == 201);
+  const auto file = p.dir / "alice.token";
+  test::writeText(file, jsonString(made.body, "token") + "\n");
+  std::filesystem::permissions(
+      file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto t = startTunnel(p, portal, file.string(), "gw-1", echo.port());
+  const int fd = connectLocal(t.localPort);
+  REQUIRE(fd >= 0);
+  // One round trip, the connection kept open (no half-close): the tunnel is live.
+  const std::string ping = "before the revocation";
+  REQUIRE(::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(ping.size()));
+  std::string pong;
+  while (pong.size() < ping.size()) {
+    char buf[64];
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    pong.append(buf, static_cast<std::size_t>(n));
+  }
+  CHECK(pong == ping);
+
+  boost::system::error_code ec;
+  const auto id = boost::json::parse(made.body, ec).as_object().at("id").as_int64();
+  const auto revokedAt = std::chrono::steady_clock::now();
+  const auto gone = call(portal, "DELETE", "/api/v1/tokens/" + std::to_string(id), login.headers());
+  INFO(gone.raw);
+  REQUIRE(gone.status == 204);
+  CHECK(readAll(fd).empty());  // the broker closed the tunnel
+  CHECK(std::chrono::steady_clock::now() - revokedAt < 3s);
+  ::close(fd);
+  const auto closed = t.process->waitForLine("revoked", 5s);
+  INFO(t.process->errors());
+  CHECK(closed.has_value());
+  const std::string trail = auditOnce(p, "\"type\":\"tunnel.closed\"");
+  CHECK_THAT(test::linesWith(trail, {"tunnel.closed"}),
+             Catch::Contains("the API token was revoked"));
+}
