@@ -2,13 +2,18 @@
 
 #include <sodium.h>
 
+#include <cstdio>
+#include <optional>
+
 #include "conduit/access/audit_details.hpp"
 #include "conduit/access/recording_keys.hpp"
 #include "conduit/core/session_id.hpp"
 #include "conduit/recorder/export.hpp"
 #include "conduit/recorder/reader.hpp"
+#include "conduit/recorder/screen.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/database.hpp"
+#include "conduit/store/recording_index.hpp"
 
 namespace conduit::access {
 
@@ -117,6 +122,59 @@ core::Result<std::string> RecordingAuditService::exportTo(
     return summary.error();
   }
   return std::string(recorder::verdictName(reader.status().verdict));
+}
+
+core::Result<std::string> RecordingAuditService::exportCastFrom(
+    const Actor& actor, const std::string& id, std::uint64_t fromUs, std::ostream& out,
+    const recorder::StreamKeyWrapper* wrapper) {
+  auto path = file(id);
+  if (!path) return path.error();
+  std::unique_ptr<VaultStreamKeyWrapper> own;
+  if (!wrapper) {
+    auto keys = openRecordingKeys(vault_);
+    if (!keys) return keys.error();
+    own = std::move(keys->wrapper);
+    wrapper = own.get();
+  }
+  // Audited before any byte leaves: an export that cannot be logged does not happen.
+  {
+    auto tx = store::Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto e = store::AuditLog(db_).append(
+        {actor.username, actor.source, "audit", "recording.exported", "session:" + id,
+         core::AuditOutcome::success,
+         auditDetails(
+             {{"format", std::string("cast")}, {"from_us", static_cast<std::int64_t>(fromUs)}})},
+        clock_.now());
+    if (!e) return e.error();
+    if (auto st = tx->commit(); !st) return st.error();
+  }
+  auto point = store::RecordingIndex(db_).seekPointBefore(id, fromUs);
+  if (!point) return point.error();
+  const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
+  recorder::RecordingReader reader(*path, wrappers);
+  std::optional<recorder::TerminalScreen> screen;
+  std::string how = "read from the start";
+  if (*point) {
+    const auto& p = **point;
+    if (reader.seek({p.messageIndex, p.atUs, p.offset})) {
+      screen = recorder::TerminalScreen::parse(p.screen);
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "read from the seek point at %.3f s (message %ju)",
+                    static_cast<double>(p.atUs) / 1e6, static_cast<std::uintmax_t>(p.messageIndex));
+      how = buf;
+    } else {
+      // The index does not match the file: the export is still right from the start, only
+      // slower; the mismatch is for `recording verify` to explain.
+      how = "read from the start (" + reader.status().message + ")";
+      reader = recorder::RecordingReader(*path, wrappers);
+    }
+  }
+  recorder::AsciicastOptions options;
+  options.fromUs = fromUs;
+  options.startScreen = screen ? &*screen : nullptr;
+  recorder::exportAsciicast(reader, out, options);
+  return std::string(recorder::verdictName(reader.status().verdict)) + ", " + how;
 }
 
 }  // namespace conduit::access

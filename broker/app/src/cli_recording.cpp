@@ -58,67 +58,6 @@ core::Result<recorder::SealedBoxKeyWrapper> readAuditorKey(const std::string& fi
       pk, std::span<const unsigned char, 32>(sk.data(), 32));
 }
 
-/// `recording export --format cast --from S`: an audited cast that starts S seconds into the
-/// session on the screen shown then. With a seek point before S in the index, only the
-/// recording from that segment on is read. Returns a line about the reader for people.
-// Done here rather than in RecordingAuditService::exportTo to keep this change out of
-// broker/access while that module is being edited; the audit event is the same.
-core::Result<std::string> exportCastFrom(CliContext& ctx, store::Database& db,
-                                         access::VaultService& vault,
-                                         const std::filesystem::path& file, const std::string& id,
-                                         double fromSeconds,
-                                         const recorder::StreamKeyWrapper* wrapper,
-                                         std::ostream& out) {
-  std::unique_ptr<access::VaultStreamKeyWrapper> own;
-  if (!wrapper) {
-    auto keys = access::openRecordingKeys(vault);
-    if (!keys) return keys.error();
-    own = std::move(keys->wrapper);
-    wrapper = own.get();
-  }
-  const auto fromUs = static_cast<std::uint64_t>(std::llround(fromSeconds * 1e6));
-  // Audited before any byte leaves: an export that cannot be logged does not happen.
-  {
-    auto tx = store::Transaction::begin(db);
-    if (!tx) return tx.error();
-    const auto actor = ctx.actor();
-    auto e = store::AuditLog(db).append(
-        {actor.username, actor.source, "audit", "recording.exported", "session:" + id,
-         core::AuditOutcome::success,
-         access::auditDetails(
-             {{"format", std::string("cast")}, {"from_us", static_cast<std::int64_t>(fromUs)}})},
-        ctx.clock().now());
-    if (!e) return e.error();
-    if (auto st = tx->commit(); !st) return st.error();
-  }
-  auto point = store::RecordingIndex(db).seekPointBefore(id, fromUs);
-  if (!point) return point.error();
-  const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
-  recorder::RecordingReader reader(file, wrappers);
-  std::optional<recorder::TerminalScreen> screen;
-  std::string how = "read from the start";
-  if (*point) {
-    const auto& p = **point;
-    if (reader.seek({p.messageIndex, p.atUs, p.offset})) {
-      screen = recorder::TerminalScreen::parse(p.screen);
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "read from the seek point at %.3f s (message %ju)",
-                    static_cast<double>(p.atUs) / 1e6, static_cast<std::uintmax_t>(p.messageIndex));
-      how = buf;
-    } else {
-      // The index does not match the file: the export is still right from the start, only
-      // slower; the mismatch is for `recording verify` to explain.
-      how = "read from the start (" + reader.status().message + ")";
-      reader = recorder::RecordingReader(file, wrappers);
-    }
-  }
-  recorder::AsciicastOptions options;
-  options.fromUs = fromUs;
-  options.startScreen = screen ? &*screen : nullptr;
-  recorder::exportAsciicast(reader, out, options);
-  return std::string(recorder::verdictName(reader.status().verdict)) + ", " + how;
-}
-
 }  // namespace
 
 void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
@@ -351,8 +290,10 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
       if (!out) return core::fail(ErrorCode::unavailable, "cannot write " + values->output);
       auto verdict =
           values->fromSeconds >= 0
-              ? exportCastFrom(ctx, **db, *vault, *audits.file(values->id), values->id,
-                               values->fromSeconds, wrapper.get(), out)
+              ? audits.exportCastFrom(
+                    ctx.actor(), values->id,
+                    static_cast<std::uint64_t>(std::llround(values->fromSeconds * 1e6)), out,
+                    wrapper.get())
               : audits.exportTo(ctx.actor(), values->id, values->format, out, wrapper.get());
       if (!verdict) {
         // Nothing was exported (e.g. a desktop export of a terminal session): no empty file.

@@ -1,5 +1,8 @@
 // The audit trail and session recordings for auditors (docs/api.md "Audit and recordings").
+#include <charconv>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "api_state.hpp"
@@ -271,8 +274,21 @@ void addAuditRoutes(Router& router, ApiState& s) {
     auto caller = authenticate(s, r);
     if (!caller) return errorResponse(caller.error());
     if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
+    // ?from=SECONDS: the cast starts that far into the session, on the screen shown then.
+    const std::string from = queryParam(r, "from");
+    std::optional<std::uint64_t> fromUs;
+    if (!from.empty()) {
+      double seconds = -1;
+      const auto [end, ec] = std::from_chars(from.data(), from.data() + from.size(), seconds);
+      if (ec != std::errc() || end != from.data() + from.size() || !(seconds >= 0) ||
+          seconds > 1e7) {
+        return jsonError(400, "bad_request", "from must be a number of seconds, 0 or more");
+      }
+      fromUs = static_cast<std::uint64_t>(std::llround(seconds * 1e6));
+    }
     std::ostringstream out;
-    auto verdict = s.recordings.exportTo(caller->actor, r.param("id"), "cast", out);
+    auto verdict = fromUs ? s.recordings.exportCastFrom(caller->actor, r.param("id"), *fromUs, out)
+                          : s.recordings.exportTo(caller->actor, r.param("id"), "cast", out);
     if (!verdict) {
       if (verdict.error().code == core::ErrorCode::invalid_argument) {
         return jsonError(404, "not_found", "no such recording");

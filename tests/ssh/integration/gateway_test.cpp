@@ -16,6 +16,7 @@
 #include "conduit/store/database.hpp"
 #include "ssh/integration/plant.hpp"
 #include "ssh/integration/sshd_fixture.hpp"
+#include "ssh/integration/tunnel_support.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -344,6 +345,31 @@ TEST_CASE("a recorded session verifies, is anchored in the audit chain, and repl
       p.conduit({"recording", "--data-dir", p.data, "search", "x\" OR recorded*"});
   CHECK(rcHostile == 0);
   CHECK_THAT(hostile, Catch::Contains("no session matches"));  // FTS syntax is not injected
+
+  // The auditor's portal serves the same cast from a moment on (?from=SECONDS), audited; a bad
+  // value is refused.
+  {
+    p.admin("", {"user", "add", "ann", "--role", "auditor", "--password-file",
+                 (p.dir / "pw").string()});
+    const std::uint16_t portal = test::portalPort(p);
+    const auto ann = test::signIn(portal, "ann", test::enrolTotp(p, "ann"));
+    const std::string fromCli = (p.dir / "from.cast").string();
+    auto [rcFrom, fromOut] = p.conduit({"recording", "--data-dir", p.data, "export", id, "--format",
+                                        "cast", "--from", "0.001", "--output", fromCli});
+    INFO(fromOut);
+    REQUIRE(rcFrom == 0);
+    const auto served =
+        test::call(portal, "GET", "/api/v1/recordings/" + id + "/cast?from=0.001", ann.headers());
+    INFO(served.raw.substr(0, 600));
+    CHECK(served.status == 200);
+    CHECK(served.body == test::readText(fromCli));
+    CHECK_THAT(served.body, Catch::Contains("recorded-marker-42"));
+    const auto bad =
+        test::call(portal, "GET", "/api/v1/recordings/" + id + "/cast?from=-3", ann.headers());
+    CHECK(bad.status == 400);
+    const std::string trail = test::auditOnce(p, "\"from_us\":1000");
+    CHECK(test::count(trail, "\"from_us\":1000") == 2);  // the CLI's and the portal's
+  }
 
   // Retention: a held recording survives a prune far in the future; once released it goes,
   // with its index entries, and the deletion is audited.

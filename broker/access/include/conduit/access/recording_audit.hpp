@@ -49,6 +49,14 @@ class RecordingAuditService {
                                      const std::string& format, std::ostream& out,
                                      const recorder::StreamKeyWrapper* wrapper = nullptr);
 
+  /// An asciicast that starts `fromUs` into the session on the screen shown then (audited as
+  /// recording.exported with format cast and from_us). With a seek point before that moment in
+  /// the index, only the recording from that segment on is read. Returns the reader's verdict
+  /// and how it was read ("intact, read from the seek point at 45.000 s (message 12)").
+  core::Result<std::string> exportCastFrom(const Actor& actor, const std::string& sessionId,
+                                           std::uint64_t fromUs, std::ostream& out,
+                                           const recorder::StreamKeyWrapper* wrapper = nullptr);
+
  private:
   store::Database& db_;
   VaultService& vault_;
