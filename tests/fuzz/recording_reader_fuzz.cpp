@@ -68,6 +68,11 @@ class MemorySource final : public ByteSource {
     pos_ += n;
     return static_cast<long>(n);
   }
+  bool seekTo(std::uint64_t offset) override {
+    if (offset > bytes_.size()) return false;
+    pos_ = static_cast<std::size_t>(offset);
+    return true;
+  }
 
  private:
   std::vector<unsigned char> bytes_;
@@ -128,14 +133,57 @@ std::vector<unsigned char> containerFor(std::span<const unsigned char> data) {
   return out;
 }
 
-void exercise(const std::vector<unsigned char>& file) {
+#define FUZZ_CHECK(cond)       \
+  do {                         \
+    if (!(cond)) std::abort(); \
+  } while (0)
+
+// Seeking (docs/recording-format.md "Segments and seeking"): from each segment start the reader
+// finds, and from points the input makes up (a hostile or stale seek index). A seek either
+// fails cleanly or reads; from a real segment of an intact file it reads exactly the records
+// the whole read gave from there on (the last ones of the same count).
+void exerciseSeeks(const std::vector<unsigned char>& file, const std::vector<Record>& all,
+                   const std::vector<SeekPoint>& points, bool intact,
+                   std::span<const unsigned char> hostile) {
+  const std::vector<const StreamKeyWrapper*> ks{&fuzzKey()};
+  std::vector<SeekPoint> tries(points.begin(),
+                               points.begin() + std::min<std::size_t>(points.size(), 4));
+  // Made-up points: 24 input bytes each (message index, time, offset), at most 2.
+  for (std::size_t at = 0; at + 24 <= hostile.size() && tries.size() < points.size() + 2;
+       at += 24) {
+    SeekPoint p;
+    std::memcpy(&p.messageIndex, hostile.data() + at, 8);
+    std::memcpy(&p.atUs, hostile.data() + at + 8, 8);
+    std::memcpy(&p.offset, hostile.data() + at + 16, 8);
+    p.offset %= file.size() + 1;
+    tries.push_back(p);
+  }
+  for (std::size_t i = 0; i < tries.size(); ++i) {
+    RecordingReader reader(std::make_unique<MemorySource>(file), ks);
+    if (!reader.seek(tries[i])) {
+      FUZZ_CHECK(!reader.next());  // a failed seek finishes the reader
+      continue;
+    }
+    std::vector<Record> tail;
+    while (auto r = reader.next()) tail.push_back(std::move(*r));
+    const bool real = i < std::min<std::size_t>(points.size(), 4);
+    if (real && intact && reader.status().verdict == Verdict::intact) {
+      FUZZ_CHECK(tail.size() <= all.size());
+      FUZZ_CHECK(std::equal(tail.begin(), tail.end(), all.end() - static_cast<long>(tail.size())));
+    }
+  }
+}
+
+void exercise(const std::vector<unsigned char>& file, std::span<const unsigned char> hostile) {
   const std::vector<const StreamKeyWrapper*> ks{&fuzzKey()};
   NullBuffer nb;
   std::ostream sink(&nb);
   {
     RecordingReader reader(std::make_unique<MemorySource>(file), ks);
     TerminalTextExtractor text(true);
+    std::vector<Record> all;
     while (auto r = reader.next()) {
+      all.push_back(*r);
       text.feed(*r);
       (void)decodeResize(r->payload);
       (void)decodeTunnelBytes(r->payload);
@@ -145,6 +193,8 @@ void exercise(const std::vector<unsigned char>& file) {
     }
     (void)text.finish();
     if (reader.status().message.empty()) std::abort();  // every verdict explains itself
+    exerciseSeeks(file, all, reader.seekPoints(), reader.status().verdict == Verdict::intact,
+                  hostile);
     // The exporters only see records: without any there is nothing new for them to parse.
     if (reader.messages() == 0) return;
   }
@@ -180,7 +230,8 @@ void writeSeeds(const std::filesystem::path& dir) {
     WriterOptions o;
     o.file = tmp;
     o.sessionId = "fuzz-seed";
-    o.sealBytes = 256;
+    o.sealBytes = 64;
+    o.segmentBytes = 64;  // a segment per batch or two: seek points for the seek checks
     auto w = RecordingWriter::create(o, wrapper);
     if (!w.ok()) return;
     const auto tuple = *ipv4Tuple("10.0.0.1", 40000, "10.0.0.2", 502);
@@ -239,10 +290,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const std::span<const unsigned char> rest(data + 1, size - 1);
+  // The input's last bytes also make up seek points (a stale or hostile seek index).
+  const auto hostile = rest.last(std::min<std::size_t>(rest.size(), 48));
   if (data[0] % 2 == 0) {
-    exercise({rest.begin(), rest.end()});
+    exercise({rest.begin(), rest.end()}, hostile);
   } else {
-    exercise(containerFor(rest));
+    exercise(containerFor(rest), hostile);
   }
   return 0;
 }
