@@ -1,6 +1,13 @@
 # Browser RDP: the broker <-> worker framing (unit), and its libFuzzer target, built and run by
 # scripts/fuzz.sh with clang (unit).
 conduit_test(test_rdp unit SOURCES rdp/worker_protocol_test.cpp LIBS conduit_rdp)
+# The worker's tile encoder, compiled from its sources (the worker is an executable).
+pkg_check_modules(TEST_RDP_PNG REQUIRED IMPORTED_TARGET libpng16)
+pkg_check_modules(TEST_RDP_JPEG REQUIRED IMPORTED_TARGET libjpeg)
+conduit_test(test_rdp_tiles unit
+  SOURCES rdp/tile_encoder_test.cpp ${PROJECT_SOURCE_DIR}/broker/rdp/worker/tile_encoder.cpp
+  LIBS PkgConfig::TEST_RDP_PNG PkgConfig::TEST_RDP_JPEG)
+target_include_directories(test_rdp_tiles PRIVATE ${PROJECT_SOURCE_DIR}/broker/rdp/worker)
 # The lock: fuzz targets share build/fuzz/obj and the machine's two cores.
 add_test(NAME fuzz_rdp_protocol COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh rdp_protocol 10)
 set_tests_properties(fuzz_rdp_protocol PROPERTIES

@@ -413,7 +413,7 @@ bool RdpClient::maybeSendFrame() {
   rdpGdi* gdi = instance_->context->gdi;
   const PixelView view{gdi->primary_buffer, gdi->stride, gdi->width, gdi->height};
   for (const auto& plan : damage_->take(keyframe)) {
-    auto image = plan.jpeg ? encodeJpeg(view, plan.rect, kJpegQuality) : encodePng(view, plan.rect);
+    auto image = encodeTile(view, plan.rect, plan.jpeg, kJpegQuality);
     if (!image) {
       log("tile encoding failed");
       continue;
@@ -422,8 +422,8 @@ bool RdpClient::maybeSendFrame() {
               static_cast<std::uint16_t>(plan.rect.y),
               static_cast<std::uint16_t>(plan.rect.width),
               static_cast<std::uint16_t>(plan.rect.height),
-              plan.jpeg ? TileFormat::jpeg : TileFormat::png,
-              std::move(*image)};
+              image->jpeg ? TileFormat::jpeg : TileFormat::png,
+              std::move(image->bytes)};
     if (!link_.send(encodeTile(tile))) return false;
   }
   ++sentSequence_;

@@ -126,4 +126,19 @@ std::optional<std::vector<std::uint8_t>> encodeJpeg(const PixelView& view, const
   return out;
 }
 
+std::optional<EncodedTile> encodeTile(const PixelView& view, const Rect& rect, bool jpeg,
+                                      int jpegQuality) {
+  if (!jpeg) {
+    auto png = encodePng(view, rect);
+    if (!png) return std::nullopt;
+    const double pixels = static_cast<double>(rect.width) * rect.height;
+    if (static_cast<double>(png->size()) <= kPngMaxBytesPerPixel * pixels) {
+      return EncodedTile{false, std::move(*png)};
+    }
+  }
+  auto image = encodeJpeg(view, rect, jpegQuality);
+  if (!image) return std::nullopt;
+  return EncodedTile{true, std::move(*image)};
+}
+
 }  // namespace conduit::rdp::worker
