@@ -172,7 +172,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       : server_(server), stream_(std::move(socket), *server.tls_) {
     boost::system::error_code ec;
     const auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-    if (!ec) remote_ = remote.address().to_string();
+    if (!ec) {
+      remote_ = remote.address().to_string();
+      remotePort_ = remote.port();
+    }
   }
 
   ~Session() {
@@ -290,6 +293,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
     request.body = std::move(req.body());
     request.remoteAddress = remote_;
+    request.remotePort = remotePort_;
     return request;
   }
 
@@ -457,6 +461,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string closeReason_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
+  std::uint16_t remotePort_ = 0;
   bool idle_ = true;
 };
 

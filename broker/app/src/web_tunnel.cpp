@@ -671,8 +671,8 @@ core::Result<std::unique_ptr<portal::TunnelSession>> WebTunnelLauncher::open(
   r.host = request.asset;
   r.port = request.port;
   r.originator = request.source;
-  // The portal does not pass the WebSocket's source port: 0 in the recording's 4-tuple.
-  r.originatorPort = 0;
+  // The WebSocket's own TCP connection, as the portal saw it: the recording's client side.
+  r.originatorPort = request.sourcePort;
   r.source = request.source;
   r.sessionId = makeSessionId(++counter_);
   const std::string where = request.asset + ":" + std::to_string(request.port);

@@ -179,10 +179,11 @@ void addTunnelRoutes(Router& router, ApiState& s) {
     if (s.tunnels == nullptr) {
       return {jsonError(503, "unavailable", "tunnels need the broker's gateway backend"), nullptr};
     }
-    return {{},
-            std::make_shared<TunnelSocket>(
-                s, TunnelOpenRequest{caller->user.username, asset, port, r.remoteAddress},
-                caller->watchKey)};
+    return {
+        {},
+        std::make_shared<TunnelSocket>(
+            s, TunnelOpenRequest{caller->user.username, asset, port, r.remoteAddress, r.remotePort},
+            caller->watchKey)};
   });
 }
 

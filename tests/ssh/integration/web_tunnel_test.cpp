@@ -211,6 +211,9 @@ TEST_CASE("conduit tunnel relays 3 MiB each way intact and carries mbpoll, and i
     CHECK_THAT(decoded, Catch::Contains("Register 0 (UINT16): 1000"));
     CHECK_THAT(decoded, Catch::Contains("Register 3 (UINT16): 1003"));
     CHECK_THAT(decoded, Catch::Contains("Dst Port: " + std::to_string(plcPort)));
+    // The client side is the WebSocket's own connection, port and all.
+    CHECK(decoded.find("Src Port: 0,") == std::string::npos);
+    CHECK(decoded.find("Dst Port: 0,") == std::string::npos);
     // It was the live registry's session, with the vendor and the asset.
     const std::string trail = auditOnce(p, "\"session:" + id + "\"");
     CHECK_THAT(trail, Catch::Contains("session.started") && Catch::Contains("recording.sealed"));

@@ -94,6 +94,7 @@ struct TunnelOpenRequest {
   std::string asset;
   std::uint32_t port = 0;
   std::string source;
+  std::uint16_t sourcePort = 0;  // the client's TCP port, for the recording's 4-tuple
 };
 
 /// Callbacks from a WebSocket tunnel to the portal; called on the tunnel's thread, never while

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remoteAddress;                  // the TCP peer; forwarding headers are not trusted
+  std::uint16_t remotePort = 0;               // its port
   std::map<std::string, std::string> params;  // path parameters ("{id}" segments), set by Router
 
   /// The first header with this (lower-case) name, or empty.
