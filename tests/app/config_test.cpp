@@ -118,3 +118,22 @@ TEST_CASE("derived paths come from the data directory unless set") {
   c.portal.tlsCertificate = "/x.crt";
   CHECK(conduit::app::withDerivedPaths(c).portal.tlsCertificate == "/x.crt");
 }
+
+TEST_CASE("the rdp table: the worker path against the config's directory, limits checked") {
+  auto c = parseConfig(
+      "[rdp]\nworker = \"bin/conduit-rdp-worker\"\nconnect_timeout_seconds = 30\n"
+      "keyframe_seconds = 5\n",
+      "c.toml", "/etc/conduit");
+  REQUIRE(c.ok());
+  CHECK(c->rdp.worker == "/etc/conduit/bin/conduit-rdp-worker");
+  CHECK(c->rdp.connectTimeoutSeconds == 30);
+  CHECK(c->rdp.keyframeSeconds == 5);
+  auto defaults = parseConfig("", "c.toml", "/");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->rdp.worker.empty());  // beside the conduit executable
+  CHECK(defaults->rdp.connectTimeoutSeconds == 15);
+  CHECK(defaults->rdp.keyframeSeconds == 20);
+  auto bad = parseConfig("[rdp]\nconnect_timeout_seconds = 0\n", "c.toml", "/");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "c.toml:2: rdp.connect_timeout_seconds must be between 1 and 120");
+}

@@ -274,14 +274,15 @@ export async function runStory(cfg = config()) {
     ['ctrl-alt-del', async () => {
       const before = socket.sent.filter((t) => t.includes('"cad"')).length;
       const framesBefore = await frames();
-      await page.click('#rdp-cad');
-      await until('a {"type":"cad"} message on the socket', 5000,
-        async () => socket.sent.filter((t) => t.includes('"cad"')).length > before);
       // It reaches the target: without a window manager the xterm takes Ctrl+Alt+Delete as a
-      // key and sends ESC [3;7~, which the tty echoes as "^[[3;7~" on the second line.
+      // key and sends ESC [3;7~, which the tty echoes as "^[[3;7~" on the second line. Measured
+      // before the click: the echo can be on the canvas before the next check runs.
       const secondLine = { ...s.line, y: s.line.y + 13 };
       const empty = await measureCanvas(page, secondLine);
       if (empty.regionDark) throw new Error(`the second line is not empty before Ctrl+Alt+Del: ${JSON.stringify(empty)}`);
+      await page.click('#rdp-cad');
+      await until('a {"type":"cad"} message on the socket', 5000,
+        async () => socket.sent.filter((t) => t.includes('"cad"')).length > before);
       const m = await until('Ctrl+Alt+Del echoed on the second line of the canvas', 10000, async () => {
         if (/closed/i.test(await status())) {
           throw new Fatal(`Ctrl+Alt+Del closed the session: ${await page.locator('#rdp-closed-reason').innerText()}`);

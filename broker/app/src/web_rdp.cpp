@@ -98,9 +98,9 @@ void RdpBackendImpl::liveFrame(const std::string& sessionId, std::string_view me
 core::Result<std::unique_ptr<portal::RemoteDesktop>> WebRdpLauncher::start(
     const std::string& user, const std::string& asset, const std::string& source, int width,
     int height, portal::RemoteDesktopIo io) {
-  auto s =
-      rdp::RdpSession::start(backend_, options_, {user, asset, source, width, height},
-                             {std::move(io.frame), std::move(io.notice), std::move(io.closed)});
+  auto s = rdp::RdpSession::start(
+      backend_, options_, {user, asset, source, width, height},
+      {std::move(io.started), std::move(io.frame), std::move(io.notice), std::move(io.closed)});
   if (!s) return s.error();
   return std::unique_ptr<portal::RemoteDesktop>(std::make_unique<WebRdpSession>(std::move(*s)));
 }

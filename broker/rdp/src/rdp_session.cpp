@@ -261,6 +261,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   }
 
   void loop() {
+    // Before any frame, so the browser sizes its canvas before it draws.
+    if (io_.started) io_.started(sessionId_, width_, height_);
     std::string reason = run_loop();
     end(std::move(reason));
   }

@@ -73,6 +73,11 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
  private:
   core::Result<std::unique_ptr<RemoteDesktop>> start(const std::shared_ptr<WsPeer>& peer) override {
     RemoteDesktopIo io;
+    // Sent by the session before its first frame (the page sizes its canvas from it).
+    io.started = [peer](const std::string& id, int width, int height) {
+      peer->sendText(boost::json::serialize(boost::json::object{
+          {"type", "started"}, {"session_id", id}, {"width", width}, {"height", height}}));
+    };
     io.frame = [peer](std::string bytes) { peer->sendBinary(std::move(bytes)); };
     io.notice = [peer](const std::string& text) {
       peer->sendText(
@@ -85,11 +90,8 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
     return s_.desktops->start(user_, asset_, source_, width_, height_, std::move(io));
   }
 
-  boost::json::object startedMessage(const RemoteDesktop& desktop) override {
-    return {{"type", "started"},
-            {"session_id", desktop.sessionId()},
-            {"width", desktop.width()},
-            {"height", desktop.height()}};
+  std::optional<boost::json::object> startedMessage(const RemoteDesktop&) override {
+    return std::nullopt;  // io.started sent it, ahead of the first frame
   }
 
   std::string source_;

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -54,8 +55,9 @@ class SessionSocket : public WsHandler,
 
   /// Starts the session (blocking), its callbacks writing to `peer`.
   virtual core::Result<std::unique_ptr<Session>> start(const std::shared_ptr<WsPeer>& peer) = 0;
-  /// The first message once it runs ({"type":"started",...}).
-  virtual boost::json::object startedMessage(const Session& session) = 0;
+  /// The first message once it runs ({"type":"started",...}); nullopt when the session sends
+  /// it itself (ahead of its first output).
+  virtual std::optional<boost::json::object> startedMessage(const Session& session) = 0;
 
   /// Ends the session and the socket with `why`. Called with mutex_ held.
   void refuse(const std::string& why) {
@@ -86,7 +88,9 @@ class SessionSocket : public WsHandler,
       session_->close(browserClosed_);  // the browser left while the session started
       return;
     }
-    peer->sendText(boost::json::serialize(startedMessage(*session_)));
+    if (auto message = startedMessage(*session_)) {
+      peer->sendText(boost::json::serialize(*message));
+    }
   }
 
   /// Logout or an ended portal session: the session ends too.

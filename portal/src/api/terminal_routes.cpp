@@ -59,8 +59,8 @@ class TerminalSocket final : public SessionSocket<TerminalSession> {
     return s_.terminals->start(user_, asset_, source_, cols_, rows_, std::move(io));
   }
 
-  boost::json::object startedMessage(const TerminalSession& session) override {
-    return {{"type", "started"}, {"session_id", session.sessionId()}};
+  std::optional<boost::json::object> startedMessage(const TerminalSession& session) override {
+    return boost::json::object{{"type", "started"}, {"session_id", session.sessionId()}};
   }
 
   std::string source_;

@@ -30,6 +30,8 @@ struct RdpSessionRequest {
 /// The browser's side. Called on the session's thread, never while it holds a lock; must not
 /// block (the portal queues what its WebSocket has not sent yet).
 struct RdpSessionIo {
+  // First, once, before any frame: the session's id and the desktop's actual size. Optional.
+  std::function<void(const std::string& sessionId, int width, int height)> started;
   // A tile or frame end for the browser: the worker's frame without its length (type first).
   std::function<void(std::string)> frame;
   std::function<void(const std::string&)> notice;  // one line for the vendor (window end)
