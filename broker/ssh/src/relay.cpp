@@ -4,11 +4,14 @@
 #include <libssh/server.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -16,7 +19,16 @@
 #include "conduit/recorder/record.hpp"
 #include "conduit/ssh/shell_line_filter.hpp"
 #include "live_session.hpp"
+#include "session_thread.hpp"
 #include "tunnel.hpp"
+
+// Threads: the vendor's session (its channels, `ssh -L` tunnels, enforcement) runs on the
+// connection's thread; the target's session runs on a SessionThread of its own, so the two
+// sides' crypto and socket work run on two cores at once. They share only each Pair's queues
+// and flags, under Relay::mu_, which is never held while calling libssh (a libssh call can run
+// callbacks that take it). Each side takes the other's queue whole (swap) into a buffer of its
+// own and writes from there; it wakes the other side through an eventfd only when a queue goes
+// from empty to non-empty, when a flag changes, or when it frees room the other side waits for.
 
 namespace conduit::ssh {
 
@@ -49,32 +61,54 @@ std::string printable(const std::string& text) {
 const std::set<std::string> kEnvAllowList{"LANG",        "LC_ALL", "LC_CTYPE",
                                           "LC_MESSAGES", "TZ",     "COLORTERM"};
 
+std::span<const unsigned char> bytesOf(const std::string& q, std::size_t from) {
+  return {reinterpret_cast<const unsigned char*>(q.data()) + from, q.size() - from};
+}
+
 class Relay;
 
 /// One vendor channel and the target channel it is relayed to.
 struct Pair {
   Relay* relay = nullptr;
+  std::uint32_t id = 0;  // channel number in the recording
+  bool console = false;  // tunnels-only login: no target channel, only notices
+  std::atomic<bool> pty{false};
+
+  // Vendor thread only.
   ssh_channel vendor = nullptr;
-  ssh_channel target = nullptr;
-  std::string toTarget;
-  std::string toVendor;
-  std::string toVendorErr;
-  bool vendorEof = false;
-  bool targetEof = false;
-  bool targetClosed = false;
-  bool vendorClosed = false;
-  bool eofSentToTarget = false;
+  std::string outVendor;  // taken from shared.toVendor, being written to the vendor
+  std::string outVendorErr;
   bool eofSentToVendor = false;
-  bool done = false;
-  bool pty = false;
-  bool console = false;                   // tunnels-only login: no target channel, only notices
   bool consoleEnd = false;                // the vendor typed Ctrl-C or Ctrl-D on the console
-  std::uint32_t id = 0;                   // channel number in the recording
   std::optional<ShellLineFilter> filter;  // typed-command filtering, where policy asks for it
-  std::optional<int> exitStatus;
-  std::optional<std::string> exitSignal;
   ssh_channel_callbacks_struct vendorCb{};
+
+  // Target thread only (target is set by a task on that thread).
+  ssh_channel target = nullptr;
+  std::string outTarget;  // taken from shared.toTarget, being written to the target
+  bool eofSentToTarget = false;
   ssh_channel_callbacks_struct targetCb{};
+
+  // Both threads, under Relay::mu_.
+  struct Shared {
+    std::string toTarget;
+    std::string toVendor;
+    std::string toVendorErr;
+    std::size_t outTargetBytes = 0;  // the sizes of the out buffers: they count against the
+    std::size_t outVendorBytes = 0;  // queue limit too
+    std::size_t outVendorErrBytes = 0;
+    bool vendorEof = false;
+    bool vendorClosed = false;
+    bool targetEof = false;
+    bool targetClosed = false;
+    bool vendorThrottled = false;  // libssh holds vendor bytes that did not fit
+    bool targetThrottled = false;  // libssh holds target bytes that did not fit
+    bool ready = false;            // both channels exist: the target thread may pump it
+    bool vendorDone = false;       // the vendor channel is closed and freed
+    bool targetDone = false;       // the target channel is closed and freed (or there is none)
+    std::optional<int> exitStatus;
+    std::optional<std::string> exitSignal;
+  } shared;
 };
 
 class Relay {
@@ -98,12 +132,18 @@ class Relay {
     event_ = ssh_event_new();
     tunnelContext_.event = event_;
     ssh_event_add_session(event_, s_.vendor);
-    if (s_.target != nullptr) ssh_event_add_session(event_, s_.target->native());
+    if (!wake_.addTo(event_)) end("internal error: cannot poll the relay's eventfd");
+    if (s_.target != nullptr) {
+      targetThread_.emplace(s_.target->native(), [this] { return pumpTarget(); });
+      if (auto st = targetThread_->start(); !st) end("internal error: " + st.error().message);
+    }
     auto nextCheck = std::chrono::steady_clock::now();
-    while (reason_.empty()) {
-      // 50 ms poll when idle; data wakes it at once. Enforcement runs at least every second.
-      ssh_event_dopoll(event_, 50);
-      flush();
+    bool busy = false;
+    while (reason().empty()) {
+      // 50 ms poll when idle; data and the target's thread wake it at once. Enforcement runs
+      // at least every second.
+      ssh_event_dopoll(event_, busy ? 0 : 50);
+      busy = flush();
       if (s_.stopping) end("the broker is shutting down");
       if (s_.recording != nullptr && !s_.recording->status()) {
         // Fail closed: a session whose recording failed does not go on unrecorded.
@@ -111,9 +151,7 @@ class Relay {
         end("recording failed: " + s_.recording->status().error().message);
       }
       if (ssh_is_connected(s_.vendor) == 0) end("vendor disconnected");
-      if (s_.target != nullptr && ssh_is_connected(s_.target->native()) == 0) {
-        end("target disconnected");
-      }
+      if (targetGone_) end("target disconnected");
       const auto now = std::chrono::steady_clock::now();
       if (now >= nextCheck) {
         enforce();
@@ -121,26 +159,44 @@ class Relay {
       }
     }
     drainTunnels();
-    for (auto& t : tunnels_) t->finish(reason_);
+    for (auto& t : tunnels_) t->finish(reason());
     collectTunnels();
-    for (auto& p : pairs_) closePair(p, true);
+    for (auto& p : pairs_) closeVendorSide(p, true);
+    if (targetThread_) {
+      // The target side's channels are closed on its own thread, which then stops.
+      targetThread_->stop([this] {
+        for (auto& p : pairs_) closeTargetSide(p);
+      });
+    }
+    pairs_.clear();
     ssh_set_message_callback(s_.vendor, nullptr, nullptr);
-    if (s_.target != nullptr) ssh_event_remove_session(event_, s_.target->native());
+    wake_.removeFrom(event_);
     ssh_event_remove_session(event_, s_.vendor);
     ssh_event_free(event_);
-    return RelayResult{reason_, toTarget_, toVendor_};
+    return RelayResult{reason(), toTarget_, toVendor_};
   }
 
  private:
+  /// Why the session ends (empty while it runs); any thread.
+  std::string reason() const {
+    std::lock_guard lk(reasonMu_);
+    return reason_;
+  }
   void end(const std::string& why) {
-    if (reason_.empty()) reason_ = why;
+    {
+      std::lock_guard lk(reasonMu_);
+      if (!reason_.empty()) return;
+      reason_ = why;
+    }
+    wake_.signal();  // from the target's thread: the vendor's loop ends the session now
   }
 
   /// The session ended: tunnels refuse new writes and get up to kTunnelDrain for the
   /// requests in flight (issue 8 item 5: never cut a transfer halfway without trying to drain).
   void drainTunnels() {
     if (tunnels_.empty()) return;
-    for (auto& t : tunnels_) t->endAfterDrain(reason_, kTunnelDrain);
+    const std::string why = reason();
+    for (auto& t : tunnels_) t->endAfterDrain(why, kTunnelDrain);
     const auto deadline = std::chrono::steady_clock::now() + kTunnelDrain;
     while (!tunnels_.empty() && std::chrono::steady_clock::now() < deadline &&
            ssh_is_connected(s_.vendor) != 0) {
@@ -169,7 +225,7 @@ class Relay {
     if (r.warning && notice("\r\nConduit: " + *r.warning + "\r\n") > 0) recheck_.warned();
   }
 
-  /// Appends to the recording; a failure ends the session (fail closed).
+  /// Appends to the recording (any thread); a failure ends the session (fail closed).
   void record(recorder::RecordKind kind, std::uint32_t channel, recorder::Direction dir,
               std::span<const unsigned char> bytes) {
     if (s_.recording == nullptr) return;
@@ -183,11 +239,11 @@ class Relay {
   }
 
   /// A line on every open vendor channel's stderr, bypassing the queues; returns how many
-  /// channels got it.
+  /// channels got it. Vendor thread.
   int notice(const std::string& text) {
     int shown = 0;
     for (auto& p : pairs_) {
-      if (!p.done && p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
+      if (p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
         ssh_channel_write_stderr(p.vendor, text.data(), static_cast<uint32_t>(text.size()));
         ++shown;
       }
@@ -218,10 +274,15 @@ class Relay {
   }
 
   /// A line on every open console or session channel's stderr, queued (never a blocking
-  /// write) and recorded as a marker.
+  /// write) and recorded as a marker. Vendor thread.
   void tell(const std::string& text) {
-    for (auto& p : pairs_) {
-      if (!p.done && p.toVendorErr.size() < kMaxPending) p.toVendorErr += text;
+    {
+      std::lock_guard lk(mu_);
+      for (auto& p : pairs_) {
+        if (!p.shared.vendorDone && p.shared.toVendorErr.size() < kMaxPending) {
+          p.shared.toVendorErr += text;
+        }
+      }
     }
     recordText(recorder::RecordKind::marker, 0, text);
   }
@@ -255,7 +316,7 @@ class Relay {
         static_cast<std::uint32_t>(ssh_message_channel_request_open_originator_port(msg));
     r.source = s_.source;
     r.sessionId = s_.sessionId;
-    if (!reason_.empty()) return refuseTunnel(msg, r, "the session is ending");
+    if (!reason().empty()) return refuseTunnel(msg, r, "the session is ending");
     std::size_t live = 0;
     for (const auto& t : tunnels_) live += t->done() ? 0U : 1U;
     if (live >= kMaxTunnels) {
@@ -284,9 +345,9 @@ class Relay {
   /// Refuses a direct-tcpip channel. libssh 0.10 can only send an empty reason with
   /// SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, so the reason also goes where the vendor can see
   /// it: any open terminal of the session, and a debug message (`ssh -v`).
-  int refuseTunnel(ssh_message msg, const TunnelRequest& r, const std::string& reason) {
+  int refuseTunnel(ssh_message msg, const TunnelRequest& r, const std::string& why) {
     const std::string line = "Conduit: tunnel to " + printable(r.host) + ":" +
-                             std::to_string(r.port) + " refused: " + printable(reason);
+                             std::to_string(r.port) + " refused: " + printable(why);
     spdlog::info("event=ssh_tunnel_refused session={} user={} reason=\"{}\"", s_.sessionId,
                  s_.login.user, line);
     ssh_message_reply_default(msg);
@@ -302,7 +363,7 @@ class Relay {
       toTarget_ += t->bytesToTarget();
       toVendor_ += t->bytesToVendor();
       // The vendor's client only sees its connection close: say why where it can be seen.
-      if (t->failure() && reason_.empty()) {
+      if (t->failure() && reason().empty()) {
         tell("\r\nConduit: tunnel " + printable(t->describe()) +
              " closed: " + printable(*t->failure()) + "\r\n");
       }
@@ -318,34 +379,46 @@ class Relay {
     }
   }
 
+  /// A new pair, not yet visible to the target's thread (shared.ready is false). Only the
+  /// vendor thread adds or removes pairs, under mu_; the target thread reads the list under it.
+  std::list<Pair>::iterator addPair(bool console) {
+    std::lock_guard lk(mu_);
+    pairs_.emplace_back();
+    auto it = std::prev(pairs_.end());
+    it->relay = this;
+    it->id = ++channelCounter_;
+    it->console = console;
+    it->shared.targetDone = console;
+    return it;
+  }
+  void dropPair(std::list<Pair>::iterator it) {
+    std::lock_guard lk(mu_);
+    pairs_.erase(it);
+  }
+
   ssh_channel openPair() {
     std::size_t live = 0;
-    for (const auto& p : pairs_) live += p.done ? 0 : 1;
-    if (live >= kMaxChannels || !reason_.empty()) return nullptr;
+    for (const auto& p : pairs_) live += p.vendor != nullptr ? 1 : 0;
+    if (live >= kMaxChannels || !reason().empty()) return nullptr;
     // Every channel open re-checks the grant (non-negotiable 5).
     const GatewayDecision d =
         s_.backend.checkAccess(s_.login.user, s_.login.asset, s_.allow.protocol, s_.source);
     if (std::holds_alternative<GatewayRefuse>(d)) return nullptr;
     if (s_.target == nullptr) return openConsole();
-    ssh_channel target = ssh_channel_new(s_.target->native());
-    if (target == nullptr) return nullptr;
-    if (ssh_channel_open_session(target) != SSH_OK) {
-      spdlog::warn("event=ssh_channel_open_failed user={} asset={} reason=\"{}\"", s_.login.user,
-                   s_.login.asset, ssh_get_error(s_.target->native()));
-      ssh_channel_free(target);
+    auto it = addPair(false);
+    Pair& p = *it;
+    const bool opened = targetThread_->call([this, &p] { return openTargetChannel(p); });
+    if (!opened) {
+      dropPair(it);
       return nullptr;
     }
     ssh_channel vendor = ssh_channel_new(s_.vendor);
     if (vendor == nullptr) {
-      ssh_channel_close(target);
-      ssh_channel_free(target);
+      targetThread_->call([this, &p] { closeTargetSide(p); });
+      dropPair(it);
       return nullptr;
     }
-    Pair& p = pairs_.emplace_back();
-    p.relay = this;
-    p.id = ++channelCounter_;
     p.vendor = vendor;
-    p.target = target;
     auto& v = p.vendorCb;
     v.userdata = &p;
     v.channel_data_function = &Relay::onVendorData;
@@ -360,6 +433,24 @@ class Relay {
     v.channel_signal_function = &Relay::onSignal;
     ssh_callbacks_init(&v);
     ssh_set_channel_callbacks(vendor, &v);
+    {
+      std::lock_guard lk(mu_);
+      p.shared.ready = true;
+    }
+    return vendor;
+  }
+
+  /// Target thread: opens the session channel on the target and installs its callbacks.
+  bool openTargetChannel(Pair& p) {
+    ssh_channel target = ssh_channel_new(s_.target->native());
+    if (target == nullptr) return false;
+    if (ssh_channel_open_session(target) != SSH_OK) {
+      spdlog::warn("event=ssh_channel_open_failed user={} asset={} reason=\"{}\"", s_.login.user,
+                   s_.login.asset, ssh_get_error(s_.target->native()));
+      ssh_channel_free(target);
+      return false;
+    }
+    p.target = target;
     auto& t = p.targetCb;
     t.userdata = &p;
     t.channel_data_function = &Relay::onTargetData;
@@ -369,7 +460,15 @@ class Relay {
     t.channel_exit_signal_function = &Relay::onExitSignal;
     ssh_callbacks_init(&t);
     ssh_set_channel_callbacks(target, &t);
-    return vendor;
+    return true;
+  }
+
+  /// Runs `request` against the pair's target channel on the target's thread; 0 if it
+  /// succeeded, -1 if not (the reply libssh sends the vendor).
+  template <class Request>
+  int onTarget(Pair& p, Request request) {
+    return targetThread_->call(
+        [&p, &request] { return p.target != nullptr && request(p.target) == SSH_OK ? 0 : -1; });
   }
 
   /// A tunnels-only login's session channel (`ssh -L ... alice+plc-17@gateway` without -N):
@@ -377,11 +476,8 @@ class Relay {
   ssh_channel openConsole() {
     ssh_channel vendor = ssh_channel_new(s_.vendor);
     if (vendor == nullptr) return nullptr;
-    Pair& p = pairs_.emplace_back();
-    p.relay = this;
-    p.id = ++channelCounter_;
+    Pair& p = *addPair(true);
     p.vendor = vendor;
-    p.console = true;
     auto& v = p.vendorCb;
     v.userdata = &p;
     v.channel_data_function = &Relay::onConsoleData;
@@ -393,6 +489,10 @@ class Relay {
     v.channel_exec_request_function = &Relay::onConsoleExec;
     ssh_callbacks_init(&v);
     ssh_set_channel_callbacks(vendor, &v);
+    {
+      std::lock_guard lk(mu_);
+      p.shared.ready = true;
+    }
     return vendor;
   }
 
@@ -424,9 +524,11 @@ class Relay {
   static int onConsoleShell(ssh_session, ssh_channel, void* pair) noexcept {
     try {
       auto* p = static_cast<Pair*>(pair);
-      p->toVendorErr += p->relay->consoleText() +
-                        "Tunnel refusals and notices appear here. Ctrl-C or Ctrl-D ends the "
-                        "session.\r\n";
+      const std::string text = p->relay->consoleText() +
+                               "Tunnel refusals and notices appear here. Ctrl-C or Ctrl-D ends "
+                               "the session.\r\n";
+      std::lock_guard lk(p->relay->mu_);
+      p->shared.toVendorErr += text;
       return 0;
     } catch (...) {
       return -1;
@@ -443,95 +545,197 @@ class Relay {
     }
   }
 
-  // Vendor -> target. Consume only what fits; libssh keeps the rest and stops reopening the
-  // vendor's window, which is the backpressure.
+  // ---- vendor -> target ----
+
+  /// Takes what fits of the vendor's bytes into the pair's queue (vendor thread): typed-command
+  /// filtering, recording, and a wake-up for the target's thread. What does not fit stays in
+  /// libssh's buffer, which stops reopening the vendor's window: that is the backpressure.
+  /// `all`: take every byte even beyond the limit (a read that already left libssh's buffer;
+  /// the overshoot is at most one read).
+  std::size_t takeFromVendor(Pair& p, const char* data, std::size_t len, bool all = false) {
+    auto& sh = p.shared;
+    bool wake = false;
+    std::size_t n = 0;
+    {
+      std::lock_guard lk(mu_);
+      const std::size_t used = sh.toTarget.size() + sh.outTargetBytes;
+      n = all ? len : std::min(kMaxPending - std::min(kMaxPending, used), len);
+      if (n < len) sh.vendorThrottled = true;
+      if (n == 0) return 0;
+      wake = sh.toTarget.empty();
+      const std::size_t at = sh.toTarget.size();
+      sh.toTarget.append(data, n);
+      try {
+        filterTyped(p, at);
+      } catch (...) {
+        end("internal error while filtering typed commands");
+      }
+      // Typed input on a terminal is recorded only where policy allows (passwords are typed at
+      // prompts); everything else a vendor sends (exec stdin, file uploads) is always recorded.
+      if (!p.pty || s_.allow.limits.recordKeystrokes) {
+        record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
+               bytesOf(sh.toTarget, at));
+      }
+    }
+    if (wake) targetThread_->wake();
+    return n;
+  }
+
   static int onVendorData(ssh_session, ssh_channel, void* data, uint32_t len, int,
                           void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
-    const std::size_t room = kMaxPending - std::min(kMaxPending, p->toTarget.size());
-    const std::size_t n = std::min<std::size_t>(room, len);
-    const std::size_t at = p->toTarget.size();
-    p->toTarget.append(static_cast<const char*>(data), n);
-    try {
-      p->relay->filterTyped(*p, at);
-    } catch (...) {
-      p->relay->end("internal error while filtering typed commands");
+    return static_cast<int>(p->relay->takeFromVendor(*p, static_cast<const char*>(data), len));
+  }
+
+  /// Typed-command filtering (best effort, see ShellLineFilter), with mu_ held: the bytes from
+  /// `from` on in the queue are what the vendor typed; a refused line's Enter becomes Ctrl-U
+  /// (same length) and the vendor is told why.
+  void filterTyped(Pair& p, std::size_t from) {
+    auto& q = p.shared.toTarget;
+    if (!p.filter || from >= q.size()) return;
+    auto out = p.filter->feed(std::string_view(q).substr(from));
+    q.replace(from, std::string::npos, out.forward);
+    for (const auto& pattern : out.refusals) {
+      const std::string text = "\r\nConduit: command refused by policy (" + pattern + ")\r\n";
+      if (p.shared.toVendorErr.size() < kMaxPending) p.shared.toVendorErr += text;
+      recordText(recorder::RecordKind::marker, p.id,
+                 "typed command refused by policy (" + pattern + ")");
+      spdlog::info("event=ssh_typed_command_refused session={} user={} pattern=\"{}\"",
+                   s_.sessionId, s_.login.user, printable(pattern));
     }
-    // Typed input on a terminal is recorded only where policy allows (passwords are typed at
-    // prompts); everything else a vendor sends (exec stdin, file uploads) is always recorded.
-    if (n > 0 && (!p->pty || p->relay->s_.allow.limits.recordKeystrokes)) {
-      p->relay->record(recorder::RecordKind::terminal_input, p->id, recorder::Direction::to_target,
-                       {reinterpret_cast<const unsigned char*>(p->toTarget.data()) + at, n});
+  }
+
+  // ---- target -> vendor ----
+
+  /// Takes what fits of the target's bytes into the pair's queue (target thread), records them
+  /// and shows a terminal's output live.
+  std::size_t takeFromTarget(Pair& p, const char* data, std::size_t len, bool isStderr,
+                             bool all = false) {
+    auto& sh = p.shared;
+    bool wake = false;
+    std::size_t n = 0;
+    {
+      std::lock_guard lk(mu_);
+      std::string& q = isStderr ? sh.toVendorErr : sh.toVendor;
+      const std::size_t used = q.size() + (isStderr ? sh.outVendorErrBytes : sh.outVendorBytes);
+      n = all ? len : std::min(kMaxPending - std::min(kMaxPending, used), len);
+      if (n < len) sh.targetThrottled = true;
+      if (n == 0) return 0;
+      wake = q.empty();
+      q.append(data, n);
     }
-    return static_cast<int>(n);
+    record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
+           {reinterpret_cast<const unsigned char*>(data), n});
+    if (p.pty) {
+      try {
+        s_.backend.terminalOutput(s_.sessionId, {data, n});
+      } catch (...) {  // the live view is best effort; the recording has the bytes
+      }
+    }
+    if (wake) wake_.signal();
+    return n;
   }
 
   static int onTargetData(ssh_session, ssh_channel, void* data, uint32_t len, int isStderr,
                           void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
-    std::string& q = isStderr != 0 ? p->toVendorErr : p->toVendor;
-    const std::size_t room = kMaxPending - std::min(kMaxPending, q.size());
-    const std::size_t n = std::min<std::size_t>(room, len);
-    q.append(static_cast<const char*>(data), n);
-    if (n > 0) {
-      p->relay->record(recorder::RecordKind::terminal_output, p->id, recorder::Direction::to_client,
-                       {static_cast<const unsigned char*>(data), n});
-      if (p->pty) {
-        p->relay->s_.backend.terminalOutput(p->relay->s_.sessionId,
-                                            {static_cast<const char*>(data), n});
-      }
-    }
-    return static_cast<int>(n);
+    return static_cast<int>(
+        p->relay->takeFromTarget(*p, static_cast<const char*>(data), len, isStderr != 0));
   }
 
+  // ---- channel state ----
+
+  template <class Change>
+  void change(Pair& p, Change c, bool wakeTarget, bool wakeVendor) {
+    {
+      std::lock_guard lk(mu_);
+      c(p.shared);
+    }
+    if (wakeTarget && targetThread_) targetThread_->wake();
+    if (wakeVendor) wake_.signal();
+  }
   static void onVendorEof(ssh_session, ssh_channel, void* pair) noexcept {
-    static_cast<Pair*>(pair)->vendorEof = true;
+    auto* p = static_cast<Pair*>(pair);
+    p->relay->change(
+        *p, [](Pair::Shared& s) { s.vendorEof = true; }, true, false);
   }
   static void onVendorClose(ssh_session, ssh_channel, void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
-    p->vendorClosed = true;
-    p->vendorEof = true;
+    p->relay->change(
+        *p,
+        [](Pair::Shared& s) {
+          s.vendorClosed = true;
+          s.vendorEof = true;
+        },
+        false, false);
   }
   static void onTargetEof(ssh_session, ssh_channel, void* pair) noexcept {
-    static_cast<Pair*>(pair)->targetEof = true;
+    auto* p = static_cast<Pair*>(pair);
+    p->relay->change(
+        *p, [](Pair::Shared& s) { s.targetEof = true; }, false, true);
   }
   static void onTargetClose(ssh_session, ssh_channel, void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
-    p->targetClosed = true;
-    p->targetEof = true;
+    p->relay->change(
+        *p,
+        [](Pair::Shared& s) {
+          s.targetClosed = true;
+          s.targetEof = true;
+        },
+        false, true);
   }
   static void onExitStatus(ssh_session, ssh_channel, int status, void* pair) noexcept {
-    static_cast<Pair*>(pair)->exitStatus = status;
+    auto* p = static_cast<Pair*>(pair);
+    p->relay->change(
+        *p, [status](Pair::Shared& s) { s.exitStatus = status; }, false, false);
   }
   static void onExitSignal(ssh_session, ssh_channel, const char* signal, int, const char*,
                            const char*, void* pair) noexcept {
-    static_cast<Pair*>(pair)->exitSignal = signal != nullptr ? signal : "KILL";
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      std::string name = signal != nullptr ? signal : "KILL";
+      p->relay->change(
+          *p, [&name](Pair::Shared& s) { s.exitSignal = std::move(name); }, false, false);
+    } catch (...) {
+    }
   }
+
+  // ---- requests on a session channel, passed to the target's thread ----
 
   static int onPty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, int,
                    void* pair) noexcept {
-    auto* p = static_cast<Pair*>(pair);
-    p->pty = true;
-    const auto& ssh = p->relay->s_.allow.limits.ssh;
-    if (ssh.filterShellCommands && !ssh.commandDeny.empty()) {
-      try {
-        p->filter.emplace(ssh.commandDeny);
-      } catch (...) {
-        return -1;  // refused: no shell without the filter the policy asks for
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      p->pty = true;
+      const auto& ssh = p->relay->s_.allow.limits.ssh;
+      if (ssh.filterShellCommands && !ssh.commandDeny.empty()) {
+        p->filter.emplace(ssh.commandDeny);  // throws: no shell without the filter asked for
       }
+      p->relay->recordResize(*p, cols, rows);
+      return p->relay->onTarget(
+          *p, [&](ssh_channel t) { return ssh_channel_request_pty_size(t, term, cols, rows); });
+    } catch (...) {
+      return -1;
     }
-    p->relay->recordResize(*p, cols, rows);
-    return ssh_channel_request_pty_size(p->target, term, cols, rows) == SSH_OK ? 0 : -1;
   }
   static int onWindowChange(ssh_session, ssh_channel, int cols, int rows, int, int,
                             void* pair) noexcept {
-    auto* p = static_cast<Pair*>(pair);
-    p->relay->recordResize(*p, cols, rows);
-    return ssh_channel_change_pty_size(p->target, cols, rows) == SSH_OK ? 0 : -1;
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      p->relay->recordResize(*p, cols, rows);
+      return p->relay->onTarget(
+          *p, [&](ssh_channel t) { return ssh_channel_change_pty_size(t, cols, rows); });
+    } catch (...) {
+      return -1;
+    }
   }
   static int onShell(ssh_session, ssh_channel, void* pair) noexcept {
-    auto* p = static_cast<Pair*>(pair);
-    return ssh_channel_request_shell(p->target) == SSH_OK ? 0 : -1;
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      return p->relay->onTarget(*p, [](ssh_channel t) { return ssh_channel_request_shell(t); });
+    } catch (...) {
+      return -1;
+    }
   }
   static int onExec(ssh_session, ssh_channel, const char* command, void* pair) noexcept {
     try {
@@ -542,10 +746,15 @@ class Relay {
     }
   }
   static int onSubsystem(ssh_session, ssh_channel, const char* name, void* pair) noexcept {
-    auto* p = static_cast<Pair*>(pair);
-    if (std::strcmp(name, "sftp") != 0 || !p->relay->s_.allow.limits.ssh.sftp) return -1;
-    p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
-    return ssh_channel_request_subsystem(p->target, "sftp") == SSH_OK ? 0 : -1;
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      if (std::strcmp(name, "sftp") != 0 || !p->relay->s_.allow.limits.ssh.sftp) return -1;
+      p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
+      return p->relay->onTarget(
+          *p, [](ssh_channel t) { return ssh_channel_request_subsystem(t, "sftp"); });
+    } catch (...) {
+      return -1;
+    }
   }
   static int onEnv(ssh_session, ssh_channel, const char* name, const char* value,
                    void* pair) noexcept {
@@ -553,14 +762,19 @@ class Relay {
       auto* p = static_cast<Pair*>(pair);
       const std::string n = name;
       if (!kEnvAllowList.contains(n) && n.rfind("LC_", 0) != 0) return -1;
-      return ssh_channel_request_env(p->target, name, value) == SSH_OK ? 0 : -1;
+      return p->relay->onTarget(
+          *p, [&](ssh_channel t) { return ssh_channel_request_env(t, name, value); });
     } catch (...) {
       return -1;
     }
   }
   static void onSignal(ssh_session, ssh_channel, const char* signal, void* pair) noexcept {
-    auto* p = static_cast<Pair*>(pair);
-    ssh_channel_request_send_signal(p->target, signal);
+    try {
+      auto* p = static_cast<Pair*>(pair);
+      p->relay->onTarget(*p,
+                         [&](ssh_channel t) { return ssh_channel_request_send_signal(t, signal); });
+    } catch (...) {
+    }
   }
 
   bool exec(Pair& p, const std::string& command) {
@@ -579,24 +793,9 @@ class Relay {
       }
     }
     recordText(recorder::RecordKind::exec_command, p.id, command);
-    return ssh_channel_request_exec(p.target, command.c_str()) == SSH_OK;
-  }
-
-  /// Typed-command filtering (best effort, see ShellLineFilter): the bytes from `from` on in
-  /// p.toTarget are what the vendor typed; a refused line's Enter becomes Ctrl-U (same length)
-  /// and the vendor is told why.
-  void filterTyped(Pair& p, std::size_t from) {
-    if (!p.filter || from >= p.toTarget.size()) return;
-    auto out = p.filter->feed(std::string_view(p.toTarget).substr(from));
-    p.toTarget.replace(from, std::string::npos, out.forward);
-    for (const auto& pattern : out.refusals) {
-      const std::string text = "\r\nConduit: command refused by policy (" + pattern + ")\r\n";
-      if (p.toVendorErr.size() < kMaxPending) p.toVendorErr += text;
-      recordText(recorder::RecordKind::marker, p.id,
-                 "typed command refused by policy (" + pattern + ")");
-      spdlog::info("event=ssh_typed_command_refused session={} user={} pattern=\"{}\"",
-                   s_.sessionId, s_.login.user, printable(pattern));
-    }
+    return onTarget(p, [&command](ssh_channel t) {
+             return ssh_channel_request_exec(t, command.c_str());
+           }) == 0;
   }
 
   void recordResize(Pair& p, int cols, int rows) {
@@ -606,40 +805,21 @@ class Relay {
     record(recorder::RecordKind::resize, p.id, recorder::Direction::none, payload);
   }
 
-  /// Moves queued bytes as far as the receiving windows allow, pulls leftovers libssh holds
-  /// for us once there is room again, and forwards EOF/close only after draining.
-  void flush() {
+  // ---- the vendor's thread ----
+
+  /// Moves queued bytes to the vendor as far as its windows allow, pulls the vendor's bytes
+  /// libssh kept for us once there is room, forwards EOF/close only after draining, and pumps
+  /// the tunnels. Returns true when there is more it can do at once.
+  bool flush() {
+    bool busy = false;
     for (auto& p : pairs_) {
-      if (p.done) continue;
-      if (p.console) {
-        toVendor_ += drain(p.toVendorErr, p.vendor, true);
-        if (p.consoleEnd) p.exitStatus = 0;
-        // Not on EOF: `ssh -T ... </dev/null` sends it at once and still wants its tunnels.
-        if (p.vendorClosed || p.consoleEnd) closePair(p, false);
-        continue;
-      }
-      toTarget_ += drain(p.toTarget, p.target, false);
-      toVendor_ += drain(p.toVendor, p.vendor, false);
-      toVendor_ += drain(p.toVendorErr, p.vendor, true);
-      refillPair(p);
-      if (p.vendorEof && p.toTarget.empty() && !p.eofSentToTarget) {
-        ssh_channel_send_eof(p.target);
-        p.eofSentToTarget = true;
-      }
-      if (p.vendorClosed) {
-        closePair(p, false);
-        continue;
-      }
-      if (p.targetEof && p.toVendor.empty() && p.toVendorErr.empty()) {
-        if (!p.eofSentToVendor) {
-          ssh_channel_send_eof(p.vendor);
-          p.eofSentToVendor = true;
-        }
-        // Close only when the target closes: exit-status usually follows its EOF.
-        if (p.targetClosed) closePair(p, false);
-      }
+      if (p.vendor == nullptr) continue;  // being opened, or closed on this side
+      busy = (p.console ? flushConsole(p) : flushPair(p)) || busy;
     }
-    pairs_.remove_if([](const Pair& p) { return p.done; });
+    {
+      std::lock_guard lk(mu_);
+      pairs_.remove_if([](const Pair& p) { return p.shared.vendorDone && p.shared.targetDone; });
+    }
     const auto now = std::chrono::steady_clock::now();
     // A pump may poll libssh and so open a new tunnel: std::list keeps this loop valid.
     for (auto& t : tunnels_) {
@@ -650,10 +830,246 @@ class Relay {
       }
     }
     collectTunnels();
+    return busy;
   }
 
+  bool flushConsole(Pair& p) {
+    bool closed = false;
+    {
+      std::lock_guard lk(mu_);
+      if (p.outVendorErr.empty()) p.outVendorErr.swap(p.shared.toVendorErr);
+      if (p.consoleEnd) p.shared.exitStatus = 0;
+      closed = p.shared.vendorClosed;
+    }
+    toVendor_ += drain(p.outVendorErr, p.vendor, true);
+    // Not on EOF: `ssh -T ... </dev/null` sends it at once and still wants its tunnels.
+    if (closed || p.consoleEnd) closeVendorSide(p, false);
+    return false;
+  }
+
+  bool flushPair(Pair& p) {
+    auto& sh = p.shared;
+    {
+      std::lock_guard lk(mu_);
+      if (p.outVendor.empty()) p.outVendor.swap(sh.toVendor);
+      if (p.outVendorErr.empty()) p.outVendorErr.swap(sh.toVendorErr);
+      sh.outVendorBytes = p.outVendor.size();
+      sh.outVendorErrBytes = p.outVendorErr.size();
+    }
+    const std::uint64_t out =
+        drain(p.outVendor, p.vendor, false) + drain(p.outVendorErr, p.vendor, true);
+    toVendor_ += out;
+    bool wakeTarget = false;
+    bool queued = false;
+    bool targetEof = false;
+    bool targetClosed = false;
+    bool vendorClosed = false;
+    bool vendorThrottled = false;
+    {
+      std::lock_guard lk(mu_);
+      sh.outVendorBytes = p.outVendor.size();
+      sh.outVendorErrBytes = p.outVendorErr.size();
+      wakeTarget = out > 0 && sh.targetThrottled;  // it waits for this room
+      // Bytes libssh still holds for the target's thread count as queued.
+      queued = !sh.toVendor.empty() || !sh.toVendorErr.empty() || sh.targetThrottled;
+      targetEof = sh.targetEof;
+      targetClosed = sh.targetClosed;
+      vendorClosed = sh.vendorClosed;
+      vendorThrottled = sh.vendorThrottled;
+    }
+    if (wakeTarget) targetThread_->wake();
+    bool busy = out > 0 && (queued || !p.outVendor.empty() || !p.outVendorErr.empty());
+    if (vendorThrottled) busy = refillFromVendor(p) || busy;
+    if (vendorClosed) {
+      closeVendorSide(p, false);
+      return false;
+    }
+    if (targetEof && !queued && p.outVendor.empty() && p.outVendorErr.empty()) {
+      if (!p.eofSentToVendor) {
+        ssh_channel_send_eof(p.vendor);
+        p.eofSentToVendor = true;
+      }
+      // Close only when the target closes: exit-status usually follows its EOF.
+      if (targetClosed) closeVendorSide(p, false);
+    }
+    return busy;
+  }
+
+  /// Pulls the vendor's bytes libssh kept for us (a data callback that found the queue full)
+  /// now that there is room. A read may run the data callbacks, which take bytes themselves.
+  bool refillFromVendor(Pair& p) {
+    // The flag stays set until the bytes are in the queue: the target's thread forwards the
+    // vendor's EOF only once nothing is left behind.
+    bool got = false;
+    bool left = false;
+    char buf[65536];
+    while (p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
+      const std::size_t room = roomToTarget(p);
+      if (room == 0) {
+        left = true;
+        break;
+      }
+      const int n = ssh_channel_read_nonblocking(
+          p.vendor, buf, static_cast<uint32_t>(std::min(room, sizeof buf)), 0);
+      if (n <= 0) break;  // 0: nothing left in libssh's buffer
+      // All of it: the read may have run a data callback that took some of the room first.
+      takeFromVendor(p, buf, static_cast<std::size_t>(n), true);
+      got = true;
+    }
+    {
+      std::lock_guard lk(mu_);
+      p.shared.vendorThrottled = left;
+    }
+    return got;
+  }
+
+  std::size_t roomToTarget(Pair& p) {
+    std::lock_guard lk(mu_);
+    const std::size_t used = p.shared.toTarget.size() + p.shared.outTargetBytes;
+    return kMaxPending - std::min(kMaxPending, used);
+  }
+
+  /// Vendor thread: ends the vendor's channel with the target's exit status (255 when the
+  /// session ends it), then lets the target's thread close its side.
+  void closeVendorSide(Pair& p, bool forced) {
+    if (p.vendor == nullptr) return;
+    std::optional<int> status;
+    std::optional<std::string> signal;
+    {
+      std::lock_guard lk(mu_);
+      status = p.shared.exitStatus;
+      signal = p.shared.exitSignal;
+    }
+    if (ssh_channel_is_open(p.vendor) != 0) {
+      if (status) ssh_channel_request_send_exit_status(p.vendor, *status);
+      if (signal) ssh_channel_request_send_exit_signal(p.vendor, signal->c_str(), 0, "", "");
+      if (forced && !status) ssh_channel_request_send_exit_status(p.vendor, 255);
+      if (!p.eofSentToVendor) ssh_channel_send_eof(p.vendor);
+      ssh_channel_close(p.vendor);
+    }
+    ssh_remove_channel_callbacks(p.vendor, &p.vendorCb);
+    ssh_channel_free(p.vendor);
+    p.vendor = nullptr;
+    change(
+        p, [](Pair::Shared& s) { s.vendorDone = true; }, true, false);
+  }
+
+  // ---- the target's thread ----
+
+  bool pumpTarget() noexcept {
+    try {
+      if (!targetGone_ && ssh_is_connected(s_.target->native()) == 0) {
+        targetGone_ = true;
+        wake_.signal();
+      }
+      std::vector<Pair*> live;
+      {
+        std::lock_guard lk(mu_);
+        for (auto& p : pairs_) {
+          if (p.shared.ready && !p.shared.targetDone) live.push_back(&p);
+        }
+      }
+      bool busy = false;
+      for (Pair* p : live) busy = pumpTargetPair(*p) || busy;
+      return busy;
+    } catch (...) {
+      end("internal error while relaying to the target");
+      return false;
+    }
+  }
+
+  bool pumpTargetPair(Pair& p) {
+    auto& sh = p.shared;
+    bool vendorDone = false;
+    {
+      std::lock_guard lk(mu_);
+      if (p.outTarget.empty()) p.outTarget.swap(sh.toTarget);
+      sh.outTargetBytes = p.outTarget.size();
+      vendorDone = sh.vendorDone;
+    }
+    if (vendorDone) {
+      closeTargetSide(p);
+      return false;
+    }
+    const std::uint64_t in = drain(p.outTarget, p.target, false);
+    toTarget_ += in;
+    bool wakeVendor = false;
+    bool vendorEof = false;
+    bool drained = false;
+    bool targetThrottled = false;
+    {
+      std::lock_guard lk(mu_);
+      sh.outTargetBytes = p.outTarget.size();
+      wakeVendor = in > 0 && sh.vendorThrottled;  // it waits for this room
+      vendorEof = sh.vendorEof;
+      drained = p.outTarget.empty() && sh.toTarget.empty() && !sh.vendorThrottled;
+      targetThrottled = sh.targetThrottled;
+    }
+    if (wakeVendor) wake_.signal();
+    if (vendorEof && drained && !p.eofSentToTarget && ssh_channel_is_open(p.target) != 0) {
+      ssh_channel_send_eof(p.target);
+      p.eofSentToTarget = true;
+    }
+    bool busy = in > 0 && !drained;
+    if (targetThrottled) busy = refillFromTarget(p) || busy;
+    return busy;
+  }
+
+  /// Pulls the target's bytes libssh kept for us (stdout, then stderr) now that there is room.
+  bool refillFromTarget(Pair& p) {
+    // The flag stays set until the bytes are in the queues: the vendor's thread ends the
+    // stream (EOF, close) only once nothing is left behind. A target that closed its channel
+    // with bytes still buffered here stays readable (libssh delays the close until they are
+    // read).
+    bool got = false;
+    bool left = false;
+    char buf[65536];
+    for (const bool isStderr : {false, true}) {
+      while (ssh_channel_is_open(p.target) != 0) {
+        const std::size_t room = roomToVendor(p, isStderr);
+        if (room == 0) {
+          left = true;
+          break;
+        }
+        const int n = ssh_channel_read_nonblocking(
+            p.target, buf, static_cast<uint32_t>(std::min(room, sizeof buf)), isStderr ? 1 : 0);
+        if (n <= 0) break;  // 0: nothing left in libssh's buffer
+        // All of it: the read may have run a data callback that took some of the room first.
+        takeFromTarget(p, buf, static_cast<std::size_t>(n), isStderr, true);
+        got = true;
+      }
+    }
+    {
+      std::lock_guard lk(mu_);
+      p.shared.targetThrottled = left;
+    }
+    return got;
+  }
+
+  std::size_t roomToVendor(Pair& p, bool isStderr) {
+    std::lock_guard lk(mu_);
+    const auto& sh = p.shared;
+    const std::size_t used = isStderr ? sh.toVendorErr.size() + sh.outVendorErrBytes
+                                      : sh.toVendor.size() + sh.outVendorBytes;
+    return kMaxPending - std::min(kMaxPending, used);
+  }
+
+  /// Target thread: closes and frees the target channel; the vendor's thread then drops the
+  /// pair.
+  void closeTargetSide(Pair& p) {
+    if (p.target != nullptr) {
+      if (ssh_channel_is_open(p.target) != 0) ssh_channel_close(p.target);
+      ssh_remove_channel_callbacks(p.target, &p.targetCb);
+      ssh_channel_free(p.target);
+      p.target = nullptr;
+    }
+    change(
+        p, [](Pair::Shared& s) { s.targetDone = true; }, false, true);
+  }
+
+  /// Writes as much of q as the receiving window allows (each side on its own thread).
   static std::uint64_t drain(std::string& q, ssh_channel to, bool stderrStream) {
-    if (q.empty() || ssh_channel_is_open(to) == 0) return 0;
+    if (q.empty() || to == nullptr || ssh_channel_is_open(to) == 0) return 0;
     const std::size_t window = ssh_channel_window_size(to);
     const std::size_t n = std::min(q.size(), window);
     if (n == 0) return 0;
@@ -665,82 +1081,22 @@ class Relay {
     return static_cast<std::uint64_t>(written);
   }
 
-  /// Pulls what libssh kept for us into q, calling onChunk(at) for each chunk it read (the chunk
-  /// is q[at..]). A read may run the channel's data callbacks, which append (and record) bytes
-  /// of their own first: only the chunks read here are handed to onChunk, so nothing is
-  /// recorded or filtered twice.
-  template <class OnChunk>
-  static void refill(ssh_channel from, std::string& q, bool stderrStream, OnChunk onChunk) {
-    if (ssh_channel_is_open(from) == 0) return;
-    char buf[65536];
-    while (q.size() < kMaxPending) {
-      const std::size_t room = std::min(sizeof buf, kMaxPending - q.size());
-      const int n = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room),
-                                                 stderrStream ? 1 : 0);
-      if (n <= 0) break;
-      const std::size_t at = q.size();
-      q.append(buf, static_cast<std::size_t>(n));
-      onChunk(at);
-    }
-  }
-
-  /// Leftovers pulled after a throttled side had room again are recorded and shown live exactly
-  /// like bytes that came through the data callbacks (nothing relayed goes unrecorded).
-  void refillPair(Pair& p) {
-    auto bytes = [](const std::string& q, std::size_t from) {
-      return std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(q.data()) + from,
-                                            q.size() - from);
-    };
-    refill(p.vendor, p.toTarget, false, [&](std::size_t at) {
-      filterTyped(p, at);
-      if (!p.pty || s_.allow.limits.recordKeystrokes) {
-        record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
-               bytes(p.toTarget, at));
-      }
-    });
-    for (std::string* q : {&p.toVendor, &p.toVendorErr}) {
-      refill(p.target, *q, q == &p.toVendorErr, [&](std::size_t at) {
-        record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
-               bytes(*q, at));
-        if (p.pty) {
-          s_.backend.terminalOutput(s_.sessionId, std::string_view(q->data() + at, q->size() - at));
-        }
-      });
-    }
-  }
-
-  void closePair(Pair& p, bool forced) {
-    if (p.done) return;
-    p.done = true;
-    if (ssh_channel_is_open(p.vendor) != 0) {
-      if (p.exitStatus) ssh_channel_request_send_exit_status(p.vendor, *p.exitStatus);
-      if (p.exitSignal) {
-        ssh_channel_request_send_exit_signal(p.vendor, p.exitSignal->c_str(), 0, "", "");
-      }
-      if (forced && !p.exitStatus) ssh_channel_request_send_exit_status(p.vendor, 255);
-      if (!p.eofSentToVendor) ssh_channel_send_eof(p.vendor);
-      ssh_channel_close(p.vendor);
-    }
-    ssh_remove_channel_callbacks(p.vendor, &p.vendorCb);
-    if (p.target != nullptr) {
-      if (ssh_channel_is_open(p.target) != 0) ssh_channel_close(p.target);
-      ssh_remove_channel_callbacks(p.target, &p.targetCb);
-      ssh_channel_free(p.target);
-    }
-    ssh_channel_free(p.vendor);
-  }
-
   RelaySetup& s_;
   AccessRecheck recheck_;
   ssh_server_callbacks_struct serverCb_{};
   ssh_event event_ = nullptr;
+  WakeFd wake_;  // wakes the vendor's loop (from the target's thread)
+  std::optional<SessionThread> targetThread_;
+  std::mutex mu_;          // Pair::shared of every pair, and pairs_'s structure
   std::list<Pair> pairs_;  // stable addresses: callbacks hold pointers to pairs
   TunnelContext tunnelContext_;
   std::list<std::unique_ptr<Tunnel>> tunnels_;
+  mutable std::mutex reasonMu_;
   std::string reason_;
+  std::atomic<bool> targetGone_{false};
   std::uint32_t channelCounter_ = 0;
-  std::uint64_t toTarget_ = 0;
-  std::uint64_t toVendor_ = 0;
+  std::atomic<std::uint64_t> toTarget_{0};
+  std::atomic<std::uint64_t> toVendor_{0};
 };
 
 }  // namespace

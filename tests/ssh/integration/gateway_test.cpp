@@ -620,3 +620,40 @@ TEST_CASE("a recorded download is recorded once: the recording holds each delive
   CHECK(recorded >= kBytes);
   CHECK(recorded < kBytes + 64 * 1024);
 }
+
+TEST_CASE("bulk transfers through a slow reader arrive whole in both directions") {
+  // The relay's two threads hand bytes over through bounded queues: a slow side fills them,
+  // the other side's bytes wait in libssh and are pulled again once there is room, many times
+  // over in a transfer this size. Every byte must arrive once and in order.
+  std::string policy = kPolicy;
+  policy.replace(policy.find("recording = \"off\""), 17, "recording = \"required\"");
+  Plant p(policy);
+  p.grant();
+  // 40 MiB of pseudo-random bytes that the target's account can make too (it cannot read
+  // this test's directory): AES-CTR of zeros under a fixed key.
+  const std::string make =
+      "head -c 40M /dev/zero | openssl enc -aes-128-ctr -nosalt -K 000102030405060708090a0b0c0d0e0f"
+      " -iv 00000000000000000000000000000000";
+  const auto big = p.dir / "bulk.bin";
+  REQUIRE(test::runCommand({"sh", "-c", make + " >" + big.string()}).first == 0);
+  const std::string expected =
+      test::runCommand({"sh", "-c", "sha256sum <" + big.string()}).second.substr(0, 64);
+  const auto out = p.dir / "bulk.out";
+  // A reader that takes 1 MiB at a time with a pause: the queues fill and drain all along.
+  const std::string slow =
+      "(f=$(mktemp); while dd bs=1M count=1 iflag=fullblock status=none of=\"$f\" && "
+      "[ -s \"$f\" ]; do cat \"$f\"; sleep 0.02; done | sha256sum; rm -f \"$f\")";
+
+  SECTION("download to a slow vendor") {
+    auto [rc, err] = p.sshPiped("alice+hmi", make, "</dev/null | " + slow + " >" + out.string());
+    INFO(err);
+    REQUIRE(rc == 0);
+    CHECK(test::readText(out).substr(0, 64) == expected);
+  }
+  SECTION("upload to a slow target") {
+    auto [rc, err] = p.sshPiped("alice+hmi", slow, "<" + big.string() + " >" + out.string());
+    INFO(err);
+    REQUIRE(rc == 0);
+    CHECK(test::readText(out).substr(0, 64) == expected);
+  }
+}

@@ -155,6 +155,15 @@ struct Plant {
   std::tuple<int, std::string, std::string> ssh(const std::string& login,
                                                 const std::string& command,
                                                 const std::string& extra = "") {
+    auto [rc, err] = sshPiped(login, command, "</dev/null >" + (dir / "out").string(), extra);
+    return {rc, test::readText(dir / "out"), err};
+  }
+
+  /// As ssh(), with the caller's redirections and pipes after the ssh command (e.g. "<in
+  /// >out" or "</dev/null | sha256sum >out"); stderr goes to err, which is returned.
+  std::tuple<int, std::string> sshPiped(const std::string& login, const std::string& command,
+                                        const std::string& plumbing,
+                                        const std::string& extra = "") {
     freshCode();
     const std::string cmd =
         "SSH_ASKPASS=" + (dir / "askpass.sh").string() +
@@ -162,10 +171,10 @@ struct Plant {
         (dir / "vendor_key").string() +
         " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
         " -o PreferredAuthentications=publickey,keyboard-interactive -o ConnectTimeout=10 " +
-        extra + " " + login + "@127.0.0.1 " + shellQuote(command) + " </dev/null >" +
-        (dir / "out").string() + " 2>" + (dir / "err").string();
+        extra + " " + login + "@127.0.0.1 " + shellQuote(command) + " 2>" + (dir / "err").string() +
+        " " + plumbing;
     auto [rc, ignored] = test::runCommand({"sh", "-c", cmd});
-    return {rc, test::readText(dir / "out"), test::readText(dir / "err")};
+    return {rc, test::readText(dir / "err")};
   }
 };
 

@@ -1,0 +1,97 @@
+#pragma once
+
+// One libssh session's event loop on a thread of its own. The relay runs the target side of a
+// gateway session here and the vendor side on the connection's thread, so decrypting one side
+// and encrypting the other run on two cores at once (../shared/testing.md measured a relay
+// built this way at 1.1x-1.7x OpenSSH's ProxyJump, and one thread for both sides slower).
+// libssh sessions are not thread-safe: after start(), only this thread touches the session and
+// its channels; other threads hand it work through call() and wake it with wake().
+
+#include <libssh/libssh.h>
+
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+
+#include "conduit/core/result.hpp"
+
+namespace conduit::ssh {
+
+/// An eventfd that wakes a libssh event loop from another thread.
+class WakeFd {
+ public:
+  WakeFd();
+  ~WakeFd();
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  bool valid() const noexcept { return fd_ >= 0; }
+  int fd() const noexcept { return fd_; }
+  /// Makes the fd readable (any thread).
+  void signal() const noexcept;
+  /// Consumes pending signals.
+  void drain() const noexcept;
+  /// Adds the fd to `event`; readiness is consumed by the loop. False if libssh refused.
+  bool addTo(ssh_event event) noexcept;
+  void removeFrom(ssh_event event) noexcept;
+
+ private:
+  static int onReadable(socket_t fd, int revents, void* self) noexcept;
+  int fd_ = -1;
+};
+
+class SessionThread {
+ public:
+  /// Runs on the thread after every poll and task; returns true when it has work it can do at
+  /// once (the next poll does not wait then).
+  using Pump = std::function<bool()>;
+
+  SessionThread(ssh_session session, Pump pump);
+  ~SessionThread();  // stop()
+  SessionThread(const SessionThread&) = delete;
+  SessionThread& operator=(const SessionThread&) = delete;
+
+  /// Moves the session into a new event and starts the thread; fails if libssh or the kernel
+  /// refuses the event or the eventfd.
+  core::Status start();
+
+  /// Runs f on the thread (between polls) and returns its result; waits for it. Calls from the
+  /// thread itself run at once. f must not wait for the caller's thread.
+  template <class F>
+  auto call(F f) -> std::invoke_result_t<F&> {
+    using R = std::invoke_result_t<F&>;
+    if (std::this_thread::get_id() == thread_.get_id() || !thread_.joinable()) return f();
+    std::packaged_task<R()> task(std::move(f));
+    auto result = task.get_future();
+    post([&task] { task(); });
+    return result.get();
+  }
+
+  /// Makes the thread poll and pump again soon (any thread).
+  void wake() const noexcept { wake_.signal(); }
+
+  /// Runs `last` on the thread, stops it and joins. Idempotent.
+  void stop(const std::function<void()>& last = {});
+
+  /// False once the session lost its connection (read on any thread).
+  bool connected() const noexcept;
+
+ private:
+  void post(std::function<void()> task);
+  void run();
+  bool runTasks();
+
+  ssh_session session_;
+  Pump pump_;
+  ssh_event event_ = nullptr;
+  WakeFd wake_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  bool connected_ = true;
+};
+
+}  // namespace conduit::ssh
