@@ -142,6 +142,30 @@ TEST_CASE("the extractor handles escapes split across records and times its line
   CHECK(li[0].text == "ls");
 }
 
+TEST_CASE("binary records are not terminal text: the index skips them and the lines around") {
+  TerminalTextExtractor x(true);
+  auto rec = [&x](std::uint64_t t, RecordKind kind, std::string_view s) {
+    x.feed(Record{t, 3,
+                  kind == RecordKind::terminal_input ? Direction::to_target : Direction::to_client,
+                  kind, bytesOf(s)});
+  };
+  rec(10, RecordKind::terminal_output, "$ cat firmware.bin\r\nhead \xe2\x82");
+  // A file's bytes: NUL bytes, invalid UTF-8 and an escape that would open a string.
+  rec(20, RecordKind::terminal_output, std::string_view("ab\0\xff\xfe\x1b]0;x\x90zz", 13));
+  rec(30, RecordKind::terminal_output, "$ ls\r\n");
+  rec(40, RecordKind::terminal_input, std::string_view("\0\0\0\x10upload", 10));
+  rec(50, RecordKind::terminal_input, "echo done\r");
+  const auto l = x.finish();
+  REQUIRE(l.size() == 4);
+  CHECK(l[0].text == "$ cat firmware.bin");
+  // The UTF-8 sequence cut by the binary record is flushed as U+FFFD with its line.
+  CHECK(l[1].text.rfind("head \xef\xbf\xbd", 0) == 0);
+  CHECK(l[1].timeUs == 10);
+  CHECK(l[2].text == "$ ls");
+  CHECK(l[2].timeUs == 30);
+  CHECK(l[3].text == "echo done");
+}
+
 TEST_CASE("exports of a truncated recording write its prefix and say so") {
   TempDir dir;
   TestVaultWrapper vault;

@@ -962,15 +962,15 @@ class Relay {
         targetGone_ = true;
         wake_.signal();
       }
-      std::vector<Pair*> live;
+      live_.clear();  // a member: no allocation per poll
       {
         std::lock_guard lk(mu_);
         for (auto& p : pairs_) {
-          if (p.shared.ready && !p.shared.targetDone) live.push_back(&p);
+          if (p.shared.ready && !p.shared.targetDone) live_.push_back(&p);
         }
       }
       bool busy = false;
-      for (Pair* p : live) busy = pumpTargetPair(*p) || busy;
+      for (Pair* p : live_) busy = pumpTargetPair(*p) || busy;
       return busy;
     } catch (...) {
       end("internal error while relaying to the target");
@@ -1087,8 +1087,9 @@ class Relay {
   ssh_event event_ = nullptr;
   WakeFd wake_;  // wakes the vendor's loop (from the target's thread)
   std::optional<SessionThread> targetThread_;
-  std::mutex mu_;          // Pair::shared of every pair, and pairs_'s structure
-  std::list<Pair> pairs_;  // stable addresses: callbacks hold pointers to pairs
+  std::mutex mu_;            // Pair::shared of every pair, and pairs_'s structure
+  std::list<Pair> pairs_;    // stable addresses: callbacks hold pointers to pairs
+  std::vector<Pair*> live_;  // the target thread's pairs in one pump
   TunnelContext tunnelContext_;
   std::list<std::unique_ptr<Tunnel>> tunnels_;
   mutable std::mutex reasonMu_;

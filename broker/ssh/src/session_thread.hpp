@@ -9,6 +9,7 @@
 
 #include <libssh/libssh.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <future>
@@ -92,6 +93,7 @@ class SessionThread {
   std::deque<std::function<void()>> tasks_;
   bool stop_ = false;
   bool connected_ = true;
+  std::atomic<bool> pending_{false};  // tasks_ is not empty, or stop_ is set
 };
 
 }  // namespace conduit::ssh
