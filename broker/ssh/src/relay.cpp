@@ -38,6 +38,10 @@ namespace {
 // closed, small enough that a vendor who stops reading cannot make the broker buffer without
 // bound (libssh stops reopening our receive window while this is full).
 constexpr std::size_t kMaxPending = 1024 * 1024;
+// 256 KiB: bulk data goes to the other side's thread in large pieces (one wake-up and one
+// flush per 256 KiB rather than per 32 KiB packet); less than that goes when this side's
+// thread runs out of work, before it waits (so a keystroke is not held back).
+constexpr std::size_t kHandOver = 256 * 1024;
 // A vendor may run a few channels at once (shell + sftp + exec); 1,000 would only tie up the
 // target's session slots.
 constexpr std::size_t kMaxChannels = 16;
@@ -134,15 +138,23 @@ class Relay {
     ssh_event_add_session(event_, s_.vendor);
     if (!wake_.addTo(event_)) end("internal error: cannot poll the relay's eventfd");
     if (s_.target != nullptr) {
-      targetThread_.emplace(s_.target->native(), [this] { return pumpTarget(); });
+      targetThread_.emplace(
+          s_.target->native(), [this] { return pumpTarget(); },
+          [this] {
+            if (vendorWakeDeferred_) wake_.signal();
+            vendorWakeDeferred_ = false;
+          });
       if (auto st = targetThread_->start(); !st) end("internal error: " + st.error().message);
     }
     auto nextCheck = std::chrono::steady_clock::now();
     bool busy = false;
     while (reason().empty()) {
       // 50 ms poll when idle; data and the target's thread wake it at once. Enforcement runs
-      // at least every second.
-      ssh_event_dopoll(event_, busy ? 0 : 50);
+      // at least every second. Bytes queued for the target go before this thread waits.
+      if (ssh_event_dopoll(event_, 0) == SSH_AGAIN && !busy) {
+        releaseTargetWake();
+        ssh_event_dopoll(event_, 50);
+      }
       busy = flush();
       if (s_.stopping) end("the broker is shutting down");
       if (s_.recording != nullptr && !s_.recording->status()) {
@@ -200,9 +212,15 @@ class Relay {
     const auto deadline = std::chrono::steady_clock::now() + kTunnelDrain;
     while (!tunnels_.empty() && std::chrono::steady_clock::now() < deadline &&
            ssh_is_connected(s_.vendor) != 0) {
+      releaseTargetWake();
       ssh_event_dopoll(event_, 20);
       flush();
     }
+  }
+
+  void releaseTargetWake() {
+    if (targetWakeDeferred_ && targetThread_) targetThread_->wake();
+    targetWakeDeferred_ = false;
   }
 
   /// Window end, revocation and kill: re-checked every second (CIP-005 R2.5, issue 5).
@@ -562,8 +580,8 @@ class Relay {
       n = all ? len : std::min(kMaxPending - std::min(kMaxPending, used), len);
       if (n < len) sh.vendorThrottled = true;
       if (n == 0) return 0;
-      wake = sh.toTarget.empty();
       const std::size_t at = sh.toTarget.size();
+      wake = at < kHandOver && at + n >= kHandOver;
       sh.toTarget.append(data, n);
       try {
         filterTyped(p, at);
@@ -577,7 +595,12 @@ class Relay {
                bytesOf(sh.toTarget, at));
       }
     }
-    if (wake) targetThread_->wake();
+    if (wake) {
+      targetThread_->wake();
+      targetWakeDeferred_ = false;
+    } else {
+      targetWakeDeferred_ = true;
+    }
     return n;
   }
 
@@ -621,7 +644,7 @@ class Relay {
       n = all ? len : std::min(kMaxPending - std::min(kMaxPending, used), len);
       if (n < len) sh.targetThrottled = true;
       if (n == 0) return 0;
-      wake = q.empty();
+      wake = q.size() < kHandOver && q.size() + n >= kHandOver;
       q.append(data, n);
     }
     record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
@@ -632,7 +655,12 @@ class Relay {
       } catch (...) {  // the live view is best effort; the recording has the bytes
       }
     }
-    if (wake) wake_.signal();
+    if (wake) {
+      wake_.signal();
+      vendorWakeDeferred_ = false;
+    } else {
+      vendorWakeDeferred_ = true;
+    }
     return n;
   }
 
@@ -1095,6 +1123,8 @@ class Relay {
   mutable std::mutex reasonMu_;
   std::string reason_;
   std::atomic<bool> targetGone_{false};
+  bool targetWakeDeferred_ = false;  // vendor thread: bytes queued for the target, no wake yet
+  bool vendorWakeDeferred_ = false;  // target thread: bytes queued for the vendor, no wake yet
   std::uint32_t channelCounter_ = 0;
   std::atomic<std::uint64_t> toTarget_{0};
   std::atomic<std::uint64_t> toVendor_{0};

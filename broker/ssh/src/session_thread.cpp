@@ -39,8 +39,8 @@ int WakeFd::onReadable(socket_t, int, void* self) noexcept {
   return 0;
 }
 
-SessionThread::SessionThread(ssh_session session, Pump pump)
-    : session_(session), pump_(std::move(pump)) {}
+SessionThread::SessionThread(ssh_session session, Pump pump, Idle idle)
+    : session_(session), pump_(std::move(pump)), idle_(std::move(idle)) {}
 
 SessionThread::~SessionThread() {
   stop();
@@ -112,7 +112,11 @@ void SessionThread::run() {
   bool busy = false;
   while (true) {
     // 200 ms when idle: data, tasks and stop() wake the poll at once.
-    const int rc = ssh_event_dopoll(event_, busy ? 0 : 200);
+    int rc = ssh_event_dopoll(event_, 0);
+    if (!busy && rc == SSH_AGAIN) {
+      if (idle_) idle_();
+      rc = ssh_event_dopoll(event_, 200);
+    }
     if (runTasks()) return;
     busy = pump_();
     if (ssh_is_connected(session_) == 0) {

@@ -49,7 +49,10 @@ class SessionThread {
   /// once (the next poll does not wait then).
   using Pump = std::function<bool()>;
 
-  SessionThread(ssh_session session, Pump pump);
+  /// Runs on the thread when a poll found nothing to do, just before it waits.
+  using Idle = std::function<void()>;
+
+  SessionThread(ssh_session session, Pump pump, Idle idle = {});
   ~SessionThread();  // stop()
   SessionThread(const SessionThread&) = delete;
   SessionThread& operator=(const SessionThread&) = delete;
@@ -86,6 +89,7 @@ class SessionThread {
 
   ssh_session session_;
   Pump pump_;
+  Idle idle_;
   ssh_event event_ = nullptr;
   WakeFd wake_;
   std::thread thread_;
