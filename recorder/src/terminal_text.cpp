@@ -115,7 +115,8 @@ void TerminalTextExtractor::feed(const Record& record) {
   }
   if (record.kind != RecordKind::terminal_output && !(input && s_->includeInput)) return;
   auto& c = s_->channels[{record.channel, input}];
-  if (std::memchr(record.payload.data(), 0, record.payload.size()) != nullptr) {
+  if (!record.payload.empty() &&
+      std::memchr(record.payload.data(), 0, record.payload.size()) != nullptr) {
     // Binary data (a file sent through cat, scp or sftp) is not terminal text, and terminal
     // text never holds a NUL byte: such a record ends the line being built and is not indexed
     // (indexing 256 MiB of random upload took 40 s of sealing and filled the index with noise).

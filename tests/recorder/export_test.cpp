@@ -152,6 +152,7 @@ TEST_CASE("binary records are not terminal text: the index skips them and the li
   rec(10, RecordKind::terminal_output, "$ cat firmware.bin\r\nhead \xe2\x82");
   // A file's bytes: NUL bytes, invalid UTF-8 and an escape that would open a string.
   rec(20, RecordKind::terminal_output, std::string_view("ab\0\xff\xfe\x1b]0;x\x90zz", 13));
+  rec(25, RecordKind::terminal_output, "");  // an empty record is neither text nor binary
   rec(30, RecordKind::terminal_output, "$ ls\r\n");
   rec(40, RecordKind::terminal_input, std::string_view("\0\0\0\x10upload", 10));
   rec(50, RecordKind::terminal_input, "echo done\r");

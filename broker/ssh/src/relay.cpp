@@ -105,11 +105,13 @@ struct Pair {
     bool vendorClosed = false;
     bool targetEof = false;
     bool targetClosed = false;
-    bool vendorThrottled = false;  // libssh holds vendor bytes that did not fit
-    bool targetThrottled = false;  // libssh holds target bytes that did not fit
-    bool ready = false;            // both channels exist: the target thread may pump it
-    bool vendorDone = false;       // the vendor channel is closed and freed
-    bool targetDone = false;       // the target channel is closed and freed (or there is none)
+    bool vendorThrottled = false;       // libssh holds vendor bytes that did not fit
+    bool targetThrottled = false;       // libssh holds target bytes that did not fit
+    std::uint64_t vendorThrottles = 0;  // times a callback left vendor bytes (refills compare)
+    std::uint64_t targetThrottles = 0;
+    bool ready = false;       // both channels exist: the target thread may pump it
+    bool vendorDone = false;  // the vendor channel is closed and freed
+    bool targetDone = false;  // the target channel is closed and freed (or there is none)
     std::optional<int> exitStatus;
     std::optional<std::string> exitSignal;
   } shared;
@@ -147,6 +149,7 @@ class Relay {
       if (auto st = targetThread_->start(); !st) end("internal error: " + st.error().message);
     }
     auto nextCheck = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> targetGoneAt;
     bool busy = false;
     while (reason().empty()) {
       // 50 ms poll when idle; data and the target's thread wake it at once. Enforcement runs
@@ -163,7 +166,12 @@ class Relay {
         end("recording failed: " + s_.recording->status().error().message);
       }
       if (ssh_is_connected(s_.vendor) == 0) end("vendor disconnected");
-      if (targetGone_) end("target disconnected");
+      if (targetGone_) {
+        // What the target sent before it went is delivered first (up to kTunnelDrain).
+        const auto now = std::chrono::steady_clock::now();
+        if (!targetGoneAt) targetGoneAt = now;
+        if (nothingForVendor() || now - *targetGoneAt >= kTunnelDrain) end("target disconnected");
+      }
       const auto now = std::chrono::steady_clock::now();
       if (now >= nextCheck) {
         enforce();
@@ -218,6 +226,19 @@ class Relay {
     }
   }
 
+  /// No bytes from the target wait for the vendor (vendor thread).
+  bool nothingForVendor() {
+    std::lock_guard lk(mu_);
+    for (const auto& p : pairs_) {
+      if (p.vendor == nullptr) continue;
+      if (!p.outVendor.empty() || !p.outVendorErr.empty() || !p.shared.toVendor.empty() ||
+          !p.shared.toVendorErr.empty() || p.shared.targetThrottled) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   void releaseTargetWake() {
     if (targetWakeDeferred_ && targetThread_) targetThread_->wake();
     targetWakeDeferred_ = false;
@@ -256,12 +277,14 @@ class Relay {
            {reinterpret_cast<const unsigned char*>(text.data()), text.size()});
   }
 
-  /// A line on every open vendor channel's stderr, bypassing the queues; returns how many
-  /// channels got it. Vendor thread.
+  /// A line on every open vendor channel's stderr, ahead of the queues; returns how many
+  /// channels got it. Vendor thread. Only where the window takes it whole: a blocking write
+  /// into a closed window would hold up the kill or revocation that follows.
   int notice(const std::string& text) {
     int shown = 0;
     for (auto& p : pairs_) {
-      if (p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
+      if (p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0 &&
+          ssh_channel_window_size(p.vendor) >= text.size()) {
         ssh_channel_write_stderr(p.vendor, text.data(), static_cast<uint32_t>(text.size()));
         ++shown;
       }
@@ -578,7 +601,10 @@ class Relay {
       std::lock_guard lk(mu_);
       const std::size_t used = sh.toTarget.size() + sh.outTargetBytes;
       n = all ? len : std::min(kMaxPending - std::min(kMaxPending, used), len);
-      if (n < len) sh.vendorThrottled = true;
+      if (n < len) {
+        sh.vendorThrottled = true;
+        ++sh.vendorThrottles;
+      }
       if (n == 0) return 0;
       const std::size_t at = sh.toTarget.size();
       wake = at < kHandOver && at + n >= kHandOver;
@@ -642,7 +668,10 @@ class Relay {
       std::string& q = isStderr ? sh.toVendorErr : sh.toVendor;
       const std::size_t used = q.size() + (isStderr ? sh.outVendorErrBytes : sh.outVendorBytes);
       n = all ? len : std::min(kMaxPending - std::min(kMaxPending, used), len);
-      if (n < len) sh.targetThrottled = true;
+      if (n < len) {
+        sh.targetThrottled = true;
+        ++sh.targetThrottles;
+      }
       if (n == 0) return 0;
       wake = q.size() < kHandOver && q.size() + n >= kHandOver;
       q.append(data, n);
@@ -909,6 +938,9 @@ class Relay {
     bool busy = out > 0 && (queued || !p.outVendor.empty() || !p.outVendorErr.empty());
     if (vendorThrottled) busy = refillFromVendor(p) || busy;
     if (vendorClosed) {
+      // What the vendor sent before closing still goes to the target (the target's thread
+      // drains it and sends EOF before closing its side).
+      refillFromVendor(p, true);
       closeVendorSide(p, false);
       return false;
     }
@@ -925,28 +957,38 @@ class Relay {
 
   /// Pulls the vendor's bytes libssh kept for us (a data callback that found the queue full)
   /// now that there is room. A read may run the data callbacks, which take bytes themselves.
-  bool refillFromVendor(Pair& p) {
+  /// `all`: pull everything libssh holds, beyond the queue limit (the vendor closed its
+  /// channel: what it sent before must still reach the target).
+  bool refillFromVendor(Pair& p, bool all = false) {
     // The flag stays set until the bytes are in the queue: the target's thread forwards the
-    // vendor's EOF only once nothing is left behind.
+    // vendor's EOF only once nothing is left behind. A read can run the data callback, which
+    // may leave bytes again (counted in vendorThrottles): then the flag stays set.
+    std::uint64_t throttles = 0;
+    {
+      std::lock_guard lk(mu_);
+      throttles = p.shared.vendorThrottles;
+    }
     bool got = false;
     bool left = false;
     char buf[65536];
-    while (p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
-      const std::size_t room = roomToTarget(p);
-      if (room == 0) {
-        left = true;
-        break;
+    for (const int stream : {0, 1}) {  // extended data (stream 1) goes to the target's stdin too
+      while (p.vendor != nullptr && ssh_channel_is_open(p.vendor) != 0) {
+        const std::size_t room = all ? sizeof buf : roomToTarget(p);
+        if (room == 0) {
+          left = true;
+          break;
+        }
+        const int n = ssh_channel_read_nonblocking(
+            p.vendor, buf, static_cast<uint32_t>(std::min(room, sizeof buf)), stream);
+        if (n <= 0) break;  // 0: nothing left in libssh's buffer
+        // All of it: the read may have run a data callback that took some of the room first.
+        takeFromVendor(p, buf, static_cast<std::size_t>(n), true);
+        got = true;
       }
-      const int n = ssh_channel_read_nonblocking(
-          p.vendor, buf, static_cast<uint32_t>(std::min(room, sizeof buf)), 0);
-      if (n <= 0) break;  // 0: nothing left in libssh's buffer
-      // All of it: the read may have run a data callback that took some of the room first.
-      takeFromVendor(p, buf, static_cast<std::size_t>(n), true);
-      got = true;
     }
     {
       std::lock_guard lk(mu_);
-      p.shared.vendorThrottled = left;
+      p.shared.vendorThrottled = left || p.shared.vendorThrottles != throttles;
     }
     return got;
   }
@@ -1015,7 +1057,11 @@ class Relay {
       sh.outTargetBytes = p.outTarget.size();
       vendorDone = sh.vendorDone;
     }
-    if (vendorDone) {
+    if (vendorDone && (p.outTarget.empty() || ssh_channel_is_open(p.target) == 0)) {
+      // The vendor's channel is gone: deliver what it sent, then EOF, then close.
+      if (!p.eofSentToTarget && ssh_channel_is_open(p.target) != 0) {
+        ssh_channel_send_eof(p.target);
+      }
       closeTargetSide(p);
       return false;
     }
@@ -1049,6 +1095,11 @@ class Relay {
     // stream (EOF, close) only once nothing is left behind. A target that closed its channel
     // with bytes still buffered here stays readable (libssh delays the close until they are
     // read).
+    std::uint64_t throttles = 0;
+    {
+      std::lock_guard lk(mu_);
+      throttles = p.shared.targetThrottles;
+    }
     bool got = false;
     bool left = false;
     char buf[65536];
@@ -1069,7 +1120,9 @@ class Relay {
     }
     {
       std::lock_guard lk(mu_);
-      p.shared.targetThrottled = left;
+      // A read that ran the data callback may have left bytes again (stdout while reading
+      // stderr, say): the count says so, and the flag stays set.
+      p.shared.targetThrottled = left || p.shared.targetThrottles != throttles;
     }
     return got;
   }
@@ -1113,8 +1166,7 @@ class Relay {
   AccessRecheck recheck_;
   ssh_server_callbacks_struct serverCb_{};
   ssh_event event_ = nullptr;
-  WakeFd wake_;  // wakes the vendor's loop (from the target's thread)
-  std::optional<SessionThread> targetThread_;
+  WakeFd wake_;              // wakes the vendor's loop (from the target's thread)
   std::mutex mu_;            // Pair::shared of every pair, and pairs_'s structure
   std::list<Pair> pairs_;    // stable addresses: callbacks hold pointers to pairs
   std::vector<Pair*> live_;  // the target thread's pairs in one pump
@@ -1128,6 +1180,9 @@ class Relay {
   std::uint32_t channelCounter_ = 0;
   std::atomic<std::uint64_t> toTarget_{0};
   std::atomic<std::uint64_t> toVendor_{0};
+  // Last: destroyed (its thread stopped) first, before anything its thread uses, should run()
+  // be left by an exception.
+  std::optional<SessionThread> targetThread_;
 };
 
 }  // namespace
