@@ -43,6 +43,31 @@ core::Result<std::string> anchoredDigest(store::Database& db, const std::string&
   return fail(ErrorCode::not_found, "no recording.sealed event for session " + id);
 }
 
+/// The caller's stream-key wrapper (an auditor's key), or the broker's own from the vault,
+/// kept alive in `own`.
+core::Result<const recorder::StreamKeyWrapper*> streamKeys(
+    VaultService& vault, const recorder::StreamKeyWrapper* given,
+    std::unique_ptr<VaultStreamKeyWrapper>& own) {
+  if (given != nullptr) return given;
+  auto keys = openRecordingKeys(vault);
+  if (!keys) return keys.error();
+  own = std::move(keys->wrapper);
+  return static_cast<const recorder::StreamKeyWrapper*>(own.get());
+}
+
+/// Audits an export before any byte leaves: an export that cannot be logged does not happen.
+core::Status auditExport(store::Database& db, const core::Clock& clock, const Actor& actor,
+                         const std::string& id, std::string details) {
+  auto tx = store::Transaction::begin(db);
+  if (!tx) return tx.error();
+  auto e =
+      store::AuditLog(db).append({actor.username, actor.source, "audit", "recording.exported",
+                                  "session:" + id, core::AuditOutcome::success, std::move(details)},
+                                 clock.now());
+  if (!e) return e.error();
+  return tx->commit();
+}
+
 }  // namespace
 
 core::Result<std::filesystem::path> RecordingAuditService::file(const std::string& id) const {
@@ -85,12 +110,9 @@ core::Result<std::string> RecordingAuditService::exportTo(
   auto path = file(id);
   if (!path) return path.error();
   std::unique_ptr<VaultStreamKeyWrapper> own;
-  if (!wrapper) {
-    auto keys = openRecordingKeys(vault_);
-    if (!keys) return keys.error();
-    own = std::move(keys->wrapper);
-    wrapper = own.get();
-  }
+  auto keys = streamKeys(vault_, wrapper, own);
+  if (!keys) return keys.error();
+  wrapper = *keys;
   const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
   // A desktop export of a terminal session is refused before it is audited: no export happens.
   // An RDP recording's first tile follows its start within its first records.
@@ -100,16 +122,8 @@ core::Result<std::string> RecordingAuditService::exportTo(
       return fail(ErrorCode::invalid_argument, "not an RDP recording");
     }
   }
-  // Audited before any byte leaves: an export that cannot be logged does not happen.
-  {
-    auto tx = store::Transaction::begin(db_);
-    if (!tx) return tx.error();
-    auto e = store::AuditLog(db_).append(
-        {actor.username, actor.source, "audit", "recording.exported", "session:" + id,
-         core::AuditOutcome::success, auditDetails({{"format", format}})},
-        clock_.now());
-    if (!e) return e.error();
-    if (auto st = tx->commit(); !st) return st.error();
+  if (auto st = auditExport(db_, clock_, actor, id, auditDetails({{"format", format}})); !st) {
+    return st.error();
   }
   recorder::RecordingReader reader(*path, wrappers);
   if (format == "cast") {
@@ -130,24 +144,14 @@ core::Result<std::string> RecordingAuditService::exportCastFrom(
   auto path = file(id);
   if (!path) return path.error();
   std::unique_ptr<VaultStreamKeyWrapper> own;
-  if (!wrapper) {
-    auto keys = openRecordingKeys(vault_);
-    if (!keys) return keys.error();
-    own = std::move(keys->wrapper);
-    wrapper = own.get();
-  }
-  // Audited before any byte leaves: an export that cannot be logged does not happen.
-  {
-    auto tx = store::Transaction::begin(db_);
-    if (!tx) return tx.error();
-    auto e = store::AuditLog(db_).append(
-        {actor.username, actor.source, "audit", "recording.exported", "session:" + id,
-         core::AuditOutcome::success,
-         auditDetails(
-             {{"format", std::string("cast")}, {"from_us", static_cast<std::int64_t>(fromUs)}})},
-        clock_.now());
-    if (!e) return e.error();
-    if (auto st = tx->commit(); !st) return st.error();
+  auto keys = streamKeys(vault_, wrapper, own);
+  if (!keys) return keys.error();
+  wrapper = *keys;
+  if (auto st = auditExport(db_, clock_, actor, id,
+                            auditDetails({{"format", std::string("cast")},
+                                          {"from_us", static_cast<std::int64_t>(fromUs)}}));
+      !st) {
+    return st.error();
   }
   auto point = store::RecordingIndex(db_).seekPointBefore(id, fromUs);
   if (!point) return point.error();
