@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
+#include <span>
 #include <vector>
 
 #include "conduit/recorder/screen.hpp"
@@ -476,8 +478,20 @@ void TerminalScreen::feed(const Record& record) {
     return;
   }
   if (record.kind != RecordKind::terminal_output) return;
+  // A run of NUL bytes acts as one NUL: the first may end an escape sequence or an unfinished
+  // UTF-8 sequence, and after it a NUL changes nothing in any state (control(0) does nothing).
+  // Collapsing runs keeps bulk binary output (a download of 1 GiB of zeros) from costing
+  // seconds when the recording's seek keyframes are built.
   std::string text;
-  s_->utf8.feed(record.payload, text);
+  std::span<const unsigned char> rest(record.payload);
+  while (!rest.empty()) {
+    const auto* nul = static_cast<const unsigned char*>(std::memchr(rest.data(), 0, rest.size()));
+    std::size_t next =
+        nul == nullptr ? rest.size() : static_cast<std::size_t>(nul - rest.data()) + 1;
+    s_->utf8.feed(rest.first(next), text);
+    while (next < rest.size() && rest[next] == 0) ++next;
+    rest = rest.subspan(next);
+  }
   s_->feedUtf8(text);
 }
 

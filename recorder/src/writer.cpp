@@ -1,6 +1,7 @@
 #include "conduit/recorder/writer.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -290,7 +291,10 @@ struct RecordingWriter::State {
   }
 
   void run() {
-    sinkThread = std::thread([this] { sinkLoop(); });
+    sinkThread = std::thread([this] {
+      pthread_setname_np(pthread_self(), "rec-sink");  // for top -H, perf and gdb
+      sinkLoop();
+    });
     // Every exit drains and stops the sink: after run() returns, all sealed bytes are written
     // (or the recording has failed).
     struct SinkGuard {
@@ -419,7 +423,10 @@ core::Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(WriterOpt
   s->pending.reserve(2 * s->options.sealBytes);
   s->work.reserve(2 * s->options.sealBytes);
   auto* raw = s.get();
-  s->thread = std::thread([raw] { raw->run(); });
+  s->thread = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "rec-writer");  // for top -H, perf and gdb
+    raw->run();
+  });
   return std::unique_ptr<RecordingWriter>(new RecordingWriter(std::move(s)));
 }
 

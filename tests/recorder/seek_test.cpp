@@ -349,6 +349,27 @@ TEST_CASE("the terminal screen model keeps what a player would show") {
     CHECK_FALSE(TerminalScreen::parse("screen 1 3 2 0 0 0 0 1 0\na\nb\nc\n"));
     CHECK(TerminalScreen::parse("screen 1 3 2 0 0 0 0 1 0\nabc\n"));
   }
+  SECTION("a run of NUL bytes acts as one NUL, as in a terminal") {
+    // Binary output (a download of zeros) is collapsed when fed; the screen must not change
+    // because of it: one NUL still ends an escape or an unfinished UTF-8 sequence.
+    TerminalScreen single({20, 5});
+    const auto feedBoth = [&](const std::string& runs, const std::string& one) {
+      text(runs);
+      single.feed(Record{0, 0, Direction::to_client, RecordKind::terminal_output, bytesOf(one)});
+    };
+    single = screen;
+    const std::string zeros(100000, '\0');
+    feedBoth("\x1b" + zeros + "[31mA", std::string("\x1b\0[31mA", 8));
+    feedBoth("\xc3" + zeros + "\xa4" + zeros, std::string("\xc3\0\xa4\0", 4));
+    feedBoth(zeros + "B" + zeros + "\x1b[" + zeros + "1;1HC", std::string("\0B\0\x1b[\0"
+                                                                          "1;1HC",
+                                                                          11));
+    CHECK(screen.row(0) == "Clc:~$ ls");
+    CHECK(screen.row(2) ==
+          "plc:~$ [31mA\xef\xbf\xbd\xef\xbf\xbd"
+          "B");
+    CHECK(screen.serialize() == single.serialize());
+  }
   SECTION("redraw clears, draws each row and puts the cursor back") {
     CHECK(screen.redraw() ==
           "\x1b[0m\x1b[H\x1b[2J\x1b[1;1Hplc:~$ ls\x1b[2;1Hfile1  file2\x1b[3;1Hplc:~$\x1b[3;8H");

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -187,7 +188,10 @@ class WebTunnel final : public portal::TunnelSession {
     spdlog::info("event=web_tunnel_started session={} user={} tunnel=\"{}\" source={}",
                  request_.sessionId, request_.user, describe(), request_.source);
     try {
-      thread_ = std::thread([this] { run(); });
+      thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "web-tunnel");  // for top -H, perf and gdb
+        run();
+      });
     } catch (const std::system_error& e) {
       finish(std::string("cannot start a thread: ") + e.what(), false);
       return fail(ErrorCode::unavailable, "the broker cannot start another tunnel now");

@@ -1,5 +1,6 @@
 #include "conduit/notify/notifier.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <atomic>
@@ -379,7 +380,10 @@ void Notifier::start() {
     impl_->stopping = false;
   }
   impl_->abort = false;
-  impl_->worker = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->worker = std::thread([impl = impl_.get()] {
+    pthread_setname_np(pthread_self(), "notifier");  // for top -H, perf and gdb
+    impl->run();
+  });
   spdlog::info("event=notify_started webhooks={}", impl_->webhooks.size());
 }
 

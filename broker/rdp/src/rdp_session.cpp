@@ -1,6 +1,7 @@
 #include "conduit/rdp/rdp_session.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -181,7 +182,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     backend_.liveDesktop(sessionId_, width_, height_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->refresh();
     });
-    thread_ = std::thread([self = shared_from_this()] { self->loop(); });
+    thread_ = std::thread([self = shared_from_this()] {
+      pthread_setname_np(pthread_self(), "rdp-session");  // for top -H, perf and gdb
+      self->loop();
+    });
   }
 
   void input(const Bytes& frame, std::optional<std::string> recordAs) {

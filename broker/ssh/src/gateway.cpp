@@ -8,6 +8,7 @@
 #include <libssh/server.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -483,7 +484,10 @@ class Gateway::Impl {
     getsockname(ssh_bind_get_fd(bind_), reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
                                              : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    acceptor_ = std::thread([this] { acceptLoop(); });
+    acceptor_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ssh-accept");  // for top -H, perf and gdb
+      acceptLoop();
+    });
     return core::Done{};
   }
 
@@ -522,6 +526,7 @@ class Gateway::Impl {
       // Detached: stop() waits for the count of live connections to reach zero instead of
       // holding a handle per past connection.
       std::thread([this, s, id, source] {
+        pthread_setname_np(pthread_self(), "ssh-session");
         auto released = std::make_shared<bool>(false);
         auto release = [this, source, released] {
           std::lock_guard l(mutex_);

@@ -1,6 +1,7 @@
 #include "session_thread.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -57,7 +58,10 @@ core::Status SessionThread::start() {
     }
     return core::fail(core::ErrorCode::io, "cannot poll the target session");
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ssh-target");  // for top -H, perf and gdb
+    run();
+  });
   return core::Done{};
 }
 

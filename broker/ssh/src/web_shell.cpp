@@ -6,6 +6,7 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -117,7 +118,10 @@ class WebShell::Impl {
     spdlog::info("event=web_shell_started session={} user={} asset={} source={}", sessionId_,
                  request_.user, request_.asset, request_.source);
     try {
-      thread_ = std::thread([this] { run(); });
+      thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "web-shell");  // for top -H, perf and gdb
+        run();
+      });
     } catch (const std::system_error& e) {
       closeChannel();
       endSession(backend_, sessionId_, res_, std::string("cannot start a thread: ") + e.what(), 0,
