@@ -1,4 +1,5 @@
 // ModbusInspector byte for byte: what reaches the PLC, what the client gets back, and the events.
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 #include "conduit/tunnel/modbus_inspector.hpp"
@@ -484,6 +485,33 @@ TEST_CASE("events encode to JSON for the recording") {
   out = insp.onClient(frame(9, 1, {23, 0, 1, 0, 2, 0, 3, 0, 1, 2, 0, 5}), at(2));
   const auto json = toJson(out.events[0]);
   CHECK_THAT(json, Catch::Contains(R"("address":3,"count":1,"read_address":1,"read_count":2)"));
+}
+
+TEST_CASE("event JSON escapes text and parses back with every field") {
+  ModbusEvent e;
+  e.time = at(3);
+  e.message = ModbusEvent::Message::response;
+  e.transaction = 65535;
+  e.unit = 255;
+  e.function = 0x83;
+  e.read = AddressBlock{65535, 125};
+  e.values = {0, 65535};
+  e.valuesTruncated = true;
+  e.exception = 4;
+  e.hold = 18446744073709551615ULL;
+  e.reason = "a \"quoted\" reason\\ with\na newline and \x01";
+  const auto parsed = boost::json::parse(toJson(e)).as_object();
+  CHECK(parsed.at("reason").as_string() == e.reason);
+  CHECK(parsed.at("message").as_string() == "response");
+  CHECK(parsed.at("function").to_number<int>() == 0x83);
+  CHECK(parsed.at("function_name").as_string() == "read holding registers");
+  CHECK(parsed.at("transaction").to_number<int>() == 65535);
+  CHECK(parsed.at("address").to_number<int>() == 65535);
+  CHECK(parsed.at("values").as_array().at(1).to_number<int>() == 65535);
+  CHECK(parsed.at("values_truncated").as_bool());
+  CHECK(parsed.at("hold").to_number<std::uint64_t>() == e.hold);
+  CHECK(parsed.at("exception").to_number<int>() == 4);
+  CHECK(parsed.size() == 16);
 }
 
 TEST_CASE("event values are bounded, held requests keep them all") {

@@ -13,7 +13,7 @@ conduit_test(test_tunnel unit
     tunnel/s7_tunnel_test.cpp
     tunnel/s7_tshark_test.cpp
   # The S7 tshark test records through the recorder and decodes its pcap export.
-  LIBS conduit_tunnel conduit_recorder PkgConfig::SODIUM)
+  LIBS conduit_tunnel conduit_recorder PkgConfig::SODIUM Boost::json)
 
 # The lock: fuzz targets share build/fuzz/obj and the machine's two cores.
 add_test(NAME fuzz_modbus COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh modbus 20)

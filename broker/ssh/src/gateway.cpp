@@ -7,6 +7,7 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -503,6 +504,11 @@ class Gateway::Impl {
         ssh_free(s);
         continue;
       }
+      // No Nagle: keystrokes, their echo and Modbus requests are small packets that must not
+      // wait for the previous one's acknowledgement (OpenSSH's sshd does the same for
+      // interactive sessions).
+      const int one = 1;
+      ::setsockopt(ssh_get_fd(s), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       // Limits at accept: total connections, and connections that have not authenticated yet
       // per source address (a scanner or a flood from one host must not use up the gateway).
       const std::string source = peerAddress(s);

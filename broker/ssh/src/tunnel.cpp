@@ -258,6 +258,10 @@ void Tunnel::readSocket() {
     const ssize_t n = ::recv(fd_, buf, room, 0);
     if (n > 0) {
       acceptFromTarget({reinterpret_cast<const unsigned char*>(buf), static_cast<std::size_t>(n)});
+      // A short read emptied the socket: the next recv would only say EAGAIN (one system call
+      // per PLC answer saved). The poll is level-triggered, so anything that arrives later
+      // (more bytes, EOF) is reported again.
+      if (static_cast<std::size_t>(n) < room) return;
       continue;
     }
     if (n == 0) {
