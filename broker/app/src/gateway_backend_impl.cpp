@@ -253,9 +253,10 @@ ssh::TunnelDecision GatewayBackendImpl::openTunnel(const ssh::TunnelRequest& r) 
     }
   }
   if (!slot) {
-    return refuse(r.host + " accepts at most " + std::to_string(limit) +
-                      " connection(s) at once, and that many are open",
-                  endpoint->protocol);
+    const std::string why = r.host + " accepts at most " + std::to_string(limit) +
+                            " connection(s) at once, and that many are open";
+    if (r.waitForSlot) return ssh::GatewayRefuse{why, true};  // asked again: audited then
+    return refuse(why, endpoint->protocol);
   }
   auditSession(
       {r.user, r.source, "session", "tunnel.opened", "asset:" + r.host, core::AuditOutcome::success,

@@ -10,6 +10,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -51,6 +52,13 @@ constexpr std::size_t kMaxTunnels = 32;
 // 1 s: a healthy PLC answers in milliseconds; the session's end (kill, revocation, window end)
 // must still take effect within about a second.
 constexpr auto kTunnelDrain = std::chrono::seconds(1);
+// 1 s: how long a tunnel connection that finds the asset full waits while the session's own
+// tunnels may give a slot back (an ending one takes a round trip to the endpoint: milliseconds).
+constexpr auto kReconnectWait = std::chrono::seconds(1);
+// 10 s: how long a channel the vendor closed waits for the target's exit status (a command
+// that closed its output first and exits a moment later). Window end, revocation and kill
+// still end it at once.
+constexpr auto kExitStatusWait = std::chrono::seconds(10);
 // Reason lines and host names from the vendor are echoed to terminals and logs: no control
 // characters, no quotes that would break a log field, and not too long.
 std::string printable(const std::string& text) {
@@ -83,7 +91,10 @@ struct Pair {
   std::string outVendor;  // taken from shared.toVendor, being written to the vendor
   std::string outVendorErr;
   bool eofSentToVendor = false;
-  bool consoleEnd = false;                // the vendor typed Ctrl-C or Ctrl-D on the console
+  // When the vendor closed its side first (its close waits for the target's exit status).
+  std::optional<std::chrono::steady_clock::time_point> vendorClosedAt;
+  bool refused = false;     // a request was refused: the channel ends once the reason is out
+  bool consoleEnd = false;  // the vendor typed Ctrl-C or Ctrl-D on the console
   std::optional<ShellLineFilter> filter;  // typed-command filtering, where policy asks for it
   ssh_channel_callbacks_struct vendorCb{};
 
@@ -181,6 +192,8 @@ class Relay {
     drainTunnels();
     for (auto& t : tunnels_) t->finish(reason());
     collectTunnels();
+    for (auto& open : pendingOpens_) closeAccepted(open.channel);
+    pendingOpens_.clear();
     for (auto& p : pairs_) closeVendorSide(p, true);
     if (targetThread_) {
       // The target side's channels are closed on its own thread, which then stops.
@@ -358,15 +371,29 @@ class Relay {
     r.source = s_.source;
     r.sessionId = s_.sessionId;
     if (!reason().empty()) return refuseTunnel(msg, r, "the session is ending");
-    std::size_t live = 0;
+    std::size_t live = pendingOpens_.size();
     for (const auto& t : tunnels_) live += t->done() ? 0U : 1U;
     if (live >= kMaxTunnels) {
       return refuseTunnel(msg, r,
                           "at most " + std::to_string(kMaxTunnels) + " tunnel connections at once");
     }
+    // A tool that reconnects at once (mbpoll opens a connection per poll and closes it without
+    // a half-close) can send this open before, or right behind, the end of its last
+    // connection, whose tunnel keeps the asset's connection slot until the endpoint has closed
+    // too. Decided now, it would be refused by an asset that allows one connection: while this
+    // session has tunnels open, a full asset makes the channel wait (accepted, decided again
+    // as tunnels end, for at most kReconnectWait) in openPending().
+    r.waitForSlot = std::any_of(tunnels_.begin(), tunnels_.end(),
+                                [](const std::unique_ptr<Tunnel>& t) { return !t->done(); });
     TunnelDecision decision = s_.backend.openTunnel(r);
     if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
-      return refuseTunnel(msg, r, no->reason);
+      if (!no->busy) return refuseTunnel(msg, r, no->reason);
+      ssh_channel channel = ssh_message_channel_request_open_reply_accept(msg);
+      if (channel != nullptr) {
+        pendingOpens_.push_back({std::move(r), channel,
+                                 std::chrono::steady_clock::now() + kReconnectWait, tunnelsEnded_});
+      }
+      return 0;
     }
     auto tunnel = Tunnel::connect(tunnelContext_, r, std::move(std::get<TunnelTarget>(decision)),
                                   ++channelCounter_);
@@ -376,25 +403,85 @@ class Relay {
       (*tunnel)->finish("the vendor's channel could not be opened");
       return 0;
     }
-    (*tunnel)->attach(channel);
-    spdlog::info("event=ssh_tunnel_opened session={} user={} tunnel=\"{}\"", s_.sessionId,
-                 s_.login.user, printable((*tunnel)->describe()));
-    tunnels_.push_back(std::move(*tunnel));
+    startTunnel(std::move(*tunnel), channel);
     return 0;
+  }
+
+  void startTunnel(std::unique_ptr<Tunnel> tunnel, ssh_channel channel) {
+    tunnel->attach(channel);
+    spdlog::info("event=ssh_tunnel_opened session={} user={} tunnel=\"{}\"", s_.sessionId,
+                 s_.login.user, printable(tunnel->describe()));
+    tunnels_.push_back(std::move(tunnel));
+  }
+
+  /// Decides again the tunnel connections that found the asset full (see message()) when one
+  /// of the session's tunnels has ended, and for the last time (audited) after
+  /// kReconnectWait. Vendor thread, after the tunnels' pumps.
+  void openPending() {
+    if (pendingOpens_.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<PendingOpen> due;
+    for (auto it = pendingOpens_.begin(); it != pendingOpens_.end();) {
+      if (it->seenEnded == tunnelsEnded_ && now < it->deadline && reason().empty() &&
+          ssh_channel_is_open(it->channel) != 0) {
+        ++it;
+        continue;
+      }
+      due.push_back(std::move(*it));
+      it = pendingOpens_.erase(it);
+    }
+    // libssh calls below may run message() again, which appends to pendingOpens_: not iterated.
+    for (auto& open : due) {
+      if (!reason().empty() || ssh_channel_is_open(open.channel) == 0) {
+        closeAccepted(open.channel);
+        continue;
+      }
+      open.request.waitForSlot = now < open.deadline;
+      std::string why;
+      TunnelDecision decision = s_.backend.openTunnel(open.request);
+      if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
+        if (no->busy) {  // still full: wait for the next tunnel to end
+          open.seenEnded = tunnelsEnded_;
+          pendingOpens_.push_back(std::move(open));
+          continue;
+        }
+        why = no->reason;
+      } else {
+        auto tunnel =
+            Tunnel::connect(tunnelContext_, open.request,
+                            std::move(std::get<TunnelTarget>(decision)), ++channelCounter_);
+        if (tunnel) {
+          startTunnel(std::move(*tunnel), open.channel);
+          continue;
+        }
+        why = tunnel.error().message;
+      }
+      // Accepted already: the refusal closes the channel; the reason goes where it is seen.
+      tellTunnelRefused(open.request, why);
+      closeAccepted(open.channel);
+    }
+  }
+
+  static void closeAccepted(ssh_channel channel) {
+    if (ssh_channel_is_open(channel) != 0) ssh_channel_close(channel);
+    ssh_channel_free(channel);
   }
 
   /// Refuses a direct-tcpip channel. libssh 0.10 can only send an empty reason with
   /// SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, so the reason also goes where the vendor can see
   /// it: any open terminal of the session, and a debug message (`ssh -v`).
   int refuseTunnel(ssh_message msg, const TunnelRequest& r, const std::string& why) {
+    ssh_message_reply_default(msg);
+    tellTunnelRefused(r, why);
+    return 0;
+  }
+  void tellTunnelRefused(const TunnelRequest& r, const std::string& why) {
     const std::string line = "Conduit: tunnel to " + printable(r.host) + ":" +
                              std::to_string(r.port) + " refused: " + printable(why);
     spdlog::info("event=ssh_tunnel_refused session={} user={} reason=\"{}\"", s_.sessionId,
                  s_.login.user, line);
-    ssh_message_reply_default(msg);
     ssh_send_debug(s_.vendor, line.c_str(), 1);
     tell("\r\n" + line + "\r\n");
-    return 0;
   }
 
   /// Adds finished tunnels' bytes to the session's totals and drops them.
@@ -409,6 +496,9 @@ class Relay {
              " closed: " + printable(*t->failure()) + "\r\n");
       }
     }
+    tunnelsEnded_ += static_cast<std::uint64_t>(
+        std::count_if(tunnels_.begin(), tunnels_.end(),
+                      [](const std::unique_ptr<Tunnel>& t) { return t->done(); }));
     tunnels_.remove_if([](const std::unique_ptr<Tunnel>& t) { return t->done(); });
   }
 
@@ -724,7 +814,7 @@ class Relay {
           s.vendorClosed = true;
           s.vendorEof = true;
         },
-        false, false);
+        true, true);
   }
   static void onTargetEof(ssh_session, ssh_channel, void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
@@ -744,7 +834,7 @@ class Relay {
   static void onExitStatus(ssh_session, ssh_channel, int status, void* pair) noexcept {
     auto* p = static_cast<Pair*>(pair);
     p->relay->change(
-        *p, [status](Pair::Shared& s) { s.exitStatus = status; }, false, false);
+        *p, [status](Pair::Shared& s) { s.exitStatus = status; }, false, true);
   }
   static void onExitSignal(ssh_session, ssh_channel, const char* signal, int, const char*,
                            const char*, void* pair) noexcept {
@@ -752,7 +842,7 @@ class Relay {
       auto* p = static_cast<Pair*>(pair);
       std::string name = signal != nullptr ? signal : "KILL";
       p->relay->change(
-          *p, [&name](Pair::Shared& s) { s.exitSignal = std::move(name); }, false, false);
+          *p, [&name](Pair::Shared& s) { s.exitSignal = std::move(name); }, false, true);
     } catch (...) {
     }
   }
@@ -797,7 +887,7 @@ class Relay {
   static int onExec(ssh_session, ssh_channel, const char* command, void* pair) noexcept {
     try {
       auto* p = static_cast<Pair*>(pair);
-      return p->relay->exec(*p, command) ? 0 : -1;
+      return p->relay->exec(*p, command);
     } catch (...) {
       return -1;
     }
@@ -805,7 +895,12 @@ class Relay {
   static int onSubsystem(ssh_session, ssh_channel, const char* name, void* pair) noexcept {
     try {
       auto* p = static_cast<Pair*>(pair);
-      if (std::strcmp(name, "sftp") != 0 || !p->relay->s_.allow.limits.ssh.sftp) return -1;
+      if (std::strcmp(name, "sftp") != 0) {
+        return p->relay->refuse(*p, "subsystem " + printable(name) + " is not available");
+      }
+      if (!p->relay->s_.allow.limits.ssh.sftp) {
+        return p->relay->refuse(*p, "file transfer (sftp) is not allowed by policy");
+      }
       p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
       return p->relay->onTarget(
           *p, [](ssh_channel t) { return ssh_channel_request_subsystem(t, "sftp"); });
@@ -834,25 +929,44 @@ class Relay {
     }
   }
 
-  bool exec(Pair& p, const std::string& command) {
+  /// Refuses a channel request (vendor thread, inside its callback) so that the vendor's
+  /// client shows why: the request is accepted, the reason goes to the channel's stderr, and
+  /// the channel ends with exit status 1 (flushPair). A failure reply instead made OpenSSH's
+  /// client drop what came with it: it printed only "subsystem request failed", sftp
+  /// "Connection closed". The request never reaches the target. Returns the reply (0).
+  int refuse(Pair& p, const std::string& why) {
+    {
+      std::lock_guard lk(mu_);
+      if (p.shared.toVendorErr.size() < kMaxPending)
+        p.shared.toVendorErr += "Conduit: " + why + "\r\n";
+      if (!p.shared.exitStatus) p.shared.exitStatus = 1;
+    }
+    p.refused = true;
+    recordText(recorder::RecordKind::marker, p.id, "request refused: " + why);
+    spdlog::info("event=ssh_request_refused session={} user={} reason=\"{}\"", s_.sessionId,
+                 s_.login.user, why);
+    return 0;
+  }
+
+  /// The exec request's reply: 0 success, -1 failure.
+  int exec(Pair& p, const std::string& command) {
     const auto& limits = s_.allow.limits.ssh;
     // scp is file transfer: allowed only where sftp is.
     if (!limits.sftp && (command.rfind("scp ", 0) == 0 || command == "scp")) {
-      std::string msg = "Conduit: file transfer is not allowed by policy\r\n";
-      ssh_channel_write_stderr(p.vendor, msg.data(), static_cast<uint32_t>(msg.size()));
-      return false;
+      return refuse(p, "file transfer (scp) is not allowed by policy");
     }
     for (const auto& pattern : limits.commandDeny) {
       if (policies::globMatch(pattern, command)) {
-        std::string msg = "Conduit: command refused by policy (" + pattern + ")\r\n";
-        ssh_channel_write_stderr(p.vendor, msg.data(), static_cast<uint32_t>(msg.size()));
-        return false;
+        return refuse(p, "command refused by policy (" + pattern + ")");
       }
     }
     recordText(recorder::RecordKind::exec_command, p.id, command);
-    return onTarget(p, [&command](ssh_channel t) {
-             return ssh_channel_request_exec(t, command.c_str());
-           }) == 0;
+    return onTarget(p,
+                    [&command](ssh_channel t) {
+                      return ssh_channel_request_exec(t, command.c_str());
+                    }) == 0
+               ? 0
+               : -1;
   }
 
   void recordResize(Pair& p, int cols, int rows) {
@@ -887,6 +1001,7 @@ class Relay {
       }
     }
     collectTunnels();
+    openPending();
     return busy;
   }
 
@@ -922,6 +1037,7 @@ class Relay {
     bool targetClosed = false;
     bool vendorClosed = false;
     bool vendorThrottled = false;
+    bool exitKnown = false;
     {
       std::lock_guard lk(mu_);
       sh.outVendorBytes = p.outVendor.size();
@@ -933,14 +1049,30 @@ class Relay {
       targetClosed = sh.targetClosed;
       vendorClosed = sh.vendorClosed;
       vendorThrottled = sh.vendorThrottled;
+      exitKnown = sh.exitStatus || sh.exitSignal;
     }
     if (wakeTarget) targetThread_->wake();
+    if (p.refused) {
+      // The reason is out (or the vendor is gone): end the channel with its status.
+      if (vendorClosed || (p.outVendorErr.empty() && !queued)) closeVendorSide(p, false);
+      return false;
+    }
     bool busy = out > 0 && (queued || !p.outVendor.empty() || !p.outVendorErr.empty());
     if (vendorThrottled) busy = refillFromVendor(p) || busy;
     if (vendorClosed) {
       // What the vendor sent before closing still goes to the target (the target's thread
-      // drains it and sends EOF before closing its side).
+      // drains it and sends EOF).
       refillFromVendor(p, true);
+      // OpenSSH's client closes a channel once both directions have ended, which can be
+      // before the target's exit status arrives (sshd may send EOF first). Closing here at
+      // once left the vendor without it: ssh exited 255 and scp/sftp failed with nothing but
+      // "Connection closed". So, as sshd does with a running command, the vendor's close is
+      // answered once the target has given its status or closed (or after kExitStatusWait).
+      if (!exitKnown && !targetClosed && !targetGone_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!p.vendorClosedAt) p.vendorClosedAt = now;
+        if (now - *p.vendorClosedAt < kExitStatusWait) return false;
+      }
       closeVendorSide(p, false);
       return false;
     }
@@ -1010,7 +1142,9 @@ class Relay {
       status = p.shared.exitStatus;
       signal = p.shared.exitSignal;
     }
-    if (ssh_channel_is_open(p.vendor) != 0) {
+    // Also when the vendor has closed its side already (the channel no longer counts as open):
+    // the status still goes before our close, which the vendor waits for.
+    if (ssh_is_connected(s_.vendor) != 0) {
       if (status) ssh_channel_request_send_exit_status(p.vendor, *status);
       if (signal) ssh_channel_request_send_exit_signal(p.vendor, signal->c_str(), 0, "", "");
       if (forced && !status) ssh_channel_request_send_exit_status(p.vendor, 255);
@@ -1172,6 +1306,14 @@ class Relay {
   std::vector<Pair*> live_;  // the target thread's pairs in one pump
   TunnelContext tunnelContext_;
   std::list<std::unique_ptr<Tunnel>> tunnels_;
+  struct PendingOpen {
+    TunnelRequest request;
+    ssh_channel channel = nullptr;  // accepted, no callbacks yet
+    std::chrono::steady_clock::time_point deadline;
+    std::uint64_t seenEnded = 0;  // tunnelsEnded_ when last decided
+  };
+  std::vector<PendingOpen> pendingOpens_;
+  std::uint64_t tunnelsEnded_ = 0;  // tunnels collected so far: a slot may have come free
   mutable std::mutex reasonMu_;
   std::string reason_;
   std::atomic<bool> targetGone_{false};

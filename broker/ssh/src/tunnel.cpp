@@ -122,6 +122,13 @@ void Tunnel::attach(ssh_channel vendor) {
   callbacks_.channel_close_function = &Tunnel::onVendorClose;
   ssh_callbacks_init(&callbacks_);
   ssh_set_channel_callbacks(vendor_, &callbacks_);
+  // A channel accepted before its tunnel was decided: what the vendor sent meanwhile waits in
+  // libssh's buffer (the first pump reads it), and its EOF or close may have come already.
+  leftovers_ = true;
+  if (ssh_channel_is_open(vendor_) == 0) {
+    vendorClosed_ = true;
+    vendorEof_ = true;
+  }
   lastActivity_ = Clock::now();
   if (context_.recording != nullptr) {
     const auto text = recorder::bytesOf("tunnel " + describe() + " opened");
@@ -322,6 +329,10 @@ void Tunnel::refillFromVendor() {
     const int n = ssh_channel_read_nonblocking(vendor_, buf, static_cast<uint32_t>(room), 0);
     if (n <= 0) {
       if (n == 0) leftovers_ = false;  // drained (new data comes through the callback again)
+      if (n == SSH_EOF) {  // drained, and the EOF came before the callbacks were installed
+        leftovers_ = false;
+        vendorEof_ = true;
+      }
       return;
     }
     acceptFromVendor({reinterpret_cast<const unsigned char*>(buf), static_cast<std::size_t>(n)});

@@ -42,7 +42,8 @@ class Tunnel {
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
 
-  /// Takes the vendor's channel (accepted by the caller) and installs its callbacks.
+  /// Takes the vendor's channel (accepted by the caller, possibly a while ago) and installs its
+  /// callbacks.
   void attach(ssh_channel vendor);
 
   /// Moves bytes as far as windows, buffers and the socket allow, forwards EOF once drained,

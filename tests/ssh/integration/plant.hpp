@@ -142,6 +142,21 @@ struct Plant {
     admin("erin", {"approve", id, "--comment", "ok"});
   }
 
+  /// The environment that makes OpenSSH tools answer the second factor from askpass.sh.
+  std::string askpassEnv() const {
+    return "SSH_ASKPASS=" + (dir / "askpass.sh").string() +
+           " SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ";
+  }
+  /// Options for ssh, scp and sftp: the vendor's key and one shared connection (ControlMaster,
+  /// control socket `dir/cm`): one login, as a TOTP code is accepted once, then each command is
+  /// a new channel on it.
+  std::string sharedConnectionOptions() const {
+    return " -i " + (dir / "vendor_key").string() +
+           " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+           " -o ControlMaster=auto -o ControlPath=" +
+           (dir / "cm").string() + " -o ControlPersist=60 ";
+  }
+
   /// Writes the current TOTP code where the askpass script reads it.
   void freshCode() {
     const auto now =

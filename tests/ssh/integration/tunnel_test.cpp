@@ -404,14 +404,15 @@ TEST_CASE("the asset's connection limit and the idle timeout apply to tunnel con
   ::send(first, "one", 3, MSG_NOSIGNAL);
   char buf[16];
   CHECK(::recv(first, buf, sizeof buf, 0) == 3);
-  // A second connection while the first is open: over the asset's limit of one.
+  const auto quiet = std::chrono::steady_clock::now();  // the first's last activity
+  // A second connection while the first is open: over the asset's limit of one. It waits up to
+  // a second for the session's other connection to end (a reconnecting tool), then is closed.
   const int second = connectLocal(local);
   REQUIRE(second >= 0);
   CHECK(readAll(second).empty());
   ::close(second);
   CHECK(echo.accepted() == 1);
-  // The first goes quiet: closed after 2 s idle, which frees the slot.
-  const auto quiet = std::chrono::steady_clock::now();
+  // The first stays quiet: closed after 2 s idle, which frees the slot.
   CHECK(readAll(first).empty());
   const auto idled = std::chrono::steady_clock::now() - quiet;
   CHECK(idled > 1500ms);
@@ -430,6 +431,46 @@ TEST_CASE("the asset's connection limit and the idle timeout apply to tunnel con
   const std::string trail = auditOnce(p, "idle for 2 s");
   CHECK_THAT(trail, Catch::Contains("accepts at most 1 connection(s) at once"));
   CHECK_THAT(trail, Catch::Contains("idle for 2 s"));
+}
+
+TEST_CASE("a tool that reconnects at once gets a one-connection asset every time") {
+  // Pollers such as mbpoll open a connection per poll and close it without a half-close: the
+  // next connection's open reaches the gateway together with the end of the last one, before
+  // that one has given the asset's only slot back.
+  EchoServer echo;
+  Plant p(tunnelPolicy());
+  p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--max-sessions", "1", "--tcp",
+               "tcp:127.0.0.1:" + std::to_string(echo.port())});
+  grantProtocols(p, "echo-box", {"tcp"});
+  const auto local = freeLocalPort();
+  auto ssh = tunnelSsh(p, forward(local, "echo-box", echo.port()), "alice+echo-box");
+  constexpr int kRounds = 40;
+  int answered = 0;
+  std::string refused;
+  for (int i = 0; i < kRounds; ++i) {
+    const int fd = connectLocal(local);
+    REQUIRE(fd >= 0);
+    const std::string ping = "ping-" + std::to_string(i);
+    ::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL);
+    std::string got;
+    char buf[64];
+    while (got.size() < ping.size()) {
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    if (got == ping) {
+      ++answered;
+    } else {
+      refused += " " + std::to_string(i);
+    }
+  }
+  ssh->waitForLine("no such line", 100ms);
+  INFO("rounds without an answer:" << refused);
+  INFO(ssh->errors());
+  CHECK(answered == kRounds);
+  CHECK(echo.accepted() == kRounds);
 }
 
 TEST_CASE("revoking the grant closes an open tunnel within about two seconds") {

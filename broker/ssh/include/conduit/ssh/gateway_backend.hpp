@@ -45,6 +45,9 @@ struct GatewayAllow {
 };
 struct GatewayRefuse {
   std::string reason;  // one line, fit to show the vendor
+  // Only the asset's connection limit refused it, and the request said it will ask again
+  // (TunnelRequest::waitForSlot): not audited.
+  bool busy = false;
 };
 using GatewayDecision = std::variant<GatewayAllow, GatewayRefuse>;
 
@@ -69,6 +72,9 @@ struct TunnelRequest {
   std::uint32_t originatorPort = 0;
   std::string source;  // the vendor's address as the gateway sees it
   std::string sessionId;
+  // The caller asks again shortly if the asset has no free connection slot now (one of the
+  // session's own connections may be ending): such a refusal is GatewayRefuse{.busy = true}.
+  bool waitForSlot = false;
 };
 
 /// Where the broker connects a tunnel, and under which grant.
