@@ -456,7 +456,7 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
       seek.push_back({k.point.messageIndex, k.point.atUs, k.point.offset, std::move(k.screen)});
     }
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto tx = store::Transaction::begin(db_);
   if (!tx) return tx.error();
   if (!manifest) {
@@ -477,7 +477,7 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
     sessions_.erase(it);
   }
   if (auto st = store::RecordingIndex(db_).add(
-          {sessionId, manifest->fileName, user, asset, clock_.now(), hex}, lines);
+          {sessionId, manifest->fileName, user, asset, clock_.now(), hex}, {});
       !st) {
     return st;
   }
@@ -492,7 +492,32 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
                              {"bytes_recorded", static_cast<std::int64_t>(manifest->bytesIn)}})},
       clock_.now());
   if (!e) return e.error();
-  return tx->commit();
+  if (auto st = tx->commit(); !st) return st;
+  lock.unlock();
+  return indexText(sessionId, lines);
+}
+
+core::Status GatewayBackendImpl::indexText(
+    const std::string& sessionId, const std::vector<std::pair<std::uint64_t, std::string>>& lines) {
+  // The full-text index in transactions of kIndexLinesPerTransaction lines, the lock released
+  // between them: a session that printed a large text file has millions of lines (about 2 us
+  // each), and every login and every session's access check waits for this lock.
+  constexpr std::size_t kIndexLinesPerTransaction = 20000;
+  const std::span<const std::pair<std::uint64_t, std::string>> all(lines);
+  for (std::size_t at = 0; at < all.size(); at += kIndexLinesPerTransaction) {
+    const auto chunk = all.subspan(at, std::min(kIndexLinesPerTransaction, all.size() - at));
+    std::lock_guard lock(mutex_);
+    auto tx = store::Transaction::begin(db_);
+    core::Status st = tx ? store::RecordingIndex(db_).addLines(sessionId, chunk) : tx.error();
+    if (st) st = tx->commit();
+    if (!st) {
+      // Sealed and anchored already: only the search index misses lines.
+      return fail(st.error().code, "sealed, but its text index is incomplete (" +
+                                       std::to_string(at) + " of " + std::to_string(all.size()) +
+                                       " lines): " + st.error().message);
+    }
+  }
+  return core::Done{};
 }
 
 core::Result<rdp::RdpTargetPlan> GatewayBackendImpl::prepareRdpTarget(const std::string& user,

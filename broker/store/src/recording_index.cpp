@@ -112,12 +112,17 @@ core::Status RecordingIndex::add(const RecordingEntry& e,
       .bind(5, unix(e.sealedAt))
       .bind(6, e.manifestBlake2b);
   if (auto st = rec->run(); !st) return st;
+  return addLines(e.sessionId, lines);
+}
+
+core::Status RecordingIndex::addLines(
+    const std::string& sessionId, std::span<const std::pair<std::uint64_t, std::string>> lines) {
   auto line = db_.prepare("INSERT INTO recording_text(session_id, at_us, line) VALUES(?1, ?2, ?3)");
   if (!line) return line.error();
   for (const auto& [at, text] : lines) {
     line->reset();
     if (auto st =
-            line->bind(1, e.sessionId).bind(2, static_cast<std::int64_t>(at)).bind(3, text).run();
+            line->bind(1, sessionId).bind(2, static_cast<std::int64_t>(at)).bind(3, text).run();
         !st) {
       return st;
     }

@@ -276,3 +276,27 @@ TEST_CASE("web shell: bulk output arrives complete, through the target's window"
   const std::string out = browser.read(browser.output);
   CHECK(std::count(out.begin(), out.end(), 'x') >= 4000000);
 }
+
+TEST_CASE("web shell: a long session's text is indexed completely, in several transactions") {
+  WebPlant w;  // recording required
+  w.plant.grant();
+  Browser browser;
+  auto shell = ssh::WebShell::start(*w.backend, request(), browser.io());
+  REQUIRE(shell.ok());
+  const std::string id = (*shell)->sessionId();
+  // 45,000 lines: the index takes 20,000 per transaction (the gateway's lock is released
+  // between them), so the last lines are in the third.
+  (*shell)->input("seq -f 'indexed-line-%g' 1 45000; echo done-$((40+2))\n");
+  REQUIRE(browser.waitForOutput("done-42", 30s));
+  (*shell)->close("vendor closed the tab");
+  REQUIRE(browser.waitForClosed(30s));
+  shell->reset();  // joins the shell's thread: sealed and indexed by now
+  for (const std::string line : {"indexed-line-1", "indexed-line-20001", "indexed-line-45000"}) {
+    auto hits = store::RecordingIndex(w.db).search(line);
+    REQUIRE(hits.ok());
+    INFO(line);
+    REQUIRE(hits->size() == 1);
+    CHECK(hits->front().recording.sessionId == id);
+    CHECK(hits->front().line.find(line) != std::string::npos);
+  }
+}

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,10 @@ class RecordingIndex {
   /// Records a sealed recording and indexes its lines ({time in us, text}).
   core::Status add(const RecordingEntry& entry,
                    const std::vector<std::pair<std::uint64_t, std::string>>& lines);
+  /// Indexes more lines of a recording already added (a long recording's text goes in in
+  /// several transactions).
+  core::Status addLines(const std::string& sessionId,
+                        std::span<const std::pair<std::uint64_t, std::string>> lines);
 
   /// Stores a sealed recording's seek points (after add()). invalid_argument unless their
   /// message indexes, times and offsets all increase (times may repeat).
