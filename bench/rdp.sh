@@ -27,7 +27,8 @@
 #      and the machine give N clients without the broker).
 #
 # Release build. Usage: bench/rdp.sh
-# Environment: FIRST_RUNS, STREAM_S, MANY_S, SESSIONS (above), OPEN_PARALLEL (4: sessions
+# Environment: FIRST_RUNS, STREAM_S, MANY_S, SESSIONS (above), DESKTOP (1024x768: the Xvfb
+# screen and the desktop every session asks for), OPEN_PARALLEL (4: sessions
 # connecting at a time), SKIP_BUILD=1 uses the binaries already in build/release, KEEP_WORK=1
 # keeps the temporary directory (logs, data directory).
 set -euo pipefail
@@ -36,6 +37,7 @@ first_runs=${FIRST_RUNS:-5}
 stream_s=${STREAM_S:-20}
 many_s=${MANY_S:-10}
 sessions=${SESSIONS:-1 5 10 20 40}
+desktop=${DESKTOP:-1024x768}
 root=$PWD
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   ./scripts/deps.sh
@@ -66,7 +68,7 @@ echo "rdp: commit $(git rev-parse --short HEAD)," \
 load
 
 # ---- the RDP server: Xvfb, an idle xterm, the shadow server with NLA ----
-Xvfb -displayfd 5 -screen 0 1024x768x24 -nolisten tcp 5>"$work/display" 2>"$work/xvfb.log" &
+Xvfb -displayfd 5 -screen 0 "${desktop}x24" -nolisten tcp 5>"$work/display" 2>"$work/xvfb.log" &
 xvfb_pid=$!
 pids+=("$xvfb_pid")
 for _ in $(seq 100); do [ -s "$work/display" ] && break; sleep 0.1; done
@@ -150,7 +152,7 @@ export WORKER_LOG=${WORKER_LOG:-$work/workers.log}
 run() {
   "$driver" --portal "$portal" --cookie "$cookie" --asset desk --worker "$worker" \
     --target "127.0.0.1:$rdp_port" --user "$rdp_user" --password-file "$work/rdp.pw" \
-    --fingerprint "$fingerprint" --broker-pid "$serve_pid" \
+    --fingerprint "$fingerprint" --desktop "$desktop" --broker-pid "$serve_pid" \
     --other-pids "$shadow_pid,$xvfb_pid,$xterm_idle${xterm_scroll:+,$xterm_scroll}" "$@"
 }
 

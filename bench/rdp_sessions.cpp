@@ -11,6 +11,7 @@
 //   --portal PORT --cookie VALUE --asset NAME           the portal and the signed-in vendor
 //   --worker PATH --target HOST:PORT --user NAME --password-file FILE --fingerprint SHA256
 //                                                       the worker alone (same RDP server)
+//   --desktop WIDTHxHEIGHT                              the desktop asked for (1024x768)
 //   --broker-pid PID                                    `conduit serve` (its children are the
 //                                                       workers of portal sessions)
 //   (environment: WORKER_LOG=FILE appends the stderr of the workers alone to FILE)
@@ -79,6 +80,8 @@ struct Options {
   std::string fingerprint;
   int brokerPid = 0;
   std::vector<int> otherPids;
+  int width = 1024;
+  int height = 768;
 };
 Options opt;
 
@@ -230,7 +233,9 @@ struct PortalSession {
 
   bool open() {
     const int status = ws.connect(
-        opt.portal, "/api/v1/rdp?asset=" + opt.asset + "&width=1024&height=768",
+        opt.portal,
+        "/api/v1/rdp?asset=" + opt.asset + "&width=" + std::to_string(opt.width) +
+            "&height=" + std::to_string(opt.height),
         "__Host-conduit-session=" + opt.cookie, "https://127.0.0.1:" + std::to_string(opt.portal));
     if (status != 101) {
       error = "upgrade answered " + std::to_string(status) + ": " + ws.refusalBody();
@@ -325,8 +330,8 @@ struct WorkerAlone {
     r.port = opt.port;
     r.username = opt.user;
     r.certificateSha256 = opt.fingerprint;
-    r.width = 1024;
-    r.height = 768;
+    r.width = opt.width;
+    r.height = opt.height;
     r.security = rdp::Security::any;  // as the broker asks
     r.connectTimeoutMs = 60000;
     r.keyframeSeconds = 20;  // the broker's rdp.keyframe_seconds default
@@ -792,7 +797,10 @@ int main(int argc, char** argv) {
         std::getline(in, opt.password);
       } else if (k == "--fingerprint")
         opt.fingerprint = v;
-      else if (k == "--broker-pid")
+      else if (k == "--desktop") {
+        opt.width = std::stoi(v.substr(0, v.find('x')));
+        opt.height = std::stoi(v.substr(v.find('x') + 1));
+      } else if (k == "--broker-pid")
         opt.brokerPid = std::stoi(v);
       else if (k == "--other-pids") {
         std::istringstream in(v);
