@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -681,7 +682,25 @@ core::Result<std::unique_ptr<portal::TunnelSession>> WebTunnelLauncher::open(
   r.sessionId = makeSessionId(++counter_);
   const std::string where = request.asset + ":" + std::to_string(request.port);
 
+  // A tool that reconnects at once (mbpoll opens a connection per poll) can find its last
+  // connection still closing at the endpoint and holding the asset's only slot: a full asset
+  // is asked again for up to a second (this runs on the connection's own thread) before the
+  // refusal, which is audited once, with the final answer.
+  r.waitForSlot = true;
   ssh::TunnelDecision decision = backend_.openTunnel(r);
+  const auto busy = [&decision] {
+    const auto* no = std::get_if<ssh::GatewayRefuse>(&decision);
+    return no != nullptr && no->busy;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (busy() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    decision = backend_.openTunnel(r);
+  }
+  if (busy()) {
+    r.waitForSlot = false;
+    decision = backend_.openTunnel(r);
+  }
   if (const auto* no = std::get_if<ssh::GatewayRefuse>(&decision)) {
     spdlog::info("event=web_tunnel_refused user={} tunnel={} source={} reason=\"{}\"", r.user,
                  where, r.source, no->reason);
