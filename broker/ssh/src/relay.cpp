@@ -94,6 +94,7 @@ struct Pair {
   // When the vendor closed its side first (its close waits for the target's exit status).
   std::optional<std::chrono::steady_clock::time_point> vendorClosedAt;
   bool refused = false;     // a request was refused: the channel ends once the reason is out
+  bool started = false;     // the target accepted a shell, exec or subsystem request
   bool consoleEnd = false;  // the vendor typed Ctrl-C or Ctrl-D on the console
   std::optional<ShellLineFilter> filter;  // typed-command filtering, where policy asks for it
   ssh_channel_callbacks_struct vendorCb{};
@@ -601,6 +602,14 @@ class Relay {
     return targetThread_->call(
         [&p, &request] { return p.target != nullptr && request(p.target) == SSH_OK ? 0 : -1; });
   }
+  /// onTarget() for shell, exec and subsystem: once the target runs something, a close from
+  /// the vendor waits for its exit status (flushPair).
+  template <class Request>
+  int startOnTarget(Pair& p, Request request) {
+    const int rc = onTarget(p, std::move(request));
+    if (rc == 0) p.started = true;
+    return rc;
+  }
 
   /// A tunnels-only login's session channel (`ssh -L ... alice+plc-17@gateway` without -N):
   /// nothing behind it; it says so, then shows tunnel refusals and notices.
@@ -879,7 +888,8 @@ class Relay {
   static int onShell(ssh_session, ssh_channel, void* pair) noexcept {
     try {
       auto* p = static_cast<Pair*>(pair);
-      return p->relay->onTarget(*p, [](ssh_channel t) { return ssh_channel_request_shell(t); });
+      return p->relay->startOnTarget(*p,
+                                     [](ssh_channel t) { return ssh_channel_request_shell(t); });
     } catch (...) {
       return -1;
     }
@@ -902,7 +912,7 @@ class Relay {
         return p->relay->refuse(*p, "file transfer (sftp) is not allowed by policy");
       }
       p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
-      return p->relay->onTarget(
+      return p->relay->startOnTarget(
           *p, [](ssh_channel t) { return ssh_channel_request_subsystem(t, "sftp"); });
     } catch (...) {
       return -1;
@@ -961,10 +971,10 @@ class Relay {
       }
     }
     recordText(recorder::RecordKind::exec_command, p.id, command);
-    return onTarget(p,
-                    [&command](ssh_channel t) {
-                      return ssh_channel_request_exec(t, command.c_str());
-                    }) == 0
+    return startOnTarget(p,
+                         [&command](ssh_channel t) {
+                           return ssh_channel_request_exec(t, command.c_str());
+                         }) == 0
                ? 0
                : -1;
   }
@@ -1068,7 +1078,7 @@ class Relay {
       // once left the vendor without it: ssh exited 255 and scp/sftp failed with nothing but
       // "Connection closed". So, as sshd does with a running command, the vendor's close is
       // answered once the target has given its status or closed (or after kExitStatusWait).
-      if (!exitKnown && !targetClosed && !targetGone_) {
+      if (p.started && !exitKnown && !targetClosed && !targetGone_) {
         const auto now = std::chrono::steady_clock::now();
         if (!p.vendorClosedAt) p.vendorClosedAt = now;
         if (now - *p.vendorClosedAt < kExitStatusWait) return false;
