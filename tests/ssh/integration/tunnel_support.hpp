@@ -148,6 +148,28 @@ inline int connectLocal(std::uint16_t port) {
 }
 
 /// Everything until EOF (or the receive timeout).
+/// Rounds of connect, send "ping-N", read its echo, close without a half-close (as libmodbus
+/// does) through the local forward `port`; returns the rounds without a whole echo (" 3 7").
+inline std::string reconnectRounds(std::uint16_t port, int rounds) {
+  std::string failed;
+  for (int i = 0; i < rounds; ++i) {
+    const int fd = connectLocal(port);
+    REQUIRE(fd >= 0);
+    const std::string ping = "ping-" + std::to_string(i);
+    ::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL);
+    std::string got;
+    char buf[64];
+    while (got.size() < ping.size()) {
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    if (got != ping) failed += " " + std::to_string(i);
+  }
+  return failed;
+}
+
 inline std::string readAll(int fd) {
   std::string out;
   char buf[65536];

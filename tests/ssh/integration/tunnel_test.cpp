@@ -445,31 +445,11 @@ TEST_CASE("a tool that reconnects at once gets a one-connection asset every time
   const auto local = freeLocalPort();
   auto ssh = tunnelSsh(p, forward(local, "echo-box", echo.port()), "alice+echo-box");
   constexpr int kRounds = 40;
-  int answered = 0;
-  std::string refused;
-  for (int i = 0; i < kRounds; ++i) {
-    const int fd = connectLocal(local);
-    REQUIRE(fd >= 0);
-    const std::string ping = "ping-" + std::to_string(i);
-    ::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL);
-    std::string got;
-    char buf[64];
-    while (got.size() < ping.size()) {
-      const auto n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      got.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    if (got == ping) {
-      ++answered;
-    } else {
-      refused += " " + std::to_string(i);
-    }
-  }
+  const std::string refused = test::reconnectRounds(local, kRounds);
   ssh->waitForLine("no such line", 100ms);
   INFO("rounds without an answer:" << refused);
   INFO(ssh->errors());
-  CHECK(answered == kRounds);
+  CHECK(refused.empty());
   CHECK(echo.accepted() == kRounds);
 }
 

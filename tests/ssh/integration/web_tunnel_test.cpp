@@ -476,31 +476,11 @@ TEST_CASE("conduit tunnel: a tool that reconnects at once gets a one-connection 
                        tokenFile(p, portal, "alice", signIn(portal, "alice", p.totpSeed), "vendor"),
                        "echo-box", echo.port());
   constexpr int kRounds = 15;
-  int answered = 0;
-  std::string refused;
-  for (int i = 0; i < kRounds; ++i) {
-    const int fd = connectLocal(t.localPort);
-    REQUIRE(fd >= 0);
-    const std::string ping = "ping-" + std::to_string(i);
-    ::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL);
-    std::string got;
-    char buf[64];
-    while (got.size() < ping.size()) {
-      const auto n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      got.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);  // no half-close, as libmodbus closes
-    if (got == ping) {
-      ++answered;
-    } else {
-      refused += " " + std::to_string(i);
-    }
-  }
+  const std::string refused = test::reconnectRounds(t.localPort, kRounds);
   t.process->waitForLine("no such line", 100ms);
   INFO("rounds without an answer:" << refused);
   INFO(t.process->errors());
-  CHECK(answered == kRounds);
+  CHECK(refused.empty());
 }
 
 TEST_CASE("revoking the API token ends the web tunnels it opened within 3 s") {
