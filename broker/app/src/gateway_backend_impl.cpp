@@ -189,13 +189,7 @@ ssh::GatewayDecision GatewayBackendImpl::checkLogin(const std::string& user,
 ssh::TunnelDecision GatewayBackendImpl::openTunnel(const ssh::TunnelRequest& r) {
   auto refuse = [&](const std::string& why,
                     std::optional<core::Protocol> p = std::nullopt) -> ssh::TunnelDecision {
-    auditSession({r.user, r.source, "session", "tunnel.refused", "session:" + r.sessionId,
-                  core::AuditOutcome::failure,
-                  access::auditDetails(
-                      {{"asset", r.host},
-                       {"port", static_cast<std::int64_t>(r.port)},
-                       {"protocol", p ? std::string(core::protocolName(*p)) : std::string("-")},
-                       {"reason", why}})});
+    auditTunnelRefused(r, why, p ? std::string(core::protocolName(*p)) : std::string("-"));
     return ssh::GatewayRefuse{why};
   };
   // HOST must name an asset: the broker never connects to an address the vendor chose.
@@ -300,6 +294,20 @@ std::unique_ptr<tunnel::TunnelInspector> GatewayBackendImpl::inspectorFor(
       // Generic tcp (and protocols without an inspector yet): bytes pass unchanged, recorded.
       return nullptr;
   }
+}
+
+void GatewayBackendImpl::tunnelAbandoned(const ssh::TunnelRequest& r, const std::string& reason) {
+  auditTunnelRefused(r, reason, "-");
+}
+
+void GatewayBackendImpl::auditTunnelRefused(const ssh::TunnelRequest& r, const std::string& why,
+                                            const std::string& protocol) {
+  auditSession({r.user, r.source, "session", "tunnel.refused", "session:" + r.sessionId,
+                core::AuditOutcome::failure,
+                access::auditDetails({{"asset", r.host},
+                                      {"port", static_cast<std::int64_t>(r.port)},
+                                      {"protocol", protocol},
+                                      {"reason", why}})});
 }
 
 void GatewayBackendImpl::tunnelClosed(const ssh::TunnelRequest& r, const ssh::TunnelTarget& t,

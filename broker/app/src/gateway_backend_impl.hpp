@@ -47,6 +47,7 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   ssh::GatewayDecision checkLogin(const std::string& user, const std::string& asset,
                                   const std::string& source) override;
   ssh::TunnelDecision openTunnel(const ssh::TunnelRequest& request) override;
+  void tunnelAbandoned(const ssh::TunnelRequest& request, const std::string& reason) override;
   void tunnelClosed(const ssh::TunnelRequest& request, const ssh::TunnelTarget& target,
                     const std::string& reason, std::uint64_t bytesToTarget,
                     std::uint64_t bytesToVendor) override;
@@ -103,6 +104,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   void auditRotation(const std::string& type, core::AuditOutcome outcome, const std::string& name,
                      const std::string& sessionId, const std::string& detail);
   void auditSession(const core::AuditDraft& draft);
+  void auditTunnelRefused(const ssh::TunnelRequest& r, const std::string& why,
+                          const std::string& protocol);
 
   /// The inspector for a tunnel to `endpoint` under `allow`; null for generic tcp.
   std::unique_ptr<tunnel::TunnelInspector> inspectorFor(const ssh::TunnelRequest& request,

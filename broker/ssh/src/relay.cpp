@@ -193,7 +193,8 @@ class Relay {
     drainTunnels();
     for (auto& t : tunnels_) t->finish(reason());
     collectTunnels();
-    for (auto& open : pendingOpens_) closeAccepted(open.channel);
+    for (auto& open : pendingOpens_)
+      abandon(open.request, open.channel, "the session ended (" + reason() + ")");
     pendingOpens_.clear();
     for (auto& p : pairs_) closeVendorSide(p, true);
     if (targetThread_) {
@@ -433,34 +434,57 @@ class Relay {
     }
     // libssh calls below may run message() again, which appends to pendingOpens_: not iterated.
     for (auto& open : due) {
-      if (!reason().empty() || ssh_channel_is_open(open.channel) == 0) {
-        closeAccepted(open.channel);
+      if (!reason().empty()) {
+        abandon(open.request, open.channel, "the session ended (" + reason() + ")");
+        continue;
+      }
+      if (ssh_channel_is_open(open.channel) == 0) {
+        abandon(open.request, open.channel,
+                "closed by the vendor while " + open.request.host + " had no free connection slot");
         continue;
       }
       open.request.waitForSlot = now < open.deadline;
       std::string why;
-      TunnelDecision decision = s_.backend.openTunnel(open.request);
-      if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
-        if (no->busy) {  // still full: wait for the next tunnel to end
-          open.seenEnded = tunnelsEnded_;
-          pendingOpens_.push_back(std::move(open));
-          continue;
+      try {
+        TunnelDecision decision = s_.backend.openTunnel(open.request);
+        if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
+          if (no->busy) {  // still full: wait for the next tunnel to end
+            open.seenEnded = tunnelsEnded_;
+            pendingOpens_.push_back(std::move(open));
+            continue;
+          }
+          why = no->reason;
+        } else {
+          auto tunnel =
+              Tunnel::connect(tunnelContext_, open.request,
+                              std::move(std::get<TunnelTarget>(decision)), ++channelCounter_);
+          if (tunnel) {
+            startTunnel(std::move(*tunnel), open.channel);
+            continue;
+          }
+          why = tunnel.error().message;
         }
-        why = no->reason;
-      } else {
-        auto tunnel =
-            Tunnel::connect(tunnelContext_, open.request,
-                            std::move(std::get<TunnelTarget>(decision)), ++channelCounter_);
-        if (tunnel) {
-          startTunnel(std::move(*tunnel), open.channel);
-          continue;
-        }
-        why = tunnel.error().message;
+      } catch (const std::exception&) {  // e.g. the audit trail cannot be written: no tunnel
+        why = "internal error while deciding the tunnel";
       }
       // Accepted already: the refusal closes the channel; the reason goes where it is seen.
       tellTunnelRefused(open.request, why);
       closeAccepted(open.channel);
     }
+  }
+
+  /// A waiting tunnel connection that ends undecided: closed, and audited as refused (its open
+  /// was not, the asset being full only for the moment).
+  void abandon(const TunnelRequest& request, ssh_channel channel, const std::string& why) {
+    spdlog::info("event=ssh_tunnel_refused session={} user={} reason=\"{}\"", s_.sessionId,
+                 s_.login.user, printable(why));
+    try {
+      s_.backend.tunnelAbandoned(request, why);
+    } catch (const std::exception& e) {
+      spdlog::error("event=audit_failed session={} what=\"tunnel.refused\" reason=\"{}\"",
+                    s_.sessionId, e.what());
+    }
+    closeAccepted(channel);
   }
 
   static void closeAccepted(ssh_channel channel) {
@@ -599,6 +623,7 @@ class Relay {
   /// succeeded, -1 if not (the reply libssh sends the vendor).
   template <class Request>
   int onTarget(Pair& p, Request request) {
+    if (p.refused) return -1;  // the channel is ending; nothing more of it reaches the target
     return targetThread_->call(
         [&p, &request] { return p.target != nullptr && request(p.target) == SSH_OK ? 0 : -1; });
   }
@@ -696,6 +721,15 @@ class Relay {
     auto& sh = p.shared;
     bool wake = false;
     std::size_t n = 0;
+    if (p.refused) {
+      // Its request never reached the target, and neither does what follows it (e.g. an sftp
+      // client's first packet): recorded, as everything the vendor sends, then dropped.
+      if (!p.pty || s_.allow.limits.recordKeystrokes) {
+        record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
+               {reinterpret_cast<const unsigned char*>(data), len});
+      }
+      return len;
+    }
     {
       std::lock_guard lk(mu_);
       const std::size_t used = sh.toTarget.size() + sh.outTargetBytes;
@@ -905,6 +939,7 @@ class Relay {
   static int onSubsystem(ssh_session, ssh_channel, const char* name, void* pair) noexcept {
     try {
       auto* p = static_cast<Pair*>(pair);
+      if (p->refused) return -1;
       if (std::strcmp(name, "sftp") != 0) {
         return p->relay->refuse(*p, "subsystem " + printable(name) + " is not available");
       }
@@ -960,6 +995,7 @@ class Relay {
 
   /// The exec request's reply: 0 success, -1 failure.
   int exec(Pair& p, const std::string& command) {
+    if (p.refused) return -1;  // a client may try another request on the same channel
     const auto& limits = s_.allow.limits.ssh;
     // scp is file transfer: allowed only where sftp is.
     if (!limits.sftp && (command.rfind("scp ", 0) == 0 || command == "scp")) {

@@ -339,6 +339,16 @@ void Tunnel::refillFromVendor() {
   }
 }
 
+void Tunnel::noticeVendorClosed() {
+  // libssh reports a close through the callback, except one that came before attach() while
+  // the channel still held data (its "delayed close"): the channel reads as closed only once
+  // that data has been read, with no callback. Missed, the tunnel would keep the asset's
+  // connection slot until the idle timeout.
+  if (vendorClosed_ || vendor_ == nullptr || ssh_channel_is_open(vendor_) != 0) return;
+  vendorClosed_ = true;
+  vendorEof_ = true;
+}
+
 void Tunnel::watch(short events) {
   if (events == watched_ || fd_ < 0) return;
   if (watched_ != 0) ssh_event_remove_fd(context_.event, fd_);
@@ -372,6 +382,7 @@ void Tunnel::pump(Clock::time_point now) {
   }
   drainToVendor();
   refillFromVendor();
+  noticeVendorClosed();
   if (!connecting_) writeSocket();
   // Reading the vendor's channel polls the whole event, this tunnel's socket included: an answer
   // read meanwhile must go out now, not after the loop's next 50 ms wait.
@@ -398,8 +409,13 @@ void Tunnel::pump(Clock::time_point now) {
     return;
   }
   if (vendorClosed_) {
-    finish("closed by the vendor");
-    return;
+    // What the vendor sent before closing still goes to the endpoint (briefly: nobody waits
+    // for its answer).
+    if (!vendorClosedAt_) vendorClosedAt_ = now;
+    if (toTarget_.empty() || now - *vendorClosedAt_ >= kCloseDrain) {
+      finish("closed by the vendor");
+      return;
+    }
   }
   if (vendorEof_ && targetEof_ && toTarget_.empty() && toVendor_.empty()) {
     finish("closed");

@@ -89,6 +89,7 @@ class Tunnel {
   void checkConnected();
   void drainToVendor();
   void refillFromVendor();
+  void noticeVendorClosed();
   void watch(short events);
   void record(recorder::Direction direction, std::span<const unsigned char> bytes);
   void fail(std::string reason);
@@ -109,6 +110,7 @@ class Tunnel {
   bool writeBlocked_ = false;  // the last send() hit EAGAIN: wait for POLLOUT
   bool vendorEof_ = false;
   bool vendorClosed_ = false;
+  std::optional<Clock::time_point> vendorClosedAt_;  // toTarget_ gets kCloseDrain after it
   bool targetEof_ = false;
   bool shutWrite_ = false;
   bool eofSentToVendor_ = false;

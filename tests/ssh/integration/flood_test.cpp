@@ -14,12 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "conduit/core/totp.hpp"
+#include "ssh/integration/libssh_client.hpp"
 #include "ssh/integration/plant.hpp"
 
 using namespace conduit;
 using namespace std::chrono_literals;
 
+using test::execOn;
 using test::Plant;
 
 namespace {
@@ -34,60 +35,13 @@ long procStatus(pid_t pid, const std::string& field) {
   return -1;
 }
 
-/// A libssh client signed in to the gateway as alice+hmi with her key and TOTP code (the same
-/// two steps as OpenSSH: publickey, then keyboard-interactive).
-struct Client {
-  ssh_session s = ssh_new();
-  ~Client() {
-    ssh_disconnect(s);
-    ssh_free(s);
-  }
-  bool signIn(Plant& p) {
-    const unsigned port = p.sshPort;
-    ssh_options_set(s, SSH_OPTIONS_HOST, "127.0.0.1");
-    ssh_options_set(s, SSH_OPTIONS_PORT, &port);
-    ssh_options_set(s, SSH_OPTIONS_USER, "alice+hmi");
-    if (ssh_connect(s) != SSH_OK) return false;
-    ssh_key key = nullptr;
-    if (ssh_pki_import_privkey_file((p.dir / "vendor_key").c_str(), nullptr, nullptr, nullptr,
-                                    &key) != SSH_OK) {
-      return false;
-    }
-    const int first = ssh_userauth_publickey(s, nullptr, key);
-    ssh_key_free(key);
-    if (first != SSH_AUTH_PARTIAL) return false;
-    const auto now =
-        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-    const std::string code = core::totpCode(p.totpSeed, core::totpStep(now));
-    int rc = ssh_userauth_kbdint(s, nullptr, nullptr);
-    while (rc == SSH_AUTH_INFO) {
-      for (int i = 0; i < ssh_userauth_kbdint_getnprompts(s); ++i) {
-        ssh_userauth_kbdint_setanswer(s, static_cast<unsigned>(i), code.c_str());
-      }
-      rc = ssh_userauth_kbdint(s, nullptr, nullptr);
-    }
-    return rc == SSH_AUTH_SUCCESS;
-  }
-};
-
-std::string execOn(ssh_channel ch, const char* command) {
-  if (ssh_channel_request_exec(ch, command) != SSH_OK) return "<exec refused>";
-  std::string out;
-  char buf[256];
-  int n = 0;
-  while ((n = ssh_channel_read_timeout(ch, buf, sizeof buf, 0, 10000)) > 0) {
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
 }  // namespace
 
 constexpr int kChannels = 1000;
 TEST_CASE("a vendor opening 1000 channels on one connection gets at most 16 and they still work") {
   Plant p;
   p.grant();
-  Client c;
+  test::LibsshClient c;
   REQUIRE(c.signIn(p));
   std::vector<ssh_channel> open;
   int refused = 0;

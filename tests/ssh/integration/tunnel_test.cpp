@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conduit/demo_plc/demo_plc.hpp"
+#include "ssh/integration/libssh_client.hpp"
 #include "ssh/integration/plant.hpp"
 #include "ssh/integration/tunnel_support.hpp"
 #include "support/process.hpp"
@@ -451,6 +452,59 @@ TEST_CASE("a tool that reconnects at once gets a one-connection asset every time
   INFO(ssh->errors());
   CHECK(refused.empty());
   CHECK(echo.accepted() == kRounds);
+}
+
+TEST_CASE(
+    "a connection that sends and closes while it waits for a one-connection asset still "
+    "delivers, then frees the asset at once; one that gives up is audited") {
+  // OpenSSH's client closes a tunnel channel only after the broker's EOF; other clients
+  // (PuTTY, libssh) send data, EOF and close at once. Arriving while the open waits for the
+  // asset's slot, such a close is one libssh reports with no callback (the channel still held
+  // the data): the tunnel then kept the slot until the idle timeout (15 minutes).
+  EchoServer echo;
+  Plant p(tunnelPolicy());
+  p.admin("", {"asset", "add", "echo-box", "--owner-group", "ops", "--max-sessions", "1", "--tcp",
+               "tcp:127.0.0.1:" + std::to_string(echo.port())});
+  grantProtocols(p, "echo-box", {"tcp"});
+  test::LibsshClient c;
+  REQUIRE(c.signIn(p, "alice+echo-box"));
+  auto open = [&](int originatorPort) {
+    ssh_channel ch = ssh_channel_new(c.s);
+    REQUIRE(ch != nullptr);
+    REQUIRE(ssh_channel_open_forward(ch, "echo-box", echo.port(), "127.0.0.1", originatorPort) ==
+            SSH_OK);
+    return ch;
+  };
+  ssh_channel first = open(40001);
+  REQUIRE(ssh_channel_write(first, "one", 3) == 3);
+  char buf[16];
+  REQUIRE(ssh_channel_read_timeout(first, buf, sizeof buf, 0, 10000) == 3);
+  // One that gives up while it waits for the slot is audited as refused.
+  ssh_channel givesUp = open(40004);
+  ssh_channel_close(givesUp);
+  // The second finds the asset full: accepted, and waits (at most a second) for the slot.
+  ssh_channel second = open(40002);
+  REQUIRE(ssh_channel_write(second, "late", 4) == 4);
+  ssh_channel_send_eof(second);
+  ssh_channel_close(second);
+  std::this_thread::sleep_for(300ms);
+  ssh_channel_send_eof(first);
+  CHECK(test::readChannel(first).empty());  // the echo server closes after the EOF
+  ssh_channel_close(first);
+  // The third: the asset is free again within the reconnect wait, or it is refused.
+  ssh_channel third = open(40003);
+  REQUIRE(ssh_channel_write(third, "three", 5) == 5);
+  ssh_channel_send_eof(third);
+  const std::string echoed = test::readChannel(third);
+  INFO(p.broker->errors());
+  CHECK(echoed == "three");
+  CHECK(echo.accepted() == 3);  // the second's bytes reached the endpoint too
+  const std::string trail = auditOnce(p, "closed by the vendor");
+  CHECK_THAT(trail, !Catch::Contains("accepts at most 1 connection(s) at once"));
+  CHECK(count(trail, "\"type\":\"tunnel.refused\"") == 1);
+  CHECK_THAT(trail,
+             Catch::Contains("closed by the vendor while echo-box had no free connection slot"));
+  for (ssh_channel ch : {first, givesUp, second, third}) ssh_channel_free(ch);
 }
 
 TEST_CASE("revoking the grant closes an open tunnel within about two seconds") {

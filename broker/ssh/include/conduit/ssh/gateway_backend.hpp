@@ -135,6 +135,13 @@ class GatewayBackend {
     (void)request;
     return GatewayRefuse{"tunnels are not available"};
   }
+  /// A tunnel connection that waited for the asset's slot (TunnelRequest::waitForSlot) ended
+  /// before it was decided (the vendor's client gave up, or the session ended): audited as
+  /// tunnel.refused with `reason`.
+  virtual void tunnelAbandoned(const TunnelRequest& request, const std::string& reason) {
+    (void)request;
+    (void)reason;
+  }
   /// A tunnel connection ended (audited as tunnel.closed with the reason and byte counts).
   virtual void tunnelClosed(const TunnelRequest& request, const TunnelTarget& target,
                             const std::string& reason, std::uint64_t bytesToTarget,
