@@ -67,6 +67,7 @@ std::optional<WsMessage> WsClient::read(std::chrono::milliseconds timeout) {
     return std::nullopt;
   }
   if (result) {
+    closed_ = true;
     const auto& why = s_->ws.reason().reason;
     closeReason_.assign(why.data(), why.size());
     return std::nullopt;

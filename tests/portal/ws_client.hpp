@@ -35,12 +35,15 @@ class WsClient {
   std::optional<WsMessage> read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// The close reason after read() returned nullopt because the server closed.
   const std::string& closeReason() const { return closeReason_; }
+  /// Whether a read() found the connection closed (rather than nothing in time).
+  bool closed() const { return closed_; }
 
  private:
   struct State;
   std::unique_ptr<State> s_;
   std::string refusal_;
   std::string closeReason_;
+  bool closed_ = false;
 };
 
 }  // namespace conduit::test
