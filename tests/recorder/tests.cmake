@@ -20,7 +20,7 @@ conduit_test(test_recorder_index unit
 conduit_test(test_recorder_tools integration
   SOURCES recorder/tools_test.cpp
   LIBS conduit_recorder PkgConfig::SODIUM)
-# `conduit recording export --from` and `--format desktop` through the binary.
+# `conduit recording export --from`, `search`, `reindex` and `--format desktop` through the binary.
 conduit_test(test_recorder_cli integration
   SOURCES recorder/cli_seek_test.cpp recorder/cli_desktop_test.cpp
   LIBS conduit_recorder conduit_access conduit_store conduit_vault PkgConfig::SODIUM)

@@ -181,4 +181,40 @@ core::Result<std::string> RecordingAuditService::exportCastFrom(
   return std::string(recorder::verdictName(reader.status().verdict)) + ", " + how;
 }
 
+core::Result<std::size_t> RecordingAuditService::reindex(const Actor& actor,
+                                                         const std::string& id) {
+  auto path = file(id);
+  if (!path) return path.error();
+  store::RecordingIndex index(db_);
+  if (auto e = index.entry(id); !e) return e.error();
+  std::unique_ptr<VaultStreamKeyWrapper> own;
+  auto keys = streamKeys(vault_, nullptr, own);
+  if (!keys) return keys.error();
+  const recorder::StreamKeyWrapper* wrappers[] = {*keys};
+  recorder::RecordingReader reader(*path, wrappers);
+  auto indexed = recorder::indexRecording(reader);
+  std::vector<std::pair<std::uint64_t, std::string>> lines;
+  lines.reserve(indexed.lines.size());
+  for (auto& l : indexed.lines) lines.emplace_back(l.timeUs, std::move(l.text));
+  {
+    auto tx = store::Transaction::begin(db_);
+    if (!tx) return tx.error();
+    if (auto st = index.removeLines(id); !st) return st.error();
+    if (auto st = index.setTextIndexed(id, false); !st) return st.error();
+    auto e = store::AuditLog(db_).append(
+        {actor.username, actor.source, "audit", "recording.reindexed", "session:" + id,
+         core::AuditOutcome::success,
+         auditDetails({{"lines", static_cast<std::int64_t>(lines.size())},
+                       {"reader", std::string(recorder::verdictName(indexed.source.verdict))}})},
+        clock_.now());
+    if (!e) return e.error();
+    if (auto st = tx->commit(); !st) return st.error();
+  }
+  // The same transactions as at sealing; nobody else writes this recording's rows.
+  auto st = store::indexTextInChunks(db_, id, lines, 20000,
+                                     [] { return std::unique_lock<std::mutex>(); });
+  if (!st) return st.error();
+  return lines.size();
+}
+
 }  // namespace conduit::access

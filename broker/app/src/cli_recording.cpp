@@ -58,6 +58,22 @@ core::Result<recorder::SealedBoxKeyWrapper> readAuditorKey(const std::string& fi
       pk, std::span<const unsigned char, 32>(sk.data(), 32));
 }
 
+/// What `f` returns for the recordings of the data directory (its database and the unsealed
+/// vault's keys), or why they cannot be opened.
+template <class F>
+auto withRecordingService(CliContext& ctx, F&& f)
+    -> decltype(f(std::declval<access::RecordingAuditService&>())) {
+  auto config = ctx.config();
+  if (!config) return config.error();
+  auto db = ctx.database();
+  if (!db) return db.error();
+  auto vault = ctx.vault();
+  if (!vault) return vault.error();
+  access::RecordingAuditService audits(**db, **vault, ctx.clock(),
+                                       DataDirLayout{config->dataDir}.recordingsDir());
+  return f(audits);
+}
+
 }  // namespace
 
 void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
@@ -115,7 +131,37 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
                   h.line.substr(0, 80).c_str());
     }
     if (hits->empty()) std::printf("no session matches\n");
+    // A recording whose text index was cut short (the broker stopped while indexing it) may
+    // hold the text without being listed: said, so that "no session matches" is not taken
+    // for more than it is.
+    auto incomplete = store::RecordingIndex(**db).textIncomplete();
+    if (!incomplete) {
+      exitCode = fail(incomplete.error());
+      return;
+    }
+    for (const auto& r : *incomplete) {
+      std::printf(
+          "note: the text index of %s is incomplete; `conduit recording reindex %s` "
+          "completes it\n",
+          r.sessionId.c_str(), r.sessionId.c_str());
+    }
     exitCode = 0;
+  });
+
+  auto* reindex = rec->add_subcommand(
+      "reindex", "Index a recording's terminal text and commands again from its file (audited)");
+  reindex->add_option("session", values->id, "Session id")->required();
+  reindex->callback([&ctx, &exitCode, values] {
+    auto run = [&]() -> core::Status {
+      return withRecordingService(ctx, [&](access::RecordingAuditService& audits) -> core::Status {
+        auto n = audits.reindex(ctx.actor(), values->id);
+        if (!n) return n.error();
+        std::printf("recording %s: %zu line(s) indexed\n", values->id.c_str(), *n);
+        return core::Done{};
+      });
+    };
+    auto st = run();
+    exitCode = st ? 0 : fail(st.error());
   });
 
   auto* keygen = rec->add_subcommand(
@@ -221,21 +267,16 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   verify->add_option("session", values->id, "Session id")->required();
   verify->callback([&ctx, &exitCode, values] {
     auto run = [&]() -> core::Result<bool> {
-      auto config = ctx.config();
-      if (!config) return config.error();
-      auto db = ctx.database();
-      if (!db) return db.error();
-      auto vault = ctx.vault();
-      if (!vault) return vault.error();
-      access::RecordingAuditService audits(**db, **vault, ctx.clock(),
-                                           DataDirLayout{config->dataDir}.recordingsDir());
-      auto v = audits.verify(values->id);
-      if (!v) return v.error();
-      std::printf("recording %s: %s (%ju records)%s%s\n", values->id.c_str(), v->verdict.c_str(),
-                  static_cast<std::uintmax_t>(v->records), v->message.empty() ? "" : ": ",
-                  v->message.c_str());
-      std::printf("audit anchor: %s\n", v->anchorDetail.c_str());
-      return v->ok();
+      return withRecordingService(
+          ctx, [&](access::RecordingAuditService& audits) -> core::Result<bool> {
+            auto v = audits.verify(values->id);
+            if (!v) return v.error();
+            std::printf("recording %s: %s (%ju records)%s%s\n", values->id.c_str(),
+                        v->verdict.c_str(), static_cast<std::uintmax_t>(v->records),
+                        v->message.empty() ? "" : ": ", v->message.c_str());
+            std::printf("audit anchor: %s\n", v->anchorDetail.c_str());
+            return v->ok();
+          });
     };
     auto ok = run();
     if (!ok) {

@@ -490,6 +490,10 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
     return st;
   }
   if (auto st = store::RecordingIndex(db_).addSeekPoints(sessionId, seek); !st) return st;
+  // Complete once the last of the text's transactions commits (indexText).
+  if (!lines.empty()) {
+    if (auto st = store::RecordingIndex(db_).setTextIndexed(sessionId, false); !st) return st;
+  }
   // The manifest's digest in the hash chain: a replaced or re-signed recording no longer
   // matches what the audit trail says was sealed.
   auto e = store::AuditLog(db_).append(
@@ -507,23 +511,20 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
 
 core::Status GatewayBackendImpl::indexText(
     const std::string& sessionId, const std::vector<std::pair<std::uint64_t, std::string>>& lines) {
+  if (lines.empty()) return core::Done{};
   // The full-text index in transactions of kIndexLinesPerTransaction lines, the lock released
   // between them: a session that printed a large text file has millions of lines (about 2 us
   // each), and every login and every session's access check waits for this lock.
   constexpr std::size_t kIndexLinesPerTransaction = 20000;
-  const std::span<const std::pair<std::uint64_t, std::string>> all(lines);
-  for (std::size_t at = 0; at < all.size(); at += kIndexLinesPerTransaction) {
-    const auto chunk = all.subspan(at, std::min(kIndexLinesPerTransaction, all.size() - at));
-    std::lock_guard lock(mutex_);
-    auto tx = store::Transaction::begin(db_);
-    core::Status st = tx ? store::RecordingIndex(db_).addLines(sessionId, chunk) : tx.error();
-    if (st) st = tx->commit();
-    if (!st) {
-      // Sealed and anchored already: only the search index misses lines.
-      return fail(st.error().code, "sealed, but its text index is incomplete (" +
-                                       std::to_string(at) + " of " + std::to_string(all.size()) +
-                                       " lines): " + st.error().message);
-    }
+  auto st = store::indexTextInChunks(db_, sessionId, lines, kIndexLinesPerTransaction,
+                                     [this] { return std::unique_lock(mutex_); });
+  if (!st && st.error().code == ErrorCode::not_found) return core::Done{};  // deleted meanwhile
+  if (!st) {
+    // Sealed and anchored already: only the search index misses lines, and says so.
+    return fail(st.error().code,
+                "sealed, but its text index is incomplete (`conduit recording "
+                "reindex " +
+                    sessionId + "` completes it): " + st.error().message);
   }
   return core::Done{};
 }

@@ -1,6 +1,8 @@
 #include "conduit/store/recording_index.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <string_view>
 
 #include "row_helpers.hpp"
 
@@ -12,7 +14,14 @@ using namespace detail;
 
 namespace {
 
-// Rows of (session_id, file, user_name, asset_name, sealed_at, manifest_blake2b).
+// "SELECT <the columns readEntries() reads> FROM recordings <rest>".
+std::string entryQuery(std::string_view rest) {
+  return "SELECT session_id, file, user_name, asset_name, sealed_at, manifest_blake2b, "
+         "text_indexed FROM recordings " +
+         std::string(rest);
+}
+
+// Rows of entryQuery().
 core::Result<std::vector<RecordingEntry>> readEntries(Statement& s) {
   std::vector<RecordingEntry> out;
   while (true) {
@@ -20,7 +29,7 @@ core::Result<std::vector<RecordingEntry>> readEntries(Statement& s) {
     if (!row) return row.error();
     if (!*row) return out;
     out.push_back({s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3),
-                   fromUnix(s.columnInt(4)), s.columnText(5)});
+                   fromUnix(s.columnInt(4)), s.columnText(5), s.columnInt(6) != 0});
   }
 }
 
@@ -117,6 +126,14 @@ core::Status RecordingIndex::add(const RecordingEntry& e,
 
 core::Status RecordingIndex::addLines(
     const std::string& sessionId, std::span<const std::pair<std::uint64_t, std::string>> lines) {
+  // Lines of a recording no longer in the index (deleted between two of a long recording's
+  // transactions) would be found by nothing and deleted by nothing.
+  auto known = db_.prepare("SELECT 1 FROM recordings WHERE session_id = ?1");
+  if (!known) return known.error();
+  known->bind(1, sessionId);
+  auto found = known->step();
+  if (!found) return found.error();
+  if (!*found) return fail(ErrorCode::not_found, "recording " + sessionId + " not found");
   auto line = db_.prepare("INSERT INTO recording_text(session_id, at_us, line) VALUES(?1, ?2, ?3)");
   if (!line) return line.error();
   for (const auto& [at, text] : lines) {
@@ -141,7 +158,7 @@ core::Result<std::vector<RecordingHit>> RecordingIndex::search(const std::string
   phrase += "\"";
   auto s = db_.prepare(
       "SELECT r.session_id, r.file, r.user_name, r.asset_name, r.sealed_at, r.manifest_blake2b, "
-      "min(t.at_us), t.line, count(*) FROM recording_text t "
+      "min(t.at_us), t.line, count(*), r.text_indexed FROM recording_text t "
       "JOIN recordings r ON r.session_id = t.session_id "
       "WHERE recording_text MATCH ?1 GROUP BY r.session_id ORDER BY r.sealed_at, r.session_id");
   if (!s) return s.error();
@@ -152,8 +169,9 @@ core::Result<std::vector<RecordingHit>> RecordingIndex::search(const std::string
     if (!row) return row.error();
     if (!*row) return out;
     RecordingHit h;
-    h.recording = {s->columnText(0), s->columnText(1),          s->columnText(2),
-                   s->columnText(3), fromUnix(s->columnInt(4)), s->columnText(5)};
+    h.recording = {s->columnText(0),    s->columnText(1),          s->columnText(2),
+                   s->columnText(3),    fromUnix(s->columnInt(4)), s->columnText(5),
+                   s->columnInt(9) != 0};
     h.atUs = static_cast<std::uint64_t>(s->columnInt(6));
     h.line = s->columnText(7);
     h.matches = s->columnInt(8);
@@ -169,33 +187,46 @@ core::Status RecordingIndex::setLegalHold(const std::string& sessionId, bool hol
 }
 
 core::Result<std::vector<RecordingEntry>> RecordingIndex::expired(core::TimePoint cutoff) {
-  auto s = db_.prepare(
-      "SELECT session_id, file, user_name, asset_name, sealed_at, manifest_blake2b "
-      "FROM recordings WHERE sealed_at < ?1 AND legal_hold = 0 ORDER BY sealed_at");
+  auto s = db_.prepare(entryQuery("WHERE sealed_at < ?1 AND legal_hold = 0 ORDER BY sealed_at"));
   if (!s) return s.error();
   s->bind(1, unix(cutoff));
   return readEntries(*s);
 }
 
 core::Result<std::vector<RecordingEntry>> RecordingIndex::recent(std::int64_t limit) {
-  auto s = db_.prepare(
-      "SELECT session_id, file, user_name, asset_name, sealed_at, manifest_blake2b "
-      "FROM recordings ORDER BY sealed_at DESC, session_id LIMIT ?1");
+  auto s = db_.prepare(entryQuery("ORDER BY sealed_at DESC, session_id LIMIT ?1"));
   if (!s) return s.error();
   s->bind(1, limit);
   return readEntries(*s);
 }
 
 core::Result<RecordingEntry> RecordingIndex::entry(const std::string& sessionId) {
-  auto s = db_.prepare(
-      "SELECT session_id, file, user_name, asset_name, sealed_at, manifest_blake2b "
-      "FROM recordings WHERE session_id = ?1");
+  auto s = db_.prepare(entryQuery("WHERE session_id = ?1"));
   if (!s) return s.error();
   s->bind(1, sessionId);
   auto rows = readEntries(*s);
   if (!rows) return rows.error();
   if (rows->empty()) return fail(ErrorCode::not_found, "recording " + sessionId + " not found");
   return std::move(rows->front());
+}
+
+core::Status RecordingIndex::setTextIndexed(const std::string& sessionId, bool complete) {
+  auto s = db_.prepare("UPDATE recordings SET text_indexed = ?2 WHERE session_id = ?1");
+  if (!s) return s.error();
+  s->bind(1, sessionId).bind(2, std::int64_t{complete});
+  return runOne(db_, *s, "recording " + sessionId);
+}
+
+core::Status RecordingIndex::removeLines(const std::string& sessionId) {
+  auto s = db_.prepare("DELETE FROM recording_text WHERE session_id = ?1");
+  if (!s) return s.error();
+  return s->bind(1, sessionId).run();
+}
+
+core::Result<std::vector<RecordingEntry>> RecordingIndex::textIncomplete() {
+  auto s = db_.prepare(entryQuery("WHERE text_indexed = 0 ORDER BY sealed_at, session_id"));
+  if (!s) return s.error();
+  return readEntries(*s);
 }
 
 core::Status RecordingIndex::remove(const std::string& sessionId) {
@@ -209,6 +240,27 @@ core::Status RecordingIndex::remove(const std::string& sessionId) {
   if (!rec) return rec.error();
   rec->bind(1, sessionId);
   return runOne(db_, *rec, "recording " + sessionId);
+}
+
+core::Status indexTextInChunks(Database& db, const std::string& sessionId,
+                               std::span<const std::pair<std::uint64_t, std::string>> lines,
+                               std::size_t perTransaction,
+                               const std::function<std::unique_lock<std::mutex>()>& guard) {
+  std::size_t at = 0;
+  do {
+    const auto chunk = lines.subspan(at, std::min(perTransaction, lines.size() - at));
+    const auto lock = guard();
+    auto tx = Transaction::begin(db);
+    if (!tx) return tx.error();
+    RecordingIndex index(db);
+    if (auto st = index.addLines(sessionId, chunk); !st) return st;
+    at += chunk.size();
+    if (at == lines.size()) {
+      if (auto st = index.setTextIndexed(sessionId, true); !st) return st;
+    }
+    if (auto st = tx->commit(); !st) return st;
+  } while (at < lines.size());
+  return core::Done{};
 }
 
 }  // namespace conduit::store

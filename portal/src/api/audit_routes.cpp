@@ -37,7 +37,8 @@ boost::json::value recordingJson(const store::RecordingEntry& e,
   boost::json::object o{{"session_id", e.sessionId},
                         {"user", e.user},
                         {"asset", e.asset},
-                        {"sealed_at", isoTime(e.sealedAt)}};
+                        {"sealed_at", isoTime(e.sealedAt)},
+                        {"text_indexed", e.textIndexed}};
   o["started_at"] = session ? boost::json::value(isoTime(session->startedAt)) : nullptr;
   o["ended_at"] = session && session->endedAt ? boost::json::value(isoTime(*session->endedAt))
                                               : boost::json::value(nullptr);

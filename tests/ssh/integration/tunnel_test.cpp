@@ -456,7 +456,7 @@ TEST_CASE("a tool that reconnects at once gets a one-connection asset every time
 
 TEST_CASE(
     "a connection that sends and closes while it waits for a one-connection asset still "
-    "delivers, then frees the asset at once; one that gives up is audited") {
+    "delivers, then frees the asset at once, and one that gives up is audited") {
   // OpenSSH's client closes a tunnel channel only after the broker's EOF; other clients
   // (PuTTY, libssh) send data, EOF and close at once. Arriving while the open waits for the
   // asset's slot, such a close is one libssh reports with no callback (the channel still held

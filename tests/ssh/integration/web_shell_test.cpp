@@ -298,5 +298,7 @@ TEST_CASE("web shell: a long session's text is indexed completely, in several tr
     REQUIRE(hits->size() == 1);
     CHECK(hits->front().recording.sessionId == id);
     CHECK(hits->front().line.find(line) != std::string::npos);
+    CHECK(hits->front().recording.textIndexed);  // marked complete with the last transaction
   }
+  CHECK(store::RecordingIndex(w.db).textIncomplete().value().empty());
 }

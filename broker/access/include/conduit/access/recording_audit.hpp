@@ -57,6 +57,12 @@ class RecordingAuditService {
                                            std::uint64_t fromUs, std::ostream& out,
                                            const recorder::StreamKeyWrapper* wrapper = nullptr);
 
+  /// Indexes a sealed recording's text again from its file (the broker's key from the vault),
+  /// replacing what the index has: for a recording whose text index was cut short (search
+  /// reports it). Audited as recording.reindexed before the index changes. Returns the lines
+  /// indexed; not_found if the recording is unknown.
+  core::Result<std::size_t> reindex(const Actor& actor, const std::string& sessionId);
+
  private:
   store::Database& db_;
   VaultService& vault_;

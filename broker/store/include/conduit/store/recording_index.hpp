@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +25,7 @@ struct RecordingEntry {
   std::string asset;
   core::TimePoint sealedAt{};
   std::string manifestBlake2b;
+  bool textIndexed = true;  // every line of its text is in the search index
 };
 
 /// One search hit: a session and the first matching line.
@@ -50,9 +54,17 @@ class RecordingIndex {
   core::Status add(const RecordingEntry& entry,
                    const std::vector<std::pair<std::uint64_t, std::string>>& lines);
   /// Indexes more lines of a recording already added (a long recording's text goes in in
-  /// several transactions).
+  /// several transactions). not_found if the recording is not (or no longer) in the index.
   core::Status addLines(const std::string& sessionId,
                         std::span<const std::pair<std::uint64_t, std::string>> lines);
+
+  /// Marks whether every line of a recording's text is in the index (false while a long
+  /// recording's text goes in, and after that was cut short). not_found if unknown.
+  core::Status setTextIndexed(const std::string& sessionId, bool complete);
+  /// Drops a recording's indexed text (before it is indexed again).
+  core::Status removeLines(const std::string& sessionId);
+  /// Recordings whose text index is incomplete, oldest first.
+  core::Result<std::vector<RecordingEntry>> textIncomplete();
 
   /// Stores a sealed recording's seek points (after add()). invalid_argument unless their
   /// message indexes, times and offsets all increase (times may repeat).
@@ -82,5 +94,14 @@ class RecordingIndex {
  private:
   Database& db_;
 };
+
+/// Indexes a sealed recording's `lines` in transactions of `perTransaction` lines, each taken
+/// under `guard()` (the caller's lock; released between them, so that others get the database),
+/// and marks its text complete in the last one. The caller has marked it incomplete before.
+/// not_found if the recording left the index meanwhile (deleted): nothing more is added.
+core::Status indexTextInChunks(Database& db, const std::string& sessionId,
+                               std::span<const std::pair<std::uint64_t, std::string>> lines,
+                               std::size_t perTransaction,
+                               const std::function<std::unique_lock<std::mutex>()>& guard);
 
 }  // namespace conduit::store

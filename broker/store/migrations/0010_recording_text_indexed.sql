@@ -1,0 +1,7 @@
+-- Whether every line of a recording's text is in recording_text (issue: recorder, item 5). A long
+-- recording's text goes in in several transactions after the recording is sealed; the flag is 0
+-- until the last of them commits, so a broker stopped in between leaves a recording that search
+-- reports as incomplete (and `conduit recording reindex` completes) instead of silently missing
+-- lines. Recordings indexed before this column existed were indexed in one transaction: 1.
+ALTER TABLE recordings ADD COLUMN text_indexed INTEGER NOT NULL DEFAULT 1
+  CHECK (text_indexed IN (0, 1));
