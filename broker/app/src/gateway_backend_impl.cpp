@@ -239,8 +239,12 @@ ssh::TunnelDecision GatewayBackendImpl::openTunnel(const ssh::TunnelRequest& r) 
     if (open < limit) {
       ++open;
       slot = std::make_shared<AssetSlot>([this, name = asset->name] {
-        std::lock_guard l(mutex_);
-        if (--tunnelsPerAsset_[name] <= 0) tunnelsPerAsset_.erase(name);
+        {
+          std::lock_guard l(mutex_);
+          if (--tunnelsPerAsset_[name] <= 0) tunnelsPerAsset_.erase(name);
+          ++slotsFreed_;
+        }
+        slotFreed_.notify_all();
       });
     } else if (open == 0) {
       tunnelsPerAsset_.erase(asset->name);
@@ -294,6 +298,17 @@ std::unique_ptr<tunnel::TunnelInspector> GatewayBackendImpl::inspectorFor(
       // Generic tcp (and protocols without an inspector yet): bytes pass unchanged, recorded.
       return nullptr;
   }
+}
+
+std::uint64_t GatewayBackendImpl::slotsFreed() {
+  std::lock_guard lock(mutex_);
+  return slotsFreed_;
+}
+
+void GatewayBackendImpl::awaitFreedSlot(std::uint64_t seen,
+                                        std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  slotFreed_.wait_until(lock, until, [&] { return slotsFreed_ != seen; });
 }
 
 void GatewayBackendImpl::tunnelAbandoned(const ssh::TunnelRequest& r, const std::string& reason) {

@@ -3,6 +3,7 @@
 // The SSH gateway's port implemented with the broker's services (composition root only).
 
 #include <array>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -48,6 +49,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
                                   const std::string& source) override;
   ssh::TunnelDecision openTunnel(const ssh::TunnelRequest& request) override;
   void tunnelAbandoned(const ssh::TunnelRequest& request, const std::string& reason) override;
+  std::uint64_t slotsFreed() override;
+  void awaitFreedSlot(std::uint64_t seen, std::chrono::steady_clock::time_point until) override;
   void tunnelClosed(const ssh::TunnelRequest& request, const ssh::TunnelTarget& target,
                     const std::string& reason, std::uint64_t bytesToTarget,
                     std::uint64_t bytesToVendor) override;
@@ -119,6 +122,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   std::mutex mutex_;
   std::map<std::string, std::pair<std::string, std::string>> sessions_;  // id -> user, asset
   std::map<std::string, int> tunnelsPerAsset_;  // open tunnel connections, guarded by mutex_
+  std::uint64_t slotsFreed_ = 0;                // guarded by mutex_
+  std::condition_variable slotFreed_;
   // Each asset's Modbus requests per second, shared by its connections; guarded by mutex_.
   std::map<std::string, std::shared_ptr<tunnel::RequestBudget>> budgets_;
   store::Database db_;

@@ -686,7 +686,9 @@ core::Result<std::unique_ptr<portal::TunnelSession>> WebTunnelLauncher::open(
   // connection still closing at the endpoint and holding the asset's only slot: a full asset
   // is asked again for up to a second (this runs on the connection's own thread) before the
   // refusal, which is audited once, with the final answer.
+  // Asked again when a slot comes free, not on a timer.
   r.waitForSlot = true;
+  std::uint64_t freed = backend_.slotsFreed();
   ssh::TunnelDecision decision = backend_.openTunnel(r);
   const auto busy = [&decision] {
     const auto* no = std::get_if<ssh::GatewayRefuse>(&decision);
@@ -694,7 +696,8 @@ core::Result<std::unique_ptr<portal::TunnelSession>> WebTunnelLauncher::open(
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   while (busy() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    backend_.awaitFreedSlot(freed, deadline);
+    freed = backend_.slotsFreed();
     decision = backend_.openTunnel(r);
   }
   if (busy()) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -7,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -134,6 +136,15 @@ class GatewayBackend {
   virtual TunnelDecision openTunnel(const TunnelRequest& request) {
     (void)request;
     return GatewayRefuse{"tunnels are not available"};
+  }
+  /// How many tunnel connection slots (of any asset) have been given back so far: read before
+  /// openTunnel(), then awaitFreedSlot() returns as soon as one was given back since.
+  virtual std::uint64_t slotsFreed() { return 0; }
+  /// Waits until a slot has been given back after `seen` (a slotsFreed() value) or `until`.
+  virtual void awaitFreedSlot(std::uint64_t seen, std::chrono::steady_clock::time_point until) {
+    (void)seen;
+    std::this_thread::sleep_until(
+        std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
   }
   /// A tunnel connection that waited for the asset's slot (TunnelRequest::waitForSlot) ended
   /// before it was decided (the vendor's client gave up, or the session ended): audited as
