@@ -1114,7 +1114,11 @@ class Relay {
       // once left the vendor without it: ssh exited 255 and scp/sftp failed with nothing but
       // "Connection closed". So, as sshd does with a running command, the vendor's close is
       // answered once the target has given its status or closed (or after kExitStatusWait).
-      if (p.started && !exitKnown && !targetClosed && !targetGone_) {
+      // Not a terminal's close: its status precedes its EOF (sshd sends it when the command
+      // exits, and the output ends after that), so a terminal closed earlier was closed by
+      // the vendor (a killed client, a closed window): the target's command is hung up at once,
+      // as sshd does, rather than left running for kExitStatusWait.
+      if (p.started && !p.pty && !exitKnown && !targetClosed && !targetGone_) {
         const auto now = std::chrono::steady_clock::now();
         if (!p.vendorClosedAt) p.vendorClosedAt = now;
         if (now - *p.vendorClosedAt < kExitStatusWait) return false;

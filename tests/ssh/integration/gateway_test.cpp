@@ -311,6 +311,54 @@ TEST_CASE("a command that closes its output before it exits still gives the vend
   test::runCommand({"ssh", "-o", "ControlPath=" + control, "-O", "exit", "alice+hmi@127.0.0.1"});
 }
 
+TEST_CASE("a terminal the vendor's client closes ends on the target at once") {
+  // A shared connection's client killed (its terminal window closed): the master closes the
+  // channel while the target's command still runs. A terminal's close is not waited on for an
+  // exit status (that waits for commands without a terminal, above): the target's channel
+  // closes, and sshd hangs up the command.
+  Plant p;
+  p.grant();
+  p.freshCode();
+  const std::string marker = "sleep 47.25";
+  const std::string cmd = p.askpassEnv() + "exec ssh -tt -p " + std::to_string(p.sshPort) +
+                          p.sharedConnectionOptions() + "alice+hmi@127.0.0.1 '" + marker +
+                          "' </dev/null";
+  auto running = [&] { return test::runCommand({"pgrep", "-f", "^" + marker}).first == 0; };
+  auto client = std::make_unique<test::Process>(std::vector<std::string>{"/bin/sh", "-c", cmd});
+  bool started = false;
+  for (int i = 0; i < 100 && !started; ++i) {
+    std::this_thread::sleep_for(100ms);
+    started = running();
+  }
+  INFO(p.broker->errors());
+  REQUIRE(started);
+  // The mux client (the vendor's ssh) goes; the master (ControlPersist) stays.
+  REQUIRE(
+      test::runCommand({"pkill", "-KILL", "-f", "ssh -tt -p " + std::to_string(p.sshPort)}).first ==
+      0);
+  const auto killed = std::chrono::steady_clock::now();
+  while (running() && std::chrono::steady_clock::now() - killed < 15s) {
+    std::this_thread::sleep_for(100ms);
+  }
+  const auto took = std::chrono::steady_clock::now() - killed;
+  INFO("the target's command ran on for "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took < 4s);
+  client.reset();
+  // A terminal's command that ends by itself still gives its exit code through the master.
+  for (int i = 0; i < 5; ++i) {
+    const auto [rc, out] = test::runCommand(
+        {"sh", "-c",
+         p.askpassEnv() + "ssh -tt -p " + std::to_string(p.sshPort) + p.sharedConnectionOptions() +
+             "alice+hmi@127.0.0.1 'echo t; exit 5' 2>&1"
+             " </dev/null"});
+    INFO(out);
+    CHECK(rc == 5);
+  }
+  test::runCommand(
+      {"ssh", "-o", "ControlPath=" + (p.dir / "cm").string(), "-O", "exit", "alice+hmi@127.0.0.1"});
+}
+
 TEST_CASE(
     "without file transfer in the policy sftp and scp and other subsystems are refused with the "
     "reason") {
