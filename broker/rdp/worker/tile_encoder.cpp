@@ -13,23 +13,17 @@ namespace conduit::rdp::worker {
 
 namespace {
 
-// BGRX (the GDI's PIXEL_FORMAT_BGRX32) to packed RGB, one row.
-void toRgb(const PixelView& view, const Rect& rect, int row, std::uint8_t* out) {
-  const std::uint8_t* in = view.data + static_cast<std::size_t>(rect.y + row) * view.stride +
-                           static_cast<std::size_t>(rect.x) * 4;
-  for (int i = 0; i < rect.width; ++i, in += 4, out += 3) {
-    out[0] = in[2];
-    out[1] = in[1];
-    out[2] = in[0];
+// The rectangle's rows, straight from the frame buffer (BGRX, the GDI's PIXEL_FORMAT_BGRX32):
+// both encoders read that layout themselves (libpng: png_set_bgr and png_set_filler; libjpeg-turbo:
+// JCS_EXT_BGRX), so no pixel is converted or copied first. Both only read the rows.
+std::vector<std::uint8_t*> rowsOf(const PixelView& view, const Rect& rect) {
+  std::vector<std::uint8_t*> rows(static_cast<std::size_t>(rect.height));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    rows[i] = const_cast<std::uint8_t*>(view.data) +
+              (static_cast<std::size_t>(rect.y) + i) * view.stride +
+              static_cast<std::size_t>(rect.x) * 4;
   }
-}
-
-std::vector<std::uint8_t> rgbRows(const PixelView& view, const Rect& rect) {
-  const auto rowBytes = static_cast<std::size_t>(rect.width) * 3;
-  std::vector<std::uint8_t> rgb(rowBytes * static_cast<std::size_t>(rect.height));
-  for (int row = 0; row < rect.height; ++row)
-    toRgb(view, rect, row, rgb.data() + rowBytes * static_cast<std::size_t>(row));
-  return rgb;
+  return rows;
 }
 
 void pngWrite(png_structp png, png_bytep data, png_size_t length) noexcept {
@@ -57,6 +51,8 @@ bool writePng(std::vector<std::uint8_t>* out, std::vector<png_bytep>* rows, int 
   png_set_compression_level(png, 1);
   png_set_filter(png, 0, PNG_FILTER_SUB);
   png_write_info(png, info);
+  png_set_bgr(png);                          // the rows are B, G, R ...
+  png_set_filler(png, 0, PNG_FILLER_AFTER);  // ... and X, which is dropped
   png_write_image(png, rows->data());
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
@@ -72,8 +68,8 @@ struct JpegError {
   std::longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1);
 }
 
-bool writeJpeg(unsigned char** buffer, unsigned long* size, std::uint8_t* rgb, int width,
-               int height, int quality) {
+bool writeJpeg(unsigned char** buffer, unsigned long* size, std::vector<std::uint8_t*>* rows,
+               int width, int height, int quality) {
   jpeg_compress_struct cinfo{};
   JpegError error{};
   cinfo.err = jpeg_std_error(&error.mgr);
@@ -86,15 +82,14 @@ bool writeJpeg(unsigned char** buffer, unsigned long* size, std::uint8_t* rgb, i
   jpeg_mem_dest(&cinfo, buffer, size);
   cinfo.image_width = static_cast<JDIMENSION>(width);
   cinfo.image_height = static_cast<JDIMENSION>(height);
-  cinfo.input_components = 3;
-  cinfo.in_color_space = JCS_RGB;
+  cinfo.input_components = 4;
+  cinfo.in_color_space = JCS_EXT_BGRX;
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, quality, TRUE);
   jpeg_start_compress(&cinfo, TRUE);
-  const auto rowBytes = static_cast<std::size_t>(width) * 3;
   while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = rgb + rowBytes * cinfo.next_scanline;
-    jpeg_write_scanlines(&cinfo, &row, 1);
+    jpeg_write_scanlines(&cinfo, rows->data() + cinfo.next_scanline,
+                         cinfo.image_height - cinfo.next_scanline);
   }
   jpeg_finish_compress(&cinfo);
   jpeg_destroy_compress(&cinfo);
@@ -104,22 +99,19 @@ bool writeJpeg(unsigned char** buffer, unsigned long* size, std::uint8_t* rgb, i
 }  // namespace
 
 std::optional<std::vector<std::uint8_t>> encodePng(const PixelView& view, const Rect& rect) {
-  auto rgb = rgbRows(view, rect);
-  std::vector<png_bytep> rows(static_cast<std::size_t>(rect.height));
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    rows[i] = rgb.data() + i * static_cast<std::size_t>(rect.width) * 3;
+  auto rows = rowsOf(view, rect);
   std::vector<std::uint8_t> out;
-  out.reserve(rgb.size() / 4);
+  out.reserve(static_cast<std::size_t>(rect.width) * static_cast<std::size_t>(rect.height) / 2);
   if (!writePng(&out, &rows, rect.width, rect.height)) return std::nullopt;
   return out;
 }
 
 std::optional<std::vector<std::uint8_t>> encodeJpeg(const PixelView& view, const Rect& rect,
                                                     int quality) {
-  auto rgb = rgbRows(view, rect);
+  auto rows = rowsOf(view, rect);
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
-  const bool ok = writeJpeg(&buffer, &size, rgb.data(), rect.width, rect.height, quality);
+  const bool ok = writeJpeg(&buffer, &size, &rows, rect.width, rect.height, quality);
   std::optional<std::vector<std::uint8_t>> out;
   if (ok && buffer != nullptr) out.emplace(buffer, buffer + size);
   std::free(buffer);
