@@ -78,15 +78,16 @@ struct SealedSession {
     store::RecordingIndex index(*db);
     REQUIRE(index.add({id, file.filename().string(), "alice", "hmi", clock.now(), "00"}, {}).ok());
     REQUIRE(index.addSeekPoints(id, seek).ok());
+    auto generation = index.startTextIndex(id);
+    REQUIRE(generation.ok());
     if (textLines) {
       // As a broker stopped between two of the text's transactions leaves it.
-      REQUIRE(index.setTextIndexed(id, false).ok());
       lines.resize(*textLines);
       REQUIRE(index.addLines(id, lines).ok());
     } else {
-      REQUIRE(store::indexTextInChunks(*db, id, lines, 50, [] {
-                return std::unique_lock<std::mutex>();
-              }).ok());
+      REQUIRE(store::indexTextInChunks(
+                  *db, id, lines, 50, [] { return std::unique_lock<std::mutex>(); }, *generation)
+                  .ok());
     }
   }
 
@@ -185,30 +186,53 @@ TEST_CASE("search says when a recording's text index is incomplete, and reindex 
   REQUIRE(rcAudit == 0);
   CHECK(audit.find("\"type\":\"recording.reindexed\"") != std::string::npos);
 
+  // A file that cannot be read is not indexed again: the text the index has stays.
+  {
+    std::fstream f(sealed.file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.write("XXXX", 4);  // the magic
+  }
+  auto [rcBad, bad] = sealed.cli({"recording", "--data-dir", dataDir, "reindex", "ssh-seek-1"});
+  CHECK(rcBad != 0);
+  CHECK(bad.find("cannot read recording ssh-seek-1: not_a_recording") != std::string::npos);
+  auto [rcStill, still] = sealed.cli({"recording", "--data-dir", dataDir, "search", "step-99"});
+  CHECK(still.find("ssh-seek-1") != std::string::npos);
+  CHECK(still.find("note:") == std::string::npos);
+
   auto [rcUnknown, unknown] =
       sealed.cli({"recording", "--data-dir", dataDir, "reindex", "ssh-no-such-1"});
   CHECK(rcUnknown != 0);
   CHECK(unknown.find("no recording for session ssh-no-such-1") != std::string::npos);
 }
 
-TEST_CASE("text lines of a recording that is no longer in the index are refused") {
+TEST_CASE(
+    "text lines of a recording that is no longer in the index, or of a superseded run, are "
+    "refused") {
   test::TempDir dir;
   auto db = store::Database::open(dir / "conduit.db");
   REQUIRE(db.ok());
   REQUIRE(store::migrate(*db).ok());
   store::RecordingIndex index(*db);
   const std::vector<std::pair<std::uint64_t, std::string>> lines = {{1, "one"}, {2, "two"}};
-  auto gone = store::indexTextInChunks(*db, "ssh-gone-1", lines, 1,
-                                       [] { return std::unique_lock<std::mutex>(); });
+  const auto noLock = [] { return std::unique_lock<std::mutex>(); };
+  auto gone = store::indexTextInChunks(*db, "ssh-gone-1", lines, 1, noLock, 1);
   REQUIRE_FALSE(gone.ok());
   CHECK(gone.error().code == core::ErrorCode::not_found);
   CHECK_FALSE(index.search("one").value().size() > 0);
   REQUIRE(index.add({"ssh-here-1", "f.crec", "alice", "hmi", core::TimePoint{}, "00"}, {}).ok());
-  REQUIRE(index.setTextIndexed("ssh-here-1", false).ok());
+  const auto first = index.startTextIndex("ssh-here-1");
+  REQUIRE(first.ok());
   CHECK(index.textIncomplete().value().size() == 1);
-  REQUIRE(store::indexTextInChunks(*db, "ssh-here-1", lines, 1, [] {
-            return std::unique_lock<std::mutex>();
-          }).ok());
+  // A second run (a reindex) started: the first one's lines go in no more.
+  const auto second = index.startTextIndex("ssh-here-1");
+  REQUIRE(second.ok());
+  CHECK(*second == *first + 1);
+  auto superseded = store::indexTextInChunks(*db, "ssh-here-1", lines, 1, noLock, *first);
+  REQUIRE_FALSE(superseded.ok());
+  CHECK(superseded.error().code == core::ErrorCode::conflict);
+  CHECK(index.search("one").value().empty());
+  REQUIRE(store::indexTextInChunks(*db, "ssh-here-1", lines, 1, noLock, *second).ok());
   CHECK(index.textIncomplete().value().empty());
   CHECK(index.search("two").value().size() == 1);
+  CHECK(index.search("two").value().front().matches == 1);
 }

@@ -193,14 +193,27 @@ core::Result<std::size_t> RecordingAuditService::reindex(const Actor& actor,
   const recorder::StreamKeyWrapper* wrappers[] = {*keys};
   recorder::RecordingReader reader(*path, wrappers);
   auto indexed = recorder::indexRecording(reader);
+  // A recording that cannot be read (wrong key, damaged, gone) keeps the text it has: replaced
+  // by what little was read, it would look complete. A crashed one's readable part is all of it.
+  const auto verdict = indexed.source.verdict;
+  if (verdict != recorder::Verdict::intact && verdict != recorder::Verdict::truncated) {
+    return fail(
+        ErrorCode::unavailable,
+        "cannot read recording " + id + ": " + std::string(recorder::verdictName(verdict)) +
+            (indexed.source.message.empty() ? std::string() : ": " + indexed.source.message));
+  }
   std::vector<std::pair<std::uint64_t, std::string>> lines;
   lines.reserve(indexed.lines.size());
   for (auto& l : indexed.lines) lines.emplace_back(l.timeUs, std::move(l.text));
+  std::int64_t generation = 0;
   {
     auto tx = store::Transaction::begin(db_);
     if (!tx) return tx.error();
+    // A run still going (the broker indexing it after sealing) stops at its next transaction.
+    auto g = index.startTextIndex(id);
+    if (!g) return g.error();
+    generation = *g;
     if (auto st = index.removeLines(id); !st) return st.error();
-    if (auto st = index.setTextIndexed(id, false); !st) return st.error();
     auto e = store::AuditLog(db_).append(
         {actor.username, actor.source, "audit", "recording.reindexed", "session:" + id,
          core::AuditOutcome::success,
@@ -211,8 +224,8 @@ core::Result<std::size_t> RecordingAuditService::reindex(const Actor& actor,
     if (auto st = tx->commit(); !st) return st.error();
   }
   // The same transactions as at sealing; nobody else writes this recording's rows.
-  auto st = store::indexTextInChunks(db_, id, lines, 20000,
-                                     [] { return std::unique_lock<std::mutex>(); });
+  auto st = store::indexTextInChunks(
+      db_, id, lines, 20000, [] { return std::unique_lock<std::mutex>(); }, generation);
   if (!st) return st.error();
   return lines.size();
 }

@@ -506,8 +506,11 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
   }
   if (auto st = store::RecordingIndex(db_).addSeekPoints(sessionId, seek); !st) return st;
   // Complete once the last of the text's transactions commits (indexText).
+  std::int64_t generation = 0;
   if (!lines.empty()) {
-    if (auto st = store::RecordingIndex(db_).setTextIndexed(sessionId, false); !st) return st;
+    auto g = store::RecordingIndex(db_).startTextIndex(sessionId);
+    if (!g) return g.error();
+    generation = *g;
   }
   // The manifest's digest in the hash chain: a replaced or re-signed recording no longer
   // matches what the audit trail says was sealed.
@@ -521,19 +524,24 @@ core::Status GatewayBackendImpl::closeRecording(const std::string& sessionId,
   if (!e) return e.error();
   if (auto st = tx->commit(); !st) return st;
   lock.unlock();
-  return indexText(sessionId, lines);
+  return indexText(sessionId, lines, generation);
 }
 
 core::Status GatewayBackendImpl::indexText(
-    const std::string& sessionId, const std::vector<std::pair<std::uint64_t, std::string>>& lines) {
+    const std::string& sessionId, const std::vector<std::pair<std::uint64_t, std::string>>& lines,
+    std::int64_t generation) {
   if (lines.empty()) return core::Done{};
   // The full-text index in transactions of kIndexLinesPerTransaction lines, the lock released
   // between them: a session that printed a large text file has millions of lines (about 2 us
   // each), and every login and every session's access check waits for this lock.
   constexpr std::size_t kIndexLinesPerTransaction = 20000;
-  auto st = store::indexTextInChunks(db_, sessionId, lines, kIndexLinesPerTransaction,
-                                     [this] { return std::unique_lock(mutex_); });
-  if (!st && st.error().code == ErrorCode::not_found) return core::Done{};  // deleted meanwhile
+  auto st = store::indexTextInChunks(
+      db_, sessionId, lines, kIndexLinesPerTransaction, [this] { return std::unique_lock(mutex_); },
+      generation);
+  // Deleted meanwhile, or reindexed by an operator (that run adds every line): nothing missing.
+  if (!st && (st.error().code == ErrorCode::not_found || st.error().code == ErrorCode::conflict)) {
+    return core::Done{};
+  }
   if (!st) {
     // Sealed and anchored already: only the search index misses lines, and says so.
     return fail(st.error().code,

@@ -97,7 +97,8 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
  private:
   // The sealed recording's text into the full-text index, a transaction per chunk of lines.
   core::Status indexText(const std::string& sessionId,
-                         const std::vector<std::pair<std::uint64_t, std::string>>& lines);
+                         const std::vector<std::pair<std::uint64_t, std::string>>& lines,
+                         std::int64_t generation);
   ssh::GatewayDecision decide(const std::string& user, const std::string& asset,
                               core::Protocol protocol, const std::string& source,
                               bool auditRefusal);

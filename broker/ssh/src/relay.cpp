@@ -410,10 +410,12 @@ class Relay {
   }
 
   void startTunnel(std::unique_ptr<Tunnel> tunnel, ssh_channel channel) {
-    tunnel->attach(channel);
+    // In the list first: once attached the tunnel owns (and frees) the channel, whatever
+    // throws after.
+    Tunnel& t = *tunnels_.emplace_back(std::move(tunnel));
+    t.attach(channel);
     spdlog::info("event=ssh_tunnel_opened session={} user={} tunnel=\"{}\"", s_.sessionId,
-                 s_.login.user, printable(tunnel->describe()));
-    tunnels_.push_back(std::move(tunnel));
+                 s_.login.user, printable(t.describe()));
   }
 
   /// Decides again the tunnel connections that found the asset full (see message()) when one
@@ -445,6 +447,7 @@ class Relay {
       }
       open.request.waitForSlot = now < open.deadline;
       std::string why;
+      std::unique_ptr<Tunnel> connected;
       try {
         TunnelDecision decision = s_.backend.openTunnel(open.request);
         if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
@@ -459,13 +462,17 @@ class Relay {
               Tunnel::connect(tunnelContext_, open.request,
                               std::move(std::get<TunnelTarget>(decision)), ++channelCounter_);
           if (tunnel) {
-            startTunnel(std::move(*tunnel), open.channel);
-            continue;
+            connected = std::move(*tunnel);
+          } else {
+            why = tunnel.error().message;
           }
-          why = tunnel.error().message;
         }
       } catch (const std::exception&) {  // e.g. the audit trail cannot be written: no tunnel
         why = "internal error while deciding the tunnel";
+      }
+      if (connected) {  // outside the try: from here on the tunnel owns (and frees) the channel
+        startTunnel(std::move(connected), open.channel);
+        continue;
       }
       // Accepted already: the refusal closes the channel; the reason goes where it is seen.
       tellTunnelRefused(open.request, why);

@@ -411,8 +411,8 @@ void Tunnel::pump(Clock::time_point now) {
   if (vendorClosed_) {
     // What the vendor sent before closing still goes to the endpoint (briefly: nobody waits
     // for its answer).
-    if (!vendorClosedAt_) vendorClosedAt_ = now;
-    if (toTarget_.empty() || now - *vendorClosedAt_ >= kCloseDrain) {
+    if (!vendorClosedAt_ && !connecting_) vendorClosedAt_ = now;  // (connecting has its limit)
+    if (toTarget_.empty() || (vendorClosedAt_ && now - *vendorClosedAt_ >= kCloseDrain)) {
       finish("closed by the vendor");
       return;
     }

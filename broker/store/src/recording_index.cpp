@@ -51,6 +51,19 @@ bool fitsColumn(std::uint64_t v) {
   return v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 }
 
+// The recording's text_generation; not_found if it is not in the index.
+core::Result<std::int64_t> textGeneration(Database& db, const std::string& sessionId) {
+  auto s = db.prepare("SELECT text_generation FROM recordings WHERE session_id = ?1");
+  if (!s) return s.error();
+  s->bind(1, sessionId);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return fail(ErrorCode::not_found, "recording " + sessionId + " not found");
+  const std::int64_t generation = s->columnInt(0);
+  s->reset();  // no statement left running when the caller commits
+  return generation;
+}
+
 }  // namespace
 
 core::Status RecordingIndex::addSeekPoints(const std::string& sessionId,
@@ -126,14 +139,6 @@ core::Status RecordingIndex::add(const RecordingEntry& e,
 
 core::Status RecordingIndex::addLines(
     const std::string& sessionId, std::span<const std::pair<std::uint64_t, std::string>> lines) {
-  // Lines of a recording no longer in the index (deleted between two of a long recording's
-  // transactions) would be found by nothing and deleted by nothing.
-  auto known = db_.prepare("SELECT 1 FROM recordings WHERE session_id = ?1");
-  if (!known) return known.error();
-  known->bind(1, sessionId);
-  auto found = known->step();
-  if (!found) return found.error();
-  if (!*found) return fail(ErrorCode::not_found, "recording " + sessionId + " not found");
   auto line = db_.prepare("INSERT INTO recording_text(session_id, at_us, line) VALUES(?1, ?2, ?3)");
   if (!line) return line.error();
   for (const auto& [at, text] : lines) {
@@ -210,6 +215,16 @@ core::Result<RecordingEntry> RecordingIndex::entry(const std::string& sessionId)
   return std::move(rows->front());
 }
 
+core::Result<std::int64_t> RecordingIndex::startTextIndex(const std::string& sessionId) {
+  auto s = db_.prepare(
+      "UPDATE recordings SET text_indexed = 0, text_generation = text_generation + 1 "
+      "WHERE session_id = ?1");
+  if (!s) return s.error();
+  s->bind(1, sessionId);
+  if (auto st = runOne(db_, *s, "recording " + sessionId); !st) return st.error();
+  return textGeneration(db_, sessionId);
+}
+
 core::Status RecordingIndex::setTextIndexed(const std::string& sessionId, bool complete) {
   auto s = db_.prepare("UPDATE recordings SET text_indexed = ?2 WHERE session_id = ?1");
   if (!s) return s.error();
@@ -245,13 +260,24 @@ core::Status RecordingIndex::remove(const std::string& sessionId) {
 core::Status indexTextInChunks(Database& db, const std::string& sessionId,
                                std::span<const std::pair<std::uint64_t, std::string>> lines,
                                std::size_t perTransaction,
-                               const std::function<std::unique_lock<std::mutex>()>& guard) {
+                               const std::function<std::unique_lock<std::mutex>()>& guard,
+                               std::int64_t generation) {
+  if (perTransaction == 0) return fail(ErrorCode::invalid_argument, "no lines per transaction");
   std::size_t at = 0;
   do {
     const auto chunk = lines.subspan(at, std::min(perTransaction, lines.size() - at));
     const auto lock = guard();
     auto tx = Transaction::begin(db);
     if (!tx) return tx.error();
+    // Lines of a recording no longer in the index (deleted between two of a long recording's
+    // transactions) would be found by nothing and deleted by nothing; lines of a run that a
+    // reindex superseded would be there twice.
+    auto now = textGeneration(db, sessionId);
+    if (!now) return now.error();
+    if (*now != generation) {
+      return fail(ErrorCode::conflict,
+                  "the text of recording " + sessionId + " is being indexed again by another run");
+    }
     RecordingIndex index(db);
     if (auto st = index.addLines(sessionId, chunk); !st) return st;
     at += chunk.size();

@@ -54,12 +54,15 @@ class RecordingIndex {
   core::Status add(const RecordingEntry& entry,
                    const std::vector<std::pair<std::uint64_t, std::string>>& lines);
   /// Indexes more lines of a recording already added (a long recording's text goes in in
-  /// several transactions). not_found if the recording is not (or no longer) in the index.
+  /// several transactions: indexTextInChunks()).
   core::Status addLines(const std::string& sessionId,
                         std::span<const std::pair<std::uint64_t, std::string>> lines);
 
-  /// Marks whether every line of a recording's text is in the index (false while a long
-  /// recording's text goes in, and after that was cut short). not_found if unknown.
+  /// Starts (again) indexing a recording's text: marks it incomplete and returns the new
+  /// generation for indexTextInChunks(), which stops any run started before. not_found if
+  /// unknown.
+  core::Result<std::int64_t> startTextIndex(const std::string& sessionId);
+  /// Marks whether every line of a recording's text is in the index. not_found if unknown.
   core::Status setTextIndexed(const std::string& sessionId, bool complete);
   /// Drops a recording's indexed text (before it is indexed again).
   core::Status removeLines(const std::string& sessionId);
@@ -95,13 +98,15 @@ class RecordingIndex {
   Database& db_;
 };
 
-/// Indexes a sealed recording's `lines` in transactions of `perTransaction` lines, each taken
-/// under `guard()` (the caller's lock; released between them, so that others get the database),
-/// and marks its text complete in the last one. The caller has marked it incomplete before.
-/// not_found if the recording left the index meanwhile (deleted): nothing more is added.
+/// Indexes a sealed recording's `lines` in transactions of `perTransaction` (> 0) lines, each
+/// taken under `guard()` (the caller's lock; released between them, so that others get the
+/// database), and marks its text complete in the last one. `generation` is what
+/// startTextIndex() returned. not_found if the recording left the index meanwhile (deleted),
+/// conflict if its indexing was started again since: nothing more is added.
 core::Status indexTextInChunks(Database& db, const std::string& sessionId,
                                std::span<const std::pair<std::uint64_t, std::string>> lines,
                                std::size_t perTransaction,
-                               const std::function<std::unique_lock<std::mutex>()>& guard);
+                               const std::function<std::unique_lock<std::mutex>()>& guard,
+                               std::int64_t generation);
 
 }  // namespace conduit::store
