@@ -8,18 +8,11 @@
 #    ews-1/rdp and in DATA_DIR/demo-targets/rdp.password (0600);
 #  - as root only: an OpenSSH sshd on 127.0.0.1:2201 that trusts Conduit's SSH user CA, with an
 #    unprivileged account `conduit-demo` (the demo asset hmi-3).
-# All keep running after the demo stops; a second run replaces them.
+# A second run replaces them; `demo-targets.sh --stop DATA_DIR` stops them (scripts/run.sh does
+# when the demo ends).
 # Usage: demo-targets.sh DATA_DIR CONDUIT [DEMO_PLC] (DEMO_PLC defaults to the conduit-demo-plc
-# of the same build tree as CONDUIT).
+# of the same build tree as CONDUIT), or demo-targets.sh --stop DATA_DIR.
 set -euo pipefail
-data=${1:?usage: demo-targets.sh DATA_DIR CONDUIT_BINARY [DEMO_PLC_BINARY]}
-conduit=${2:?usage: demo-targets.sh DATA_DIR CONDUIT_BINARY [DEMO_PLC_BINARY]}
-data=$(realpath "$data")   # sshd re-executes from / for each connection: paths must be absolute
-conduit=$(realpath "$conduit")
-plc=${3:-$(dirname "$conduit")/../../tools/demo_plc/conduit-demo-plc}
-dir="$data/demo-targets"
-mkdir -p "$dir" && chmod 700 "$dir"
-
 # Stops the process in PID_FILE if it is still the program named COMM (a PID can be reused).
 stop_previous() {
   local pid_file=$1 comm=$2 pid
@@ -30,6 +23,24 @@ stop_previous() {
   fi
   rm -f "$pid_file"
 }
+
+if [ "${1:-}" = --stop ]; then
+  dir="$(realpath "${2:?usage: demo-targets.sh --stop DATA_DIR}")/demo-targets"
+  stop_previous "$dir/plc.pid" conduit-demo-pl   # /proc/PID/comm keeps 15 characters
+  stop_previous "$dir/rdp.pid" freerdp-shadow-
+  stop_previous "$dir/xterm.pid" xterm
+  stop_previous "$dir/xvfb.pid" Xvfb
+  stop_previous "$dir/sshd.pid" sshd
+  exit 0
+fi
+
+data=${1:?usage: demo-targets.sh DATA_DIR CONDUIT_BINARY [DEMO_PLC_BINARY]}
+conduit=${2:?usage: demo-targets.sh DATA_DIR CONDUIT_BINARY [DEMO_PLC_BINARY]}
+data=$(realpath "$data")   # sshd re-executes from / for each connection: paths must be absolute
+conduit=$(realpath "$conduit")
+plc=${3:-$(dirname "$conduit")/../../tools/demo_plc/conduit-demo-plc}
+dir="$data/demo-targets"
+mkdir -p "$dir" && chmod 700 "$dir"
 
 # The simulated PLC. 1502: the unprivileged stand-in for Modbus's 502; the seed's plc-1 endpoint
 # (broker/app/src/demo_seed.cpp) names this port.

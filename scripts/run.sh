@@ -11,5 +11,7 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 conduit=./build/release/broker/app/conduit
 "$conduit" init --data-dir ./var/demo >/dev/null
+# The demo's targets end with the demo (Ctrl+C), not left running in the background.
+trap './scripts/demo-targets.sh --stop ./var/demo' EXIT
 ./scripts/demo-targets.sh ./var/demo "$conduit" ./build/release/tools/demo_plc/conduit-demo-plc
-exec "$conduit" demo --data-dir ./var/demo "$@"
+"$conduit" demo --data-dir ./var/demo "$@"
