@@ -399,6 +399,12 @@ TEST_CASE("auditors find sessions by vendor and time as well as user, asset and 
   REQUIRE(first.body.as_array().size() == 1);
   CHECK(first.body.at(0).at("match").as_string() == "$ ls -l");
   CHECK(first.body.at(0).at("bytes_to_vendor").as_int64() == 20);
+  CHECK(first.body.at(0).at("text_indexed").as_bool());
+  // A recording whose text index was cut short says so (the page shows a badge).
+  REQUIRE(index.startTextIndex("ssh-2-1").ok());
+  auto listed = w.call("GET", "/api/v1/recordings?user=bob", &ann);
+  REQUIRE(listed.body.as_array().size() == 1);
+  CHECK_FALSE(listed.body.at(0).at("text_indexed").as_bool());
 }
 
 TEST_CASE("query parameters are percent-decoded, with '+' as a space as browsers send it") {

@@ -55,7 +55,14 @@ function recordingsCard(context) {
       if (result) replace(verdictCell, verdictView(result));
     });
     return h('tr', { dataset: { sessionId: id } },
-      h('td', { class: 'mono nowrap' }, id),
+      h('td', { class: 'mono nowrap' }, id,
+        // Its text went only partly into the search index (the broker stopped while indexing):
+        // a text search may miss this session until `conduit recording reindex` completes it.
+        rec.text_indexed === false
+          ? [' ', h('span', { class: 'badge badge-warn', 'data-flag': 'text-index-incomplete',
+            title: `Search may miss this session's text: conduit recording reindex ${id}` },
+          'search index incomplete')]
+          : null),
       h('td', {}, rec.user),
       h('td', { class: 'nowrap' }, rec.asset),
       h('td', { class: 'nowrap', title: isoTitle(rec.started_at) }, fmtTime(rec.started_at, { seconds: true })),
