@@ -76,21 +76,32 @@ bool waitForTcp(std::uint16_t port, int timeoutMs) {
   return false;
 }
 
+namespace {
+
+// Starts an X server that writes its display number to -displayfd (Xvfb, Xvnc) with `args`
+// after that option; returns its display, or -1.
+int startX(std::unique_ptr<Process>& server, const std::string& binary,
+           std::vector<std::string> args) {
+  int pipeFds[2];
+  if (::pipe2(pipeFds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const int childEnd = ::fcntl(pipeFds[1], F_DUPFD, 3);  // without O_CLOEXEC: X inherits it
+  args.insert(args.begin(), {binary, "-displayfd", std::to_string(childEnd)});
+  server = std::make_unique<Process>(args);
+  ::close(childEnd);
+  ::close(pipeFds[1]);
+  const int display = readDisplay(pipeFds[0], 10000);
+  ::close(pipeFds[0]);
+  return display;
+}
+
+}  // namespace
+
 RdpTarget::RdpTarget(Options options) : options_(std::move(options)) {
   if (options_.password.empty()) options_.password = randomPassword();
 
   // Xvfb picks a free display itself and writes its number to the -displayfd descriptor: no
   // race with other tests (or another engineer's X servers) over display numbers.
-  int pipeFds[2];
-  if (::pipe2(pipeFds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  const int childEnd = ::fcntl(pipeFds[1], F_DUPFD, 3);  // without O_CLOEXEC: Xvfb inherits it
-  xvfb_ = std::make_unique<Process>(
-      std::vector<std::string>{"/usr/bin/Xvfb", "-displayfd", std::to_string(childEnd), "-screen",
-                               "0", "1024x768x24", "-nolisten", "tcp"});
-  ::close(childEnd);
-  ::close(pipeFds[1]);
-  display_ = readDisplay(pipeFds[0], 10000);
-  ::close(pipeFds[0]);
+  display_ = startX(xvfb_, "/usr/bin/Xvfb", {"-screen", "0", "1024x768x24", "-nolisten", "tcp"});
   if (display_ < 0) throw std::runtime_error("Xvfb did not start: " + xvfb_->errors());
   const std::string displayEnv = "DISPLAY=:" + std::to_string(display_);
 
@@ -117,6 +128,54 @@ RdpTarget::RdpTarget(Options options) : options_(std::move(options)) {
     if (waitForTcp(port, 10000)) port_ = port;
   }
   if (port_ == 0) throw std::runtime_error("freerdp-shadow-cli did not listen");
+}
+
+XrdpTarget::XrdpTarget() {
+  const std::uint16_t rfb = freeLocalPort();
+  const int display =
+      startX(xvnc_, "/usr/bin/Xvnc",
+             {"-geometry", "1024x768", "-depth", "24", "-rfbport", std::to_string(rfb),
+              "-localhost", "-SecurityTypes", "None", "-nolisten", "tcp"});
+  if (display < 0) throw std::runtime_error("Xvnc did not start: " + xvnc_->errors());
+  // The same xterm as RdpTarget's: it fills the screen, so keys go to it without a window manager.
+  xterm_ = std::make_unique<Process>(std::vector<std::string>{
+      "/usr/bin/env", "DISPLAY=:" + std::to_string(display), "xterm", "-geometry", "170x58+0+0",
+      "-e", "sh", "-c", "cat > '" + file().string() + "'"});
+  const auto cert = dir_ / "cert.pem";
+  const auto key = dir_ / "key.pem";
+  const auto [rc, out] =
+      runCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                  "/CN=xrdp-test", "-keyout", key.string(), "-out", cert.string()});
+  if (rc != 0) throw std::runtime_error("openssl req failed: " + out);
+  for (int attempt = 0; attempt < 3 && port_ == 0; ++attempt) {
+    const std::uint16_t port = freeLocalPort();
+    // Only what this test needs: TLS, straight to the VNC display, the clipboard channel on
+    // (xrdp's own; the worker keeps it off), nothing else.
+    writeText(dir_ / "xrdp.ini",
+              "[Globals]\nini_version=1\nfork=false\nport=tcp://127.0.0.1:" + std::to_string(port) +
+                  "\nsecurity_layer=tls\ncrypt_level=high\ncertificate=" + cert.string() +
+                  "\nkey_file=" + key.string() +
+                  "\nssl_protocols=TLSv1.2, TLSv1.3\nautorun=vnc\n"
+                  "allow_channels=true\nmax_bpp=32\nuse_fastpath=both\n"
+                  "[Logging]\nLogFile=" +
+                  (dir_ / "xrdp.log").string() +
+                  "\nLogLevel=INFO\nEnableSyslog=false\n"
+                  "[Channels]\nrdpdr=false\nrdpsnd=false\ndrdynvc=false\n"
+                  "cliprdr=true\nrail=false\nxrdpvr=false\n"
+                  "[vnc]\nname=vnc\nlib=libvnc.so\nusername=na\n"
+                  "password=ask\nip=127.0.0.1\nport=" +
+                  std::to_string(rfb) + "\n");
+    server_ = std::make_unique<Process>(std::vector<std::string>{
+        "/usr/sbin/xrdp", "--nodaemon", "--config", (dir_ / "xrdp.ini").string()});
+    if (waitForTcp(port, 10000)) port_ = port;
+  }
+  if (port_ == 0) throw std::runtime_error("xrdp did not listen: " + server_->errors());
+}
+
+XrdpTarget::~XrdpTarget() {
+  server_.reset();
+  xterm_.reset();
+  xvnc_.reset();
 }
 
 RdpTarget::~RdpTarget() {

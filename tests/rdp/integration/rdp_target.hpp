@@ -50,6 +50,29 @@ class RdpTarget {
   std::unique_ptr<Process> server_;
 };
 
+/// A second, independent RDP server: xrdp in front of a TigerVNC Xvnc display (a free one,
+/// 1024x768x24) with an xterm running `sh -c 'cat > FILE'`. xrdp has no NLA: TLS security with
+/// a self-signed certificate; the session goes straight to the VNC display (which asks no
+/// password), so any user name and password log in. On 127.0.0.1, free ports; all killed when
+/// this is destroyed. Throws std::runtime_error if a part does not come up.
+class XrdpTarget {
+ public:
+  XrdpTarget();
+  ~XrdpTarget();
+  XrdpTarget(const XrdpTarget&) = delete;
+  XrdpTarget& operator=(const XrdpTarget&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::filesystem::path file() const { return dir_ / "typed.txt"; }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Process> xvnc_;
+  std::unique_ptr<Process> xterm_;
+  std::unique_ptr<Process> server_;
+};
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t freeLocalPort();
 /// Waits until 127.0.0.1:port accepts a TCP connection; false after the timeout.

@@ -1,6 +1,6 @@
-// conduit-rdp-worker against a real RDP server (freerdp-shadow-cli on Xvfb): certificate
-// learning and pinning, credentials, frames and tiles, keyboard input, bad broker frames and a
-// server that dies mid-session.
+// conduit-rdp-worker against real RDP servers (freerdp-shadow-cli on Xvfb, and xrdp in front of
+// TigerVNC): certificate learning and pinning, credentials, frames and tiles, keyboard input, bad
+// broker frames and a server that dies mid-session.
 
 #include <fcntl.h>
 #include <png.h>
@@ -26,6 +26,7 @@ namespace {
 using namespace conduit::rdp;
 using conduit::test::Process;
 using conduit::test::RdpTarget;
+using conduit::test::XrdpTarget;
 using Clock = std::chrono::steady_clock;
 
 /// The worker process with the broker's end of its socketpair.
@@ -201,6 +202,27 @@ void typeKey(Worker& worker, std::uint16_t scancode) {
   worker.send(encodeKey(KeyEvent{false, scancode}));
 }
 
+/// Points at the xterm (which fills the screen), types "hello" Enter, waits (acknowledging
+/// frames) until `file` holds it, then closes the session and checks the worker exits 0.
+void typeHelloThenClose(Worker& worker, const std::filesystem::path& file, int w, int h) {
+  worker.send(encodePointer(PointerEvent{kPtrMove, 200, 200}));
+  for (const int sc : {0x23, 0x12, 0x26, 0x26, 0x18, 0x1C})
+    typeKey(worker, static_cast<std::uint16_t>(sc));
+  const auto deadline = Clock::now() + std::chrono::seconds(8);
+  std::string typed;
+  while (Clock::now() < deadline) {
+    (void)readFrame(worker, w, h, std::chrono::milliseconds(200));
+    typed = conduit::test::readText(file);
+    if (typed.find("hello") != std::string::npos) break;
+  }
+  CHECK(typed.find("hello") != std::string::npos);
+  worker.send(encodeFrame(MessageType::close, {}));
+  // Drain until EOF, then the exit code.
+  while (worker.next(std::chrono::seconds(5))) {
+  }
+  CHECK(worker.process().wait(std::chrono::seconds(10)) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("rdp worker learns the server certificate and sends no frames", "[rdp][worker]") {
@@ -254,24 +276,7 @@ TEST_CASE("rdp worker streams the desktop and types into it", "[rdp][worker]") {
   CHECK(area == static_cast<long long>(w) * h);
   CHECK(sawDetail);
 
-  // Pointer over the xterm, then "hello" Enter.
-  worker.send(encodePointer(PointerEvent{kPtrMove, 200, 200}));
-  for (const int sc : {0x23, 0x12, 0x26, 0x26, 0x18, 0x1C})
-    typeKey(worker, static_cast<std::uint16_t>(sc));
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  std::string typed;
-  while (Clock::now() < deadline) {
-    (void)readFrame(worker, w, h, std::chrono::milliseconds(200));
-    typed = conduit::test::readText(target.file());
-    if (typed.find("hello") != std::string::npos) break;
-  }
-  CHECK(typed.find("hello") != std::string::npos);
-
-  worker.send(encodeFrame(MessageType::close, {}));
-  // Drain until EOF, then the exit code.
-  while (worker.next(std::chrono::seconds(5))) {
-  }
-  CHECK(worker.process().wait(std::chrono::seconds(10)) == 0);
+  typeHelloThenClose(worker, target.file(), w, h);
   CHECK(worker.process().errors().find(target.password()) == std::string::npos);
   // The worker's own timing lines ("connected in", "first frame ... after connect").
   const auto& log = worker.process().errors();
@@ -362,4 +367,43 @@ TEST_CASE("rdp worker ends when the server dies mid-session", "[rdp][worker]") {
   INFO(worker.process().errors());
   CHECK(last.has_value());
   CHECK(worker.process().wait(std::chrono::seconds(5)).has_value());
+}
+
+TEST_CASE("rdp worker streams an xrdp desktop over TLS, pinned, and types into it",
+          "[rdp][worker]") {
+  // A second RDP server implementation (xrdp, TLS security: it has no NLA), so that the worker
+  // is not only ever tried against FreeRDP's own server.
+  XrdpTarget target;
+  ConnectRequest r;
+  r.host = "127.0.0.1";
+  r.port = target.port();
+  r.username = "vendor";
+  r.security = Security::tls;
+  r.connectTimeoutMs = 5000;
+  std::string fingerprint;
+  {
+    Worker learner;
+    auto learn = r;
+    learn.learnCertificate = true;
+    learner.send(connectFrame(learn, "any-password"));
+    fingerprint = expectConnected(learner).certificateSha256;
+    REQUIRE(fingerprint.size() == 64);
+    CHECK(learner.process().wait(std::chrono::seconds(10)) == 0);
+  }
+  Worker worker;
+  r.certificateSha256 = fingerprint;
+  worker.send(connectFrame(r, "any-password"));
+  const auto connected = expectConnected(worker);
+  const int w = connected.width, h = connected.height;
+  CHECK(w == 1024);
+  CHECK(h == 768);
+  auto first = readFrame(worker, w, h, std::chrono::seconds(10));
+  INFO(worker.process().errors());
+  REQUIRE(first);
+  CHECK(first->end.keyframe);
+  long long area = 0;
+  for (const auto& tile : first->tiles) area += static_cast<long long>(tile.width) * tile.height;
+  CHECK(area == static_cast<long long>(w) * h);
+
+  typeHelloThenClose(worker, target.file(), w, h);
 }
