@@ -223,9 +223,10 @@ core::Result<std::size_t> RecordingAuditService::reindex(const Actor& actor,
     if (!e) return e.error();
     if (auto st = tx->commit(); !st) return st.error();
   }
-  // The same transactions as at sealing; nobody else writes this recording's rows.
+  // In the same transactions as at sealing; a run started before this one stops at its next.
   auto st = store::indexTextInChunks(
-      db_, id, lines, 20000, [] { return std::unique_lock<std::mutex>(); }, generation);
+      db_, id, lines, store::kTextLinesPerTransaction,
+      [] { return std::unique_lock<std::mutex>(); }, generation);
   if (!st) return st.error();
   return lines.size();
 }

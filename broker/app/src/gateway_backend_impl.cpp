@@ -531,13 +531,11 @@ core::Status GatewayBackendImpl::indexText(
     const std::string& sessionId, const std::vector<std::pair<std::uint64_t, std::string>>& lines,
     std::int64_t generation) {
   if (lines.empty()) return core::Done{};
-  // The full-text index in transactions of kIndexLinesPerTransaction lines, the lock released
-  // between them: a session that printed a large text file has millions of lines (about 2 us
-  // each), and every login and every session's access check waits for this lock.
-  constexpr std::size_t kIndexLinesPerTransaction = 20000;
+  // The lock is released between the transactions: every login and every session's access
+  // check waits for it.
   auto st = store::indexTextInChunks(
-      db_, sessionId, lines, kIndexLinesPerTransaction, [this] { return std::unique_lock(mutex_); },
-      generation);
+      db_, sessionId, lines, store::kTextLinesPerTransaction,
+      [this] { return std::unique_lock(mutex_); }, generation);
   // Deleted meanwhile, or reindexed by an operator (that run adds every line): nothing missing.
   if (!st && (st.error().code == ErrorCode::not_found || st.error().code == ErrorCode::conflict)) {
     return core::Done{};
@@ -545,8 +543,7 @@ core::Status GatewayBackendImpl::indexText(
   if (!st) {
     // Sealed and anchored already: only the search index misses lines, and says so.
     return fail(st.error().code,
-                "sealed, but its text index is incomplete (`conduit recording "
-                "reindex " +
+                "sealed, but its text index is incomplete (`conduit recording reindex " +
                     sessionId + "` completes it): " + st.error().message);
   }
   return core::Done{};

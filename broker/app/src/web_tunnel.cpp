@@ -684,9 +684,8 @@ core::Result<std::unique_ptr<portal::TunnelSession>> WebTunnelLauncher::open(
 
   // A tool that reconnects at once (mbpoll opens a connection per poll) can find its last
   // connection still closing at the endpoint and holding the asset's only slot: a full asset
-  // is asked again for up to a second (this runs on the connection's own thread) before the
-  // refusal, which is audited once, with the final answer.
-  // Asked again when a slot comes free, not on a timer.
+  // is asked again each time a slot comes free, for up to a second (this runs on the
+  // connection's own thread), before the refusal, which is audited once, with the final answer.
   r.waitForSlot = true;
   std::uint64_t freed = backend_.slotsFreed();
   ssh::TunnelDecision decision = backend_.openTunnel(r);

@@ -98,6 +98,11 @@ class RecordingIndex {
   Database& db_;
 };
 
+/// Lines of a recording's text per transaction: a session that printed a large file has
+/// millions of lines (about 2 us each to index), and one transaction for all of them would hold
+/// the database (and the broker's lock around it) for seconds.
+inline constexpr std::size_t kTextLinesPerTransaction = 20000;
+
 /// Indexes a sealed recording's `lines` in transactions of `perTransaction` (> 0) lines, each
 /// taken under `guard()` (the caller's lock; released between them, so that others get the
 /// database), and marks its text complete in the last one. `generation` is what
