@@ -27,8 +27,9 @@ packages=(
   # RDP server for the tests and the demo (FreeRDP's shadow server on Xvfb showing an xterm)
   freerdp2-dev libpng-dev libjpeg62-turbo-dev libseccomp-dev
   freerdp2-shadow-x11 winpr-utils xvfb xterm x11-apps
-  # a second, independent RDP server for the worker's tests: xrdp (TLS) in front of TigerVNC
-  xrdp tigervnc-standalone-server
+  # a second, independent RDP server for the worker's tests: xrdp (TLS) in front of TigerVNC,
+  # whose clipboard the tests set and read with xclip
+  xrdp tigervnc-standalone-server xclip
 )
 # Node.js and npm build the front end. Machines here bring Node.js 20 with its own npm; only
 # where there is none, take Debian's.

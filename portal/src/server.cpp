@@ -333,9 +333,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     ws_ = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>&>>(stream_);
     beast::get_lowest_layer(stream_).expires_never();
     // Pings when idle and a dead peer detected within the suggested timeouts; messages from the
-    // browser (keys, resizes) are small.
+    // browser are as small as the handler says.
     ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_->read_message_max(64 * 1024);
+    ws_->read_message_max(handler_->maxMessageBytes());
     ws_->async_accept(*req, [self = shared_from_this(), req](beast::error_code ec) {
       if (ec) {
         self->handler_.reset();

@@ -113,6 +113,16 @@ void TerminalTextExtractor::feed(const Record& record) {
     if (!text.empty()) s_->lines.push_back({record.timeUs, record.channel, std::move(text)});
     return;
   }
+  if (record.kind == RecordKind::protocol_event) {
+    // Clipboard text that passed in an RDP session is found like a typed command: each of its
+    // lines is a line of its own.
+    auto event = decodeProtocolEvent(record.payload);
+    if (!event || event->protocol != "clipboard" || event->decision != "allow") return;
+    ChannelText c;
+    s_->feedText(c, record.channel, record.timeUs, event->summary);
+    s_->endLine(c, record.channel);
+    return;
+  }
   if (record.kind != RecordKind::terminal_output && !(input && s_->includeInput)) return;
   auto& c = s_->channels[{record.channel, input}];
   if (!record.payload.empty() &&

@@ -1,6 +1,8 @@
 // Browser RDP in real Chromium (Debian's /usr/bin/chromium, driven by playwright-core): the vendor
 // signs in with password and TOTP, opens the remote desktop from her approved grant, sees the
-// target's xterm drawn on the canvas, types a line into it, sends Ctrl+Alt+Del and disconnects.
+// target's xterm drawn on the canvas, types a line into it, sends Ctrl+Alt+Del and disconnects;
+// where CLIPBOARD_ASSET is set, opens that desktop too and carries clipboard text both ways
+// through the page's Clipboard panel.
 //
 // Run by tests/e2e/rdp_story_test.cpp against a real `conduit serve` and FreeRDP's shadow server
 // (an xterm running `cat > FILE`); that side checks the typed line in FILE, the audit trail and
@@ -32,6 +34,12 @@ function config() {
     engineer: { user: env('ENGINEER_USER'), password: env('ENGINEER_PASSWORD'), secret: env('ENGINEER_TOTP_SECRET') },
     auditor: { user: env('AUDITOR_USER'), password: env('AUDITOR_PASSWORD'), secret: env('AUDITOR_TOTP_SECRET') },
     typed: env('TYPED_TEXT', 'hello-from-chromium'),
+    // Optional: a second desktop whose policy allows the clipboard (xrdp in the test).
+    clipboard: process.env.CLIPBOARD_ASSET ? {
+      asset: process.env.CLIPBOARD_ASSET,
+      toTarget: env('CLIPBOARD_TO_TARGET'),
+      fromTarget: env('CLIPBOARD_FROM_TARGET'),
+    } : null,
     artefacts: env('ARTEFACTS'),
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
   };
@@ -377,6 +385,40 @@ export async function runStory(cfg = config()) {
       } finally {
         await auditorContext.close();
       }
+    }],
+    ['clipboard', async () => {
+      // A second desktop whose policy allows clipboard text. The test's side watches this
+      // output: after CLIPBOARD_SENT it checks the target's clipboard, after CLIPBOARD_WAITING
+      // it copies CLIPBOARD_FROM_TARGET there, which must then show in the panel.
+      if (!cfg.clipboard) return;
+      const c = cfg.clipboard;
+      await page.goto(`${cfg.url}/#/rdp/${encodeURIComponent(c.asset)}`);
+      await until('#rdp-status to say connected', 20000, async () => {
+        if (/closed/i.test(await status())) {
+          throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
+        }
+        return /connected/.test(await status());
+      });
+      const button = page.locator('#rdp-clipboard');
+      if (await button.isHidden()) throw new Error('no Clipboard button although the policy allows the clipboard');
+      await button.click();
+      await page.waitForSelector('#rdp-clipboard-panel:not([hidden])');
+      await page.fill('#rdp-clipboard-text', c.toTarget);
+      await page.click('#rdp-clipboard-send');
+      await until('#rdp-clipboard-status to say sent', 5000, async () =>
+        /^Sent at/.test(await page.locator('#rdp-clipboard-status').innerText()));
+      if (!socket.sent.some((t) => t.includes('"clipboard"'))) throw new Error('no clipboard message was sent');
+      console.log(`CLIPBOARD_SESSION_ID=${((await page.locator('#rdp-session').textContent()) ?? '').trim()}`);
+      console.log('CLIPBOARD_SENT');
+      console.log('CLIPBOARD_WAITING');
+      await until('the text copied on the desktop in the panel', 20000, async () =>
+        (await page.inputValue('#rdp-clipboard-text')) === c.fromTarget);
+      const said = await page.locator('#rdp-clipboard-status').innerText();
+      if (!/^Copied on the remote desktop/.test(said)) throw new Error(`#rdp-clipboard-status says: ${said}`);
+      await noErrorBanner(page);
+      await shoot('rdp-clipboard');
+      await page.click('#rdp-disconnect');
+      await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
     }],
   ];
 

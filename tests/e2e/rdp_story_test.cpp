@@ -2,11 +2,15 @@
 // runs `cat > FILE` (NLA, the password in the broker's vault, the certificate pinned by probing),
 // a real `conduit serve` with its RDP worker, and tests/e2e/rdp_story.mjs (playwright-core driving
 // Debian's /usr/bin/chromium) as the vendor: sign in, open the desktop from her grant, look at the
-// pixels, type into the xterm, Ctrl+Alt+Del, disconnect. This side checks that the typed line
-// reached the target, and the audit trail and the sealed recording.
+// pixels, type into the xterm, Ctrl+Alt+Del, disconnect; then a second desktop (xrdp in front of
+// TigerVNC, whose clipboard channel reaches the X selection) where the policy allows the
+// clipboard: text sent from the page's Clipboard panel becomes the target's clipboard and text
+// copied there shows in the panel. This side checks that the typed line and the pasted text
+// reached the target, and the audit trail, the sealed recordings and the search.
 // Screenshots are kept in <build dir>/e2e-artefacts/rdp.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -49,7 +53,13 @@ warning_period = "1m"
 approvals = 1
 recording = "required"
 mfa = "required"
+[rule.rdp]
+clipboard = true
 )";
+// The clipboard texts of the second desktop (xrdp): pasted by the vendor, copied on the target.
+constexpr const char* kClipboardAsset = "panel";
+constexpr const char* kToTarget = "setpoint TIC-101 = 72.5 (from Chromium)";
+constexpr const char* kFromTarget = "alarm list exported on the HMI: 3 active";
 
 /// The broker (`conduit serve` with the RDP worker), the shadow server as asset `desk` (its
 /// password in the vault, its certificate pinned by one probe) and alice's approved rdp grant.
@@ -58,6 +68,8 @@ struct World {
   std::string data = (dir / "data").string();
   std::string config = (dir / "conduit.toml").string();
   test::RdpTarget target;
+  test::XrdpTarget
+      panel;  // a second desktop, with a clipboard channel (the shadow server has none)
   std::unique_ptr<test::Process> broker;
   std::uint16_t portalPort = 0;
   std::string vendorSecret;
@@ -119,20 +131,8 @@ struct World {
     REQUIRE(e != std::string::npos);
     engineerSecret = erinUri.substr(e + 7, erinUri.find_first_of("&\n", e + 7) - e - 7);
 
-    test::writeText(dir / "desk.pw", target.password() + "\n");
-    ok({"vault", "--data-dir", data, "put", "desk/rdp", "--value-file",
-        (dir / "desk.pw").string()});
-    admin("", {"asset", "add", kAsset, "--owner-group", "ops", "--rdp",
-               "127.0.0.1:" + std::to_string(target.port()) + ":" + target.user()});
-    admin("", {"asset", "set-credential", kAsset, "--protocol", "rdp", "--secret", "desk/rdp"});
-    const std::string pinned = admin("", {"asset", "pin-rdp", kAsset, "--probe"});
-    REQUIRE(pinned.find("sha256 ") != std::string::npos);
-
-    const std::string requested =
-        admin("alice", {"request", "--asset", kAsset, "--protocol", "rdp", "--duration", "1h",
-                        "--reason", "e2e: check the HMI desktop"});
-    const auto id = requested.substr(8, requested.find(' ', 8) - 8);
-    admin("erin", {"approve", id, "--comment", "ok"});
+    addDesktop(kAsset, target.port(), target.user(), target.password());
+    addDesktop(kClipboardAsset, panel.port(), panel.user(), panel.password());
 
     broker = std::make_unique<test::Process>(
         std::vector<std::string>{CONDUIT_BINARY, "serve", "--config", config});
@@ -148,6 +148,25 @@ struct World {
     }
     INFO(health);
     REQUIRE(test::statusOf(health) == 200);
+  }
+
+  /// An RDP asset on 127.0.0.1:port, its password in the vault, its certificate pinned by one
+  /// probe, and alice's approved rdp grant to it.
+  void addDesktop(const std::string& asset, std::uint16_t port, const std::string& user,
+                  const std::string& password) {
+    const auto file = dir / (asset + ".pw");
+    test::writeText(file, password + "\n");
+    ok({"vault", "--data-dir", data, "put", asset + "/rdp", "--value-file", file.string()});
+    admin("", {"asset", "add", asset, "--owner-group", "ops", "--rdp",
+               "127.0.0.1:" + std::to_string(port) + ":" + user});
+    admin("", {"asset", "set-credential", asset, "--protocol", "rdp", "--secret", asset + "/rdp"});
+    const std::string pinned = admin("", {"asset", "pin-rdp", asset, "--probe"});
+    REQUIRE(pinned.find("sha256 ") != std::string::npos);
+    const std::string requested =
+        admin("alice", {"request", "--asset", asset, "--protocol", "rdp", "--duration", "1h",
+                        "--reason", "e2e: check the HMI desktop"});
+    const auto id = requested.substr(8, requested.find(' ', 8) - 8);
+    admin("erin", {"approve", id, "--comment", "ok"});
   }
 
   /// Reads what the broker logged since the last call, so its stderr pipe never fills up while
@@ -212,6 +231,9 @@ TEST_CASE(
   ::setenv("TYPED_TEXT", kTyped, 1);
   ::setenv("ARTEFACTS", artefacts.c_str(), 1);
   ::setenv("CHROMIUM", kChromium, 1);
+  ::setenv("CLIPBOARD_ASSET", kClipboardAsset, 1);
+  ::setenv("CLIPBOARD_TO_TARGET", kToTarget, 1);
+  ::setenv("CLIPBOARD_FROM_TARGET", kFromTarget, 1);
 
   // stdout joins stderr (Process captures stderr); the script has its own 150 s watchdog.
   // While it runs, the target's file is watched: the typed line must land there within 10 s of
@@ -225,11 +247,22 @@ TEST_CASE(
   };
   std::optional<int> rc;
   std::optional<long long> landedAtMs;
+  // The clipboard step: the page's text on the target's clipboard, then a copy on the target.
+  std::optional<std::string> pasted;
+  bool copied = false;
   const auto deadline = std::chrono::steady_clock::now() + 170s;
   while (!rc && std::chrono::steady_clock::now() < deadline) {
     rc = story.wait(100ms);
     w.drainBroker();
     if (!landedAtMs && w.typed().find(kTyped) != std::string::npos) landedAtMs = epochMs();
+    if (pasted != kToTarget && story.errors().find("CLIPBOARD_SENT") != std::string::npos) {
+      pasted = w.panel.clipboard();
+    }
+    if (!copied && pasted == kToTarget &&
+        story.errors().find("CLIPBOARD_WAITING") != std::string::npos) {
+      w.panel.setClipboard(kFromTarget);
+      copied = true;
+    }
   }
   w.drainBroker();
   test::writeText(artefacts / "story.log", story.errors());
@@ -254,6 +287,9 @@ TEST_CASE(
   const long long landedMs = *landedAtMs - std::stoll(typedAt);
   WARN("typed line on the target at most " << landedMs << " ms after the browser pressed Enter");
   CHECK(landedMs <= 10000);
+  // Text the vendor sent from the page's Clipboard panel became the target's clipboard (and
+  // the story saw the target's copy in the panel, or it would have failed).
+  CHECK(pasted == std::optional<std::string>(kToTarget));
   REQUIRE(*rc == 0);
 
   // The server side agrees with what the page showed: the session started as rdp and ended,
@@ -296,12 +332,23 @@ TEST_CASE(
   for (std::string id; listed >> id;) {
     if (id.rfind("rdp-", 0) == 0) rdpRecordings.push_back(id);
   }
-  REQUIRE(rdpRecordings.size() == 1);
-  CHECK(rdpRecordings[0] == sessionId);
-  auto [rcVerify, verify] =
-      w.conduit({"recording", "--data-dir", w.data, "verify", rdpRecordings[0]});
+  // Two: the desktop's and the clipboard desktop's.
+  const std::string clipboardSession = lineValue(story.errors(), "CLIPBOARD_SESSION_ID");
+  std::sort(rdpRecordings.begin(), rdpRecordings.end());
+  std::vector<std::string> expected{sessionId, clipboardSession};
+  std::sort(expected.begin(), expected.end());
+  CHECK(rdpRecordings == expected);
+  auto [rcVerify, verify] = w.conduit({"recording", "--data-dir", w.data, "verify", sessionId});
   INFO(verify);
   CHECK(rcVerify == 0);
   CHECK_THAT(verify, Catch::Contains("matches the audit chain"));
+  // The auditor finds the clipboard session by the text copied on the target.
+  std::string found;
+  for (int i = 0; i < 50 && found.find(clipboardSession) == std::string::npos; ++i) {
+    if (i > 0) std::this_thread::sleep_for(200ms);
+    found = w.conduit({"recording", "--data-dir", w.data, "search", "HMI"}).second;
+  }
+  INFO(found);
+  CHECK_THAT(found, Catch::Contains(clipboardSession));
   CHECK(w.broker->errors().find(w.target.password()) == std::string::npos);
 }

@@ -146,6 +146,15 @@ void checkFrame(const Frame& f, int desktopWidth, int desktopHeight) {
       FUZZ_CHECK(again.ok() && again->code == e->code && again->message == e->message);
       break;
     }
+    case MessageType::clipboard:
+    case MessageType::target_clipboard: {
+      auto text = decodeClipboard(body);
+      if (!text) break;
+      // Accepted text is within the limit, valid UTF-8 and re-encodes to the same frame.
+      FUZZ_CHECK(text->size() <= kMaxClipboardBytes && isValidUtf8(*text));
+      FUZZ_CHECK(encodeClipboard(f.type, *text) == framed(f));
+      break;
+    }
     case MessageType::refresh:
     case MessageType::close:
       break;

@@ -19,6 +19,12 @@ struct WsClient::State {
   asio::ssl::context tls{asio::ssl::context::tls_client};
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws{ioc, tls};
   beast::flat_buffer buffer;
+  // A read that outlived its read() call: it stays pending for the next one. Cancelling it
+  // instead could cut a message in half (a tile arriving just then), which breaks the stream.
+  bool reading = false;
+  bool readDone = false;
+  beast::error_code readResult;
+  std::size_t readBytes = 0;
 };
 
 WsClient::WsClient() : s_(std::make_unique<State>()) {
@@ -47,26 +53,37 @@ int WsClient::connect(std::uint16_t port, const std::string& target, const std::
 
 void WsClient::sendText(const std::string& text) {
   s_->ws.text(true);
-  s_->ws.write(asio::buffer(text));
+  // Asynchronous like the reads, so a read left pending by read() may finish meanwhile.
+  bool written = false;
+  beast::error_code result;
+  s_->ws.async_write(asio::buffer(text), [&](beast::error_code ec, std::size_t) {
+    written = true;
+    result = ec;
+  });
+  s_->ioc.restart();
+  while (!written && s_->ioc.run_one() > 0) {
+  }
+  if (result) throw beast::system_error(result);
 }
 
 std::optional<WsMessage> WsClient::read(std::chrono::milliseconds timeout) {
-  beast::error_code result = asio::error::would_block;
-  std::size_t n = 0;
-  s_->ws.async_read(s_->buffer, [&](beast::error_code ec, std::size_t bytes) {
-    result = ec;
-    n = bytes;
-  });
-  s_->ioc.restart();
-  s_->ioc.run_for(timeout);
-  if (result == asio::error::would_block) {
-    // Timed out: cancel the read and let it finish.
-    beast::get_lowest_layer(s_->ws).cancel();
-    s_->ioc.restart();
-    s_->ioc.run();
-    return std::nullopt;
+  if (!s_->reading) {
+    s_->reading = true;
+    s_->readDone = false;
+    s_->ws.async_read(s_->buffer, [st = s_.get()](beast::error_code ec, std::size_t bytes) {
+      st->readDone = true;
+      st->readResult = ec;
+      st->readBytes = bytes;
+    });
   }
-  if (result) {
+  if (!s_->readDone) {
+    s_->ioc.restart();
+    s_->ioc.run_for(timeout);
+  }
+  if (!s_->readDone) return std::nullopt;  // nothing in time; the read stays pending
+  s_->reading = false;
+  const std::size_t n = s_->readBytes;
+  if (s_->readResult) {
     closed_ = true;
     const auto& why = s_->ws.reason().reason;
     closeReason_.assign(why.data(), why.size());

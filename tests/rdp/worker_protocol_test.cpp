@@ -171,7 +171,7 @@ TEST_CASE("FrameReader refuses lengths and types a peer cannot send", "[rdp][fra
     CHECK(got->empty());
   }
   SECTION("unknown types") {
-    for (int t : {0x00, 0x07, 0x80, 0x86, 0xff}) {
+    for (int t : {0x00, 0x08, 0x80, 0x87, 0xff}) {
       FrameReader r;
       auto got = r.feed(Bytes{1, 0, 0, 0, static_cast<std::uint8_t>(t)});
       INFO("type " << t);
@@ -185,7 +185,7 @@ TEST_CASE("FrameReader refuses lengths and types a peer cannot send", "[rdp][fra
     CHECK_FALSE(reader.feed(stream).ok());
   }
   SECTION("every known type is accepted") {
-    for (int t : {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x81, 0x82, 0x83, 0x84, 0x85}) {
+    for (int t : {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86}) {
       FrameReader r;
       auto got = r.feed(Bytes{1, 0, 0, 0, static_cast<std::uint8_t>(t)});
       INFO("type " << t);
@@ -584,4 +584,50 @@ TEST_CASE("decodeTile refuses unknown formats and wrong signatures", "[rdp][tile
   auto e = decodeTile(tileBody(0, 0, 16, 16, 9, kPng), 1024, 768);
   REQUIRE_FALSE(e.ok());
   CHECK(e.error().message.find("format") != std::string::npos);
+}
+
+namespace {
+// The body of a frame as encoded (what FrameReader would hand over).
+conduit::core::Result<std::string> decodeClipboardFrame(std::string_view text) {
+  const Bytes frame = encodeClipboard(MessageType::clipboard, text);
+  return decodeClipboard(std::span(frame).subspan(5));
+}
+}  // namespace
+
+TEST_CASE("clipboard text round-trips and bad text is refused", "[rdp][clipboard]") {
+  const std::string text = "set ip 10.0.0.7\nGr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x94\xa7\n";
+  for (const auto type : {MessageType::clipboard, MessageType::target_clipboard}) {
+    const Bytes frame = encodeClipboard(type, text);
+    FrameReader reader;
+    auto frames = reader.feed(frame);
+    REQUIRE(frames.ok());
+    REQUIRE(frames->size() == 1);
+    CHECK((*frames)[0].type == type);
+    auto back = decodeClipboard((*frames)[0].body);
+    REQUIRE(back.ok());
+    CHECK(*back == text);
+  }
+  SECTION("empty text is a valid (cleared) clipboard") {
+    auto back = decodeClipboard({});
+    REQUIRE(back.ok());
+    CHECK(back->empty());
+  }
+  SECTION("exactly the limit passes, one byte more is refused") {
+    const std::string limit(kMaxClipboardBytes, 'a');
+    CHECK(decodeClipboardFrame(limit).ok());
+    const std::string over(kMaxClipboardBytes + 1, 'a');
+    auto got = decodeClipboardFrame(over);
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.error().message.find("limit") != std::string::npos);
+  }
+  SECTION("invalid UTF-8 is refused") {
+    for (const std::string& bad : {std::string("\xff"), std::string("a\xc3"),  // truncated
+                                   std::string("\xc0\xaf"),                    // overlong '/'
+                                   std::string("\xed\xa0\x80"),                // a surrogate
+                                   std::string("\xf4\x90\x80\x80")}) {         // above U+10FFFF
+      INFO("bytes " << bad.size());
+      CHECK_FALSE(isValidUtf8(bad));
+      CHECK_FALSE(decodeClipboardFrame(bad).ok());
+    }
+  }
 }

@@ -28,6 +28,7 @@ class WebRdpSession final : public portal::RemoteDesktop {
   void ctrlAltDel() override { s_->ctrlAltDel(); }
   void ack(std::uint32_t sequence) override { s_->ack(sequence); }
   void refresh() override { s_->refresh(); }
+  core::Status clipboard(const std::string& text) override { return s_->clipboard(text); }
   void close(const std::string& reason) override { s_->close(reason); }
   std::string sessionId() const override { return s_->sessionId(); }
   int width() const override { return s_->width(); }
@@ -98,9 +99,9 @@ void RdpBackendImpl::liveFrame(const std::string& sessionId, std::string_view me
 core::Result<std::unique_ptr<portal::RemoteDesktop>> WebRdpLauncher::start(
     const std::string& user, const std::string& asset, const std::string& source, int width,
     int height, portal::RemoteDesktopIo io) {
-  auto s = rdp::RdpSession::start(
-      backend_, options_, {user, asset, source, width, height},
-      {std::move(io.started), std::move(io.frame), std::move(io.notice), std::move(io.closed)});
+  auto s = rdp::RdpSession::start(backend_, options_, {user, asset, source, width, height},
+                                  {std::move(io.started), std::move(io.frame), std::move(io.notice),
+                                   std::move(io.closed), std::move(io.clipboard)});
   if (!s) return s.error();
   return std::unique_ptr<portal::RemoteDesktop>(std::make_unique<WebRdpSession>(std::move(*s)));
 }

@@ -112,6 +112,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     c.width = request_.width;
     c.height = request_.height;
     c.clipboard = allow_.limits.rdp.clipboard;
+    clipboardChannel_ = c.clipboard;
+    clipboardAllowed_ = c.clipboard;
+    recordKeystrokes_ = allow_.limits.recordKeystrokes;
     c.drive = allow_.limits.rdp.drive;
     c.printer = allow_.limits.rdp.printer;
     c.audio = allow_.limits.rdp.audio;
@@ -190,20 +193,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   void input(const Bytes& frame, std::optional<std::string> recordAs) {
     if (ended_.load()) return;
-    {
-      std::lock_guard lock(inputMutex_);
-      const auto now = std::chrono::steady_clock::now();
-      if (now - inputWindow_ >= std::chrono::seconds{1}) {
-        inputWindow_ = now;
-        inputCount_ = 0;
-      }
-      if (++inputCount_ > options_.maxInputPerSecond) {
-        requestClose("the browser sent more than " + std::to_string(options_.maxInputPerSecond) +
-                     " input events in a second");
-        return;
-      }
-    }
-    if (recordAs && recording_ && allow_.limits.recordKeystrokes) {
+    if (!withinRate(inputRate_, options_.maxInputPerSecond, "input events")) return;
+    if (recordAs && recording_ && recordKeystrokes_.load()) {
       const auto payload = recorder::encodeProtocolEvent({"rdp", "allow", *recordAs});
       if (!recording_->append(recorder::RecordKind::protocol_event, kDesktopChannel,
                               recorder::Direction::to_target, payload)) {
@@ -213,6 +204,32 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     bytesToTarget_ += frame.size();
     if (auto st = worker_->write(frame); !st) requestClose(st.error().message);
+  }
+
+  core::Status clipboard(const std::string& text) {
+    if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
+    if (!clipboardAllowed_.load()) {
+      return fail(ErrorCode::permission_denied,
+                  "the policy does not allow the clipboard on " + request_.asset);
+    }
+    if (text.size() > kMaxClipboardBytes || !isValidUtf8(text)) {
+      return fail(ErrorCode::invalid_argument, "clipboard text must be UTF-8 of at most " +
+                                                   std::to_string(kMaxClipboardBytes) + " bytes");
+    }
+    if (!withinRate(clipboardRate_, options_.maxClipboardPerSecond, "clipboard texts")) {
+      return fail(ErrorCode::unavailable, "too many clipboard texts");
+    }
+    // Recorded before it reaches the target: what cannot be recorded does not pass.
+    if (!recordClipboard(recorder::Direction::to_target, "allow", text)) {
+      requestClose("the recording failed");
+      return fail(ErrorCode::unavailable, "the recording failed");
+    }
+    bytesToTarget_ += text.size();
+    if (auto st = worker_->write(encodeClipboard(MessageType::clipboard, text)); !st) {
+      requestClose(st.error().message);
+      return st.error();
+    }
+    return core::Done{};
   }
 
   void ack(std::uint32_t sequence) {
@@ -264,9 +281,64 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     return fail(ErrorCode::unavailable, why);
   }
 
+  /// Counts one event of a kind the browser may send at most `max` times a second; past that
+  /// the session ends (a broken or hostile browser).
+  struct Rate {
+    std::chrono::steady_clock::time_point window{};
+    int count = 0;
+  };
+  bool withinRate(Rate& rate, int max, const char* what) {
+    std::lock_guard lock(inputMutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - rate.window >= std::chrono::seconds{1}) {
+      rate.window = now;
+      rate.count = 0;
+    }
+    if (++rate.count <= max) return true;
+    requestClose("the browser sent more than " + std::to_string(max) + " " + what + " in a second");
+    return false;
+  }
+
+  /// A clipboard text as a protocol event (protocol "clipboard", the text as its summary):
+  /// replay and export show it, the full-text index finds it. False if recording failed.
+  bool recordClipboard(recorder::Direction direction, const char* decision,
+                       const std::string& summary) {
+    if (!recording_) return true;
+    return recording_
+        ->append(recorder::RecordKind::protocol_event, kDesktopChannel, direction,
+                 recorder::encodeProtocolEvent({"clipboard", decision, summary}))
+        .ok();
+  }
+
+  /// Text copied on the target; a reason when the session must end.
+  std::optional<std::string> fromTargetClipboard(const Frame& f) {
+    if (!clipboardChannel_) {
+      return std::string(
+          "the RDP worker broke the protocol: clipboard text with the clipboard off");
+    }
+    auto text = decodeClipboard(f.body);
+    if (!text) return "the RDP worker broke the protocol: " + text.error().message;
+    if (!clipboardAllowed_.load()) {
+      // The policy changed during the session: the channel is open, the text goes nowhere.
+      if (!recordClipboard(recorder::Direction::to_client, "deny",
+                           std::to_string(text->size()) +
+                               " bytes copied on the target, not passed on: the policy no longer "
+                               "allows the clipboard")) {
+        return "the recording failed";
+      }
+      return std::nullopt;
+    }
+    if (!recordClipboard(recorder::Direction::to_client, "allow", *text)) {
+      return "the recording failed";
+    }
+    bytesToVendor_ += text->size();
+    if (io_.clipboard) io_.clipboard(*text);
+    return std::nullopt;
+  }
+
   void loop() {
     // Before any frame, so the browser sizes its canvas before it draws.
-    if (io_.started) io_.started(sessionId_, width_, height_);
+    if (io_.started) io_.started(sessionId_, width_, height_, clipboardAllowed_.load());
     std::string reason = run_loop();
     end(std::move(reason));
   }
@@ -350,6 +422,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
         forward(f);
         return std::nullopt;
       }
+      case MessageType::target_clipboard:
+        return fromTargetClipboard(f);
       case MessageType::closed:
       case MessageType::failed: {
         auto why = decodeFailure(f.body);
@@ -377,6 +451,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     const RdpDecision d = backend_.recheckAccess(request_.user, request_.asset, request_.source);
     if (const auto* no = std::get_if<RdpRefuse>(&d)) return "access ended: " + no->reason;
     allow_ = std::get<RdpAllow>(d);
+    // A policy that no longer allows the clipboard stops it now; one that newly allows it
+    // cannot open the channel of a running session.
+    clipboardAllowed_ = clipboardChannel_ && allow_.limits.rdp.clipboard;
+    recordKeystrokes_ = allow_.limits.recordKeystrokes;
     const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
     if (!warned_ && now >= allow_.until - allow_.limits.warningPeriod) {
       warned_ = true;
@@ -431,11 +509,14 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::atomic<std::uint64_t> bytesToTarget_{0};
   std::atomic<std::uint64_t> bytesToVendor_{0};
   bool warned_ = false;
+  bool clipboardChannel_ = false;              // the worker opened the clipboard channel
+  std::atomic<bool> clipboardAllowed_{false};  // and the policy still allows it
+  std::atomic<bool> recordKeystrokes_{false};
   std::mutex closeMutex_;
   std::optional<std::string> closeReason_;
-  std::mutex inputMutex_;
-  std::chrono::steady_clock::time_point inputWindow_{};
-  int inputCount_ = 0;
+  std::mutex inputMutex_;  // the rates
+  Rate inputRate_;
+  Rate clipboardRate_;
 };
 
 core::Result<std::unique_ptr<RdpSession>> RdpSession::start(RdpBackend& backend,
@@ -485,6 +566,9 @@ void RdpSession::ack(std::uint32_t sequence) {
 }
 void RdpSession::refresh() {
   impl_->refresh();
+}
+core::Status RdpSession::clipboard(const std::string& text) {
+  return impl_->clipboard(text);
 }
 void RdpSession::close(const std::string& reason) {
   impl_->requestClose(reason);

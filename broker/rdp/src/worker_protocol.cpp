@@ -1,6 +1,7 @@
 #include "conduit/rdp/worker_protocol.hpp"
 
 #include <boost/json.hpp>
+#include <boost/locale/encoding_utf.hpp>
 
 #include <algorithm>
 #include <array>
@@ -29,7 +30,7 @@ std::uint32_t getU32(std::span<const std::uint8_t> b, std::size_t at) {
 }
 
 bool knownType(std::uint8_t t) {
-  return (t >= 0x01 && t <= 0x06) || (t >= 0x81 && t <= 0x85);
+  return (t >= 0x01 && t <= 0x07) || (t >= 0x81 && t <= 0x86);
 }
 
 Bytes jsonBody(const boost::json::object& o) {
@@ -245,6 +246,33 @@ Bytes encodeAck(std::uint32_t sequence) {
 core::Result<std::uint32_t> decodeAck(std::span<const std::uint8_t> body) {
   if (body.size() != 4) return fail(ErrorCode::invalid_argument, "ack: bad body");
   return getU32(body, 0);
+}
+
+bool isValidUtf8(std::string_view text) {
+  try {
+    // Boost.Locale's decoder refuses overlong forms, surrogates and code points above
+    // U+10FFFF (`stop` throws at the first invalid sequence).
+    (void)boost::locale::conv::utf_to_utf<char32_t>(text.data(), text.data() + text.size(),
+                                                    boost::locale::conv::stop);
+    return true;
+  } catch (const boost::locale::conv::conversion_error&) {
+    return false;
+  }
+}
+
+Bytes encodeClipboard(MessageType type, std::string_view utf8) {
+  return encodeFrame(type, {reinterpret_cast<const std::uint8_t*>(utf8.data()), utf8.size()});
+}
+
+core::Result<std::string> decodeClipboard(std::span<const std::uint8_t> body) {
+  if (body.size() > kMaxClipboardBytes) {
+    return fail(ErrorCode::invalid_argument, "clipboard text of " + std::to_string(body.size()) +
+                                                 " bytes (limit " +
+                                                 std::to_string(kMaxClipboardBytes) + ")");
+  }
+  std::string text(reinterpret_cast<const char*>(body.data()), body.size());
+  if (!isValidUtf8(text)) return fail(ErrorCode::invalid_argument, "clipboard text is not UTF-8");
+  return text;
 }
 
 Bytes encodeConnected(const Connected& c) {

@@ -1,5 +1,6 @@
 #include "rdp_client.hpp"
 
+#include <freerdp/event.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/gdi/gdi.h>
 #include <freerdp/input.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "clipboard_channel.hpp"
 #include "config_dir.hpp"
 #include "tile_encoder.hpp"
 
@@ -50,8 +52,19 @@ RdpClient* clientOf(freerdp* instance) {
 }
 
 // C trampolines: no exception may unwind into FreeRDP.
-BOOL preConnect(freerdp*) noexcept {
-  return TRUE;
+BOOL preConnect(freerdp* instance) noexcept {
+  try {
+    return clientOf(instance)->onPreConnect() ? TRUE : FALSE;
+  } catch (...) {
+    return FALSE;
+  }
+}
+
+void channelConnected(void* context, ChannelConnectedEventArgs* e) noexcept {
+  clientOf(static_cast<rdpContext*>(context))->onChannel(e->name, e->pInterface, true);
+}
+void channelDisconnected(void* context, ChannelDisconnectedEventArgs* e) noexcept {
+  clientOf(static_cast<rdpContext*>(context))->onChannel(e->name, e->pInterface, false);
 }
 
 BOOL postConnect(freerdp* instance) noexcept {
@@ -224,7 +237,8 @@ bool RdpClient::configure(Bytes& password) {
        freerdp_settings_set_bool(s, FreeRDP_ExternalCertificateManagement, TRUE) &&
        freerdp_settings_set_string(s, FreeRDP_ConfigPath, configDir_.c_str());
   // Redirection: nothing of the vendor's machine reaches the target and nothing of the target
-  // reaches the vendor except pixels; channels that are not opened cannot be exploited.
+  // reaches the vendor except pixels and, where policy allows, clipboard text (onPreConnect
+  // loads that one channel itself); channels that are not opened cannot be exploited.
   for (const int id :
        {FreeRDP_RedirectClipboard, FreeRDP_DeviceRedirection, FreeRDP_RedirectDrives,
         FreeRDP_RedirectPrinters, FreeRDP_RedirectSmartCards, FreeRDP_RedirectSerialPorts,
@@ -234,9 +248,30 @@ bool RdpClient::configure(Bytes& password) {
     ok = ok && freerdp_settings_set_bool(s, static_cast<size_t>(id), FALSE);
   }
   ok = ok && freerdp_settings_set_bool(s, FreeRDP_SoftwareGdi, TRUE);
-  if (request_.clipboard || request_.drive || request_.printer || request_.audio)
-    log("clipboard, drive, printer and audio redirection are not supported yet; kept off");
+  if (request_.drive || request_.printer || request_.audio)
+    log("drive, printer and audio redirection are not supported; kept off");
+  if (request_.clipboard) clipboard_ = std::make_unique<ClipboardChannel>();
   return ok;
+}
+
+bool RdpClient::onPreConnect() {
+  if (!clipboard_) return true;
+  rdpContext* context = instance_->context;
+  if (!clipboard_->load(context)) {
+    log("cannot load the clipboard channel");
+    return false;
+  }
+  return PubSub_SubscribeChannelConnected(context->pubSub, channelConnected) >= 0 &&
+         PubSub_SubscribeChannelDisconnected(context->pubSub, channelDisconnected) >= 0;
+}
+
+void RdpClient::onChannel(const char* name, void* channelInterface, bool connected) {
+  if (!clipboard_ || name == nullptr || std::string_view(name) != "cliprdr") return;
+  if (connected) {
+    clipboard_->attach(channelInterface);
+  } else {
+    clipboard_->detach();
+  }
 }
 
 int RdpClient::fail(const std::string& code, const std::string& message) {
@@ -321,16 +356,18 @@ int RdpClient::loop() {
   bool running = true;
   while (running) {
     std::array<HANDLE, 64> handles{};
-    handles[0] = socketEvent;
-    const DWORD count = freerdp_get_event_handles(instance_->context, handles.data() + 1,
-                                                  static_cast<DWORD>(handles.size() - 1));
+    DWORD own = 0;
+    handles[own++] = socketEvent;
+    if (clipboard_) handles[own++] = clipboard_->event();
+    const DWORD count = freerdp_get_event_handles(instance_->context, handles.data() + own,
+                                                  static_cast<DWORD>(handles.size() - own));
     if (count == 0) {
       exitCode = fail("internal", "cannot get the RDP event handles");
       break;
     }
     // Short waits while damage is held back by pacing, so the next frame leaves on time.
     const DWORD wait = damage_ && !damage_->empty() ? 10 : kIdleWaitMs;
-    WaitForMultipleObjects(count + 1, handles.data(), FALSE, wait);
+    WaitForMultipleObjects(count + own, handles.data(), FALSE, wait);
     if (!freerdp_check_event_handles(instance_->context) || freerdp_shall_disconnect(instance_)) {
       const UINT32 error = freerdp_get_last_error(instance_->context);
       log(std::string("the server ended the session: ") + freerdp_get_last_error_string(error));
@@ -350,6 +387,16 @@ int RdpClient::loop() {
       exitCode = step == Step::closed ? 0 : 1;
       running = false;
       break;
+    }
+    if (running && clipboard_) {
+      for (const auto& text : clipboard_->take()) {
+        if (!link_.send(encodeClipboard(MessageType::target_clipboard, text))) running = false;
+      }
+      if (!running) {
+        log("the broker is gone");
+        exitCode = 1;
+        break;
+      }
     }
     if (running && !maybeSendFrame()) {
       log("the broker is gone");
@@ -389,6 +436,13 @@ RdpClient::Step RdpClient::handle(const Frame& frame) {
     case MessageType::refresh:
       keyframePending_ = true;
       return Step::keep;
+    case MessageType::clipboard: {
+      if (!clipboard_) break;  // the broker sends none where the clipboard is off
+      auto text = decodeClipboard(frame.body);
+      if (!text) break;
+      clipboard_->offer(*text);
+      return Step::keep;
+    }
     case MessageType::close:
       log("closed by the broker");
       return Step::closed;

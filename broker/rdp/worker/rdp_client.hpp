@@ -5,6 +5,7 @@
 #include <string>
 
 #include "broker_link.hpp"
+#include "clipboard_channel.hpp"
 #include "conduit/rdp/worker_protocol.hpp"
 #include "damage_grid.hpp"
 
@@ -14,8 +15,9 @@ struct rdp_context;
 namespace conduit::rdp::worker {
 
 /// One FreeRDP 2 client session driven by the broker's frames: connects with the request's
-/// settings (certificate pinned, every redirection off), streams the software GDI's changes as
-/// tiles and forwards keyboard and pointer input. Single-threaded.
+/// settings (certificate pinned, every redirection off but clipboard text where allowed),
+/// streams the software GDI's changes as tiles and forwards keyboard and pointer input and
+/// clipboard text. Single-threaded but for the clipboard channel's own thread.
 class RdpClient {
  public:
   /// `configDir`: an empty directory FreeRDP may treat as its configuration path (its
@@ -31,6 +33,8 @@ class RdpClient {
   int run(Bytes& password);
 
   // FreeRDP callbacks (called through noexcept C trampolines).
+  bool onPreConnect();
+  void onChannel(const char* name, void* channelInterface, bool connected);
   bool onPostConnect();
   void onPostDisconnect();
   void onBeginPaint();
@@ -54,6 +58,7 @@ class RdpClient {
   std::string configDir_;
   rdp_freerdp* instance_ = nullptr;
   std::unique_ptr<DamageGrid> damage_;
+  std::unique_ptr<ClipboardChannel> clipboard_;  // only where the request allows it
   std::string presentedSha256_;
   bool certificateSeen_ = false;
   bool certificateRejected_ = false;

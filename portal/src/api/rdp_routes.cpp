@@ -33,6 +33,10 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
         width_(width),
         height_(height) {}
 
+  // 512 KiB: clipboard text of up to 65,535 bytes as a JSON string, where escaping can make
+  // a character up to six bytes (\u0001).
+  std::size_t maxMessageBytes() const override { return 512 * 1024; }
+
   void onMessage(std::string data, bool binary) override {
     boost::system::error_code ec;
     auto msg = binary ? boost::json::value() : boost::json::parse(data, ec);
@@ -65,6 +69,14 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
       session_->ctrlAltDel();
     } else if (*type == "refresh") {
       session_->refresh();
+    } else if (*type == "clipboard") {
+      const auto* text = o->if_contains("text");
+      if (!text || !text->is_string()) return refuse("clipboard needs text");
+      // Refused text (the policy, the size) is said to the vendor; the desktop goes on.
+      if (auto st = session_->clipboard(std::string(text->as_string())); !st) {
+        peer_->sendText(boost::json::serialize(
+            boost::json::object{{"type", "clipboard_refused"}, {"message", st.error().message}}));
+      }
     } else {
       refuse("unknown message type");
     }
@@ -74,9 +86,16 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
   core::Result<std::unique_ptr<RemoteDesktop>> start(const std::shared_ptr<WsPeer>& peer) override {
     RemoteDesktopIo io;
     // Sent by the session before its first frame (the page sizes its canvas from it).
-    io.started = [peer](const std::string& id, int width, int height) {
-      peer->sendText(boost::json::serialize(boost::json::object{
-          {"type", "started"}, {"session_id", id}, {"width", width}, {"height", height}}));
+    io.started = [peer](const std::string& id, int width, int height, bool clipboard) {
+      peer->sendText(boost::json::serialize(boost::json::object{{"type", "started"},
+                                                                {"session_id", id},
+                                                                {"width", width},
+                                                                {"height", height},
+                                                                {"clipboard", clipboard}}));
+    };
+    io.clipboard = [peer](const std::string& text) {
+      peer->sendText(
+          boost::json::serialize(boost::json::object{{"type", "clipboard"}, {"text", text}}));
     };
     io.frame = [peer](std::string bytes) { peer->sendBinary(std::move(bytes)); };
     io.notice = [peer](const std::string& text) {

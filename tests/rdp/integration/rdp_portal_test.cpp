@@ -51,12 +51,15 @@ std::string rdpConfig() {
   return "[rdp]\nworker = \"" + std::string(CONDUIT_RDP_WORKER) + "\"\n";
 }
 
-/// The shadow server and an asset `desk` for it, its password in the vault, its certificate
-/// pinned by probing once, and alice's approved rdp grant.
-struct RdpPlant {
-  explicit RdpPlant(const std::string& policy = kRdpPolicy);
+/// An RDP server (the shadow server, or xrdp) and an asset `desk` for it, its password in the
+/// vault, its certificate pinned by probing once, and alice's approved rdp grant.
+template <class Target>
+struct BasicRdpPlant {
+  explicit BasicRdpPlant(const std::string& policy = kRdpPolicy) : p(policy, rdpConfig()) {
+    setUp();
+  }
   Plant p;
-  test::RdpTarget target;
+  Target target;
   std::uint16_t portal = portalPort(p);
   std::string fingerprint;
 
@@ -87,10 +90,8 @@ struct RdpPlant {
   /// Reads what the broker logged so far (its stderr pipe must not fill up).
   void drain() { p.broker->waitForLine("\x01never\x01", 1ms); }
 };
-
-RdpPlant::RdpPlant(const std::string& policy) : p(policy, rdpConfig()) {
-  setUp();
-}
+using RdpPlant = BasicRdpPlant<test::RdpTarget>;
+using XrdpPlant = BasicRdpPlant<test::XrdpTarget>;
 
 std::uint16_t u16(const std::string& b, std::size_t at) {
   return static_cast<std::uint16_t>(static_cast<unsigned char>(b[at]) |
@@ -149,6 +150,24 @@ void ack(test::WsClient& ws, std::uint32_t seq) {
   ws.sendText(R"({"type":"ack","seq":)" + std::to_string(seq) + "}");
 }
 
+/// Opens a desktop as alice on plant `w`: checks the `started` message and returns it, then
+/// reads the first frame (a frame end within 20 s) and acknowledges it.
+template <class RdpPlantType>
+std::string startDesktop(RdpPlantType& w, test::WsClient& ws) {
+  REQUIRE(w.open(ws) == 101);
+  auto started = ws.read(20s);
+  REQUIRE(started.has_value());
+  INFO(started->data);
+  REQUIRE(test::jsonString(started->data, "type") == "started");
+  // Typed once the desktop shows, as a vendor would: "started" comes before the first frame,
+  // and a key sent before the target drew anything was seen lost ("ello").
+  std::optional<SeenFrame> first;
+  for (int i = 0; i < 20 && !first; ++i) first = readFrame(ws);
+  REQUIRE(first.has_value());
+  ack(ws, first->sequence);
+  return started->data;
+}
+
 /// RDP set-1 scancodes of the lowercase letters the test types.
 std::uint16_t scancode(char c) {
   switch (c) {
@@ -174,6 +193,45 @@ void type(test::WsClient& ws, const std::string& text) {
     ws.sendText(R"({"type":"key","code":)" + code + R"(,"down":true})");
     ws.sendText(R"({"type":"key","code":)" + code + R"(,"down":false})");
   }
+}
+
+/// A JSONL export's protocol events, one line each: the direction, a space, the payload
+/// (base64 in the export) decoded.
+std::string protocolEvents(const std::string& jsonlPath) {
+  std::string events;
+  std::istringstream lines(test::readText(jsonlPath));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"kind\":\"protocol_event\"") == std::string::npos) continue;
+    const std::string b64 = test::jsonString(line, "payload_b64");
+    std::string raw(b64.size(), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    REQUIRE(n >= 0);
+    events += test::jsonString(line, "direction") + " " +
+              raw.substr(0, static_cast<std::size_t>(n)) + "\n";
+  }
+  return events;
+}
+
+/// The next text message of `type` (tiles and frame ends are acknowledged and skipped), or
+/// nullopt after the timeout.
+std::optional<std::string> readText(test::WsClient& ws, const std::string& type,
+                                    std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto m = ws.read(200ms);
+    if (!m) {
+      if (ws.closed()) return std::nullopt;
+      continue;
+    }
+    if (m->binary) {
+      if (static_cast<unsigned char>(m->data[0]) == 0x83) ack(ws, u32(m->data, 1));
+      continue;
+    }
+    if (test::jsonString(m->data, "type") == type) return m->data;
+  }
+  return std::nullopt;
 }
 
 /// The `closed` message's reason, reading past tiles (or "" if none came in time).
@@ -345,16 +403,7 @@ TEST_CASE(
     "browser RDP faults end only their own session: a crashed worker, a target that goes "
     "away, garbage and an input flood from the browser") {
   RdpPlant w;
-  auto startSession = [&](test::WsClient& ws) {
-    REQUIRE(w.open(ws) == 101);
-    auto m = ws.read(20s);
-    REQUIRE(m.has_value());
-    INFO(m->data);
-    REQUIRE(test::jsonString(m->data, "type") == "started");
-    auto f = readFrame(ws);
-    REQUIRE(f.has_value());
-    ack(ws, f->sequence);
-  };
+  auto startSession = [&](test::WsClient& ws) { (void)startDesktop(w, ws); };
   // The policy allows one session per user at a time: each case waits for the previous end.
   auto awaitEnded = [&](std::size_t n) {
     for (int i = 0; i < 50; ++i) {
@@ -415,17 +464,7 @@ TEST_CASE("browser RDP records keystrokes only where policy says record_keystrok
   policy += "record_keystrokes = true\n";
   RdpPlant w(policy);
   test::WsClient ws;
-  REQUIRE(w.open(ws) == 101);
-  auto started = ws.read(20s);
-  REQUIRE(started.has_value());
-  REQUIRE(test::jsonString(started->data, "type") == "started");
-  const std::string id = test::jsonString(started->data, "session_id");
-  // Typed once the desktop shows, as a vendor would: "started" now comes before the first
-  // frame, and a key sent before the target drew anything was seen lost ("ello").
-  std::optional<SeenFrame> first;
-  for (int i = 0; i < 20 && !first; ++i) first = readFrame(ws);  // a frame end within 20 s
-  REQUIRE(first.has_value());
-  ack(ws, first->sequence);
+  const std::string id = test::jsonString(startDesktop(w, ws), "session_id");
   type(ws, "hello\r");
   std::string typed;
   for (int i = 0; i < 100 && typed.find("hello") == std::string::npos; ++i) {
@@ -444,20 +483,99 @@ TEST_CASE("browser RDP records keystrokes only where policy says record_keystrok
       {"recording", "--data-dir", w.p.data, "export", id, "--format", "jsonl", "--output", jsonl});
   INFO(out);
   REQUIRE(rc == 0);
-  // The protocol events' payloads (base64 in the export), decoded.
-  std::string events;
-  std::istringstream lines(test::readText(jsonl));
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("\"kind\":\"protocol_event\"") == std::string::npos) continue;
-    const std::string b64 = test::jsonString(line, "payload_b64");
-    std::string raw(b64.size(), '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
-                                  reinterpret_cast<const unsigned char*>(b64.data()),
-                                  static_cast<int>(b64.size()));
-    REQUIRE(n >= 0);
-    events += raw.substr(0, static_cast<std::size_t>(n)) + "\n";
-  }
+  const std::string events = protocolEvents(jsonl);
   CHECK_THAT(events, Catch::Contains("key 0x023 down") && Catch::Contains("key 0x023 up") &&
                          Catch::Contains("key 0x01c down"));
+  w.drain();
+}
+
+namespace {
+std::string clipboardMessage(const std::string& text) {
+  return boost::json::serialize(boost::json::object{{"type", "clipboard"}, {"text", text}});
+}
+}  // namespace
+
+TEST_CASE(
+    "browser RDP clipboard: text both ways where the policy allows it, recorded and "
+    "searchable") {
+  // xrdp (its clipboard channel goes on to the VNC display's X selection, read and set with
+  // xclip): the shadow server has no clipboard channel.
+  std::string policy = kRdpPolicy;
+  policy += "[rule.rdp]\nclipboard = true\n";
+  XrdpPlant w(policy);
+  test::WsClient ws;
+  const std::string started = startDesktop(w, ws);
+  CHECK_THAT(started, Catch::Contains("\"clipboard\":true"));
+  const std::string id = test::jsonString(started, "session_id");
+
+  // Vendor -> target: quotes, backslashes and a tab survive JSON and the RDP channel.
+  const std::string pasted = "copy \"C:\\Program Files\\Vendor\" to PLC-7\tdone";
+  ws.sendText(clipboardMessage(pasted));
+  std::optional<std::string> onTarget;
+  for (int i = 0; i < 50 && onTarget != pasted; ++i) {
+    (void)readText(ws, "-", 200ms);  // acknowledges frames meanwhile
+    onTarget = w.target.clipboard();
+  }
+  CHECK(onTarget == pasted);
+
+  // Target -> vendor: copying on the target shows in the page.
+  const std::string copied = "trend export TIC-101 73.4 degC";
+  w.target.setClipboard(copied);
+  std::string got;
+  for (int i = 0; i < 5 && got != copied; ++i) {
+    if (auto m = readText(ws, "clipboard", 4s)) got = test::jsonString(*m, "text");
+  }
+  CHECK(got == copied);
+
+  // Text over the limit is refused with a message; the desktop goes on.
+  ws.sendText(clipboardMessage(std::string(70000, 'x')));
+  auto refused = readText(ws, "clipboard_refused", 5s);
+  REQUIRE(refused.has_value());
+  CHECK_THAT(test::jsonString(*refused, "message"), Catch::Contains("65535 bytes"));
+  CHECK_FALSE(ws.closed());
+
+  REQUIRE(w.p.conduit({"admin", "--data-dir", w.p.data, "--as", "erin", "revoke", "1", "--reason",
+                       "done"})
+              .first == 0);
+  CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
+  auditOnce(w.p, "recording.sealed");
+  const std::string jsonl = (w.p.dir / "clipboard.jsonl").string();
+  auto [rc, out] = w.p.conduit(
+      {"recording", "--data-dir", w.p.data, "export", id, "--format", "jsonl", "--output", jsonl});
+  INFO(out);
+  REQUIRE(rc == 0);
+  const std::string events = protocolEvents(jsonl);
+  INFO(events);
+  CHECK_THAT(events, Catch::Contains("to_target ") && Catch::Contains(pasted));
+  CHECK_THAT(events, Catch::Contains("to_client ") && Catch::Contains(copied));
+  // The auditor finds the session by what was copied.
+  auto [rcSearch, found] = w.p.conduit({"recording", "--data-dir", w.p.data, "search", "TIC-101"});
+  INFO(found);
+  CHECK(rcSearch == 0);
+  CHECK_THAT(found, Catch::Contains(id));
+  w.drain();
+}
+
+TEST_CASE("browser RDP clipboard: refused where the policy does not allow it") {
+  XrdpPlant w;  // kRdpPolicy: no [rule.rdp], the clipboard is off
+  test::WsClient ws;
+  const std::string started = startDesktop(w, ws);
+  CHECK_THAT(started, Catch::Contains("\"clipboard\":false"));
+  const std::string id = test::jsonString(started, "session_id");
+
+  ws.sendText(clipboardMessage("do not paste this"));
+  auto refused = readText(ws, "clipboard_refused", 5s);
+  REQUIRE(refused.has_value());
+  CHECK_THAT(test::jsonString(*refused, "message"),
+             Catch::Contains("does not allow the clipboard on desk"));
+  w.target.setClipboard("plant secret, do not copy");
+  CHECK_FALSE(readText(ws, "clipboard", 3s).has_value());
+  w.drain();
+  INFO(w.p.broker->errors());
+  CHECK_FALSE(ws.closed());
+  CHECK_FALSE(w.target.clipboard() == std::optional<std::string>("do not paste this"));
+  const auto live = call(w.portal, "GET", "/api/v1/sessions",
+                         signIn(w.portal, "erin", test::enrolTotp(w.p, "erin")).headers());
+  CHECK_THAT(live.body, Catch::Contains("\"id\":\"" + id + "\""));
   w.drain();
 }

@@ -137,6 +137,7 @@ XrdpTarget::XrdpTarget() {
              {"-geometry", "1024x768", "-depth", "24", "-rfbport", std::to_string(rfb),
               "-localhost", "-SecurityTypes", "None", "-nolisten", "tcp"});
   if (display < 0) throw std::runtime_error("Xvnc did not start: " + xvnc_->errors());
+  display_ = display;
   // The same xterm as RdpTarget's: it fills the screen, so keys go to it without a window manager.
   xterm_ = std::make_unique<Process>(std::vector<std::string>{
       "/usr/bin/env", "DISPLAY=:" + std::to_string(display), "xterm", "-geometry", "170x58+0+0",
@@ -172,7 +173,23 @@ XrdpTarget::XrdpTarget() {
   if (port_ == 0) throw std::runtime_error("xrdp did not listen: " + server_->errors());
 }
 
+void XrdpTarget::setClipboard(const std::string& text) {
+  const auto source = dir_ / "clipboard.txt";
+  writeText(source, text);
+  clipboardOwner_ = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/env", "DISPLAY=:" + std::to_string(display_), "xclip",
+                               "-quiet", "-selection", "clipboard", "-i", source.string()});
+}
+
+std::optional<std::string> XrdpTarget::clipboard() const {
+  const auto [rc, out] = runCommand({"/usr/bin/env", "DISPLAY=:" + std::to_string(display_),
+                                     "xclip", "-o", "-selection", "clipboard"});
+  if (rc != 0) return std::nullopt;
+  return out;
+}
+
 XrdpTarget::~XrdpTarget() {
+  clipboardOwner_.reset();
   server_.reset();
   xterm_.reset();
   xvnc_.reset();

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ class RdpTarget {
  private:
   Options options_;
   TempDir dir_;
+  const std::string user_ = "vendor";
+  const std::string password_ = "xrdp-any-password";
   int display_ = -1;
   std::uint16_t port_ = 0;
   std::unique_ptr<Process> xvfb_;
@@ -64,10 +67,22 @@ class XrdpTarget {
 
   std::uint16_t port() const { return port_; }
   std::filesystem::path file() const { return dir_ / "typed.txt"; }
+  /// Any account logs in (the VNC display asks nothing); these are what tests give.
+  const std::string& user() const { return user_; }
+  const std::string& password() const { return password_; }
+  /// Makes `text` the display's CLIPBOARD selection (an xclip process owns it from now on):
+  /// what copying on the target does.
+  void setClipboard(const std::string& text);
+  /// The display's CLIPBOARD selection now; nullopt while nothing owns it.
+  std::optional<std::string> clipboard() const;
 
  private:
   TempDir dir_;
+  const std::string user_ = "vendor";
+  const std::string password_ = "xrdp-any-password";
+  int display_ = -1;
   std::uint16_t port_ = 0;
+  std::unique_ptr<Process> clipboardOwner_;
   std::unique_ptr<Process> xvnc_;
   std::unique_ptr<Process> xterm_;
   std::unique_ptr<Process> server_;

@@ -369,41 +369,137 @@ TEST_CASE("rdp worker ends when the server dies mid-session", "[rdp][worker]") {
   CHECK(worker.process().wait(std::chrono::seconds(5)).has_value());
 }
 
+namespace {
+
+/// A session to a fresh xrdp target (TLS: xrdp has no NLA) with the clipboard as given: the
+/// certificate learnt by a first worker, then pinned; the first frame read and acknowledged.
+struct XrdpSession {
+  XrdpTarget target;
+  Worker worker;
+  std::string fingerprint;
+  int learnerExit = -1;
+  int width = 0;
+  int height = 0;
+  WholeFrame first;
+
+  explicit XrdpSession(bool clipboard) {
+    ConnectRequest r;
+    r.host = "127.0.0.1";
+    r.port = target.port();
+    r.username = "vendor";
+    r.security = Security::tls;
+    r.connectTimeoutMs = 5000;
+    r.clipboard = clipboard;
+    {
+      Worker learner;
+      auto learn = r;
+      learn.learnCertificate = true;
+      learner.send(connectFrame(learn, "any-password"));
+      fingerprint = expectConnected(learner).certificateSha256;
+      learnerExit = learner.process().wait(std::chrono::seconds(10)).value_or(-1);
+    }
+    r.certificateSha256 = fingerprint;
+    worker.send(connectFrame(r, "any-password"));
+    const auto connected = expectConnected(worker);
+    width = connected.width;
+    height = connected.height;
+    INFO(worker.process().errors());
+    auto frame = readFrame(worker, width, height, std::chrono::seconds(10));
+    REQUIRE(frame);
+    first = std::move(*frame);
+  }
+
+  /// Reads (and acknowledges) frames for up to `timeout`; the first clipboard text the worker
+  /// sends, or nullopt.
+  std::optional<std::string> targetClipboard(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      auto f = worker.next(std::chrono::milliseconds(200));
+      if (!f) continue;
+      if (f->type == MessageType::frame_end) {
+        auto end = decodeFrameEnd(f->body);
+        REQUIRE(end.ok());
+        worker.send(encodeAck(end->sequence));
+      } else if (f->type == MessageType::target_clipboard) {
+        auto text = decodeClipboard(f->body);
+        REQUIRE(text.ok());
+        return *text;
+      } else if (f->type != MessageType::tile) {
+        FAIL("unexpected frame type " << static_cast<int>(f->type));
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
 TEST_CASE("rdp worker streams an xrdp desktop over TLS, pinned, and types into it",
           "[rdp][worker]") {
   // A second RDP server implementation (xrdp, TLS security: it has no NLA), so that the worker
   // is not only ever tried against FreeRDP's own server.
-  XrdpTarget target;
-  ConnectRequest r;
-  r.host = "127.0.0.1";
-  r.port = target.port();
-  r.username = "vendor";
-  r.security = Security::tls;
-  r.connectTimeoutMs = 5000;
-  std::string fingerprint;
-  {
-    Worker learner;
-    auto learn = r;
-    learn.learnCertificate = true;
-    learner.send(connectFrame(learn, "any-password"));
-    fingerprint = expectConnected(learner).certificateSha256;
-    REQUIRE(fingerprint.size() == 64);
-    CHECK(learner.process().wait(std::chrono::seconds(10)) == 0);
-  }
-  Worker worker;
-  r.certificateSha256 = fingerprint;
-  worker.send(connectFrame(r, "any-password"));
-  const auto connected = expectConnected(worker);
-  const int w = connected.width, h = connected.height;
-  CHECK(w == 1024);
-  CHECK(h == 768);
-  auto first = readFrame(worker, w, h, std::chrono::seconds(10));
-  INFO(worker.process().errors());
-  REQUIRE(first);
-  CHECK(first->end.keyframe);
+  XrdpSession s(false);
+  CHECK(s.fingerprint.size() == 64);
+  CHECK(s.learnerExit == 0);
+  CHECK(s.width == 1024);
+  CHECK(s.height == 768);
+  INFO(s.worker.process().errors());
+  CHECK(s.first.end.keyframe);
   long long area = 0;
-  for (const auto& tile : first->tiles) area += static_cast<long long>(tile.width) * tile.height;
-  CHECK(area == static_cast<long long>(w) * h);
+  for (const auto& tile : s.first.tiles) area += static_cast<long long>(tile.width) * tile.height;
+  CHECK(area == static_cast<long long>(s.width) * s.height);
 
-  typeHelloThenClose(worker, target.file(), w, h);
+  typeHelloThenClose(s.worker, s.target.file(), s.width, s.height);
+}
+
+TEST_CASE("rdp worker carries clipboard text both ways where the request allows it",
+          "[rdp][worker][clipboard]") {
+  // xrdp passes its clipboard channel on to the VNC display as cut text (ISO-8859-1 only), which
+  // TigerVNC's Xvnc turns into the X CLIPBOARD selection: xclip on the display sets and reads it.
+  XrdpSession s(true);
+  INFO(s.worker.process().errors());
+
+  // Vendor -> target: the text becomes the target's clipboard.
+  const std::string pasted =
+      "setpoint 42.5 \xc2\xb0"
+      "C (Kessel 3, \xc3\xbc"
+      "berpr\xc3\xbc"
+      "ft)";
+  s.worker.send(encodeClipboard(MessageType::clipboard, pasted));
+  std::optional<std::string> onTarget;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    (void)s.targetClipboard(std::chrono::milliseconds(200));
+    onTarget = s.target.clipboard();
+    if (onTarget == pasted) break;
+  }
+  CHECK(onTarget == pasted);
+
+  // Target -> vendor: copying on the target sends the text to the broker.
+  const std::string copied = "alarm log line 17: pump P-101 tripped";
+  s.target.setClipboard(copied);
+  std::optional<std::string> got;
+  for (int i = 0; i < 5 && got != copied; ++i) got = s.targetClipboard(std::chrono::seconds(2));
+  CHECK(got == copied);
+
+  // Bad clipboard text from the broker is a broken broker: the worker exits.
+  const Bytes bad = {0xff, 0xfe};
+  s.worker.send(encodeFrame(MessageType::clipboard, bad));
+  while (s.worker.next(std::chrono::seconds(5))) {
+  }
+  CHECK(s.worker.process().wait(std::chrono::seconds(10)) == 1);
+}
+
+TEST_CASE("rdp worker opens no clipboard channel where the request does not allow it",
+          "[rdp][worker][clipboard]") {
+  XrdpSession s(false);
+  INFO(s.worker.process().errors());
+  s.target.setClipboard("secret recipe: do not copy");
+  CHECK_FALSE(s.targetClipboard(std::chrono::seconds(3)).has_value());
+  // And text from the broker is refused as a protocol breach.
+  s.worker.send(encodeClipboard(MessageType::clipboard, "paste me"));
+  while (s.worker.next(std::chrono::seconds(5))) {
+  }
+  CHECK(s.worker.process().wait(std::chrono::seconds(10)) == 1);
+  CHECK_FALSE(s.target.clipboard() == std::optional<std::string>("paste me"));
 }

@@ -138,11 +138,13 @@ class TunnelLauncher {
 /// Callbacks from a browser RDP session to the portal; called on the session's thread, never
 /// while it holds a lock, and must not block.
 struct RemoteDesktopIo {
-  // First, once, before any frame: the session's id and the desktop's actual size.
-  std::function<void(const std::string& sessionId, int width, int height)> started;
+  // First, once, before any frame: the session's id, the desktop's actual size and whether
+  // clipboard text may pass.
+  std::function<void(const std::string& sessionId, int width, int height, bool clipboard)> started;
   std::function<void(std::string)> frame;  // binary message: a tile or frame end (docs/api.md)
   std::function<void(const std::string&)> notice;
-  std::function<void(const std::string&)> closed;  // exactly once, with the reason
+  std::function<void(const std::string&)> closed;     // exactly once, with the reason
+  std::function<void(const std::string&)> clipboard;  // text copied on the target (UTF-8)
 };
 
 /// One running browser RDP session (implemented in the broker; thread-safe). Input is
@@ -157,6 +159,9 @@ class RemoteDesktop {
   virtual void ctrlAltDel() = 0;
   virtual void ack(std::uint32_t sequence) = 0;
   virtual void refresh() = 0;
+  /// The vendor's clipboard text for the target. permission_denied where the policy does not
+  /// allow the clipboard; invalid_argument for text the broker does not take.
+  virtual core::Status clipboard(const std::string& text) = 0;
   virtual void close(const std::string& reason) = 0;
   virtual std::string sessionId() const = 0;
   virtual int width() const = 0;

@@ -60,6 +60,9 @@ class WsHandler {
   virtual void onOpen(std::shared_ptr<WsPeer> peer) = 0;
   virtual void onMessage(std::string data, bool binary) = 0;
   virtual void onClose() = 0;
+  /// The largest message the browser may send; a bigger one closes the socket. 64 KiB: keys,
+  /// acknowledgements and tunnel data are small.
+  virtual std::size_t maxMessageBytes() const { return 64 * 1024; }
 };
 
 /// An upgrade request is refused with an ordinary HTTP answer, or accepted with a handler.

@@ -3,6 +3,9 @@
 // a canvas in arrival order, acknowledges each whole frame (the server sends at most two frames
 // ahead of the last ack) and sends keys and pointer events back as RDP scancodes and pointer
 // flags. As with the terminal, a closed session stays closed: no automatic reconnect.
+// Where the policy allows the clipboard, a panel carries text both ways: what is copied on the
+// remote desktop appears in it (and on the local clipboard where the browser lets the page
+// write it); text put in it and sent becomes the remote clipboard, to paste there with Ctrl+V.
 import { get, openSocket } from '../api.js';
 import { h } from '../dom.js';
 import { card, showError } from '../ui.js';
@@ -10,6 +13,7 @@ import { grantClock } from '../grant_clock.js';
 import { describeClose, parseMessage } from '../term.js';
 import { scancodeFor } from '../rdp_keys.js';
 import { desktopPainter } from '../desktop.js';
+import { fmtTime } from '../format.js';
 
 const GRANTS_MS = 5000;
 // The desktop sizes the broker accepts (worker_protocol.hpp kMinDesktop, kMaxDesktop*).
@@ -25,7 +29,10 @@ const PTR_BUTTONS = { 0: 0x1000, 1: 0x4000, 2: 0x2000 }; // MouseEvent.button: l
 const PTR_WHEEL = 0x0200;
 const PTR_ROTATION_MASK = 0x01ff; // 9-bit two's complement: 0x100 is the negative sign
 const WHEEL_NOTCH = 120;
+// Clipboard text the broker takes (worker_protocol.hpp kMaxClipboardBytes).
+const MAX_CLIPBOARD_BYTES = 65535;
 
+const now = () => fmtTime(new Date().toISOString(), { seconds: true, today: true });
 const clamp = (value, low, high) => Math.min(high, Math.max(low, Math.round(value)));
 
 
@@ -46,11 +53,19 @@ export function renderRdp(root, context) {
     title: 'Send Ctrl+Alt+Del to the remote desktop' }, 'Ctrl+Alt+Del');
   const refreshButton = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-refresh', disabled: true,
     title: 'Redraw the whole screen' }, 'Refresh');
+  const clipboardButton = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-clipboard', hidden: true,
+    'aria-expanded': 'false', 'aria-controls': 'rdp-clipboard-panel', title: 'Text to and from the remote clipboard' }, 'Clipboard');
   const disconnectButton = h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', id: 'rdp-disconnect', disabled: true },
     'Disconnect');
   const canvas = h('canvas', { id: 'rdp-canvas', class: 'rdp-canvas', tabindex: '0', width: '1024', height: '768',
     'aria-label': `Remote desktop of ${asset}`, dataset: { frames: '0' } });
   const area = h('div', { class: 'rdp-area', id: 'rdp-area' }, canvas);
+  const clipboardText = h('textarea', { id: 'rdp-clipboard-text', class: 'mono', rows: '4', spellcheck: 'false',
+    'aria-label': 'Clipboard text', placeholder: 'Text copied on the remote desktop appears here. Put text here and send it to paste it there.' });
+  const clipboardSend = h('button', { type: 'button', class: 'btn btn-small', id: 'rdp-clipboard-send' }, 'Send to remote clipboard');
+  const clipboardStatus = h('span', { class: 'muted', id: 'rdp-clipboard-status', role: 'status' });
+  const clipboardPanel = h('div', { class: 'rdp-clipboard', id: 'rdp-clipboard-panel', hidden: true },
+    clipboardText, h('div', { class: 'rdp-clipboard-row' }, clipboardSend, clipboardStatus));
   const closedReason = h('span', { class: 'term-closed-reason', id: 'rdp-closed-reason' });
   const closedBox = h('div', { class: 'term-closed rdp-closed', hidden: true },
     closedReason,
@@ -63,8 +78,9 @@ export function renderRdp(root, context) {
       h('div', { class: 'term-grant', id: 'rdp-grant' }, timeLabel, timeLeft)),
     h('section', { class: 'card term-card', 'aria-label': `Remote desktop of ${asset}` },
       h('div', { class: 'term-bar' }, status,
-        h('div', { class: 'rdp-right' }, sessionBox, cadButton, refreshButton, disconnectButton)),
+        h('div', { class: 'rdp-right' }, sessionBox, clipboardButton, cadButton, refreshButton, disconnectButton)),
       notice,
+      clipboardPanel,
       closedBox,
       h('div', { class: 'rdp-panel' }, area))));
 
@@ -86,7 +102,7 @@ export function renderRdp(root, context) {
     closedReason.textContent = `The remote desktop is closed: ${reason.replace(/[.\s]+$/, '')}.`;
     closedBox.hidden = false;
     canvas.classList.add('rdp-canvas-closed');
-    for (const button of [cadButton, refreshButton, disconnectButton]) button.disabled = true;
+    for (const button of [cadButton, refreshButton, disconnectButton, clipboardButton, clipboardSend]) button.disabled = true;
     // A kill suspends the grant, a revoke ends it: show that now, not at the next refresh.
     refreshGrants();
   };
@@ -160,9 +176,19 @@ export function renderRdp(root, context) {
         status.className = 'term-status term-status-connected';
         started = true;
         for (const button of [cadButton, refreshButton, disconnectButton]) button.disabled = false;
+        // The clipboard only where the policy allows it (the broker refuses it otherwise).
+        clipboardButton.hidden = message.clipboard !== true;
         canvas.focus();
       } else if (message?.type === 'notice') {
         notice.textContent = String(message.message ?? '');
+      } else if (message?.type === 'clipboard') {
+        const text = String(message.text ?? '');
+        clipboardText.value = text;
+        clipboardStatus.textContent = `Copied on the remote desktop at ${now()} (${text.length} characters).`;
+        // Best effort: browsers allow it only to a focused page in a secure context.
+        navigator.clipboard?.writeText(text).catch(() => {});
+      } else if (message?.type === 'clipboard_refused') {
+        clipboardStatus.textContent = `Not sent: ${String(message.message ?? 'refused')}.`;
       } else if (message?.type === 'closed') {
         reason = String(message.reason ?? '') || null;
         stopInput();
@@ -266,6 +292,25 @@ export function renderRdp(root, context) {
       if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) socket.close(1000, 'disconnected');
       finish(reason);
     };
+    const onClipboardToggle = () => {
+      clipboardPanel.hidden = !clipboardPanel.hidden;
+      clipboardButton.setAttribute('aria-expanded', String(!clipboardPanel.hidden));
+      if (!clipboardPanel.hidden) clipboardText.focus();
+    };
+    const onClipboardSend = () => {
+      const text = clipboardText.value;
+      // The broker's limit is 65,535 bytes of UTF-8; said here rather than after a round trip.
+      const bytes = new TextEncoder().encode(text).length;
+      if (bytes > MAX_CLIPBOARD_BYTES) {
+        clipboardStatus.textContent = `Not sent: ${bytes} bytes, the limit is ${MAX_CLIPBOARD_BYTES}.`;
+        return;
+      }
+      send({ type: 'clipboard', text });
+      clipboardStatus.textContent = `Sent at ${now()}: paste it on the remote desktop.`;
+      canvas.focus();
+    };
+    clipboardButton.addEventListener('click', onClipboardToggle);
+    clipboardSend.addEventListener('click', onClipboardSend);
     cadButton.addEventListener('click', onCad);
     refreshButton.addEventListener('click', onRefresh);
     disconnectButton.addEventListener('click', onDisconnect);

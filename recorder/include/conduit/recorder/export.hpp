@@ -82,7 +82,8 @@ struct TextLine {
 class TerminalTextExtractor {
  public:
   /// Output records are always used; input records only if `includeInput`; exec_command
-  /// records become lines of their own.
+  /// records and the lines of clipboard text that passed (protocol_event "clipboard",
+  /// "allow") become lines of their own.
   explicit TerminalTextExtractor(bool includeInput = false);
   ~TerminalTextExtractor();
   TerminalTextExtractor(const TerminalTextExtractor&) = delete;

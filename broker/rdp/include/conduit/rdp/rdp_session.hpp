@@ -30,12 +30,16 @@ struct RdpSessionRequest {
 /// The browser's side. Called on the session's thread, never while it holds a lock; must not
 /// block (the portal queues what its WebSocket has not sent yet).
 struct RdpSessionIo {
-  // First, once, before any frame: the session's id and the desktop's actual size. Optional.
-  std::function<void(const std::string& sessionId, int width, int height)> started;
+  // First, once, before any frame: the session's id, the desktop's actual size and whether
+  // the policy lets clipboard text pass (both ways). Optional.
+  std::function<void(const std::string& sessionId, int width, int height, bool clipboard)> started;
   // A tile or frame end for the browser: the worker's frame without its length (type first).
   std::function<void(std::string)> frame;
   std::function<void(const std::string&)> notice;  // one line for the vendor (window end)
   std::function<void(const std::string&)> closed;  // exactly once, with the reason
+  // Text copied on the target (UTF-8, checked, recorded) where the policy allows the
+  // clipboard. Optional: without it, the target's clipboard still goes into the recording.
+  std::function<void(const std::string&)> clipboard;
 };
 
 struct RdpSessionOptions {
@@ -47,6 +51,9 @@ struct RdpSessionOptions {
   // 1000 input events a second: far beyond a person (mouse moves are sent once per screen
   // refresh); a browser sending more is broken or hostile and its session ends.
   int maxInputPerSecond = 1000;
+  // 10 clipboard texts a second (each up to kMaxClipboardBytes, each recorded): a person
+  // copies a few times a minute; more would only fill the recording.
+  int maxClipboardPerSecond = 10;
 };
 
 class RdpSession {
@@ -75,6 +82,10 @@ class RdpSession {
   void ack(std::uint32_t sequence);
   /// A full-screen frame next (after the browser reconnected its canvas).
   void refresh();
+  /// The vendor's clipboard text becomes the target's clipboard (recorded first).
+  /// permission_denied where the policy does not allow the clipboard (the session goes on),
+  /// invalid_argument for text over kMaxClipboardBytes or not UTF-8, unavailable once ended.
+  core::Status clipboard(const std::string& text);
   void close(const std::string& reason);
 
   std::string sessionId() const;

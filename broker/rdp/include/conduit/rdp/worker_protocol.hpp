@@ -8,8 +8,9 @@
 //
 //   u32 LE length (of type + body, 1..kMaxFrameBytes) | u8 type | body
 //
-// Broker -> worker: connect (once, first), key, pointer, ack, refresh, close.
-// Worker -> broker: connected (once), tile*, frame_end, failed / closed (last).
+// Broker -> worker: connect (once, first), key, pointer, ack, refresh, close, clipboard.
+// Worker -> broker: connected (once), tile*, frame_end, target_clipboard, failed / closed
+// (last). The clipboard messages exist only where the connect request allowed the clipboard.
 // Tiles and frame ends go on unchanged to the browser (the WebSocket message is the frame
 // without its length) and into the recording, after the broker checked them (decodeTile).
 //
@@ -40,18 +41,20 @@ inline constexpr int kMaxDesktopHeight = 2160;
 
 enum class MessageType : std::uint8_t {
   // broker -> worker
-  connect = 0x01,  // ConnectRequest: JSON parameters, then the password's bytes
-  key = 0x02,      // u8 down (0/1), u16 LE RDP scancode (0x100 set: extended key)
-  pointer = 0x03,  // u16 LE RDP pointer flags (PTR_FLAGS_*), u16 LE x, u16 LE y
-  ack = 0x04,      // u32 LE: the browser drew every frame up to this sequence number
-  refresh = 0x05,  // empty: send the whole screen as the next frame (a keyframe)
-  close = 0x06,    // empty: disconnect and exit
+  connect = 0x01,    // ConnectRequest: JSON parameters, then the password's bytes
+  key = 0x02,        // u8 down (0/1), u16 LE RDP scancode (0x100 set: extended key)
+  pointer = 0x03,    // u16 LE RDP pointer flags (PTR_FLAGS_*), u16 LE x, u16 LE y
+  ack = 0x04,        // u32 LE: the browser drew every frame up to this sequence number
+  refresh = 0x05,    // empty: send the whole screen as the next frame (a keyframe)
+  close = 0x06,      // empty: disconnect and exit
+  clipboard = 0x07,  // UTF-8 text the vendor copied: offered as the target's clipboard
   // worker -> broker
-  connected = 0x81,  // JSON {"width", "height", "certificate_sha256"}
-  tile = 0x82,       // Tile
-  frame_end = 0x83,  // u32 LE sequence number, u8 keyframe (0/1)
-  failed = 0x84,     // JSON {"code", "message"}: the session could not start or broke
-  closed = 0x85,     // JSON {"code", "message"}: the server ended the session
+  connected = 0x81,         // JSON {"width", "height", "certificate_sha256"}
+  tile = 0x82,              // Tile
+  frame_end = 0x83,         // u32 LE sequence number, u8 keyframe (0/1)
+  failed = 0x84,            // JSON {"code", "message"}: the session could not start or broke
+  closed = 0x85,            // JSON {"code", "message"}: the server ended the session
+  target_clipboard = 0x86,  // UTF-8 text copied on the target (its clipboard changed)
 };
 
 /// One frame read from the stream (type and body; the length is gone).
@@ -139,6 +142,20 @@ core::Result<PointerEvent> decodePointer(std::span<const std::uint8_t> body);
 
 Bytes encodeAck(std::uint32_t sequence);
 core::Result<std::uint32_t> decodeAck(std::span<const std::uint8_t> body);
+
+// ---- both ways: clipboard text ------------------------------------------------------------
+
+/// 65,535 bytes of UTF-8: a configuration snippet or a short script, and what one recording
+/// event holds whole (recorder::encodeProtocolEvent's summary). Longer text is refused, never
+/// cut: a half-pasted command is worse than none.
+inline constexpr std::size_t kMaxClipboardBytes = 65535;
+/// A clipboard or target_clipboard frame.
+Bytes encodeClipboard(MessageType type, std::string_view utf8);
+/// invalid_argument unless the body is valid UTF-8 (no overlongs, surrogates or code points
+/// above U+10FFFF) of at most kMaxClipboardBytes.
+core::Result<std::string> decodeClipboard(std::span<const std::uint8_t> body);
+/// True for valid UTF-8 as decodeClipboard defines it.
+bool isValidUtf8(std::string_view text);
 
 // ---- worker -> broker ---------------------------------------------------------------------
 
