@@ -113,6 +113,19 @@ core::Result<ExportSummary> exportDesktop(RecordingReader& reader, std::ostream&
       utf8.feed(r->payload, text);
       utf8.finish(text);
       kept = stream.put(r->timeUs, DesktopRecord::marker, bytesOf(text));
+    } else if (r->channel == kDesktopChannel && r->kind == RecordKind::protocol_event) {
+      // Clipboard text becomes a notice the replay lists at its moment; keystrokes stay out.
+      const auto event = decodeProtocolEvent(r->payload);
+      if (!event || event->protocol != "clipboard") {
+        ++summary.recordsSkipped;
+        continue;
+      }
+      const bool pasted = r->direction == Direction::to_target;
+      const std::string text = std::string(pasted ? "clipboard, pasted by the vendor"
+                                                  : "clipboard, copied on the target") +
+                               (event->decision == "allow" ? ": " : " (refused): ") +
+                               event->summary;
+      kept = stream.put(r->timeUs, DesktopRecord::marker, bytesOf(text));
     } else if (auto update = desktopUpdate(*r)) {
       stream.start();
       if (update->width == 0) {

@@ -340,6 +340,41 @@ export async function runStory(cfg = config()) {
       await noErrorBanner(page);
       await shoot('rdp-closed');
     }],
+    ['clipboard', async () => {
+      // A second desktop whose policy allows clipboard text. The test's side watches this
+      // output: after CLIPBOARD_SENT it checks the target's clipboard, after CLIPBOARD_WAITING
+      // it copies CLIPBOARD_FROM_TARGET there, which must then show in the panel.
+      if (!cfg.clipboard) return;
+      const c = cfg.clipboard;
+      await page.goto(`${cfg.url}/#/rdp/${encodeURIComponent(c.asset)}`);
+      await until('#rdp-status to say connected', 20000, async () => {
+        if (/closed/i.test(await status())) {
+          throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
+        }
+        return /connected/.test(await status());
+      });
+      const button = page.locator('#rdp-clipboard');
+      if (await button.isHidden()) throw new Error('no Clipboard button although the policy allows the clipboard');
+      await button.click();
+      await page.waitForSelector('#rdp-clipboard-panel:not([hidden])');
+      await page.fill('#rdp-clipboard-text', c.toTarget);
+      await page.click('#rdp-clipboard-send');
+      await until('#rdp-clipboard-status to say sent', 5000, async () =>
+        /^Sent at/.test(await page.locator('#rdp-clipboard-status').innerText()));
+      if (!socket.sent.some((t) => t.includes('"clipboard"'))) throw new Error('no clipboard message was sent');
+      s.clipboardSessionId = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
+      console.log(`CLIPBOARD_SESSION_ID=${s.clipboardSessionId}`);
+      console.log('CLIPBOARD_SENT');
+      console.log('CLIPBOARD_WAITING');
+      await until('the text copied on the desktop in the panel', 20000, async () =>
+        (await page.inputValue('#rdp-clipboard-text')) === c.fromTarget);
+      const said = await page.locator('#rdp-clipboard-status').innerText();
+      if (!/^Copied on the remote desktop/.test(said)) throw new Error(`#rdp-clipboard-status says: ${said}`);
+      await noErrorBanner(page);
+      await shoot('rdp-clipboard');
+      await page.click('#rdp-disconnect');
+      await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
+    }],
     ['replay', async () => {
       // The auditor replays the sealed recording in the browser: the end of the recording shows
       // what the vendor's canvas showed at the end; its start (the first keyframe) shows the
@@ -382,43 +417,23 @@ export async function runStory(cfg = config()) {
         }
         console.log(`replay: ${s.replayOff} blocks differ from the vendor's last picture; typed line dark pixels ${start.regionDark} -> ${last.regionDark}`);
         await auditor.screenshot({ path: join(cfg.artefacts, 'replay-end.png'), fullPage: true });
+        if (s.clipboardSessionId) {
+          // The clipboard session's replay lists both texts among its notices.
+          const want = [`clipboard, pasted by the vendor: ${cfg.clipboard.toTarget}`,
+            `clipboard, copied on the target: ${cfg.clipboard.fromTarget}`];
+          let listed = '';
+          await until('the clipboard texts among the replay\'s notices', 15000, async () => {
+            await auditor.goto(`${cfg.url}/#/replay/${encodeURIComponent(s.clipboardSessionId)}`);
+            await auditor.reload();
+            if (!(await auditor.waitForSelector('#replay-markers', { timeout: 2000 }).then(() => true, () => false))) return false;
+            listed = await auditor.locator('#replay-markers').innerText();
+            return want.every((w) => listed.includes(w));
+          }).catch((error) => { throw new Error(`${error.message}; the notices say: ${listed}`); });
+          await auditor.screenshot({ path: join(cfg.artefacts, 'replay-clipboard.png'), fullPage: true });
+        }
       } finally {
         await auditorContext.close();
       }
-    }],
-    ['clipboard', async () => {
-      // A second desktop whose policy allows clipboard text. The test's side watches this
-      // output: after CLIPBOARD_SENT it checks the target's clipboard, after CLIPBOARD_WAITING
-      // it copies CLIPBOARD_FROM_TARGET there, which must then show in the panel.
-      if (!cfg.clipboard) return;
-      const c = cfg.clipboard;
-      await page.goto(`${cfg.url}/#/rdp/${encodeURIComponent(c.asset)}`);
-      await until('#rdp-status to say connected', 20000, async () => {
-        if (/closed/i.test(await status())) {
-          throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
-        }
-        return /connected/.test(await status());
-      });
-      const button = page.locator('#rdp-clipboard');
-      if (await button.isHidden()) throw new Error('no Clipboard button although the policy allows the clipboard');
-      await button.click();
-      await page.waitForSelector('#rdp-clipboard-panel:not([hidden])');
-      await page.fill('#rdp-clipboard-text', c.toTarget);
-      await page.click('#rdp-clipboard-send');
-      await until('#rdp-clipboard-status to say sent', 5000, async () =>
-        /^Sent at/.test(await page.locator('#rdp-clipboard-status').innerText()));
-      if (!socket.sent.some((t) => t.includes('"clipboard"'))) throw new Error('no clipboard message was sent');
-      console.log(`CLIPBOARD_SESSION_ID=${((await page.locator('#rdp-session').textContent()) ?? '').trim()}`);
-      console.log('CLIPBOARD_SENT');
-      console.log('CLIPBOARD_WAITING');
-      await until('the text copied on the desktop in the panel', 20000, async () =>
-        (await page.inputValue('#rdp-clipboard-text')) === c.fromTarget);
-      const said = await page.locator('#rdp-clipboard-status').innerText();
-      if (!/^Copied on the remote desktop/.test(said)) throw new Error(`#rdp-clipboard-status says: ${said}`);
-      await noErrorBanner(page);
-      await shoot('rdp-clipboard');
-      await page.click('#rdp-disconnect');
-      await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
     }],
   ];
 

@@ -105,6 +105,13 @@ std::filesystem::path rdpSession(const TempDir& dir, StreamKeyWrapper& vault,
   put(61'000, 1, RecordKind::terminal_output, Direction::to_client, bytesOf("x"));
   put(62'000, 1, RecordKind::marker, Direction::none, bytesOf("other channel"));
   put(70'000, kNotices, RecordKind::marker, Direction::none, bytesOf("warn \xff"));
+  // Clipboard text both ways, and a copy refused by a policy changed mid-session: notices.
+  put(80'000, kDesktop, RecordKind::protocol_event, Direction::to_target,
+      encodeProtocolEvent({"clipboard", "allow", "setpoint 42"}));
+  put(81'000, kDesktop, RecordKind::protocol_event, Direction::to_client,
+      encodeProtocolEvent({"clipboard", "allow", "alarm list"}));
+  put(82'000, kDesktop, RecordKind::protocol_event, Direction::to_client,
+      encodeProtocolEvent({"clipboard", "deny", "12 bytes copied on the target, not passed on"}));
   // A delta frame, then malformed updates (unknown format, bad frame end) that are skipped.
   put(100'000, kDesktop, RecordKind::rdp_update, Direction::to_client,
       encodeRdpTile({64, 32, 16, 8, 1, kPng}));
@@ -131,7 +138,7 @@ TEST_CASE("desktop export writes sizes, tiles, frame ends and notices in order")
   auto summary = exportDesktop(reader, out);
   REQUIRE(summary.ok());
   CHECK(summary->source.verdict == Verdict::intact);
-  CHECK(summary->recordsWritten == 9);
+  CHECK(summary->recordsWritten == 12);
   CHECK(summary->recordsSkipped == 5);
 
   const std::vector<DesktopRecordOut> want = {
@@ -141,6 +148,11 @@ TEST_CASE("desktop export writes sizes, tiles, frame ends and notices in order")
       {50'001, 2, cat({le(0, 2), le(400, 2), le(1280, 2), le(400, 2), {2}, kJpeg})},
       {50'002, 3, {1, 0, 0, 0, 1}},
       {70'000, 4, bytesOf("warn \xef\xbf\xbd")},
+      {80'000, 4, bytesOf("clipboard, pasted by the vendor: setpoint 42")},
+      {81'000, 4, bytesOf("clipboard, copied on the target: alarm list")},
+      {82'000, 4,
+       bytesOf("clipboard, copied on the target (refused): 12 bytes copied on the target, not "
+               "passed on")},
       {100'000, 2, cat({le(64, 2), le(32, 2), le(16, 2), le(8, 2), {1}, kPng})},
       {100'003, 3, {4, 3, 2, 1, 0}},
       {200'000, 4, bytesOf("session ended: closed")},
