@@ -544,7 +544,19 @@ class RuleReader {
 
   void readRdp(const toml::table& t, core::RdpOptions& o) const {
     checkKeys(t, "rdp.", {"clipboard", "drive", "printer", "audio"});
-    if (const toml::node* n = t.get("clipboard")) o.clipboard = boolean(*n, "rdp.clipboard");
+    if (const toml::node* n = t.get("clipboard")) {
+      // true (both ways), false, or one way only: "to-target" (paste in) or "from-target"
+      // (copy out).
+      const auto way = n->value<std::string>();
+      if (n->is_boolean()) {
+        o.clipboardToTarget = o.clipboardFromTarget = *n->value<bool>();
+      } else if (way == "to-target" || way == "from-target") {
+        o.clipboardToTarget = way == "to-target";
+        o.clipboardFromTarget = way == "from-target";
+      } else {
+        bad(*n, R"(rdp.clipboard must be true, false, "to-target" or "from-target")");
+      }
+    }
     if (const toml::node* n = t.get("drive")) o.drive = boolean(*n, "rdp.drive");
     if (const toml::node* n = t.get("printer")) o.printer = boolean(*n, "rdp.printer");
     if (const toml::node* n = t.get("audio")) o.audio = boolean(*n, "rdp.audio");

@@ -102,8 +102,13 @@ std::string describeLimits(const core::AccessLimits& l, core::Protocol protocol)
       }
       break;
     case core::Protocol::rdp:
-      out += ", clipboard " + onOff(l.rdp.clipboard) + ", drive " + onOff(l.rdp.drive) +
-             ", printer " + onOff(l.rdp.printer) + ", audio " + onOff(l.rdp.audio);
+      out += ", clipboard " +
+             (l.rdp.clipboardToTarget == l.rdp.clipboardFromTarget
+                  ? onOff(l.rdp.clipboard())
+                  : std::string(l.rdp.clipboardToTarget ? "to the target only"
+                                                        : "from the target only")) +
+             ", drive " + onOff(l.rdp.drive) + ", printer " + onOff(l.rdp.printer) + ", audio " +
+             onOff(l.rdp.audio);
       break;
     case core::Protocol::s7:
       out += l.s7.readOnly ? ", read-only" : ", writes allowed";

@@ -115,7 +115,7 @@ TEST_CASE("the demo seeds the workstation ews-1 with an rdp endpoint and an appr
   // The preset rule vendor-low-medium: recorded, second factor, clipboard but no drives.
   CHECK(g.limits.recordingRequired);
   CHECK(g.limits.mfaRequired);
-  CHECK(g.limits.rdp.clipboard);
+  CHECK(g.limits.rdp.clipboard());
   CHECK_FALSE(g.limits.rdp.drive);
 
   // What scripts/demo-targets.sh leaves: the password in the vault, the certificate's SHA-256.

@@ -240,15 +240,29 @@ TEST_CASE("modbus.ranges", "[policies][modbus]") {
 TEST_CASE("rdp channels", "[policies][rdp]") {
   const auto on =
       granted("rdp", "clipboard = true\ndrive = true\nprinter = true\naudio = true").rdp;
-  CHECK(on.clipboard);
+  CHECK(on.clipboardToTarget);
+  CHECK(on.clipboardFromTarget);
   CHECK(on.drive);
   CHECK(on.printer);
   CHECK(on.audio);
   const auto off = granted("rdp", "clipboard = false").rdp;
   CHECK(off == core::RdpOptions{});  // everything off unless the policy says otherwise
-  for (const char* key : {"clipboard", "drive", "printer", "audio"}) {
+  for (const char* key : {"drive", "printer", "audio"}) {
     CHECK(refused("rdp", std::string(key) + " = \"on\"") ==
           "t.toml:5: rule 'r': rdp." + std::string(key) + " must be true or false");
+  }
+  // The clipboard one way only: pasting into the target, or copying from it.
+  const auto in = granted("rdp", "clipboard = \"to-target\"").rdp;
+  CHECK(in.clipboardToTarget);
+  CHECK_FALSE(in.clipboardFromTarget);
+  CHECK(in.clipboard());
+  const auto out = granted("rdp", "clipboard = \"from-target\"").rdp;
+  CHECK_FALSE(out.clipboardToTarget);
+  CHECK(out.clipboardFromTarget);
+  CHECK_FALSE(off.clipboard());
+  for (const char* bad : {"\"on\"", "\"both\"", "1"}) {
+    CHECK(refused("rdp", std::string("clipboard = ") + bad) ==
+          R"(t.toml:5: rule 'r': rdp.clipboard must be true, false, "to-target" or "from-target")");
   }
 }
 
@@ -281,6 +295,18 @@ clipboard = true
   CHECK(explanationFor(core::Protocol::rdp) ==
         "rule 'r' (t.toml:1) allows 'alice' rdp to 'plc-17': max 4h, 1 approval from the owner "
         "group, recording required, MFA required, clipboard on, drive off, printer off, audio off");
+  auto oneWay = PolicySet::parse(R"([[rule]]
+id = "r"
+effect = "allow"
+[rule.rdp]
+clipboard = "to-target"
+)",
+                                 "t.toml");
+  REQUIRE(oneWay.ok());
+  const Decision d = oneWay->decide(PolicyContext{user, asset, core::Protocol::rdp, kTuesday});
+  REQUIRE(std::holds_alternative<Allow>(d));
+  CHECK_THAT(std::get<Allow>(d).explanation,
+             Catch::EndsWith("clipboard to the target only, drive off, printer off, audio off"));
 }
 
 TEST_CASE("s7.read_only and s7.functions", "[policies][s7]") {

@@ -209,3 +209,29 @@ TEST_CASE("audit verify finds edited, deleted and reordered rows in the database
     CHECK((*b)->seq == 2);
   }
 }
+
+TEST_CASE("stored limits keep the clipboard's ways, and older rows read as both ways") {
+  core::AccessLimits limits;
+  limits.rdp.clipboardToTarget = true;
+  auto back = store::limitsFromJson(store::limitsToJson(limits));
+  REQUIRE(back.ok());
+  CHECK(back->rdp.clipboardToTarget);
+  CHECK_FALSE(back->rdp.clipboardFromTarget);
+  // A grant stored before the clipboard had a direction: "clipboard" alone meant both ways.
+  std::string old = store::limitsToJson(core::AccessLimits{});
+  const auto cut = [&old](const std::string& key) {
+    const auto at = old.find(",\"" + key + "\":false");
+    REQUIRE(at != std::string::npos);
+    old.erase(at, key.size() + 9);
+  };
+  cut("clipboard_to_target");
+  cut("clipboard_from_target");
+  const auto clip = old.find("\"clipboard\":false");
+  REQUIRE(clip != std::string::npos);
+  old.replace(clip, 17, "\"clipboard\":true");
+  auto legacy = store::limitsFromJson(old);
+  INFO(old);
+  REQUIRE(legacy.ok());
+  CHECK(legacy->rdp.clipboardToTarget);
+  CHECK(legacy->rdp.clipboardFromTarget);
+}

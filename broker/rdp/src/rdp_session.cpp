@@ -111,9 +111,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     c.certificateSha256 = plan->certificateSha256;
     c.width = request_.width;
     c.height = request_.height;
-    c.clipboard = allow_.limits.rdp.clipboard;
+    c.clipboard = allow_.limits.rdp.clipboard();
     clipboardChannel_ = c.clipboard;
-    clipboardAllowed_ = c.clipboard;
+    toTargetAllowed_ = allow_.limits.rdp.clipboardToTarget;
+    fromTargetAllowed_ = allow_.limits.rdp.clipboardFromTarget;
     recordKeystrokes_ = allow_.limits.recordKeystrokes;
     c.drive = allow_.limits.rdp.drive;
     c.printer = allow_.limits.rdp.printer;
@@ -208,9 +209,11 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   core::Status clipboard(const std::string& text) {
     if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
-    if (!clipboardAllowed_.load()) {
+    if (!clipboardChannel_ || !toTargetAllowed_.load()) {
       return fail(ErrorCode::permission_denied,
-                  "the policy does not allow the clipboard on " + request_.asset);
+                  std::string("the policy does not allow ") +
+                      (clipboardChannel_ ? "clipboard text to " : "the clipboard on ") +
+                      request_.asset);
     }
     if (text.size() > kMaxClipboardBytes || !isValidUtf8(text)) {
       return fail(ErrorCode::invalid_argument, "clipboard text must be UTF-8 of at most " +
@@ -318,12 +321,13 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     auto text = decodeClipboard(f.body);
     if (!text) return "the RDP worker broke the protocol: " + text.error().message;
-    if (!clipboardAllowed_.load()) {
-      // The policy changed during the session: the channel is open, the text goes nowhere.
+    if (!fromTargetAllowed_.load()) {
+      // One way only, or the policy changed during the session: the text goes nowhere.
       if (!recordClipboard(recorder::Direction::to_client, "deny",
                            std::to_string(text->size()) +
-                               " bytes copied on the target, not passed on: the policy no longer "
-                               "allows the clipboard")) {
+                               " bytes copied on the target, not passed on: the policy does not "
+                               "allow clipboard text from " +
+                               request_.asset)) {
         return "the recording failed";
       }
       return std::nullopt;
@@ -338,7 +342,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   void loop() {
     // Before any frame, so the browser sizes its canvas before it draws.
-    if (io_.started) io_.started(sessionId_, width_, height_, clipboardAllowed_.load());
+    if (io_.started) {
+      io_.started(sessionId_, width_, height_, toTargetAllowed_.load(), fromTargetAllowed_.load());
+    }
     std::string reason = run_loop();
     end(std::move(reason));
   }
@@ -451,9 +457,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     const RdpDecision d = backend_.recheckAccess(request_.user, request_.asset, request_.source);
     if (const auto* no = std::get_if<RdpRefuse>(&d)) return "access ended: " + no->reason;
     allow_ = std::get<RdpAllow>(d);
-    // A policy that no longer allows the clipboard stops it now; one that newly allows it
-    // cannot open the channel of a running session.
-    clipboardAllowed_ = clipboardChannel_ && allow_.limits.rdp.clipboard;
+    // A policy that no longer allows the clipboard (a way) stops it now; one that newly allows
+    // it cannot open the channel of a running session.
+    toTargetAllowed_ = clipboardChannel_ && allow_.limits.rdp.clipboardToTarget;
+    fromTargetAllowed_ = clipboardChannel_ && allow_.limits.rdp.clipboardFromTarget;
     recordKeystrokes_ = allow_.limits.recordKeystrokes;
     const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
     if (!warned_ && now >= allow_.until - allow_.limits.warningPeriod) {
@@ -509,8 +516,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::atomic<std::uint64_t> bytesToTarget_{0};
   std::atomic<std::uint64_t> bytesToVendor_{0};
   bool warned_ = false;
-  bool clipboardChannel_ = false;              // the worker opened the clipboard channel
-  std::atomic<bool> clipboardAllowed_{false};  // and the policy still allows it
+  bool clipboardChannel_ = false;               // the worker opened the clipboard channel
+  std::atomic<bool> toTargetAllowed_{false};    // and the policy still allows pasting
+  std::atomic<bool> fromTargetAllowed_{false};  // and copying
   std::atomic<bool> recordKeystrokes_{false};
   std::mutex closeMutex_;
   std::optional<std::string> closeReason_;

@@ -50,7 +50,9 @@ std::string limitsToJson(const AccessLimits& l) {
                  {"writes", core::writeModeName(l.modbus.writes)},
                  {"max_requests_per_second", l.modbus.maxRequestsPerSecond}};
   o["s7"] = {{"read_only", l.s7.readOnly}, {"functions", toArray(l.s7.functions)}};
-  o["rdp"] = {{"clipboard", l.rdp.clipboard},
+  o["rdp"] = {{"clipboard", l.rdp.clipboard()},
+              {"clipboard_to_target", l.rdp.clipboardToTarget},
+              {"clipboard_from_target", l.rdp.clipboardFromTarget},
               {"drive", l.rdp.drive},
               {"printer", l.rdp.printer},
               {"audio", l.rdp.audio}};
@@ -108,7 +110,12 @@ core::Result<AccessLimits> limitsFromJson(const std::string& text) {
         l.s7.functions.insert(c.to_number<int>());
     }
     const auto& rdp = o.at("rdp");
-    l.rdp.clipboard = rdp.at("clipboard").as_bool();
+    // Grants stored before the clipboard had a direction: "clipboard" was both ways.
+    l.rdp.clipboardToTarget = l.rdp.clipboardFromTarget = rdp.at("clipboard").as_bool();
+    if (const auto* in = rdp.as_object().if_contains("clipboard_to_target")) {
+      l.rdp.clipboardToTarget = in->as_bool();
+      l.rdp.clipboardFromTarget = rdp.at("clipboard_from_target").as_bool();
+    }
     l.rdp.drive = rdp.at("drive").as_bool();
     l.rdp.printer = rdp.at("printer").as_bool();
     l.rdp.audio = rdp.at("audio").as_bool();

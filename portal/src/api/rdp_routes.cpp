@@ -86,12 +86,16 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
   core::Result<std::unique_ptr<RemoteDesktop>> start(const std::shared_ptr<WsPeer>& peer) override {
     RemoteDesktopIo io;
     // Sent by the session before its first frame (the page sizes its canvas from it).
-    io.started = [peer](const std::string& id, int width, int height, bool clipboard) {
-      peer->sendText(boost::json::serialize(boost::json::object{{"type", "started"},
-                                                                {"session_id", id},
-                                                                {"width", width},
-                                                                {"height", height},
-                                                                {"clipboard", clipboard}}));
+    io.started = [peer](const std::string& id, int width, int height, bool toTarget,
+                        bool fromTarget) {
+      peer->sendText(
+          boost::json::serialize(boost::json::object{{"type", "started"},
+                                                     {"session_id", id},
+                                                     {"width", width},
+                                                     {"height", height},
+                                                     {"clipboard", toTarget || fromTarget},
+                                                     {"clipboard_to_target", toTarget},
+                                                     {"clipboard_from_target", fromTarget}}));
     };
     io.clipboard = [peer](const std::string& text) {
       peer->sendText(

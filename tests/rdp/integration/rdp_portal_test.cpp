@@ -248,6 +248,25 @@ std::string closedReason(test::WsClient& ws, std::chrono::milliseconds timeout =
   return "";
 }
 
+/// Ends alice's session on plant `w` by revoking grant 1 (the socket must close with "access
+/// ended"), waits until the recording is sealed and returns its protocol events
+/// (protocolEvents of a JSONL export named `name`).
+template <class RdpPlantType>
+std::string revokeAndExportEvents(RdpPlantType& w, test::WsClient& ws, const std::string& id,
+                                  const std::string& name) {
+  REQUIRE(w.p.conduit({"admin", "--data-dir", w.p.data, "--as", "erin", "revoke", "1", "--reason",
+                       "done"})
+              .first == 0);
+  CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
+  auditOnce(w.p, "recording.sealed");
+  const std::string jsonl = (w.p.dir / (name + ".jsonl")).string();
+  auto [rc, out] = w.p.conduit(
+      {"recording", "--data-dir", w.p.data, "export", id, "--format", "jsonl", "--output", jsonl});
+  INFO(out);
+  REQUIRE(rc == 0);
+  return protocolEvents(jsonl);
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -473,17 +492,7 @@ TEST_CASE("browser RDP records keystrokes only where policy says record_keystrok
   }
   CHECK_THAT(typed, Catch::Contains("hello"));
   ws.sendText(R"({"type":"refresh"})");
-  REQUIRE(w.p.conduit({"admin", "--data-dir", w.p.data, "--as", "erin", "revoke", "1", "--reason",
-                       "done"})
-              .first == 0);
-  CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
-  auditOnce(w.p, "recording.sealed");
-  const std::string jsonl = (w.p.dir / "keys.jsonl").string();
-  auto [rc, out] = w.p.conduit(
-      {"recording", "--data-dir", w.p.data, "export", id, "--format", "jsonl", "--output", jsonl});
-  INFO(out);
-  REQUIRE(rc == 0);
-  const std::string events = protocolEvents(jsonl);
+  const std::string events = revokeAndExportEvents(w, ws, id, "keys");
   CHECK_THAT(events, Catch::Contains("key 0x023 down") && Catch::Contains("key 0x023 up") &&
                          Catch::Contains("key 0x01c down"));
   w.drain();
@@ -534,17 +543,7 @@ TEST_CASE(
   CHECK_THAT(test::jsonString(*refused, "message"), Catch::Contains("65535 bytes"));
   CHECK_FALSE(ws.closed());
 
-  REQUIRE(w.p.conduit({"admin", "--data-dir", w.p.data, "--as", "erin", "revoke", "1", "--reason",
-                       "done"})
-              .first == 0);
-  CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
-  auditOnce(w.p, "recording.sealed");
-  const std::string jsonl = (w.p.dir / "clipboard.jsonl").string();
-  auto [rc, out] = w.p.conduit(
-      {"recording", "--data-dir", w.p.data, "export", id, "--format", "jsonl", "--output", jsonl});
-  INFO(out);
-  REQUIRE(rc == 0);
-  const std::string events = protocolEvents(jsonl);
+  const std::string events = revokeAndExportEvents(w, ws, id, "clipboard");
   INFO(events);
   CHECK_THAT(events, Catch::Contains("to_target ") && Catch::Contains(pasted));
   CHECK_THAT(events, Catch::Contains("to_client ") && Catch::Contains(copied));
@@ -577,5 +576,39 @@ TEST_CASE("browser RDP clipboard: refused where the policy does not allow it") {
   const auto live = call(w.portal, "GET", "/api/v1/sessions",
                          signIn(w.portal, "erin", test::enrolTotp(w.p, "erin")).headers());
   CHECK_THAT(live.body, Catch::Contains("\"id\":\"" + id + "\""));
+  w.drain();
+}
+
+TEST_CASE("browser RDP clipboard: one way only where the policy says \"to-target\"") {
+  std::string policy = kRdpPolicy;
+  policy += "[rule.rdp]\nclipboard = \"to-target\"\n";
+  XrdpPlant w(policy);
+  test::WsClient ws;
+  const std::string started = startDesktop(w, ws);
+  CHECK_THAT(started, Catch::Contains("\"clipboard_to_target\":true") &&
+                          Catch::Contains("\"clipboard_from_target\":false"));
+  const std::string id = test::jsonString(started, "session_id");
+
+  // Pasting into the target passes.
+  const std::string pasted = "load recipe 12";
+  ws.sendText(clipboardMessage(pasted));
+  std::optional<std::string> onTarget;
+  for (int i = 0; i < 50 && onTarget != pasted; ++i) {
+    (void)readText(ws, "-", 200ms);
+    onTarget = w.target.clipboard();
+  }
+  CHECK(onTarget == pasted);
+  // Copying from it does not: nothing reaches the browser, the recording says so (size only).
+  const std::string copied = "recipe database dump 0xCAFE";
+  w.target.setClipboard(copied);
+  CHECK_FALSE(readText(ws, "clipboard", 4s).has_value());
+  CHECK_FALSE(ws.closed());
+
+  const std::string events = revokeAndExportEvents(w, ws, id, "oneway");
+  INFO(events);
+  CHECK_THAT(events, Catch::Contains(pasted));
+  CHECK_THAT(events, Catch::Contains(std::to_string(copied.size()) +
+                                     " bytes copied on the target, not passed on"));
+  CHECK(events.find(copied) == std::string::npos);
   w.drain();
 }

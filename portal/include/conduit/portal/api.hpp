@@ -138,9 +138,11 @@ class TunnelLauncher {
 /// Callbacks from a browser RDP session to the portal; called on the session's thread, never
 /// while it holds a lock, and must not block.
 struct RemoteDesktopIo {
-  // First, once, before any frame: the session's id, the desktop's actual size and whether
-  // clipboard text may pass.
-  std::function<void(const std::string& sessionId, int width, int height, bool clipboard)> started;
+  // First, once, before any frame: the session's id, the desktop's actual size and which ways
+  // clipboard text may pass (to the target, from it).
+  std::function<void(const std::string& sessionId, int width, int height, bool clipboardToTarget,
+                     bool clipboardFromTarget)>
+      started;
   std::function<void(std::string)> frame;  // binary message: a tile or frame end (docs/api.md)
   std::function<void(const std::string&)> notice;
   std::function<void(const std::string&)> closed;     // exactly once, with the reason

@@ -3,9 +3,9 @@
 // a canvas in arrival order, acknowledges each whole frame (the server sends at most two frames
 // ahead of the last ack) and sends keys and pointer events back as RDP scancodes and pointer
 // flags. As with the terminal, a closed session stays closed: no automatic reconnect.
-// Where the policy allows the clipboard, a panel carries text both ways: what is copied on the
-// remote desktop appears in it (and on the local clipboard where the browser lets the page
-// write it); text put in it and sent becomes the remote clipboard, to paste there with Ctrl+V.
+// Where the policy allows the clipboard, a panel carries text each way it allows: what is copied
+// on the remote desktop appears in it (and on the local clipboard where the browser lets the
+// page write it); text put in it and sent becomes the remote clipboard, to paste there.
 import { get, openSocket } from '../api.js';
 import { h } from '../dom.js';
 import { card, showError } from '../ui.js';
@@ -176,8 +176,17 @@ export function renderRdp(root, context) {
         status.className = 'term-status term-status-connected';
         started = true;
         for (const button of [cadButton, refreshButton, disconnectButton]) button.disabled = false;
-        // The clipboard only where the policy allows it (the broker refuses it otherwise).
-        clipboardButton.hidden = message.clipboard !== true;
+        // The clipboard only where the policy allows it, and only the ways it allows (the broker
+        // refuses the rest).
+        const toTarget = message.clipboard_to_target === true;
+        const fromTarget = message.clipboard_from_target === true;
+        clipboardButton.hidden = !(toTarget || fromTarget);
+        clipboardSend.hidden = !toTarget;
+        clipboardText.readOnly = !toTarget;
+        clipboardText.placeholder = toTarget && fromTarget
+          ? 'Text copied on the remote desktop appears here. Put text here and send it to paste it there.'
+          : toTarget ? 'Put text here and send it to paste it on the remote desktop (copying from it is not allowed).'
+            : 'Text copied on the remote desktop appears here (pasting into it is not allowed).';
         canvas.focus();
       } else if (message?.type === 'notice') {
         notice.textContent = String(message.message ?? '');

@@ -83,10 +83,15 @@ struct S7Options {
 
 /// RDP virtual channels a grant allows. Everything off unless policy says otherwise.
 struct RdpOptions {
-  bool clipboard = false;
+  // Clipboard text, each way on its own: to the target (the vendor pastes there) and from it
+  // (the vendor copies there). Policy `clipboard = true` is both.
+  bool clipboardToTarget = false;
+  bool clipboardFromTarget = false;
   bool drive = false;
   bool printer = false;
   bool audio = false;
+  /// Whether the clipboard channel opens at all (either way).
+  bool clipboard() const { return clipboardToTarget || clipboardFromTarget; }
   bool operator==(const RdpOptions&) const = default;
 };
 

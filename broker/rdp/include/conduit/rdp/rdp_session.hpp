@@ -30,9 +30,11 @@ struct RdpSessionRequest {
 /// The browser's side. Called on the session's thread, never while it holds a lock; must not
 /// block (the portal queues what its WebSocket has not sent yet).
 struct RdpSessionIo {
-  // First, once, before any frame: the session's id, the desktop's actual size and whether
-  // the policy lets clipboard text pass (both ways). Optional.
-  std::function<void(const std::string& sessionId, int width, int height, bool clipboard)> started;
+  // First, once, before any frame: the session's id, the desktop's actual size and which
+  // ways the policy lets clipboard text pass (to the target, from it). Optional.
+  std::function<void(const std::string& sessionId, int width, int height, bool clipboardToTarget,
+                     bool clipboardFromTarget)>
+      started;
   // A tile or frame end for the browser: the worker's frame without its length (type first).
   std::function<void(std::string)> frame;
   std::function<void(const std::string&)> notice;  // one line for the vendor (window end)
@@ -83,7 +85,8 @@ class RdpSession {
   /// A full-screen frame next (after the browser reconnected its canvas).
   void refresh();
   /// The vendor's clipboard text becomes the target's clipboard (recorded first).
-  /// permission_denied where the policy does not allow the clipboard (the session goes on),
+  /// permission_denied where the policy does not allow clipboard text to the target (the
+  /// session goes on),
   /// invalid_argument for text over kMaxClipboardBytes or not UTF-8, unavailable once ended.
   core::Status clipboard(const std::string& text);
   void close(const std::string& reason);
