@@ -116,10 +116,25 @@ void TerminalTextExtractor::feed(const Record& record) {
   if (record.kind == RecordKind::protocol_event) {
     // Clipboard text that passed in an RDP session is found like a typed command: each of its
     // lines is a line of its own.
+    // Taken literally, not as terminal output: escape sequences, backspaces and DEL must not
+    // hide text that reached the target; other control characters become spaces.
     auto event = decodeProtocolEvent(record.payload);
     if (!event || event->protocol != "clipboard" || event->decision != "allow") return;
+    std::string text;
+    detail::Utf8Sanitizer utf8;
+    utf8.feed(
+        {reinterpret_cast<const unsigned char*>(event->summary.data()), event->summary.size()},
+        text);
+    utf8.finish(text);
     ChannelText c;
-    s_->feedText(c, record.channel, record.timeUs, event->summary);
+    for (const char ch : text) {
+      const auto b = static_cast<unsigned char>(ch);
+      if (b == '\r' || b == '\n') {
+        s_->endLine(c, record.channel);
+      } else {
+        s_->addChar(c, record.channel, record.timeUs, b < 0x20 || b == 0x7f ? ' ' : ch);
+      }
+    }
     s_->endLine(c, record.channel);
     return;
   }

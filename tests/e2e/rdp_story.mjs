@@ -370,6 +370,13 @@ export async function runStory(cfg = config()) {
         (await page.inputValue('#rdp-clipboard-text')) === c.fromTarget);
       const said = await page.locator('#rdp-clipboard-status').innerText();
       if (!/^Copied on the remote desktop/.test(said)) throw new Error(`#rdp-clipboard-status says: ${said}`);
+      // Only the vendor's click puts it on the local clipboard.
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cfg.url });
+      const before = await page.evaluate(() => navigator.clipboard.readText());
+      if (before === c.fromTarget) throw new Error('the text was on the local clipboard before the vendor clicked Copy');
+      await page.click('#rdp-clipboard-copy');
+      await until('the local clipboard to hold the copied text', 5000, async () =>
+        (await page.evaluate(() => navigator.clipboard.readText())) === c.fromTarget);
       await noErrorBanner(page);
       await shoot('rdp-clipboard');
       await page.click('#rdp-disconnect');

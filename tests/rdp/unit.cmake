@@ -12,3 +12,12 @@ target_include_directories(test_rdp_tiles PRIVATE ${PROJECT_SOURCE_DIR}/broker/r
 add_test(NAME fuzz_rdp_protocol COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh rdp_protocol 10)
 set_tests_properties(fuzz_rdp_protocol PROPERTIES
   LABELS unit TIMEOUT 600 RESOURCE_LOCK conduit_fuzz_build)
+# The broker's RDP session against a hostile worker process (a test double for a compromised
+# worker; the real one cannot misbehave on purpose).
+add_executable(conduit-hostile-rdp-worker rdp/hostile/hostile_worker.cpp)
+conduit_target_defaults(conduit-hostile-rdp-worker)
+target_link_libraries(conduit-hostile-rdp-worker PRIVATE conduit_rdp)
+conduit_test(test_rdp_session unit SOURCES rdp/hostile/rdp_session_test.cpp LIBS conduit_rdp)
+add_dependencies(test_rdp_session conduit-hostile-rdp-worker)
+target_compile_definitions(test_rdp_session PRIVATE
+  CONDUIT_HOSTILE_RDP_WORKER="$<TARGET_FILE:conduit-hostile-rdp-worker>")

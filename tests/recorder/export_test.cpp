@@ -167,6 +167,27 @@ TEST_CASE("binary records are not terminal text: the index skips them and the li
   CHECK(l[3].text == "echo done");
 }
 
+TEST_CASE("clipboard text that passed is indexed literally, line by line; refused text is not") {
+  TerminalTextExtractor x;
+  auto clip = [&x](std::uint64_t t, const char* decision, std::string_view text) {
+    x.feed(Record{t, 2, Direction::to_target, RecordKind::protocol_event,
+                  encodeProtocolEvent({"clipboard", decision, std::string(text)})});
+  };
+  // An escape sequence, a backspace and DEL do not hide the text (as they would in a
+  // terminal's output): they become spaces. CR LF and LF end lines.
+  clip(10, "allow", "rm -rf /data\x1b]0;x\x07\bkeep\x7fit\r\nsecond line\nthird");
+  clip(20, "deny", "12 bytes copied on the target, not passed on");
+  x.feed(Record{30, 2, Direction::to_target, RecordKind::protocol_event,
+                encodeProtocolEvent({"rdp", "allow", "key 0x01e down"})});
+  const auto l = x.finish();
+  REQUIRE(l.size() == 3);
+  CHECK(l[0].text == "rm -rf /data ]0;x  keep it");
+  CHECK(l[0].timeUs == 10);
+  CHECK(l[0].channel == 2);
+  CHECK(l[1].text == "second line");
+  CHECK(l[2].text == "third");
+}
+
 TEST_CASE("exports of a truncated recording write its prefix and say so") {
   TempDir dir;
   TestVaultWrapper vault;

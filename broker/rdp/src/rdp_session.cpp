@@ -209,6 +209,12 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   core::Status clipboard(const std::string& text) {
     if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
+    // Counted first, refused texts too: each costs parsing and checking.
+    if (!withinRate(clipboardRate_, options_.maxClipboardPerSecond, "clipboard texts")) {
+      return fail(ErrorCode::unavailable, "more than " +
+                                              std::to_string(options_.maxClipboardPerSecond) +
+                                              " clipboard texts in a second: the session ends");
+    }
     if (!clipboardChannel_ || !toTargetAllowed_.load()) {
       return fail(ErrorCode::permission_denied,
                   std::string("the policy does not allow ") +
@@ -218,9 +224,6 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     if (text.size() > kMaxClipboardBytes || !isValidUtf8(text)) {
       return fail(ErrorCode::invalid_argument, "clipboard text must be UTF-8 of at most " +
                                                    std::to_string(kMaxClipboardBytes) + " bytes");
-    }
-    if (!withinRate(clipboardRate_, options_.maxClipboardPerSecond, "clipboard texts")) {
-      return fail(ErrorCode::unavailable, "too many clipboard texts");
     }
     // Recorded before it reaches the target: what cannot be recorded does not pass.
     if (!recordClipboard(recorder::Direction::to_target, "allow", text)) {
@@ -284,23 +287,32 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     return fail(ErrorCode::unavailable, why);
   }
 
-  /// Counts one event of a kind the browser may send at most `max` times a second; past that
-  /// the session ends (a broken or hostile browser).
+  /// Events in the current one-second window.
   struct Rate {
     std::chrono::steady_clock::time_point window{};
     int count = 0;
+    /// Counts one event; false past `max` in this second.
+    bool add(int max) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - window >= std::chrono::seconds{1}) {
+        window = now;
+        count = 0;
+      }
+      return ++count <= max;
+    }
   };
+  /// Counts one event of a kind the browser may send at most `max` times a second; past that
+  /// the session ends (a broken or hostile browser).
   bool withinRate(Rate& rate, int max, const char* what) {
     std::lock_guard lock(inputMutex_);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - rate.window >= std::chrono::seconds{1}) {
-      rate.window = now;
-      rate.count = 0;
-    }
-    if (++rate.count <= max) return true;
+    if (rate.add(max)) return true;
     requestClose("the browser sent more than " + std::to_string(max) + " " + what + " in a second");
     return false;
   }
+
+  /// Counts a clipboard text from the target; false past maxClipboardPerSecond in a second
+  /// (the text is dropped, the session goes on: the vendor did nothing wrong).
+  bool countTargetClipboard() { return targetClipboardRate_.add(options_.maxClipboardPerSecond); }
 
   /// A clipboard text as a protocol event (protocol "clipboard", the text as its summary):
   /// replay and export show it, the full-text index finds it. False if recording failed.
@@ -321,13 +333,20 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     auto text = decodeClipboard(f.body);
     if (!text) return "the RDP worker broke the protocol: " + text.error().message;
+    // Not passed on: one way only, the policy changed during the session, or the target
+    // changes its clipboard faster than a person copies (a hostile target overwriting what
+    // the vendor sees). Recorded by size only.
+    std::string refusal;
     if (!fromTargetAllowed_.load()) {
-      // One way only, or the policy changed during the session: the text goes nowhere.
+      refusal = "the policy does not allow clipboard text from " + request_.asset;
+    } else if (!countTargetClipboard()) {
+      refusal = "more than " + std::to_string(options_.maxClipboardPerSecond) +
+                " clipboard texts in a second from the target";
+    }
+    if (!refusal.empty()) {
       if (!recordClipboard(recorder::Direction::to_client, "deny",
                            std::to_string(text->size()) +
-                               " bytes copied on the target, not passed on: the policy does not "
-                               "allow clipboard text from " +
-                               request_.asset)) {
+                               " bytes copied on the target, not passed on: " + refusal)) {
         return "the recording failed";
       }
       return std::nullopt;
@@ -525,6 +544,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::mutex inputMutex_;  // the rates
   Rate inputRate_;
   Rate clipboardRate_;
+  Rate targetClipboardRate_;  // the session's thread only
 };
 
 core::Result<std::unique_ptr<RdpSession>> RdpSession::start(RdpBackend& backend,

@@ -179,13 +179,16 @@ void ClipboardChannel::offer(const std::string& utf8) {
   std::lock_guard lock(mutex_);
   if (!vendorText_.empty()) sodium_memzero(vendorText_.data(), vendorText_.size());
   vendorText_.clear();
-  const std::u16string units = boost::locale::conv::utf_to_utf<char16_t>(utf8);
+  std::u16string units = boost::locale::conv::utf_to_utf<char16_t>(utf8);
+  // Reserved at once so that growing leaves no copies of the text behind in freed memory.
+  vendorText_.reserve(2 * units.size() + 2);
   for (const char16_t unit : units) {
     vendorText_.push_back(static_cast<std::uint8_t>(unit & 0xff));
     vendorText_.push_back(static_cast<std::uint8_t>(unit >> 8));
   }
   vendorText_.push_back(0);
   vendorText_.push_back(0);
+  if (!units.empty()) sodium_memzero(units.data(), units.size() * sizeof(char16_t));
   haveVendorText_ = !utf8.empty();
   if (cliprdr_ != nullptr && ready_ && sendFormatList() != CHANNEL_RC_OK)
     log("cannot announce the vendor's text");
@@ -210,21 +213,24 @@ unsigned ClipboardChannel::onServerFormatList(const void* formatList) {
   }
   if (!unicode && !ansi) return CHANNEL_RC_OK;  // an image or files: not passed on
   // Fetched at once (not when the vendor pastes): the browser cannot ask synchronously.
-  requestedFormat_ = unicode ? CF_UNICODETEXT : CF_TEXT;
+  // 16 unanswered requests: a server that lists formats without ever answering is broken.
+  if (requestedFormats_.size() >= 16) return ERROR_INTERNAL_ERROR;
   CLIPRDR_FORMAT_DATA_REQUEST request{};
   request.msgType = CB_FORMAT_DATA_REQUEST;
-  request.requestedFormatId = requestedFormat_;
-  return cliprdr_->ClientFormatDataRequest(cliprdr_, &request);
+  request.requestedFormatId = unicode ? CF_UNICODETEXT : CF_TEXT;
+  const UINT rc = cliprdr_->ClientFormatDataRequest(cliprdr_, &request);
+  if (rc == CHANNEL_RC_OK) requestedFormats_.push_back(request.requestedFormatId);
+  return rc;
 }
 
 unsigned ClipboardChannel::onServerFormatDataResponse(const void* formatDataResponse) {
   const auto* response = static_cast<const CLIPRDR_FORMAT_DATA_RESPONSE*>(formatDataResponse);
   std::lock_guard lock(mutex_);
-  const std::uint32_t format = requestedFormat_;
-  requestedFormat_ = 0;
-  if (format == 0 || (response->msgFlags & CB_RESPONSE_OK) == 0 ||
-      response->requestedFormatData == nullptr) {
-    return CHANNEL_RC_OK;  // nothing asked, or the server could not give it: nothing to pass
+  if (requestedFormats_.empty()) return CHANNEL_RC_OK;  // nothing was asked: not passed on
+  const std::uint32_t format = requestedFormats_.front();
+  requestedFormats_.pop_front();
+  if ((response->msgFlags & CB_RESPONSE_OK) == 0 || response->requestedFormatData == nullptr) {
+    return CHANNEL_RC_OK;  // the server could not give it: nothing to pass
   }
   std::string text = format == CF_UNICODETEXT
                          ? fromUtf16le(response->requestedFormatData, response->dataLen)

@@ -53,10 +53,12 @@ class ClipboardChannel {
   std::mutex mutex_;
   _cliprdr_client_context* cliprdr_ = nullptr;
   void* event_ = nullptr;
-  bool ready_ = false;                 // the server sent Monitor Ready: formats may be announced
-  bool haveVendorText_ = false;        // announce CF_UNICODETEXT
-  Bytes vendorText_;                   // UTF-16LE with its terminating NUL
-  std::uint32_t requestedFormat_ = 0;  // what the last data request asked the server for
+  bool ready_ = false;           // the server sent Monitor Ready: formats may be announced
+  bool haveVendorText_ = false;  // announce CF_UNICODETEXT
+  Bytes vendorText_;             // UTF-16LE with its terminating NUL
+  // The formats of the data requests sent and not answered yet, oldest first: the server
+  // answers in order, and a second format list may come before the first answer.
+  std::deque<std::uint32_t> requestedFormats_;
   std::deque<std::string> fromTarget_;
 };
 

@@ -4,8 +4,9 @@
 // ahead of the last ack) and sends keys and pointer events back as RDP scancodes and pointer
 // flags. As with the terminal, a closed session stays closed: no automatic reconnect.
 // Where the policy allows the clipboard, a panel carries text each way it allows: what is copied
-// on the remote desktop appears in it (and on the local clipboard where the browser lets the
-// page write it); text put in it and sent becomes the remote clipboard, to paste there.
+// on the remote desktop appears in it (its Copy button puts it on the local clipboard: never
+// without the vendor's click, so a hostile desktop cannot plant text there); text put in it
+// and sent becomes the remote clipboard, to paste there.
 import { get, openSocket } from '../api.js';
 import { h } from '../dom.js';
 import { card, showError } from '../ui.js';
@@ -63,9 +64,11 @@ export function renderRdp(root, context) {
   const clipboardText = h('textarea', { id: 'rdp-clipboard-text', class: 'mono', rows: '4', spellcheck: 'false',
     'aria-label': 'Clipboard text', placeholder: 'Text copied on the remote desktop appears here. Put text here and send it to paste it there.' });
   const clipboardSend = h('button', { type: 'button', class: 'btn btn-small', id: 'rdp-clipboard-send' }, 'Send to remote clipboard');
+  const clipboardCopy = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-clipboard-copy',
+    title: 'Put this text on your own clipboard' }, 'Copy');
   const clipboardStatus = h('span', { class: 'muted', id: 'rdp-clipboard-status', role: 'status' });
   const clipboardPanel = h('div', { class: 'rdp-clipboard', id: 'rdp-clipboard-panel', hidden: true },
-    clipboardText, h('div', { class: 'rdp-clipboard-row' }, clipboardSend, clipboardStatus));
+    clipboardText, h('div', { class: 'rdp-clipboard-row' }, clipboardSend, clipboardCopy, clipboardStatus));
   const closedReason = h('span', { class: 'term-closed-reason', id: 'rdp-closed-reason' });
   const closedBox = h('div', { class: 'term-closed rdp-closed', hidden: true },
     closedReason,
@@ -140,8 +143,11 @@ export function renderRdp(root, context) {
     let opened = false;
     let started = false;
     let reason = null;
+    // True when the message went out.
     const send = (message) => {
-      if (!ended && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+      if (ended || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(message));
+      return true;
     };
     // The flow control: a frame is acknowledged only once every tile of it is on the canvas.
     const painter = desktopPainter(canvas, {
@@ -182,6 +188,7 @@ export function renderRdp(root, context) {
         const fromTarget = message.clipboard_from_target === true;
         clipboardButton.hidden = !(toTarget || fromTarget);
         clipboardSend.hidden = !toTarget;
+        clipboardCopy.hidden = !fromTarget;
         clipboardText.readOnly = !toTarget;
         clipboardText.placeholder = toTarget && fromTarget
           ? 'Text copied on the remote desktop appears here. Put text here and send it to paste it there.'
@@ -194,8 +201,6 @@ export function renderRdp(root, context) {
         const text = String(message.text ?? '');
         clipboardText.value = text;
         clipboardStatus.textContent = `Copied on the remote desktop at ${now()} (${text.length} characters).`;
-        // Best effort: browsers allow it only to a focused page in a secure context.
-        navigator.clipboard?.writeText(text).catch(() => {});
       } else if (message?.type === 'clipboard_refused') {
         clipboardStatus.textContent = `Not sent: ${String(message.message ?? 'refused')}.`;
       } else if (message?.type === 'closed') {
@@ -314,12 +319,28 @@ export function renderRdp(root, context) {
         clipboardStatus.textContent = `Not sent: ${bytes} bytes, the limit is ${MAX_CLIPBOARD_BYTES}.`;
         return;
       }
-      send({ type: 'clipboard', text });
+      // A lone surrogate (possible in a textarea) is not valid JSON text for the broker.
+      const wellFormed = text.toWellFormed ? text.toWellFormed() : text.replace(/[\uD800-\uDFFF]/g, '\uFFFD');
+      if (!send({ type: 'clipboard', text: wellFormed })) {
+        clipboardStatus.textContent = 'Not sent: the remote desktop is not connected.';
+        return;
+      }
       clipboardStatus.textContent = `Sent at ${now()}: paste it on the remote desktop.`;
       canvas.focus();
     };
+    const onClipboardCopy = async () => {
+      try {
+        await navigator.clipboard.writeText(clipboardText.value);
+        clipboardStatus.textContent = `On your clipboard since ${now()}.`;
+      } catch {
+        // Without the Clipboard API (an insecure context, an old browser): select it instead.
+        clipboardText.select();
+        clipboardStatus.textContent = 'Selected: press Ctrl+C to copy it.';
+      }
+    };
     clipboardButton.addEventListener('click', onClipboardToggle);
     clipboardSend.addEventListener('click', onClipboardSend);
+    clipboardCopy.addEventListener('click', onClipboardCopy);
     cadButton.addEventListener('click', onCad);
     refreshButton.addEventListener('click', onRefresh);
     disconnectButton.addEventListener('click', onDisconnect);

@@ -54,7 +54,8 @@ struct RdpSessionOptions {
   // refresh); a browser sending more is broken or hostile and its session ends.
   int maxInputPerSecond = 1000;
   // 10 clipboard texts a second (each up to kMaxClipboardBytes, each recorded): a person
-  // copies a few times a minute; more would only fill the recording.
+  // copies a few times a minute; more would only fill the recording. More from the browser
+  // ends the session; more from the target are recorded by size only and not passed on.
   int maxClipboardPerSecond = 10;
 };
 

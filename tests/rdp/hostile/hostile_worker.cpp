@@ -1,0 +1,72 @@
+// A hostile (compromised) RDP worker for the broker's tests, which a real worker cannot be made
+// to be on purpose: it speaks the worker protocol (docs/rdp.md "Worker protocol"), answers
+// `connect` as the pinned server, ends one frame and then sends 30 clipboard texts at once (a
+// target changing its clipboard faster than a person copies, or clipboard text in a session
+// without the clipboard). Then it waits for the broker's close.
+#include <unistd.h>
+
+#include <charconv>
+#include <string>
+#include <string_view>
+
+#include "conduit/rdp/worker_protocol.hpp"
+
+using namespace conduit::rdp;
+
+namespace {
+
+bool writeAll(int fd, const Bytes& bytes) {
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+    if (n <= 0) return false;
+    at += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3 || std::string_view(argv[1]) != "--fd") return 2;
+  int fd = -1;
+  const std::string_view text(argv[2]);
+  if (std::from_chars(text.data(), text.data() + text.size(), fd).ec != std::errc()) return 2;
+
+  // The connect frame: only its certificate pin is needed, to answer as the pinned server.
+  FrameReader reader;
+  ConnectRequest request;
+  Bytes password;
+  bool connected = false;
+  std::uint8_t buf[65536];
+  while (!connected) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return 1;
+    auto frames = reader.feed({buf, static_cast<std::size_t>(n)});
+    if (!frames) return 1;
+    for (const auto& f : *frames) {
+      if (f.type != MessageType::connect) continue;
+      auto r = decodeConnect(f.body, password);
+      if (!r) return 1;
+      request = *r;
+      connected = true;
+    }
+  }
+  Bytes out = encodeConnected(Connected{request.width, request.height, request.certificateSha256});
+  const Bytes end = encodeFrameEnd(FrameEnd{1, false});
+  out.insert(out.end(), end.begin(), end.end());
+  for (int i = 0; i < 30; ++i) {
+    const Bytes clip = encodeClipboard(MessageType::target_clipboard, "flood " + std::to_string(i));
+    out.insert(out.end(), clip.begin(), clip.end());
+  }
+  if (!writeAll(fd, out)) return 1;
+  // Until the broker says close (or goes away).
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) {
+    auto frames = reader.feed({buf, static_cast<std::size_t>(n)});
+    if (!frames) return 1;
+    for (const auto& f : *frames) {
+      if (f.type == MessageType::close) return 0;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,176 @@
+// The broker's RDP session (broker/rdp) against a hostile worker process
+// (tests/rdp/hostile/hostile_worker.cpp) that floods clipboard text: with the clipboard allowed,
+// ten texts a second reach the browser and the rest are recorded by size only; with the
+// clipboard off, the first text ends the session as a protocol breach. The backend is an
+// in-memory stand-in with a real recording (the gateway's is tested through the portal).
+#include <sodium.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conduit/rdp/rdp_session.hpp"
+#include "conduit/recorder/reader.hpp"
+#include "recorder/fixtures.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace conduit;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kPin = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+class Backend final : public rdp::RdpBackend {
+ public:
+  explicit Backend(core::AccessLimits limits) : limits_(std::move(limits)) {}
+
+  rdp::RdpDecision checkAccess(const std::string&, const std::string&,
+                               const std::string&) override {
+    return rdp::RdpAllow{1, core::SystemClock().now() + std::chrono::hours{1}, limits_};
+  }
+  rdp::RdpDecision recheckAccess(const std::string& u, const std::string& a,
+                                 const std::string& s) override {
+    return checkAccess(u, a, s);
+  }
+  core::Result<rdp::RdpTargetPlan> prepareTarget(const std::string&, const std::string&,
+                                                 const std::string&, const std::string&) override {
+    rdp::RdpTargetPlan plan;
+    plan.host = "127.0.0.1";
+    plan.username = "operator";
+    plan.certificateSha256 = kPin;
+    plan.password = vault::Password::fromText("not-used");
+    return plan;
+  }
+  void targetFailed(const std::string&, const std::string&, const std::string&,
+                    const std::string&) override {}
+  core::Result<std::unique_ptr<recorder::RecordingWriter>> openRecording(
+      const std::string& sessionId, const rdp::RdpAllow&) override {
+    file_ = dir_ / (sessionId + ".crec");
+    return recorder::RecordingWriter::create({.file = file_, .sessionId = sessionId}, vault_);
+  }
+  core::Status closeRecording(const std::string&, recorder::RecordingWriter& r) override {
+    auto manifest = r.close(*key_.signer);
+    if (!manifest) return manifest.error();
+    return core::Done{};
+  }
+  void sessionStarted(const std::string&, const std::string&, const std::string&,
+                      const std::string&, const rdp::RdpAllow&) override {}
+  void sessionEnded(const std::string&, const std::string& reason, std::uint64_t,
+                    std::uint64_t) override {
+    std::lock_guard lock(mutex_);
+    ended_ = reason;
+    changed_.notify_all();
+  }
+
+  /// The reason the session ended with, once it has (nullopt after the timeout).
+  std::optional<std::string> awaitEnd(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [this] { return ended_.has_value(); });
+    return ended_;
+  }
+
+  /// The clipboard protocol events of the sealed recording: "allow TEXT" or "deny SUMMARY".
+  std::vector<std::string> clipboardEvents() {
+    std::vector<std::string> out;
+    recorder::RecordingReader reader(file_, recorder::testing::keyList(vault_));
+    while (auto r = reader.next()) {
+      if (r->kind != recorder::RecordKind::protocol_event) continue;
+      auto e = recorder::decodeProtocolEvent(r->payload);
+      if (e && e->protocol == "clipboard") out.push_back(e->decision + " " + e->summary);
+    }
+    return out;
+  }
+
+ private:
+  core::AccessLimits limits_;
+  test::TempDir dir_;
+  recorder::testing::TestVaultWrapper vault_;
+  recorder::testing::BrokerKey key_;
+  std::filesystem::path file_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<std::string> ended_;
+};
+
+struct Browser {
+  std::mutex mutex;
+  std::vector<std::string> clipboard;
+  std::optional<std::string> closed;
+
+  rdp::RdpSessionIo io() {
+    rdp::RdpSessionIo io;
+    io.frame = [](std::string) {};
+    io.notice = [](const std::string&) {};
+    io.closed = [this](const std::string& reason) {
+      std::lock_guard lock(mutex);
+      closed = reason;
+    };
+    io.clipboard = [this](const std::string& text) {
+      std::lock_guard lock(mutex);
+      clipboard.push_back(text);
+    };
+    return io;
+  }
+};
+
+rdp::RdpSessionOptions options() {
+  rdp::RdpSessionOptions o;
+  o.workerPath = CONDUIT_HOSTILE_RDP_WORKER;
+  o.connectTimeout = 5s;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a target flooding its clipboard reaches the browser ten times a second at most") {
+  REQUIRE(sodium_init() >= 0);
+  core::AccessLimits limits;
+  limits.rdp.clipboardToTarget = limits.rdp.clipboardFromTarget = true;
+  Backend backend(limits);
+  Browser browser;
+  auto session =
+      rdp::RdpSession::start(backend, options(), {"alice", "hmi", "127.0.0.1"}, browser.io());
+  REQUIRE(session.ok());
+  // The 30 texts arrive within a second; the session goes on (the vendor did nothing wrong).
+  CHECK_FALSE(backend.awaitEnd(1500ms).has_value());
+  (*session)->close("test over");
+  REQUIRE(backend.awaitEnd(5s) == std::optional<std::string>("test over"));
+  session->reset();
+  {
+    std::lock_guard lock(browser.mutex);
+    REQUIRE(browser.clipboard.size() == 10);
+    CHECK(browser.clipboard.front() == "flood 0");
+    CHECK(browser.clipboard.back() == "flood 9");
+  }
+  const auto events = backend.clipboardEvents();
+  REQUIRE(events.size() == 30);
+  CHECK(events[0] == "allow flood 0");
+  CHECK(events[9] == "allow flood 9");
+  CHECK(events[10] ==
+        "deny 8 bytes copied on the target, not passed on: more than 10 clipboard texts in a "
+        "second from the target");
+  CHECK(events[29].rfind("deny 8 bytes", 0) == 0);
+}
+
+TEST_CASE("clipboard text from a worker whose session has no clipboard ends the session") {
+  REQUIRE(sodium_init() >= 0);
+  Backend backend(core::AccessLimits{});  // the clipboard off
+  Browser browser;
+  auto session =
+      rdp::RdpSession::start(backend, options(), {"alice", "hmi", "127.0.0.1"}, browser.io());
+  REQUIRE(session.ok());
+  const auto reason = backend.awaitEnd(5s);
+  REQUIRE(reason.has_value());
+  CHECK(*reason == "the RDP worker broke the protocol: clipboard text with the clipboard off");
+  session->reset();
+  std::lock_guard lock(browser.mutex);
+  CHECK(browser.clipboard.empty());
+  CHECK(browser.closed == reason);
+  // Nothing of it was recorded as passed either.
+  CHECK(backend.clipboardEvents().empty());
+}
