@@ -61,7 +61,16 @@ void WsClient::sendText(const std::string& text) {
     result = ec;
   });
   s_->ioc.restart();
-  while (!written && s_->ioc.run_one() > 0) {
+  // 10 s: a server that stops reading must fail the test, not hang it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!written && std::chrono::steady_clock::now() < deadline) {
+    s_->ioc.run_one_until(deadline);
+  }
+  if (!written) {
+    beast::get_lowest_layer(s_->ws).close();
+    s_->ioc.restart();
+    s_->ioc.run();
+    throw beast::system_error(asio::error::timed_out);
   }
   if (result) throw beast::system_error(result);
 }
