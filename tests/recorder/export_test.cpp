@@ -167,7 +167,8 @@ TEST_CASE("binary records are not terminal text: the index skips them and the li
   CHECK(l[3].text == "echo done");
 }
 
-TEST_CASE("clipboard text that passed is indexed literally, line by line; refused text is not") {
+TEST_CASE(
+    "clipboard text that passed is indexed literally, line by line, and refused text is not") {
   TerminalTextExtractor x;
   auto clip = [&x](std::uint64_t t, const char* decision, std::string_view text) {
     x.feed(Record{t, 2, Direction::to_target, RecordKind::protocol_event,
