@@ -64,3 +64,20 @@ TEST_CASE("a desktop session's new viewer gets its size and a keyframe is asked 
   hub.publish("rdp-1", "nobody watches");
   CHECK(v.output.size() == 1);
 }
+
+TEST_CASE("text published to a live session reaches its current viewers only") {
+  LiveHub hub;
+  hub.started("rdp-2");
+  hub.startedDesktop("rdp-2", R"({"type":"desktop","width":800,"height":600})", [] {});
+  hub.publishText("rdp-2", R"({"type":"clipboard","text":"before anyone watched"})");
+  Viewer v;
+  auto sub = hub.subscribe("rdp-2", v.sink());
+  REQUIRE(sub);
+  hub.publishText("rdp-2", R"({"type":"clipboard","text":"setpoint 42"})");
+  hub.publishText("ssh-9", "a session that is not live");  // ignored
+  CHECK(v.text == std::vector<std::string>{R"({"type":"desktop","width":800,"height":600})",
+                                           R"({"type":"clipboard","text":"setpoint 42"})"});
+  sub.reset();
+  hub.publishText("rdp-2", "after the viewer left");
+  CHECK(v.text.size() == 2);
+}

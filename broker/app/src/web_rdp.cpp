@@ -96,6 +96,10 @@ void RdpBackendImpl::liveFrame(const std::string& sessionId, std::string_view me
   if (liveHub_ != nullptr) liveHub_->publish(sessionId, message);
 }
 
+void RdpBackendImpl::liveText(const std::string& sessionId, const std::string& json) {
+  if (liveHub_ != nullptr) liveHub_->publishText(sessionId, json);
+}
+
 core::Result<std::unique_ptr<portal::RemoteDesktop>> WebRdpLauncher::start(
     const std::string& user, const std::string& asset, const std::string& source, int width,
     int height, portal::RemoteDesktopIo io) {

@@ -36,6 +36,7 @@ class RdpBackendImpl final : public rdp::RdpBackend {
   void liveDesktop(const std::string& sessionId, int width, int height,
                    std::function<void()> refresh) override;
   void liveFrame(const std::string& sessionId, std::string_view message) override;
+  void liveText(const std::string& sessionId, const std::string& json) override;
 
   /// Where engineers watch sessions (set before the first session starts).
   void setLiveHub(session::LiveHub* hub) { liveHub_ = hub; }

@@ -3,9 +3,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
+
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <boost/json.hpp>
 
 #include <array>
 #include <atomic>
@@ -316,13 +318,25 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   /// A clipboard text as a protocol event (protocol "clipboard", the text as its summary):
   /// replay and export show it, the full-text index finds it. False if recording failed.
+  /// Engineers watching live see it too (what a vendor pastes into an HMI is what they
+  /// supervise).
   bool recordClipboard(recorder::Direction direction, const char* decision,
                        const std::string& summary) {
-    if (!recording_) return true;
-    return recording_
-        ->append(recorder::RecordKind::protocol_event, kDesktopChannel, direction,
-                 recorder::encodeProtocolEvent({"clipboard", decision, summary}))
-        .ok();
+    if (recording_ &&
+        !recording_
+             ->append(recorder::RecordKind::protocol_event, kDesktopChannel, direction,
+                      recorder::encodeProtocolEvent({"clipboard", decision, summary}))
+             .ok()) {
+      return false;
+    }
+    backend_.liveText(
+        sessionId_,
+        boost::json::serialize(boost::json::object{
+            {"type", "clipboard"},
+            {"direction", direction == recorder::Direction::to_target ? "to_target" : "to_client"},
+            {"decision", decision},
+            {"text", summary}}));
+    return true;
   }
 
   /// Text copied on the target; a reason when the session must end.

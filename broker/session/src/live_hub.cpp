@@ -38,6 +38,15 @@ void LiveHub::publish(const std::string& sessionId, std::string_view bytes) {
   for (auto& [id, sink] : it->second.sinks) sink.output(bytes);
 }
 
+void LiveHub::publishText(const std::string& sessionId, const std::string& text) {
+  std::lock_guard lock(mutex_);
+  auto it = live_.find(sessionId);
+  if (it == live_.end()) return;
+  for (auto& [id, sink] : it->second.sinks) {
+    if (sink.text) sink.text(text);
+  }
+}
+
 void LiveHub::ended(const std::string& sessionId, const std::string& reason) {
   std::map<std::uint64_t, Sink> sinks;
   {

@@ -5,6 +5,7 @@
 // acknowledgements and scancodes out. Chromium drives the same page in tests/e2e.
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -517,6 +518,14 @@ TEST_CASE(
   CHECK_THAT(started, Catch::Contains("\"clipboard\":true"));
   const std::string id = test::jsonString(started, "session_id");
 
+  // An engineer watches live: clipboard text shows there as it passes.
+  test::WsClient watch;
+  const auto erinLogin = signIn(w.portal, "erin", test::enrolTotp(w.p, "erin"));
+  REQUIRE(watch.connect(w.portal, "/api/v1/sessions/" + id + "/live",
+                        "__Host-conduit-session=" + erinLogin.cookie,
+                        "https://127.0.0.1:" + std::to_string(w.portal)) == 101);
+  REQUIRE(readText(watch, "desktop", 5s).has_value());
+
   // Vendor -> target: quotes, backslashes and a tab survive JSON and the RDP channel.
   const std::string pasted = "copy \"C:\\Program Files\\Vendor\" to PLC-7\tdone";
   ws.sendText(clipboardMessage(pasted));
@@ -535,6 +544,15 @@ TEST_CASE(
     if (auto m = readText(ws, "clipboard", 4s)) got = test::jsonString(*m, "text");
   }
   CHECK(got == copied);
+  std::vector<std::string> watched;
+  for (int i = 0; i < 20 && watched.size() < 2; ++i) {
+    if (auto m = readText(watch, "clipboard", 500ms)) {
+      watched.push_back(test::jsonString(*m, "direction") + " " + test::jsonString(*m, "text"));
+    }
+  }
+  INFO("the engineer saw: " << watched.size());
+  CHECK(std::find(watched.begin(), watched.end(), "to_target " + pasted) != watched.end());
+  CHECK(std::find(watched.begin(), watched.end(), "to_client " + copied) != watched.end());
 
   // Text over the limit is refused with a message; the desktop goes on.
   ws.sendText(clipboardMessage(std::string(70000, 'x')));

@@ -1,8 +1,9 @@
 // #/live/<session_id>: an engineer watches a vendor's session as it happens, read-only (NERC
 // CIP-005 R2.4), and can end it (R2.5). docs/api.md, "WebSockets": for a terminal the first
 // binary frame replays up to the last 64 KiB of output, then output follows live; a desktop (RDP)
-// session first says {"type":"desktop","width","height"} and then streams tiles from a keyframe;
-// {"type":"closed"} at the end.
+// session first says {"type":"desktop","width","height"} and then streams tiles from a keyframe,
+// with {"type":"clipboard","direction","decision","text"} for clipboard text as it passes (or is
+// refused); {"type":"closed"} at the end.
 import { get, openSocket, post, seg } from '../api.js';
 import { h, replace } from '../dom.js';
 import { card, reasonForm, statusLine } from '../ui.js';
@@ -40,6 +41,9 @@ export function renderLive(root, context) {
   const status = h('p', { class: 'term-status term-status-connecting', id: 'live-status', role: 'status' }, 'connecting…');
   const banner = h('div', { class: 'live-closed', id: 'live-closed', role: 'alert', hidden: true });
   const box = h('div', { class: 'term-box term-box-live', id: 'live-terminal' });
+  // A desktop session's clipboard text, newest first, while this page watches.
+  const clipboardList = h('ul', { class: 'replay-markers', id: 'live-clipboard' });
+  const clipboardBox = h('div', { hidden: true }, h('h3', {}, 'Clipboard'), clipboardList);
   const killStatus = statusLine('live-kill-status');
   const kill = h('button', { type: 'button', class: 'btn btn-danger', id: 'live-kill', 'data-session-id': id }, 'Kill');
   const killBox = h('div', { class: 'live-kill' }, killStatus, kill);
@@ -67,7 +71,8 @@ export function renderLive(root, context) {
     h('section', { class: 'card term-card', 'aria-label': `Session ${id}` },
       factList, openNote,
       h('div', { class: 'term-bar' }, status),
-      h('div', { class: 'term-panel' }, box))));
+      h('div', { class: 'term-panel' }, box),
+      clipboardBox)));
 
   // ---- the session's facts (GET /sessions) --------------------------------------------------
   let listed = false;
@@ -144,6 +149,12 @@ export function renderLive(root, context) {
         replace(box, canvas);
         box.classList.add('live-desktop-box');
         painter = desktopPainter(canvas, { alive: () => context.alive });
+      } else if (message?.type === 'clipboard') {
+        const way = message.direction === 'to_target' ? 'pasted by the vendor' : 'copied on the target';
+        const refused = message.decision === 'allow' ? '' : ' (refused)';
+        clipboardList.prepend(h('li', {}, h('span', { class: 'mono' }, fmtTime(new Date().toISOString(), { seconds: true, today: true })),
+          ` ${way}${refused}: `, h('span', { class: 'mono' }, String(message.text ?? ''))));
+        clipboardBox.hidden = false;
       } else if (message?.type === 'closed') {
         reason = String(message.reason ?? '') || 'the session ended';
       } else if (message?.type === 'resize') {

@@ -84,6 +84,12 @@ class RdpBackend {
     (void)sessionId;
     (void)message;
   }
+  /// A text message for the viewers (JSON: clipboard text passing, docs/api.md). Must not
+  /// block.
+  virtual void liveText(const std::string& sessionId, const std::string& json) {
+    (void)sessionId;
+    (void)json;
+  }
 };
 
 }  // namespace conduit::rdp

@@ -50,6 +50,9 @@ class LiveHub {
   void startedDesktop(const std::string& sessionId, std::string header,
                       std::function<void()> refresh);
   void publish(const std::string& sessionId, std::string_view bytes);
+  /// A text message for the current viewers (e.g. clipboard text passing in a desktop
+  /// session); not kept for later ones.
+  void publishText(const std::string& sessionId, const std::string& text);
   void ended(const std::string& sessionId, const std::string& reason);
 
   /// Subscribes to a live session; nullptr if it is not live. The backlog is delivered to
