@@ -308,9 +308,13 @@ export async function runStory(cfg = config()) {
     ['live-view', async () => {
       // The engineer watches the same desktop, read-only, in another browser context: the live
       // page switches to a canvas and draws from the keyframe the broker asks for on join.
+      // The context stays open: the clipboard step watches with it (a second sign-in within
+      // the same 30 s TOTP step would be refused as a replayed code).
       const engineerContext = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 1150 } });
-      try {
+      s.engineerContext = engineerContext;
+      {
         const watcher = await engineerContext.newPage();
+        s.watcher = watcher;
         watcher.on('pageerror', (e) => fatalNotes.push(`engineer page: ${e.message}`));
         await signIn(watcher, cfg.engineer, cfg.url);
         await watcher.goto(`${cfg.url}/#/live/${encodeURIComponent(s.sessionId)}`);
@@ -320,8 +324,6 @@ export async function runStory(cfg = config()) {
         const seen = await measureCanvas(watcher, { x: 0, y: 0, w: 1024, h: 768, canvas: '#live-desktop' });
         if (seen.colours < 2) throw new Error(`the live canvas is uniform: ${JSON.stringify(seen)}`);
         await watcher.screenshot({ path: join(cfg.artefacts, 'live-desktop.png'), fullPage: true });
-      } finally {
-        await engineerContext.close();
       }
       // The vendor's session goes on while watched.
       if (/closed/i.test(await status())) throw new Error('the session closed while watched');
@@ -353,6 +355,12 @@ export async function runStory(cfg = config()) {
         }
         return /connected/.test(await status());
       });
+      // The engineer watches this session too: clipboard text shows under the live desktop.
+      const clipSession = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
+      await s.watcher.goto(`${cfg.url}/#/live/${encodeURIComponent(clipSession)}`);
+      await s.watcher.waitForSelector('#live-desktop');
+      await until('the live canvas of the clipboard session to draw a frame', 10000, async () =>
+        Number(await s.watcher.locator('#live-desktop').getAttribute('data-frames')) >= 1);
       const button = page.locator('#rdp-clipboard');
       if (await button.isHidden()) throw new Error('no Clipboard button although the policy allows the clipboard');
       await button.click();
@@ -377,6 +385,14 @@ export async function runStory(cfg = config()) {
       await page.click('#rdp-clipboard-copy');
       await until('the local clipboard to hold the copied text', 5000, async () =>
         (await page.evaluate(() => navigator.clipboard.readText())) === c.fromTarget);
+      let watched = '';
+      await until('the engineer\'s live view to list both clipboard texts', 5000, async () => {
+        watched = await s.watcher.locator('#live-clipboard').innerText();
+        return watched.includes(`pasted by the vendor: ${c.toTarget}`) &&
+          watched.includes(`copied on the target: ${c.fromTarget}`);
+      }).catch((error) => { throw new Error(`${error.message}; it lists: ${watched}`); });
+      await s.watcher.screenshot({ path: join(cfg.artefacts, 'live-clipboard.png'), fullPage: true });
+      await s.engineerContext.close();
       await noErrorBanner(page);
       await shoot('rdp-clipboard');
       await page.click('#rdp-disconnect');
