@@ -2,10 +2,13 @@
 // to be on purpose: it speaks the worker protocol (docs/rdp.md "Worker protocol"), answers
 // `connect` as the pinned server, ends one frame and then sends 30 clipboard texts at once (a
 // target changing its clipboard faster than a person copies, or clipboard text in a session
-// without the clipboard). Then it waits for the broker's close.
+// without the clipboard). With CONDUIT_HOSTILE_PACE_MS=N in its environment it sends one text
+// ("paced I") every N ms instead, until the broker's close. Then it waits for that close.
+#include <poll.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -55,18 +58,27 @@ int main(int argc, char** argv) {
   Bytes out = encodeConnected(Connected{request.width, request.height, request.certificateSha256});
   const Bytes end = encodeFrameEnd(FrameEnd{1, false});
   out.insert(out.end(), end.begin(), end.end());
-  for (int i = 0; i < 30; ++i) {
+  const char* pace = std::getenv("CONDUIT_HOSTILE_PACE_MS");
+  const int paceMs = pace != nullptr ? std::atoi(pace) : 0;
+  for (int i = 0; i < 30 && paceMs <= 0; ++i) {
     const Bytes clip = encodeClipboard(MessageType::target_clipboard, "flood " + std::to_string(i));
     out.insert(out.end(), clip.begin(), clip.end());
   }
   if (!writeAll(fd, out)) return 1;
-  // Until the broker says close (or goes away).
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) {
-    auto frames = reader.feed({buf, static_cast<std::size_t>(n)});
-    if (!frames) return 1;
-    for (const auto& f : *frames) {
-      if (f.type == MessageType::close) return 0;
+  // Until the broker says close (or goes away); paced texts meanwhile.
+  for (int i = 0;; ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, paceMs > 0 ? paceMs : -1) > 0) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) return 0;
+      auto frames = reader.feed({buf, static_cast<std::size_t>(n)});
+      if (!frames) return 1;
+      for (const auto& f : *frames) {
+        if (f.type == MessageType::close) return 0;
+      }
+    } else if (paceMs > 0 && !writeAll(fd, encodeClipboard(MessageType::target_clipboard,
+                                                           "paced " + std::to_string(i)))) {
+      return 1;
     }
   }
-  return 0;
 }

@@ -1,7 +1,8 @@
 // The broker's RDP session (broker/rdp) against a hostile worker process
 // (tests/rdp/hostile/hostile_worker.cpp) that floods clipboard text: with the clipboard allowed,
 // ten texts a second reach the browser and the rest are recorded by size only; with the
-// clipboard off, the first text ends the session as a protocol breach. The backend is an
+// clipboard off, the first text ends the session as a protocol breach; a policy that stops the
+// clipboard during the session stops it within a second, both ways. The backend is an
 // in-memory stand-in with a real recording (the gateway's is tested through the portal).
 #include <sodium.h>
 
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conduit/rdp/rdp_session.hpp"
@@ -31,7 +33,13 @@ class Backend final : public rdp::RdpBackend {
 
   rdp::RdpDecision checkAccess(const std::string&, const std::string&,
                                const std::string&) override {
+    std::lock_guard lock(mutex_);
     return rdp::RdpAllow{1, core::SystemClock().now() + std::chrono::hours{1}, limits_};
+  }
+  /// What the policy allows from the next access check on (an administrator's change).
+  void setLimits(core::AccessLimits limits) {
+    std::lock_guard lock(mutex_);
+    limits_ = std::move(limits);
   }
   rdp::RdpDecision recheckAccess(const std::string& u, const std::string& a,
                                  const std::string& s) override {
@@ -173,4 +181,45 @@ TEST_CASE("clipboard text from a worker whose session has no clipboard ends the 
   CHECK(browser.closed == reason);
   // Nothing of it was recorded as passed either.
   CHECK(backend.clipboardEvents().empty());
+}
+
+TEST_CASE("a policy that stops the clipboard during a session stops it within a second") {
+  REQUIRE(sodium_init() >= 0);
+  ::setenv("CONDUIT_HOSTILE_PACE_MS", "100", 1);  // one text from the target every 100 ms
+  core::AccessLimits limits;
+  limits.rdp.clipboardToTarget = limits.rdp.clipboardFromTarget = true;
+  Backend backend(limits);
+  Browser browser;
+  auto session =
+      rdp::RdpSession::start(backend, options(), {"alice", "hmi", "127.0.0.1"}, browser.io());
+  ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
+  REQUIRE(session.ok());
+  const auto passed = [&browser] {
+    std::lock_guard lock(browser.mutex);
+    return browser.clipboard.size();
+  };
+  for (int i = 0; i < 30 && passed() < 3; ++i) std::this_thread::sleep_for(100ms);
+  CHECK(passed() >= 3);
+  CHECK((*session)->clipboard("paste while allowed").ok());
+
+  backend.setLimits(core::AccessLimits{});  // the clipboard off from now on
+  std::this_thread::sleep_for(1500ms);      // the access re-check runs once a second
+  const auto before = passed();
+  std::this_thread::sleep_for(1s);  // ~10 more texts from the target meanwhile
+  CHECK(passed() == before);
+  auto refused = (*session)->clipboard("paste after the change");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == core::ErrorCode::permission_denied);
+
+  (*session)->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
+  session->reset();
+  const auto events = backend.clipboardEvents();
+  std::string all;
+  for (const auto& e : events) all += e + "\n";
+  INFO(all);
+  CHECK_THAT(all, Catch::Contains("allow paste while allowed"));
+  CHECK_THAT(all,
+             Catch::Contains("not passed on: the policy does not allow clipboard text from hmi"));
+  CHECK(all.find("paste after the change") == std::string::npos);
 }
