@@ -133,22 +133,33 @@ rdp::RdpSessionOptions options() {
   return o;
 }
 
+/// Limits with the clipboard allowed both ways.
+core::AccessLimits clipboardBothWays() {
+  core::AccessLimits limits;
+  limits.rdp.clipboardToTarget = limits.rdp.clipboardFromTarget = true;
+  return limits;
+}
+
+/// A session of alice to `hmi` through the hostile worker.
+std::unique_ptr<rdp::RdpSession> startSession(Backend& backend, Browser& browser) {
+  auto session =
+      rdp::RdpSession::start(backend, options(), {"alice", "hmi", "127.0.0.1"}, browser.io());
+  REQUIRE(session.ok());
+  return std::move(*session);
+}
+
 }  // namespace
 
 TEST_CASE("a target flooding its clipboard reaches the browser ten times a second at most") {
   REQUIRE(sodium_init() >= 0);
-  core::AccessLimits limits;
-  limits.rdp.clipboardToTarget = limits.rdp.clipboardFromTarget = true;
-  Backend backend(limits);
+  Backend backend(clipboardBothWays());
   Browser browser;
-  auto session =
-      rdp::RdpSession::start(backend, options(), {"alice", "hmi", "127.0.0.1"}, browser.io());
-  REQUIRE(session.ok());
+  auto session = startSession(backend, browser);
   // The 30 texts arrive within a second; the session goes on (the vendor did nothing wrong).
   CHECK_FALSE(backend.awaitEnd(1500ms).has_value());
-  (*session)->close("test over");
+  session->close("test over");
   REQUIRE(backend.awaitEnd(5s) == std::optional<std::string>("test over"));
-  session->reset();
+  session.reset();
   {
     std::lock_guard lock(browser.mutex);
     REQUIRE(browser.clipboard.size() == 10);
@@ -169,13 +180,11 @@ TEST_CASE("clipboard text from a worker whose session has no clipboard ends the 
   REQUIRE(sodium_init() >= 0);
   Backend backend(core::AccessLimits{});  // the clipboard off
   Browser browser;
-  auto session =
-      rdp::RdpSession::start(backend, options(), {"alice", "hmi", "127.0.0.1"}, browser.io());
-  REQUIRE(session.ok());
+  auto session = startSession(backend, browser);
   const auto reason = backend.awaitEnd(5s);
   REQUIRE(reason.has_value());
   CHECK(*reason == "the RDP worker broke the protocol: clipboard text with the clipboard off");
-  session->reset();
+  session.reset();
   std::lock_guard lock(browser.mutex);
   CHECK(browser.clipboard.empty());
   CHECK(browser.closed == reason);
@@ -186,34 +195,30 @@ TEST_CASE("clipboard text from a worker whose session has no clipboard ends the 
 TEST_CASE("a policy that stops the clipboard during a session stops it within a second") {
   REQUIRE(sodium_init() >= 0);
   ::setenv("CONDUIT_HOSTILE_PACE_MS", "100", 1);  // one text from the target every 100 ms
-  core::AccessLimits limits;
-  limits.rdp.clipboardToTarget = limits.rdp.clipboardFromTarget = true;
-  Backend backend(limits);
+  Backend backend(clipboardBothWays());
   Browser browser;
-  auto session =
-      rdp::RdpSession::start(backend, options(), {"alice", "hmi", "127.0.0.1"}, browser.io());
+  auto session = startSession(backend, browser);
   ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
-  REQUIRE(session.ok());
   const auto passed = [&browser] {
     std::lock_guard lock(browser.mutex);
     return browser.clipboard.size();
   };
   for (int i = 0; i < 30 && passed() < 3; ++i) std::this_thread::sleep_for(100ms);
   CHECK(passed() >= 3);
-  CHECK((*session)->clipboard("paste while allowed").ok());
+  CHECK(session->clipboard("paste while allowed").ok());
 
   backend.setLimits(core::AccessLimits{});  // the clipboard off from now on
   std::this_thread::sleep_for(1500ms);      // the access re-check runs once a second
   const auto before = passed();
   std::this_thread::sleep_for(1s);  // ~10 more texts from the target meanwhile
   CHECK(passed() == before);
-  auto refused = (*session)->clipboard("paste after the change");
+  auto refused = session->clipboard("paste after the change");
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == core::ErrorCode::permission_denied);
 
-  (*session)->close("test over");
+  session->close("test over");
   REQUIRE(backend.awaitEnd(5s).has_value());
-  session->reset();
+  session.reset();
   const auto events = backend.clipboardEvents();
   std::string all;
   for (const auto& e : events) all += e + "\n";
