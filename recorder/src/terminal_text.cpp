@@ -33,12 +33,13 @@ struct TerminalTextExtractor::State {
   }
 
   void addChar(ChannelText& c, std::uint32_t channel, std::uint64_t timeUs, char ch) {
-    if (c.line.empty()) c.lineStartUs = timeUs;
-    c.line.push_back(ch);
-    // Cut long lines only at a character boundary (not before a continuation byte).
+    // Cut long lines only at a character boundary: before a byte that starts a character
+    // (never between a lead byte and its continuation bytes).
     if (c.line.size() >= kMaxLineBytes && (static_cast<unsigned char>(ch) & 0xc0) != 0x80) {
       endLine(c, channel);
     }
+    if (c.line.empty()) c.lineStartUs = timeUs;
+    c.line.push_back(ch);
   }
 
   void feedText(ChannelText& c, std::uint32_t channel, std::uint64_t timeUs,

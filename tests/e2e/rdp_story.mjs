@@ -356,6 +356,7 @@ export async function runStory(cfg = config()) {
         return /connected/.test(await status());
       });
       // The engineer watches this session too: clipboard text shows under the live desktop.
+      if (!s.watcher) throw new Error('no engineer page to watch with (the live-view step did not run)');
       const clipSession = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
       await s.watcher.goto(`${cfg.url}/#/live/${encodeURIComponent(clipSession)}`);
       await s.watcher.waitForSelector('#live-desktop');

@@ -187,6 +187,16 @@ TEST_CASE(
   CHECK(l[0].channel == 2);
   CHECK(l[1].text == "second line");
   CHECK(l[2].text == "third");
+
+  // A long line is cut at 4096 bytes, never inside a character: the 2-byte "\xc3\xbc" that
+  // starts at byte 4096 stays whole on the first line.
+  TerminalTextExtractor y;
+  y.feed(Record{40, 2, Direction::to_client, RecordKind::protocol_event,
+                encodeProtocolEvent({"clipboard", "allow", std::string(4095, 'a') + "\xc3\xbcx"})});
+  const auto cut = y.finish();
+  REQUIRE(cut.size() == 2);
+  CHECK(cut[0].text == std::string(4095, 'a') + "\xc3\xbc");
+  CHECK(cut[1].text == "x");
 }
 
 TEST_CASE("exports of a truncated recording write its prefix and say so") {

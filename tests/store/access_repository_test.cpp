@@ -213,10 +213,13 @@ TEST_CASE("audit verify finds edited, deleted and reordered rows in the database
 TEST_CASE("stored limits keep the clipboard's ways, and older rows read as both ways") {
   core::AccessLimits limits;
   limits.rdp.clipboardToTarget = true;
-  auto back = store::limitsFromJson(store::limitsToJson(limits));
+  const std::string json = store::limitsToJson(limits);
+  auto back = store::limitsFromJson(json);
   REQUIRE(back.ok());
   CHECK(back->rdp.clipboardToTarget);
   CHECK_FALSE(back->rdp.clipboardFromTarget);
+  // A reader from before the two ways sees "clipboard" off for a one-way grant (fails closed).
+  CHECK(json.find("\"clipboard\":false") != std::string::npos);
   // A grant stored before the clipboard had a direction: "clipboard" alone meant both ways.
   std::string old = store::limitsToJson(core::AccessLimits{});
   const auto cut = [&old](const std::string& key) {

@@ -217,15 +217,27 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
                                               std::to_string(options_.maxClipboardPerSecond) +
                                               " clipboard texts in a second: the session ends");
     }
+    std::optional<core::Error> refused;
     if (!clipboardChannel_ || !toTargetAllowed_.load()) {
-      return fail(ErrorCode::permission_denied,
-                  std::string("the policy does not allow ") +
-                      (clipboardChannel_ ? "clipboard text to " : "the clipboard on ") +
-                      request_.asset);
+      refused = core::Error{ErrorCode::permission_denied,
+                            std::string("the policy does not allow ") +
+                                (clipboardChannel_ ? "clipboard text to " : "the clipboard on ") +
+                                request_.asset};
+    } else if (text.size() > kMaxClipboardBytes || !isValidUtf8(text)) {
+      refused = core::Error{ErrorCode::invalid_argument,
+                            "clipboard text must be UTF-8 of at most " +
+                                std::to_string(kMaxClipboardBytes) + " bytes"};
     }
-    if (text.size() > kMaxClipboardBytes || !isValidUtf8(text)) {
-      return fail(ErrorCode::invalid_argument, "clipboard text must be UTF-8 of at most " +
-                                                   std::to_string(kMaxClipboardBytes) + " bytes");
+    if (refused) {
+      // An attempt refused is recorded (its size only) and shown live, as a passing one is.
+      const std::string summary = std::to_string(text.size()) +
+                                  " bytes pasted by the vendor, not passed on: " + refused->message;
+      if (!recordClipboard(recorder::Direction::to_target, "deny", summary)) {
+        requestClose("the recording failed");
+        return fail(ErrorCode::unavailable, "the recording failed");
+      }
+      liveClipboard(recorder::Direction::to_target, "deny", summary);
+      return *refused;
     }
     // Recorded before it reaches the target: what cannot be recorded does not pass.
     if (!recordClipboard(recorder::Direction::to_target, "allow", text)) {
@@ -237,6 +249,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       requestClose(st.error().message);
       return st.error();
     }
+    liveClipboard(recorder::Direction::to_target, "allow", text);
     return core::Done{};
   }
 
@@ -312,23 +325,29 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     return false;
   }
 
-  /// Counts a clipboard text from the target; false past maxClipboardPerSecond in a second
-  /// (the text is dropped, the session goes on: the vendor did nothing wrong).
-  bool countTargetClipboard() { return targetClipboardRate_.add(options_.maxClipboardPerSecond); }
+  /// Counts a clipboard text from the target; how many it is in the current second (past
+  /// maxClipboardPerSecond the texts are dropped; the session goes on: the vendor did nothing
+  /// wrong).
+  int countTargetClipboard() {
+    (void)targetClipboardRate_.add(options_.maxClipboardPerSecond);
+    return targetClipboardRate_.count;
+  }
 
   /// A clipboard text as a protocol event (protocol "clipboard", the text as its summary):
   /// replay and export show it, the full-text index finds it. False if recording failed.
-  /// Engineers watching live see it too (what a vendor pastes into an HMI is what they
-  /// supervise).
   bool recordClipboard(recorder::Direction direction, const char* decision,
                        const std::string& summary) {
-    if (recording_ &&
-        !recording_
-             ->append(recorder::RecordKind::protocol_event, kDesktopChannel, direction,
-                      recorder::encodeProtocolEvent({"clipboard", decision, summary}))
-             .ok()) {
-      return false;
-    }
+    return !recording_ ||
+           recording_
+               ->append(recorder::RecordKind::protocol_event, kDesktopChannel, direction,
+                        recorder::encodeProtocolEvent({"clipboard", decision, summary}))
+               .ok();
+  }
+
+  /// The same for engineers watching live (what a vendor pastes into an HMI is what they
+  /// supervise), once it has passed or been refused.
+  void liveClipboard(recorder::Direction direction, const char* decision,
+                     const std::string& summary) {
     backend_.liveText(
         sessionId_,
         boost::json::serialize(boost::json::object{
@@ -336,7 +355,6 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
             {"direction", direction == recorder::Direction::to_target ? "to_target" : "to_client"},
             {"decision", decision},
             {"text", summary}}));
-    return true;
   }
 
   /// Text copied on the target; a reason when the session must end.
@@ -347,22 +365,29 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     auto text = decodeClipboard(f.body);
     if (!text) return "the RDP worker broke the protocol: " + text.error().message;
-    // Not passed on: one way only, the policy changed during the session, or the target
-    // changes its clipboard faster than a person copies (a hostile target overwriting what
-    // the vendor sees). Recorded by size only.
+    // A target that changes its clipboard faster than a person copies (a hostile one
+    // overwriting what the vendor sees, or filling the recording): past the rate, one record
+    // says so for that second and the rest are dropped unrecorded.
+    const int seen = countTargetClipboard();
+    const int max = options_.maxClipboardPerSecond;
+    if (seen > max + 1) return std::nullopt;
+    // Not passed on: over the rate, one way only, or the policy changed during the session.
+    // Recorded by size only.
     std::string refusal;
-    if (!fromTargetAllowed_.load()) {
+    if (seen > max) {
+      refusal = "more than " + std::to_string(max) +
+                " clipboard texts in a second from the target (the rest of that second's are "
+                "dropped unrecorded)";
+    } else if (!fromTargetAllowed_.load()) {
       refusal = "the policy does not allow clipboard text from " + request_.asset;
-    } else if (!countTargetClipboard()) {
-      refusal = "more than " + std::to_string(options_.maxClipboardPerSecond) +
-                " clipboard texts in a second from the target";
     }
     if (!refusal.empty()) {
-      if (!recordClipboard(recorder::Direction::to_client, "deny",
-                           std::to_string(text->size()) +
-                               " bytes copied on the target, not passed on: " + refusal)) {
+      const std::string summary =
+          std::to_string(text->size()) + " bytes copied on the target, not passed on: " + refusal;
+      if (!recordClipboard(recorder::Direction::to_client, "deny", summary)) {
         return "the recording failed";
       }
+      liveClipboard(recorder::Direction::to_client, "deny", summary);
       return std::nullopt;
     }
     if (!recordClipboard(recorder::Direction::to_client, "allow", *text)) {
@@ -370,6 +395,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     bytesToVendor_ += text->size();
     if (io_.clipboard) io_.clipboard(*text);
+    liveClipboard(recorder::Direction::to_client, "allow", *text);
     return std::nullopt;
   }
 

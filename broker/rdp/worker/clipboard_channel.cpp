@@ -198,8 +198,10 @@ unsigned ClipboardChannel::onServerFormatList(const void* formatList) {
   const auto* list = static_cast<const CLIPRDR_FORMAT_LIST*>(formatList);
   std::lock_guard lock(mutex_);
   if (cliprdr_ == nullptr) return ERROR_INTERNAL_ERROR;
-  // The target owns the clipboard now: the vendor's text is no longer offered.
+  // The target owns the clipboard now: the vendor's text is no longer offered or kept.
   haveVendorText_ = false;
+  if (!vendorText_.empty()) sodium_memzero(vendorText_.data(), vendorText_.size());
+  vendorText_.clear();
   CLIPRDR_FORMAT_LIST_RESPONSE response{};
   response.msgType = CB_FORMAT_LIST_RESPONSE;
   response.msgFlags = CB_RESPONSE_OK;

@@ -441,6 +441,9 @@ RdpClient::Step RdpClient::handle(const Frame& frame) {
       auto text = decodeClipboard(frame.body);
       if (!text) break;
       clipboard_->offer(*text);
+      // The channel keeps its own (UTF-16) copy; these are wiped, not just freed.
+      sodium_memzero(text->data(), text->size());
+      sodium_memzero(const_cast<std::uint8_t*>(frame.body.data()), frame.body.size());
       return Step::keep;
     }
     case MessageType::close:

@@ -50,7 +50,9 @@ std::string limitsToJson(const AccessLimits& l) {
                  {"writes", core::writeModeName(l.modbus.writes)},
                  {"max_requests_per_second", l.modbus.maxRequestsPerSecond}};
   o["s7"] = {{"read_only", l.s7.readOnly}, {"functions", toArray(l.s7.functions)}};
-  o["rdp"] = {{"clipboard", l.rdp.clipboard()},
+  // "clipboard" for readers from before the two ways: true only for both ways, so such a reader
+  // never lets a one-way grant pass the other way.
+  o["rdp"] = {{"clipboard", l.rdp.clipboardToTarget && l.rdp.clipboardFromTarget},
               {"clipboard_to_target", l.rdp.clipboardToTarget},
               {"clipboard_from_target", l.rdp.clipboardFromTarget},
               {"drive", l.rdp.drive},
@@ -114,7 +116,9 @@ core::Result<AccessLimits> limitsFromJson(const std::string& text) {
     l.rdp.clipboardToTarget = l.rdp.clipboardFromTarget = rdp.at("clipboard").as_bool();
     if (const auto* in = rdp.as_object().if_contains("clipboard_to_target")) {
       l.rdp.clipboardToTarget = in->as_bool();
-      l.rdp.clipboardFromTarget = rdp.at("clipboard_from_target").as_bool();
+    }
+    if (const auto* out = rdp.as_object().if_contains("clipboard_from_target")) {
+      l.rdp.clipboardFromTarget = out->as_bool();
     }
     l.rdp.drive = rdp.at("drive").as_bool();
     l.rdp.printer = rdp.at("printer").as_bool();

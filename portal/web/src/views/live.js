@@ -154,6 +154,8 @@ export function renderLive(root, context) {
         const refused = message.decision === 'allow' ? '' : ' (refused)';
         clipboardList.prepend(h('li', {}, h('span', { class: 'mono' }, fmtTime(new Date().toISOString(), { seconds: true, today: true })),
           ` ${way}${refused}: `, h('span', { class: 'mono' }, String(message.text ?? ''))));
+        // The newest 200: the recording has them all.
+        while (clipboardList.children.length > 200) clipboardList.lastElementChild.remove();
         clipboardBox.hidden = false;
       } else if (message?.type === 'closed') {
         reason = String(message.reason ?? '') || 'the session ended';

@@ -320,7 +320,8 @@ export function renderRdp(root, context) {
         return;
       }
       // A lone surrogate (possible in a textarea) is not valid JSON text for the broker.
-      const wellFormed = text.toWellFormed ? text.toWellFormed() : text.replace(/[\uD800-\uDFFF]/g, '\uFFFD');
+      const wellFormed = text.toWellFormed ? text.toWellFormed()
+        : text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
       if (!send({ type: 'clipboard', text: wellFormed })) {
         clipboardStatus.textContent = 'Not sent: the remote desktop is not connected.';
         return;

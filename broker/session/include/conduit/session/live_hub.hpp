@@ -14,13 +14,16 @@ namespace conduit::session {
 /// R2.4: "determine active vendor sessions", here also what they do). Publishers are the
 /// gateways' session threads; subscribers are the portal's live-view WebSockets. A late viewer
 /// first gets the last `backlog` bytes, so the screen is not blank until the next output.
-/// Thread-safe; sinks are called with no lock held by this hub's caller but must not block.
+/// Thread-safe; sinks are called under the hub's lock (and possibly under a lock of the
+/// publisher's caller, e.g. a portal socket's): they must not block or call back into the hub.
+/// The portal's sinks only queue on their socket.
 class LiveHub {
  public:
   struct Sink {
     std::function<void(std::string_view)> output;   // terminal bytes
     std::function<void(const std::string&)> ended;  // the session ended, with its reason
-    // A text message for the viewer before any output (a desktop session's size); optional.
+    // A text message for the viewer: a desktop session's size before any output, then e.g.
+    // clipboard text as it passes (publishText); optional.
     std::function<void(const std::string&)> text;
   };
 
