@@ -255,7 +255,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   void ack(std::uint32_t sequence) {
     if (ended_.load()) return;
-    if (!sentAny_.load() || static_cast<std::int32_t>(sequence - lastSent_.load()) > 0) {
+    // Plain comparison, as the worker makes it: sequence numbers never wrap (2^32 frames at 30
+    // a second take 4.5 years). A wrapping comparison let an ack far ahead pass as an old one,
+    // and the worker then ended the session as broken by the broker.
+    if (!sentAny_.load() || sequence > lastSent_.load()) {
       requestClose("the browser acknowledged frame " + std::to_string(sequence) +
                    ", which was never sent");
       return;
