@@ -10,6 +10,9 @@
 //   - secretstream only: the encryption alone (the floor for incompressible data).
 //   - BLAKE2b-256 alone: the file digest the manifest signs, which the writer computes on the
 //     side (its sink thread); with secretstream it is the writer's floor for random data.
+//   - AES-256-GCM alone (libsodium's crypto_aead_aes256gcm, AES-NI; where the CPU has it): the
+//     message cipher a future format version could use instead of XChaCha20-Poly1305, measured
+//     as that decision's input (docs/benchmarks.md, recorder).
 //   - export: decrypting and parsing every record without writing anything (the reader's share).
 //   - seek: reading from the start until the target time (no index).
 //
@@ -158,6 +161,29 @@ double blake2bMiBs(const std::vector<unsigned char>& input, std::size_t total) {
   }
   std::array<unsigned char, 32> h{};
   crypto_generichash_final(&st, h.data(), h.size());
+  return static_cast<double>(total) / kMiB / seconds(Clock::now() - t0);
+}
+
+// AES-256-GCM over 64 KiB chunks, a fresh nonce per chunk (a counter); 0 without AES-NI.
+double aesGcmMiBs(const std::vector<unsigned char>& input, std::size_t total) {
+  if (crypto_aead_aes256gcm_is_available() == 0) return 0;
+  std::array<unsigned char, crypto_aead_aes256gcm_KEYBYTES> key{};
+  crypto_aead_aes256gcm_keygen(key.data());
+  crypto_aead_aes256gcm_state st;
+  crypto_aead_aes256gcm_beforenm(&st, key.data());
+  constexpr std::size_t kChunk = 64u << 10;
+  std::vector<unsigned char> cipher(kChunk + crypto_aead_aes256gcm_ABYTES);
+  std::array<unsigned char, crypto_aead_aes256gcm_NPUBBYTES> nonce{};
+  const auto t0 = Clock::now();
+  for (std::size_t done = 0, at = 0; done < total;) {
+    const auto n = std::min({kChunk, total - done, input.size() - at});
+    sodium_increment(nonce.data(), nonce.size());
+    unsigned long long clen = 0;
+    crypto_aead_aes256gcm_encrypt_afternm(cipher.data(), &clen, input.data() + at, n, nullptr, 0,
+                                          nullptr, nonce.data(), &st);
+    done += n;
+    at = (at + n) % input.size();
+  }
   return static_cast<double>(total) / kMiB / seconds(Clock::now() - t0);
 }
 
@@ -325,7 +351,7 @@ int main(int argc, char** argv) {
   const auto random = randomInput(64u << 20);
   const auto text = terminalInput(64u << 20);
   for (const auto& [name, input] : {std::pair{"random", &random}, std::pair{"text", &text}}) {
-    std::vector<double> wall, cpu, ratio, bWall, bCpu, bRatio, sWall, hash;
+    std::vector<double> wall, cpu, ratio, bWall, bCpu, bRatio, sWall, hash, aes;
     for (int i = 0; i < reps; ++i) {
       const auto f = recordWithWriter(dir / "w.crec", *input, total);
       const auto b = recordPlain(dir / "b.bin", *input, total, true);
@@ -338,6 +364,7 @@ int main(int argc, char** argv) {
       bRatio.push_back(b.ratio);
       sWall.push_back(s.wallMiBs);
       hash.push_back(blake2bMiBs(*input, total));
+      aes.push_back(aesGcmMiBs(*input, total));
     }
     std::printf("-- %s input\n", name);
     printRange("writer MiB/s (wall)", wall, "MiB/s", 0);
@@ -348,6 +375,7 @@ int main(int argc, char** argv) {
     printRange("baseline secretstream+zstd bytes per byte", bRatio, "", 4);
     printRange("baseline secretstream only MiB/s", sWall, "MiB/s", 0);
     printRange("baseline BLAKE2b-256 only MiB/s", hash, "MiB/s", 0);
+    printRange("lever AES-256-GCM only MiB/s (0: no AES-NI)", aes, "MiB/s", 0);
   }
 
   // One hour of terminal session: export, and seeking to minute 45.
