@@ -309,31 +309,23 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   struct Rate {
     std::chrono::steady_clock::time_point window{};
     int count = 0;
-    /// Counts one event; false past `max` in this second.
-    bool add(int max) {
+    /// Counts one event; how many this second has had, this one included.
+    int add() {
       const auto now = std::chrono::steady_clock::now();
       if (now - window >= std::chrono::seconds{1}) {
         window = now;
         count = 0;
       }
-      return ++count <= max;
+      return ++count;
     }
   };
   /// Counts one event of a kind the browser may send at most `max` times a second; past that
   /// the session ends (a broken or hostile browser).
   bool withinRate(Rate& rate, int max, const char* what) {
     std::lock_guard lock(inputMutex_);
-    if (rate.add(max)) return true;
+    if (rate.add() <= max) return true;
     requestClose("the browser sent more than " + std::to_string(max) + " " + what + " in a second");
     return false;
-  }
-
-  /// Counts a clipboard text from the target; how many it is in the current second (past
-  /// maxClipboardPerSecond the texts are dropped; the session goes on: the vendor did nothing
-  /// wrong).
-  int countTargetClipboard() {
-    (void)targetClipboardRate_.add(options_.maxClipboardPerSecond);
-    return targetClipboardRate_.count;
   }
 
   /// A clipboard text as a protocol event (protocol "clipboard", the text as its summary):
@@ -370,8 +362,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     if (!text) return "the RDP worker broke the protocol: " + text.error().message;
     // A target that changes its clipboard faster than a person copies (a hostile one
     // overwriting what the vendor sees, or filling the recording): past the rate, one record
-    // says so for that second and the rest are dropped unrecorded.
-    const int seen = countTargetClipboard();
+    // says so for that second and the rest are dropped unrecorded. The session goes on: the
+    // vendor did nothing wrong.
+    const int seen = targetClipboardRate_.add();
     const int max = options_.maxClipboardPerSecond;
     if (seen > max + 1) return std::nullopt;
     // Not passed on: over the rate, one way only, or the policy changed during the session.
