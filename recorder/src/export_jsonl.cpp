@@ -18,7 +18,18 @@ ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out) {
                       sodium_base64_VARIANT_ORIGINAL);
     out << "{\"t_us\":" << r->timeUs << ",\"channel\":" << r->channel << ",\"direction\":\""
         << directionName(r->direction) << "\",\"kind\":\"" << recordKindName(r->kind)
-        << "\",\"payload_b64\":\"" << b64.c_str() << "\"}\n";
+        << "\",\"payload_b64\":\"" << b64.c_str() << '"';
+    // File operations decoded as well: "which files went to the HMI" is the auditor's first
+    // question, and the payload's layout should not stand between them and the answer.
+    if (r->kind == RecordKind::file_transfer) {
+      if (const auto f = decodeFileTransfer(r->payload)) {
+        out << ",\"file\":{\"operation\":\"" << fileOperationName(f->operation)
+            << "\",\"path\":" << detail::jsonString(f->path) << ",\"size\":" << f->size
+            << ",\"sha256\":" << detail::jsonString(f->sha256)
+            << ",\"detail\":" << detail::jsonString(f->detail) << '}';
+      }
+    }
+    out << "}\n";
     ++summary.recordsWritten;
   }
   summary.source = reader.status();

@@ -151,19 +151,46 @@ std::vector<unsigned char> encodeFileTransfer(const FileTransferEvent& event) {
   detail::putU64Le(out, event.size);
   putString16(out, event.path);
   putString16(out, event.detail);
+  putString8(out, event.sha256.size() == 64 ? std::string_view(event.sha256) : std::string_view());
   return out;
+}
+
+std::string_view fileOperationName(FileOperation operation) noexcept {
+  switch (operation) {
+    case FileOperation::upload:
+      return "upload";
+    case FileOperation::download:
+      return "download";
+    case FileOperation::remove:
+      return "remove";
+    case FileOperation::rename:
+      return "rename";
+    case FileOperation::make_directory:
+      return "make_directory";
+    case FileOperation::set_attributes:
+      return "set_attributes";
+    case FileOperation::link:
+      return "link";
+  }
+  return "unknown";
 }
 
 std::optional<FileTransferEvent> decodeFileTransfer(std::span<const unsigned char> payload) {
   Cursor c(payload);
   FileTransferEvent e;
   const auto op = c.u8();
-  if (op < 1 || op > 6) return std::nullopt;
+  if (op < 1 || op > 7) return std::nullopt;
   e.operation = static_cast<FileOperation>(op);
   e.size = c.u64Le();
   e.path = c.string(c.u16Le());
   e.detail = c.string(c.u16Le());
+  // Recordings written before file events carried a SHA-256 end after the detail.
+  if (!c.failed() && c.remaining() > 0) e.sha256 = c.string(c.u8());
   if (c.failed() || c.remaining() != 0) return std::nullopt;
+  if (!e.sha256.empty() && (e.sha256.size() != 64 ||
+                            e.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    return std::nullopt;
+  }
   return e;
 }
 

@@ -114,6 +114,28 @@ void TerminalTextExtractor::feed(const Record& record) {
     if (!text.empty()) s_->lines.push_back({record.timeUs, record.channel, std::move(text)});
     return;
   }
+  if (record.kind == RecordKind::file_transfer) {
+    // A file operation is a line of its own ("upload /opt/fw.bin 4096 bytes sha256 ..."), so
+    // that a search by file name or by hash finds the session. Its strings are UTF-8 already
+    // (the SSH gateway escapes names that are not), but a recording is untrusted input.
+    auto event = decodeFileTransfer(record.payload);
+    if (!event) return;
+    std::string line = std::string(fileOperationName(event->operation)) + " " + event->path;
+    if (event->operation == FileOperation::upload || event->operation == FileOperation::download) {
+      line += " " + std::to_string(event->size) + " bytes";
+      if (!event->sha256.empty()) line += " sha256 " + event->sha256;
+    }
+    if (!event->detail.empty()) line += " (" + event->detail + ")";
+    std::string text;
+    detail::Utf8Sanitizer utf8;
+    utf8.feed({reinterpret_cast<const unsigned char*>(line.data()), line.size()}, text);
+    utf8.finish(text);
+    for (char& ch : text) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+    }
+    s_->lines.push_back({record.timeUs, record.channel, std::move(text)});
+    return;
+  }
   if (record.kind == RecordKind::protocol_event) {
     // Clipboard text that passed in an RDP session is found like a typed command: each of its
     // lines is a line of its own.

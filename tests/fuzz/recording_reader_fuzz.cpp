@@ -245,7 +245,7 @@ void writeSeeds(const std::filesystem::path& dir) {
     (void)(*w)->append({4, 1, Direction::none, RecordKind::protocol_event,
                         encodeProtocolEvent({"modbus", "allow", "read"})});
     (void)(*w)->append({5, 0, Direction::to_target, RecordKind::file_transfer,
-                        encodeFileTransfer({FileOperation::upload, 3, "/a", ""})});
+                        encodeFileTransfer({FileOperation::upload, 3, "/a", "", ""})});
     (void)(*w)->append({6, 2, Direction::to_client, RecordKind::rdp_update,
                         encodeRdpTile({0, 0, 1, 1, 32, {1, 2, 3, 4}})});
     (void)(*w)->append({7, 0, Direction::none, RecordKind::marker, bytesOf("end")});

@@ -30,7 +30,7 @@ std::vector<Record> oneOfEachKind() {
   add(RecordKind::terminal_input, Direction::to_target, bytesOf("ls -l\r"));
   add(RecordKind::exec_command, Direction::to_target, bytesOf("systemctl restart plc-gw"));
   add(RecordKind::file_transfer, Direction::to_target,
-      encodeFileTransfer({FileOperation::upload, 4096, "/opt/plc/ladder.bin", ""}));
+      encodeFileTransfer({FileOperation::upload, 4096, "/opt/plc/ladder.bin", "", ""}));
   add(RecordKind::tunnel_bytes, Direction::to_target,
       encodeTunnelBytes(tuple, std::vector<unsigned char>{0, 1, 0, 0, 0, 6, 1, 3, 0, 16, 0, 2}));
   add(RecordKind::protocol_event, Direction::to_target,

@@ -199,6 +199,42 @@ TEST_CASE(
   CHECK(cut[1].text == "x");
 }
 
+TEST_CASE("file operations are indexed as lines that name the file and its hash") {
+  TerminalTextExtractor x;
+  const std::string hash(64, 'a');
+  x.feed(Record{10, 3, Direction::to_target, RecordKind::file_transfer,
+                encodeFileTransfer({FileOperation::upload, 4096, "/opt/plc/fw.bin", "", hash})});
+  x.feed(Record{20, 3, Direction::to_target, RecordKind::file_transfer,
+                encodeFileTransfer({FileOperation::rename, 0, "/a", "to /b\n\x1b[2J", ""})});
+  x.feed(Record{30, 3, Direction::to_target, RecordKind::file_transfer,
+                std::vector<unsigned char>{9, 9}});  // not a file event: ignored
+  const auto l = x.finish();
+  REQUIRE(l.size() == 2);
+  CHECK(l[0].text == "upload /opt/plc/fw.bin 4096 bytes sha256 " + hash);
+  CHECK(l[0].timeUs == 10);
+  CHECK(l[0].channel == 3);
+  CHECK(l[1].text == "rename /a (to /b  [2J)");
+}
+
+TEST_CASE("jsonl exports decode file operations next to the raw payload") {
+  TempDir dir;
+  TestVaultWrapper vault;
+  {
+    auto w = RecordingWriter::create({.file = dir / "f.crec", .sessionId = "f"}, vault);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->append(RecordKind::file_transfer, 1, Direction::to_client,
+                         encodeFileTransfer({FileOperation::download, 7, "/var/log/\"x\".log", "",
+                                             std::string(64, 'b')}))
+                .ok());
+  }  // not closed: the prefix is enough here
+  RecordingReader reader(dir / "f.crec", keyList(vault));
+  std::ostringstream out;
+  exportJsonl(reader, out);
+  CHECK_THAT(out.str(), Catch::Contains("\"file\":{\"operation\":\"download\",\"path\":"
+                                        "\"/var/log/\\\"x\\\".log\",\"size\":7,\"sha256\":\"" +
+                                        std::string(64, 'b') + "\",\"detail\":\"\"}"));
+}
+
 TEST_CASE("exports of a truncated recording write its prefix and say so") {
   TempDir dir;
   TestVaultWrapper vault;

@@ -39,12 +39,23 @@ TEST_CASE("tunnel payload carries the 4-tuple in front of raw bytes") {
 }
 
 TEST_CASE("file transfer, protocol event and RDP tile payloads round trip") {
-  const FileTransferEvent f{FileOperation::rename, 0, "/etc/plc.conf", "/etc/plc.conf.bak"};
+  const FileTransferEvent f{FileOperation::rename, 0, "/etc/plc.conf", "/etc/plc.conf.bak", ""};
   CHECK(decodeFileTransfer(encodeFileTransfer(f)) == f);
-  const FileTransferEvent up{FileOperation::upload, 1u << 30, "firmware.bin", ""};
+  const FileTransferEvent up{FileOperation::upload, 1u << 30, "firmware.bin", "",
+                             std::string(64, 'e')};
   CHECK(decodeFileTransfer(encodeFileTransfer(up)) == up);
+  const FileTransferEvent link{FileOperation::link, 0, "/opt/link", "to /opt/real", ""};
+  CHECK(decodeFileTransfer(encodeFileTransfer(link)) == link);
+  // A hash that is not 64 lowercase hex digits is not a SHA-256: refused on reading.
+  auto upper = encodeFileTransfer(up);
+  upper.back() = 'E';
+  CHECK_FALSE(decodeFileTransfer(upper).has_value());
+  // Written before events carried a SHA-256: no length byte at the end; still read.
+  auto old = encodeFileTransfer(f);
+  old.pop_back();
+  CHECK(decodeFileTransfer(old) == f);
   auto cut = encodeFileTransfer(f);
-  cut.pop_back();
+  cut.resize(cut.size() - 2);  // into the detail
   CHECK_FALSE(decodeFileTransfer(cut).has_value());
   auto extra = encodeFileTransfer(f);
   extra.push_back(0);

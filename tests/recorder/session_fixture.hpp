@@ -83,8 +83,10 @@ inline std::vector<Record> v1FixtureRecords() {
        encodeTunnelBytes(tuple, std::vector<unsigned char>{0, 1, 0, 0, 0, 6, 1, 3, 0, 16, 0, 2})});
   out.push_back({10'400'000, 1, Direction::none, RecordKind::protocol_event,
                  encodeProtocolEvent({"modbus", "allow", "read 16"})});
-  out.push_back({10'500'000, 0, Direction::to_target, RecordKind::file_transfer,
-                 encodeFileTransfer({FileOperation::upload, 3, "/a", ""})});
+  // The file event as version 1 wrote it: without the SHA-256 field (its length byte).
+  auto fileEvent = encodeFileTransfer({FileOperation::upload, 3, "/a", "", ""});
+  fileEvent.pop_back();
+  out.push_back({10'500'000, 0, Direction::to_target, RecordKind::file_transfer, fileEvent});
   out.push_back({10'600'000, 2, Direction::to_client, RecordKind::rdp_update,
                  encodeRdpTile({0, 0, 1, 1, 32, {1, 2, 3, 4}})});
   out.push_back({10'700'000, 0, Direction::none, RecordKind::marker, bytesOf("session end")});

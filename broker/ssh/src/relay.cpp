@@ -18,6 +18,7 @@
 
 #include "conduit/policies/glob.hpp"
 #include "conduit/recorder/record.hpp"
+#include "conduit/ssh/sftp_observer.hpp"
 #include "conduit/ssh/shell_line_filter.hpp"
 #include "live_session.hpp"
 #include "session_thread.hpp"
@@ -98,6 +99,14 @@ struct Pair {
   bool consoleEnd = false;  // the vendor typed Ctrl-C or Ctrl-D on the console
   std::optional<ShellLineFilter> filter;  // typed-command filtering, where policy asks for it
   ssh_channel_callbacks_struct vendorCb{};
+
+  // An sftp channel's file operations, decoded from both threads' bytes (set before the
+  // subsystem starts on the target; its own lock: the vendor's side feeds it under mu_).
+  struct SftpWatch {
+    std::mutex mu;
+    SftpObserver observer;
+  };
+  std::unique_ptr<SftpWatch> sftp;
 
   // Target thread only (target is set by a task on that thread).
   ssh_channel target = nullptr;
@@ -290,6 +299,49 @@ class Relay {
   void recordText(recorder::RecordKind kind, std::uint32_t channel, const std::string& text) {
     record(kind, channel, recorder::Direction::none,
            {reinterpret_cast<const unsigned char*>(text.data()), text.size()});
+  }
+
+  /// Feeds an sftp channel's bytes to its observer and records the file operations that
+  /// completed (either thread).
+  void observeSftp(Pair& p, bool fromVendor, std::span<const unsigned char> bytes) {
+    if (!p.sftp || bytes.empty()) return;
+    SftpObserver::Output out;
+    {
+      std::lock_guard lk(p.sftp->mu);
+      if (fromVendor) {
+        p.sftp->observer.fromVendor(bytes, out);
+      } else {
+        p.sftp->observer.fromTarget(bytes, out);
+      }
+    }
+    recordSftp(p, out);
+  }
+  void finishSftp(Pair& p) {
+    if (!p.sftp) return;
+    SftpObserver::Output out;
+    {
+      std::lock_guard lk(p.sftp->mu);
+      p.sftp->observer.finish(out);
+    }
+    recordSftp(p, out);
+  }
+  void recordSftp(const Pair& p, const SftpObserver::Output& out) {
+    for (const auto& e : out.events) {
+      const bool download = e.operation == recorder::FileOperation::download;
+      record(recorder::RecordKind::file_transfer, p.id,
+             download ? recorder::Direction::to_client : recorder::Direction::to_target,
+             recorder::encodeFileTransfer(e));
+      spdlog::info(
+          "event=sftp_file session={} user={} channel={} operation={} path=\"{}\" size={} "
+          "sha256={} detail=\"{}\"",
+          s_.sessionId, s_.login.user, p.id, recorder::fileOperationName(e.operation),
+          printable(e.path), e.size, e.sha256.empty() ? "-" : e.sha256, printable(e.detail));
+    }
+    if (out.stopped) {
+      recordText(recorder::RecordKind::marker, p.id, *out.stopped);
+      spdlog::warn("event=sftp_decoding_stopped session={} channel={} reason=\"{}\"", s_.sessionId,
+                   p.id, printable(*out.stopped));
+    }
   }
 
   /// A line on every open vendor channel's stderr, ahead of the queues; returns how many
@@ -760,6 +812,8 @@ class Relay {
         record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
                bytesOf(sh.toTarget, at));
       }
+      // Before the bytes can reach the target: a reply is always observed after its request.
+      observeSftp(p, true, {reinterpret_cast<const unsigned char*>(data), n});
     }
     if (wake) {
       targetThread_->wake();
@@ -818,6 +872,7 @@ class Relay {
     }
     record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
            {reinterpret_cast<const unsigned char*>(data), n});
+    if (!isStderr) observeSftp(p, false, {reinterpret_cast<const unsigned char*>(data), n});
     if (p.pty) {
       try {
         s_.backend.terminalOutput(s_.sessionId, {data, n});
@@ -954,6 +1009,7 @@ class Relay {
         return p->relay->refuse(*p, "file transfer (sftp) is not allowed by policy");
       }
       p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
+      if (p->relay->s_.recording != nullptr) p->sftp = std::make_unique<Pair::SftpWatch>();
       return p->relay->startOnTarget(
           *p, [](ssh_channel t) { return ssh_channel_request_subsystem(t, "sftp"); });
     } catch (...) {
@@ -1192,6 +1248,7 @@ class Relay {
   /// session ends it), then lets the target's thread close its side.
   void closeVendorSide(Pair& p, bool forced) {
     if (p.vendor == nullptr) return;
+    finishSftp(p);
     std::optional<int> status;
     std::optional<std::string> signal;
     {

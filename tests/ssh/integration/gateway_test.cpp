@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "conduit/access/vault_service.hpp"
@@ -245,8 +247,11 @@ TEST_CASE("revocation ends a live session within about a second, with a notice")
   CHECK(p.broker->waitForLine("event=ssh_session_ended", 5s).has_value());
 }
 
-TEST_CASE("sftp and scp move a 20 MiB file intact in both directions") {
-  Plant p;
+TEST_CASE(
+    "sftp and scp move a 20 MiB file intact both ways and the recording names it with its hash") {
+  std::string policy = kPolicy;
+  policy.replace(policy.find("recording = \"off\""), 17, "recording = \"required\"");
+  Plant p(policy);
   p.grant();
   REQUIRE(test::runCommand(
               {"sh", "-c", "head -c 20971520 /dev/urandom > " + (p.dir / "big.bin").string()})
@@ -291,6 +296,57 @@ TEST_CASE("sftp and scp move a 20 MiB file intact in both directions") {
   std::filesystem::remove(remote);
   test::runCommand(
       {"ssh", "-o", "ControlPath=" + (p.dir / "cm").string(), "-O", "exit", "alice+hmi@127.0.0.1"});
+
+  // The recording names each file with its size and the SHA-256 of the bytes that moved:
+  // decoded from the sftp channels (sftp, and scp, which speaks SFTP since OpenSSH 9.0).
+  const bool ended = p.broker->waitForLine("event=ssh_session_ended", 40s).has_value();
+  INFO(p.broker->errors());
+  REQUIRE(ended);
+  // Sealing (and indexing ~120 MiB of channel bytes) follows the session's end.
+  std::string id;
+  for (int i = 0; i < 100; ++i) {
+    auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
+    REQUIRE(rcList == 0);
+    id = list.substr(0, list.find(' '));
+    auto [rcSearch, found] = p.conduit(
+        {"recording", "--data-dir", p.data, "search", std::filesystem::path(remote).filename()});
+    if (!id.empty() && found.find(id) != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  const auto jsonl = p.dir / "events.jsonl";
+  auto [rcExport, exported] = p.conduit({"recording", "--data-dir", p.data, "export", id,
+                                         "--format", "jsonl", "--output", jsonl.string()});
+  INFO(exported);
+  REQUIRE(rcExport == 0);
+  const std::string hash = sum1.substr(0, 64);
+  int uploads = 0, downloads = 0, removals = 0;
+  std::ifstream in(jsonl);
+  for (std::string line; std::getline(in, line);) {
+    const auto record = boost::json::parse(line).as_object();
+    const auto* file = record.if_contains("file");
+    if (file == nullptr) continue;
+    const auto& f = file->as_object();
+    INFO(line);
+    CHECK(record.at("kind").as_string() == "file_transfer");
+    if (f.at("path").as_string() != remote) continue;
+    const auto& op = f.at("operation").as_string();
+    if (op == "upload" || op == "download") {
+      CHECK(f.at("size").as_int64() == 20971520);
+      CHECK(f.at("sha256").as_string() == hash);
+      CHECK(f.at("detail").as_string() == "");
+      CHECK(record.at("direction").as_string() == (op == "upload" ? "to_target" : "to_client"));
+      ++(op == "upload" ? uploads : downloads);
+    }
+    if (op == "remove") ++removals;
+  }
+  CHECK(uploads == 2);  // sftp put, scp up (the legacy scp -O is an exec, not decoded)
+  CHECK(downloads == 2);
+  CHECK(removals == 1);
+  // They are found by name (the wait above) and by hash, like a command.
+  auto [rcSearch, found] = p.conduit({"recording", "--data-dir", p.data, "search", hash});
+  INFO(found);
+  CHECK(rcSearch == 0);
+  CHECK_THAT(found, Catch::Contains(id) && Catch::Contains("upload"));
 }
 
 TEST_CASE("a command that closes its output before it exits still gives the vendor its exit code") {

@@ -117,17 +117,23 @@ enum class FileOperation : std::uint8_t {
   rename = 4,
   make_directory = 5,
   set_attributes = 6,
+  link = 7,  // a symbolic or hard link: `detail` names what it points to
 };
-/// An sftp/scp event. `detail` holds e.g. the new name of a rename or an error.
+/// An sftp/scp event. `detail` holds e.g. the new name of a rename, an error, or why there is
+/// no SHA-256.
 struct FileTransferEvent {
   FileOperation operation = FileOperation::upload;
   std::uint64_t size = 0;  // bytes moved (0 if not applicable)
   std::string path;
   std::string detail;
+  std::string sha256;  // of the bytes moved, lowercase hex; empty where not known
   bool operator==(const FileTransferEvent&) const = default;
 };
+/// The name an operation has in exports ("upload", "make_directory", ...).
+std::string_view fileOperationName(FileOperation operation) noexcept;
 /// Payload: operation u8, size u64 LE, path (u16 LE length + UTF-8), detail (u16 LE length +
-/// UTF-8). Strings longer than 65535 bytes are cut.
+/// UTF-8), sha256 (u8 length + lowercase hex: 0 or 64). Strings longer than 65535 bytes are
+/// cut.
 std::vector<unsigned char> encodeFileTransfer(const FileTransferEvent& event);
 /// Parses a file_transfer payload; nullopt if malformed.
 std::optional<FileTransferEvent> decodeFileTransfer(std::span<const unsigned char> payload);

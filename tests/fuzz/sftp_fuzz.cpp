@@ -1,0 +1,108 @@
+// libFuzzer target: the SSH gateway's sftp observer on hostile bytes from both sides (a vendor's
+// client and a target's sftp server are both untrusted).
+//
+// fuzz-sources: broker/ssh/src/sftp_observer.cpp recorder/src/record.cpp
+// fuzz-includes: broker/ssh/include recorder/include broker/core/include
+// fuzz-libs: -lcrypto -lsodium
+//
+// Input: operations until the input ends:
+//   0 n bytes[n]   vendor bytes      1 n bytes[n]   target bytes      2   the channel ends
+// Checked: every event's path and detail are valid UTF-8 without control characters, its
+// SHA-256 is empty or 64 lowercase hex digits, and it survives the recording's encoding; the
+// same streams fed one byte at a time give the same events and the same stop.
+#include <boost/locale/utf.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "conduit/recorder/record.hpp"
+#include "conduit/ssh/sftp_observer.hpp"
+
+using conduit::ssh::SftpObserver;
+
+namespace {
+
+struct Op {
+  std::uint8_t kind;
+  std::span<const std::uint8_t> bytes;
+};
+
+std::vector<Op> parse(const std::uint8_t* data, std::size_t size) {
+  std::vector<Op> ops;
+  std::size_t i = 0;
+  while (i < size) {
+    const std::uint8_t kind = data[i++] % 3;
+    if (kind == 2) {
+      ops.push_back({kind, {}});
+      continue;
+    }
+    if (i >= size) break;
+    const std::size_t want = data[i++];
+    const std::size_t n = std::min(want, size - i);
+    ops.push_back({kind, {data + i, n}});
+    i += n;
+  }
+  return ops;
+}
+
+SftpObserver::Output run(const std::vector<Op>& ops, bool byteByByte) {
+  SftpObserver o;
+  SftpObserver::Output out;
+  for (const auto& op : ops) {
+    if (op.kind == 2) {
+      o.finish(out);
+      continue;
+    }
+    auto feed = [&](std::span<const std::uint8_t> b) {
+      if (op.kind == 0) {
+        o.fromVendor(b, out);
+      } else {
+        o.fromTarget(b, out);
+      }
+    };
+    if (byteByByte) {
+      for (std::size_t k = 0; k < op.bytes.size(); ++k) feed(op.bytes.subspan(k, 1));
+    } else {
+      feed(op.bytes);
+    }
+  }
+  return out;
+}
+
+void checkText(const std::string& s) {
+  using Traits = boost::locale::utf::utf_traits<char>;
+  auto it = s.begin();
+  while (it != s.end()) {
+    const auto c = Traits::decode(it, s.end());
+    if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete) std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto ops = parse(data, size);
+  const auto whole = run(ops, false);
+  for (const auto& e : whole.events) {
+    checkText(e.path);
+    checkText(e.detail);
+    for (const char ch : e.path) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) std::abort();
+    }
+    if (!e.sha256.empty() &&
+        (e.sha256.size() != 64 ||
+         e.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+      std::abort();
+    }
+    if (conduit::recorder::decodeFileTransfer(conduit::recorder::encodeFileTransfer(e)) != e &&
+        e.path.size() <= 0xffff && e.detail.size() <= 0xffff) {
+      std::abort();
+    }
+  }
+  const auto pieces = run(ops, true);
+  if (pieces.events != whole.events || pieces.stopped != whole.stopped) std::abort();
+  return 0;
+}
