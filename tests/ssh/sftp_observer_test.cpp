@@ -1,17 +1,19 @@
 // The sftp observer: packets built to draft-ietf-secsh-filexfer-02 (version 3), fed as the
 // gateway feeds them (requests first, any split), and the file events it reports. The real
 // OpenSSH sftp and scp clients are in tests/ssh/integration/gateway_test.cpp.
-#include <openssl/evp.h>
-
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "conduit/ssh/sftp_observer.hpp"
+#include "ssh/observer_support.hpp"
 
 using conduit::recorder::FileOperation;
 using conduit::ssh::SftpObserver;
+
+using conduit::test::bytes;
+using conduit::test::sha256;
 
 namespace {
 
@@ -40,23 +42,6 @@ struct Packet {
     return p.body + body;
   }
 };
-
-std::span<const unsigned char> bytes(const std::string& s) {
-  return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
-}
-
-std::string sha256(const std::string& data) {
-  unsigned char d[32];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), d, &n, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < n; ++i) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    hex += kHex[d[i] >> 4];
-    hex += kHex[d[i] & 0xf];
-  }
-  return hex;
-}
 
 std::string open(std::uint32_t id, const std::string& path, std::uint32_t flags) {
   return Packet().u8(3).u32(id).str(path).u32(flags).u32(0).wire();  // empty attrs
@@ -106,6 +91,8 @@ TEST_CASE("an upload is reported at close with its size and the SHA-256 of what 
   o.fromTarget(bytes(status(2, 0) + status(3, 0)), out);
   CHECK(out.events.empty());
   o.fromVendor(bytes(close(4, "H1")), out);
+  CHECK(out.events.empty());  // not before the target answered the close
+  o.fromTarget(bytes(status(4, 0)), out);
   REQUIRE(out.events.size() == 1);
   const auto& e = out.events[0];
   CHECK(e.operation == FileOperation::upload);
@@ -125,9 +112,11 @@ TEST_CASE("a download is hashed from the target's answers, even when they come o
   o.fromVendor(
       bytes(read(8, "h", 0) + read(9, "h", 32768) + read(10, "h", 65536) + read(11, "h", 65539)),
       out);
-  // The second part first: kept until the first arrives.
-  trickle(o, data(9, p2) + data(8, p1) + data(10, p3) + status(11, 1, "EOF"), false, out);
+  // The close goes out before the answers (a pipelining client); the second part comes first
+  // and is kept until the first arrives.
   o.fromVendor(bytes(close(12, "h")), out);
+  trickle(o, data(9, p2) + data(8, p1) + data(10, p3) + status(11, 1, "EOF") + status(12, 0), false,
+          out);
   REQUIRE(out.events.size() == 1);
   CHECK(out.events[0].operation == FileOperation::download);
   CHECK(out.events[0].size == p1.size() + p2.size() + p3.size());
@@ -141,7 +130,16 @@ TEST_CASE("a file opened only to look at it moves nothing and is not reported") 
   o.fromVendor(bytes(open(1, "/etc/hosts", 0x01)), out);
   o.fromTarget(bytes(handle(1, "h")), out);
   o.fromVendor(bytes(close(2, "h")), out);
+  o.fromTarget(bytes(status(2, 0)), out);
   CHECK(out.events.empty());
+  // Opened to truncate (read and truncate: 0x11) empties it: that is a change.
+  o.fromVendor(bytes(open(3, "/etc/plc.conf", 0x11)), out);
+  o.fromTarget(bytes(handle(3, "t")), out);
+  o.fromVendor(bytes(close(4, "t")), out);
+  o.fromTarget(bytes(status(4, 0)), out);
+  REQUIRE(out.events.size() == 1);
+  CHECK(out.events[0].operation == FileOperation::upload);
+  CHECK(out.events[0].size == 0);
 }
 
 TEST_CASE("refusals by the target and changes to names are reported with the target's answer") {
@@ -187,11 +185,13 @@ TEST_CASE("a refused write, a resumed upload and an unclosed file say why there 
   o.fromVendor(bytes(write(3, "A", 0, "xyz") + write(4, "B", 100, "rest")), out);
   o.fromTarget(bytes(status(3, 4, "No space left on device") + status(4, 0)), out);
   o.fromVendor(bytes(close(5, "A")), out);
+  o.fromTarget(bytes(status(5, 0)), out);
   o.finish(out);
   REQUIRE(out.events.size() == 2);
   CHECK(out.events[0].path == "/full/disk");
   CHECK_THAT(out.events[0].detail,
              Catch::Contains("a write was refused by the target (No space left on device"));
+  CHECK(out.events[0].sha256.empty());  // what landed is not what was sent
   CHECK(out.events[1].path == "/resumed");
   CHECK(out.events[1].size == 4);
   CHECK(out.events[1].sha256.empty());
@@ -234,4 +234,96 @@ TEST_CASE("a stream it cannot follow stops the decoding once, with the reason") 
   flood.fromVendor(bytes(many), floodOut);
   REQUIRE(floodOut.stopped);
   CHECK_THAT(*floodOut.stopped, Catch::Contains("requests in flight"));
+}
+
+TEST_CASE("what could pin one file's bytes or answers on another stops the decoding") {
+  auto stopsWith = [](const std::string& vendor, const std::string& target,
+                      const std::string& why) {
+    SftpObserver o;
+    SftpObserver::Output out;
+    o.fromVendor(bytes(vendor), out);
+    o.fromTarget(bytes(target), out);
+    INFO(why);
+    REQUIRE(out.stopped);
+    CHECK_THAT(*out.stopped, Catch::Contains(why));
+    CHECK(out.events.empty());
+  };
+  // STAT id 1, then REMOVE id 1: the STAT's answer must not be taken for the removal's.
+  stopsWith(Packet().u8(17).u32(1).str("/nonexistent").wire() +
+                Packet().u8(13).u32(1).str("/important").wire(),
+            "", "request id 1 reused");
+  // Writes on a handle guessed before the target gave it out.
+  stopsWith(open(1, "/evil", 0x02) + write(2, "\0\0\0\0", 0, "payload"), "",
+            "a write on a file handle not seen opened");
+  // A write after the file's close.
+  SftpObserver late;
+  SftpObserver::Output lateOut;
+  late.fromVendor(bytes(open(1, "/x", 0x02)), lateOut);
+  late.fromTarget(bytes(handle(1, "h")), lateOut);
+  late.fromVendor(bytes(close(2, "h") + write(3, "h", 0, "more")), lateOut);
+  REQUIRE(lateOut.stopped);
+  CHECK_THAT(*lateOut.stopped, Catch::Contains("already closed"));
+  // An answer to nothing, and a server speaking another version.
+  stopsWith("", status(9, 0), "an answer to no request");
+  stopsWith(Packet().u8(1).u32(6).wire(), Packet().u8(2).u32(6).wire(), "SFTP version 6, not 3");
+}
+
+TEST_CASE("content the gateway could not see has no hash: copy-data and a stopped decoding") {
+  SftpObserver o;
+  SftpObserver::Output out;
+  o.fromVendor(bytes(open(1, "/src", 0x01) + open(2, "/dst", 0x1a)), out);
+  o.fromTarget(bytes(handle(1, "S") + handle(2, "D")), out);
+  o.fromVendor(
+      bytes(Packet().u8(200).u32(3).str("copy-data").str("S").u64(0).u64(0).str("D").u64(0).wire() +
+            close(4, "D")),
+      out);
+  o.fromTarget(bytes(status(3, 0) + status(4, 0)), out);
+  REQUIRE(out.events.size() == 1);
+  CHECK(out.events[0].path == "/dst");
+  CHECK(out.events[0].sha256.empty());
+  CHECK_THAT(out.events[0].detail, Catch::Contains("copied on the target from /src"));
+
+  SftpObserver s;
+  SftpObserver::Output sOut;
+  s.fromVendor(bytes(open(1, "/f", 0x02)), sOut);
+  s.fromTarget(bytes(handle(1, "F")), sOut);
+  s.fromVendor(bytes(write(2, "F", 0, "seen") + std::string("\x7f\xff\xff\xff", 4)), sOut);
+  REQUIRE(sOut.stopped);
+  s.finish(sOut);
+  REQUIRE(sOut.events.size() == 1);
+  CHECK(sOut.events[0].size == 4);
+  CHECK(sOut.events[0].sha256.empty());
+  CHECK_THAT(sOut.events[0].detail, Catch::Contains("the decoding stopped"));
+}
+
+TEST_CASE("out-of-order parts are held within 8 MiB for the channel, then the hash is given up") {
+  SftpObserver o;
+  SftpObserver::Output out;
+  o.fromVendor(bytes(open(1, "/a", 0x02) + open(2, "/b", 0x02)), out);
+  o.fromTarget(bytes(handle(1, "A") + handle(2, "B")), out);
+  const std::string part(256 * 1024 - 64, 'p');
+  // 20 parts ahead of offset 0 on each file: 10 MiB in all, over the channel's 8 MiB.
+  std::uint32_t id = 10;
+  for (int i = 1; i <= 20; ++i) {
+    const std::uint64_t at = static_cast<std::uint64_t>(i) * part.size();
+    o.fromVendor(bytes(write(id, "A", at, part) + write(id + 1, "B", at, part)), out);
+    id += 2;
+  }
+  // Empty writes move nothing and hold nothing.
+  for (int i = 0; i < 100; ++i) o.fromVendor(bytes(write(id++, "A", 1u << 30, "")), out);
+  std::string answers;
+  for (std::uint32_t r = 10; r < id; ++r) answers += status(r, 0);
+  o.fromTarget(bytes(answers), out);
+  o.fromVendor(bytes(close(id, "A") + close(id + 1, "B")), out);
+  o.fromTarget(bytes(status(id, 0) + status(id + 1, 0)), out);
+  REQUIRE(out.events.size() == 2);
+  // A's 17th part found the channel's 8 MiB full (16 parts each): A gives up and frees its
+  // parts; B's fit then, and B lacks only its first part.
+  const auto& a = out.events[0].path == "/a" ? out.events[0] : out.events[1];
+  const auto& b = out.events[0].path == "/b" ? out.events[0] : out.events[1];
+  CHECK(a.sha256.empty());
+  CHECK_THAT(a.detail, Catch::Contains("too far out of order"));
+  CHECK(b.sha256.empty());
+  CHECK_THAT(b.detail, Catch::Contains("started at offset 262080"));
+  CHECK_FALSE(out.stopped);
 }

@@ -18,6 +18,7 @@
 
 #include "conduit/policies/glob.hpp"
 #include "conduit/recorder/record.hpp"
+#include "conduit/ssh/scp_observer.hpp"
 #include "conduit/ssh/sftp_observer.hpp"
 #include "conduit/ssh/shell_line_filter.hpp"
 #include "live_session.hpp"
@@ -100,13 +101,10 @@ struct Pair {
   std::optional<ShellLineFilter> filter;  // typed-command filtering, where policy asks for it
   ssh_channel_callbacks_struct vendorCb{};
 
-  // An sftp channel's file operations, decoded from both threads' bytes (set before the
-  // subsystem starts on the target; its own lock: the vendor's side feeds it under mu_).
-  struct SftpWatch {
-    std::mutex mu;
-    SftpObserver observer;
-  };
-  std::unique_ptr<SftpWatch> sftp;
+  // An sftp or scp channel's file operations, decoded from both threads' bytes. Set once,
+  // before the request starts on the target, and used only under Relay::mu_ (a hostile target
+  // may send bytes on a channel before any request).
+  std::unique_ptr<FileObserver> files;
 
   // Target thread only (target is set by a task on that thread).
   ssh_channel target = nullptr;
@@ -301,45 +299,48 @@ class Relay {
            {reinterpret_cast<const unsigned char*>(text.data()), text.size()});
   }
 
-  /// Feeds an sftp channel's bytes to its observer and records the file operations that
-  /// completed (either thread).
-  void observeSftp(Pair& p, bool fromVendor, std::span<const unsigned char> bytes) {
-    if (!p.sftp || bytes.empty()) return;
-    SftpObserver::Output out;
-    {
-      std::lock_guard lk(p.sftp->mu);
-      if (fromVendor) {
-        p.sftp->observer.fromVendor(bytes, out);
-      } else {
-        p.sftp->observer.fromTarget(bytes, out);
-      }
-    }
-    recordSftp(p, out);
+  /// Where the session is recorded, decodes the channel's file operations (vendor thread,
+  /// before the request starts on the target).
+  void watchFiles(Pair& p, std::unique_ptr<FileObserver> observer) {
+    if (s_.recording == nullptr || !observer || p.started) return;
+    std::lock_guard lk(mu_);
+    if (!p.files) p.files = std::move(observer);
   }
-  void finishSftp(Pair& p) {
-    if (!p.sftp) return;
-    SftpObserver::Output out;
-    {
-      std::lock_guard lk(p.sftp->mu);
-      p.sftp->observer.finish(out);
+  /// Feeds an sftp or scp channel's bytes to its observer (either thread, with mu_ held, before
+  /// the bytes are handed on: an answer is always observed after its request).
+  static void observeFiles(Pair& p, bool fromVendor, std::span<const unsigned char> bytes,
+                           FileEvents& out) {
+    if (!p.files || bytes.empty()) return;
+    if (fromVendor) {
+      p.files->fromVendor(bytes, out);
+    } else {
+      p.files->fromTarget(bytes, out);
     }
-    recordSftp(p, out);
   }
-  void recordSftp(const Pair& p, const SftpObserver::Output& out) {
+  void finishFiles(Pair& p) {
+    FileEvents out;
+    {
+      std::lock_guard lk(mu_);
+      if (!p.files) return;
+      p.files->finish(out);
+    }
+    recordFiles(p, out);
+  }
+  void recordFiles(const Pair& p, const FileEvents& out) {
     for (const auto& e : out.events) {
       const bool download = e.operation == recorder::FileOperation::download;
       record(recorder::RecordKind::file_transfer, p.id,
              download ? recorder::Direction::to_client : recorder::Direction::to_target,
              recorder::encodeFileTransfer(e));
       spdlog::info(
-          "event=sftp_file session={} user={} channel={} operation={} path=\"{}\" size={} "
+          "event=file_transfer session={} user={} channel={} operation={} path=\"{}\" size={} "
           "sha256={} detail=\"{}\"",
           s_.sessionId, s_.login.user, p.id, recorder::fileOperationName(e.operation),
           printable(e.path), e.size, e.sha256.empty() ? "-" : e.sha256, printable(e.detail));
     }
     if (out.stopped) {
       recordText(recorder::RecordKind::marker, p.id, *out.stopped);
-      spdlog::warn("event=sftp_decoding_stopped session={} channel={} reason=\"{}\"", s_.sessionId,
+      spdlog::warn("event=file_decoding_stopped session={} channel={} reason=\"{}\"", s_.sessionId,
                    p.id, printable(*out.stopped));
     }
   }
@@ -690,6 +691,9 @@ class Relay {
   /// the vendor waits for its exit status (flushPair).
   template <class Request>
   int startOnTarget(Pair& p, Request request) {
+    // One shell, exec or subsystem per channel (RFC 4254 section 6.5): a second is refused
+    // here, so that what the channel runs (and how its bytes are decoded) never changes.
+    if (p.started) return -1;
     const int rc = onTarget(p, std::move(request));
     if (rc == 0) p.started = true;
     return rc;
@@ -762,8 +766,14 @@ class Relay {
     try {
       auto* p = static_cast<Pair*>(pair);
       const std::string text = p->relay->consoleText();
-      ssh_channel_write_stderr(p->vendor, text.data(), static_cast<uint32_t>(text.size()));
-      return -1;
+      // Accepted, then answered with the text and exit status 1: refusing the request after
+      // writing the text lost the text now and then (OpenSSH's client exits on the refusal
+      // before it prints what arrived with it).
+      std::lock_guard lk(p->relay->mu_);
+      p->shared.toVendorErr += text;
+      p->shared.exitStatus = 1;
+      p->consoleEnd = true;
+      return 0;
     } catch (...) {
       return -1;
     }
@@ -780,6 +790,7 @@ class Relay {
     auto& sh = p.shared;
     bool wake = false;
     std::size_t n = 0;
+    FileEvents files;
     if (p.refused) {
       // Its request never reached the target, and neither does what follows it (e.g. an sftp
       // client's first packet): recorded, as everything the vendor sends, then dropped.
@@ -812,9 +823,9 @@ class Relay {
         record(recorder::RecordKind::terminal_input, p.id, recorder::Direction::to_target,
                bytesOf(sh.toTarget, at));
       }
-      // Before the bytes can reach the target: a reply is always observed after its request.
-      observeSftp(p, true, {reinterpret_cast<const unsigned char*>(data), n});
+      observeFiles(p, true, {reinterpret_cast<const unsigned char*>(data), n}, files);
     }
+    recordFiles(p, files);
     if (wake) {
       targetThread_->wake();
       targetWakeDeferred_ = false;
@@ -857,6 +868,7 @@ class Relay {
     auto& sh = p.shared;
     bool wake = false;
     std::size_t n = 0;
+    FileEvents files;
     {
       std::lock_guard lk(mu_);
       std::string& q = isStderr ? sh.toVendorErr : sh.toVendor;
@@ -869,10 +881,13 @@ class Relay {
       if (n == 0) return 0;
       wake = q.size() < kHandOver && q.size() + n >= kHandOver;
       q.append(data, n);
+      if (!isStderr) {
+        observeFiles(p, false, {reinterpret_cast<const unsigned char*>(data), n}, files);
+      }
     }
     record(recorder::RecordKind::terminal_output, p.id, recorder::Direction::to_client,
            {reinterpret_cast<const unsigned char*>(data), n});
-    if (!isStderr) observeSftp(p, false, {reinterpret_cast<const unsigned char*>(data), n});
+    recordFiles(p, files);
     if (p.pty) {
       try {
         s_.backend.terminalOutput(s_.sessionId, {data, n});
@@ -1001,7 +1016,7 @@ class Relay {
   static int onSubsystem(ssh_session, ssh_channel, const char* name, void* pair) noexcept {
     try {
       auto* p = static_cast<Pair*>(pair);
-      if (p->refused) return -1;
+      if (p->refused || p->started) return -1;
       if (std::strcmp(name, "sftp") != 0) {
         return p->relay->refuse(*p, "subsystem " + printable(name) + " is not available");
       }
@@ -1009,7 +1024,7 @@ class Relay {
         return p->relay->refuse(*p, "file transfer (sftp) is not allowed by policy");
       }
       p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
-      if (p->relay->s_.recording != nullptr) p->sftp = std::make_unique<Pair::SftpWatch>();
+      p->relay->watchFiles(*p, std::make_unique<SftpObserver>());
       return p->relay->startOnTarget(
           *p, [](ssh_channel t) { return ssh_channel_request_subsystem(t, "sftp"); });
     } catch (...) {
@@ -1058,7 +1073,7 @@ class Relay {
 
   /// The exec request's reply: 0 success, -1 failure.
   int exec(Pair& p, const std::string& command) {
-    if (p.refused) return -1;  // a client may try another request on the same channel
+    if (p.refused || p.started) return -1;  // a client may try another request on the channel
     const auto& limits = s_.allow.limits.ssh;
     // scp is file transfer: allowed only where sftp is.
     if (!limits.sftp && (command.rfind("scp ", 0) == 0 || command == "scp")) {
@@ -1070,6 +1085,7 @@ class Relay {
       }
     }
     recordText(recorder::RecordKind::exec_command, p.id, command);
+    if (limits.sftp) watchFiles(p, ScpObserver::forCommand(command));
     return startOnTarget(p,
                          [&command](ssh_channel t) {
                            return ssh_channel_request_exec(t, command.c_str());
@@ -1119,7 +1135,7 @@ class Relay {
     {
       std::lock_guard lk(mu_);
       if (p.outVendorErr.empty()) p.outVendorErr.swap(p.shared.toVendorErr);
-      if (p.consoleEnd) p.shared.exitStatus = 0;
+      if (p.consoleEnd && !p.shared.exitStatus) p.shared.exitStatus = 0;
       closed = p.shared.vendorClosed;
     }
     toVendor_ += drain(p.outVendorErr, p.vendor, true);
@@ -1248,7 +1264,7 @@ class Relay {
   /// session ends it), then lets the target's thread close its side.
   void closeVendorSide(Pair& p, bool forced) {
     if (p.vendor == nullptr) return;
-    finishSftp(p);
+    finishFiles(p);
     std::optional<int> status;
     std::optional<std::string> signal;
     {

@@ -1,10 +1,9 @@
 #include "conduit/ssh/sftp_observer.hpp"
 
-#include <openssl/evp.h>
-#include <sodium.h>
+#include <map>
+#include <unordered_map>
 
-#include <boost/locale/utf.hpp>
-#include <cstring>
+#include "file_digest.hpp"
 
 namespace conduit::ssh {
 
@@ -21,8 +20,11 @@ enum : std::uint8_t {
   kClose = 4,
   kRead = 5,
   kWrite = 6,
+  kFstat = 8,
   kSetstat = 9,
   kFsetstat = 10,
+  kOpendir = 11,
+  kReaddir = 12,
   kRemove = 13,
   kMkdir = 14,
   kRmdir = 15,
@@ -32,81 +34,70 @@ enum : std::uint8_t {
   kHandle = 102,
   kData = 103,
   kExtended = 200,
+  kCopyData = 250,  // our own tag for the copy-data extension's pending entry
 };
+// Open flags that change the file: write, create, truncate.
 constexpr std::uint32_t kOpenWrite = 0x02;
+constexpr std::uint32_t kOpenChanges = 0x02 | 0x08 | 0x10;
 constexpr std::uint32_t kStatusOk = 0;
 constexpr std::uint32_t kStatusEof = 1;
 
 // 1 MiB per packet: OpenSSH's sftp-server refuses more than 256 KiB; a client or server that
 // sends more is not one whose stream we can follow without holding unbounded memory.
 constexpr std::size_t kMaxPacket = 1024 * 1024;
-// 4,096 requests in flight: OpenSSH's client keeps 64 (its -R default); a stream with more
-// unanswered requests is not following the protocol's spirit, and each costs memory here.
-constexpr std::size_t kMaxPending = 4096;
-// 1,024 open files per channel: far above what a client holds open.
+// 1,024 requests in flight: OpenSSH's client keeps 64 (its -R default); more unanswered
+// requests is not a client we can follow, and each costs memory here.
+constexpr std::size_t kMaxPending = 1024;
+// 1,024 open files and directories per channel: far above what a client holds open.
 constexpr std::size_t kMaxOpen = 1024;
-// 8 MiB of out-of-order data per file kept to hash in order (a client with 64 requests of
-// 32 KiB in flight reorders within 2 MiB); beyond it the file's SHA-256 is given up.
+// 8 MiB of out-of-order data per channel, all files together, kept to hash in offset order (a
+// client with 64 requests of 32 KiB in flight reorders within 2 MiB; OpenSSH's are in order);
+// each part counts 64 bytes more for its bookkeeping. Beyond it a file's SHA-256 is given up.
 constexpr std::size_t kMaxAhead = 8 * 1024 * 1024;
-
-/// A path as the recording shows it: valid UTF-8, control characters and bytes that are not
-/// UTF-8 as \xNN (a file name is bytes to SFTP; the recording's strings are text).
-std::string printablePath(std::string_view raw) {
-  using Traits = boost::locale::utf::utf_traits<char>;
-  std::string out;
-  auto it = raw.begin();
-  while (it != raw.end()) {
-    const auto start = it;
-    const auto c = Traits::decode(it, raw.end());
-    if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete || c < 0x20 ||
-        c == 0x7f || c == '\\') {
-      it = start + 1;
-      static constexpr char kHex[] = "0123456789abcdef";
-      const auto b = static_cast<unsigned char>(*start);
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 0xf];
-    } else {
-      out.append(start, it);
-    }
-  }
-  return out;
-}
+constexpr std::size_t kAheadPartCost = 64;
+/// Out-of-order parts held for all files of one channel.
+struct AheadBudget {
+  std::size_t used = 0;
+};
 
 /// The bytes of one direction of one open file, hashed in offset order.
 class Transfer {
  public:
-  Transfer() : md_(EVP_MD_CTX_new()) {
-    if (md_ == nullptr || EVP_DigestInit_ex(md_, EVP_sha256(), nullptr) != 1) {
-      why_ = "SHA-256 is not available";
-    }
-  }
-  ~Transfer() { EVP_MD_CTX_free(md_); }
+  explicit Transfer(AheadBudget& budget) : budget_(budget) {}
+  ~Transfer() { release(); }
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
 
   void add(std::uint64_t offset, std::span<const unsigned char> data) {
+    if (data.empty()) return;  // nothing moved
     moved_ += data.size();
     used_ = true;
-    if (!why_.empty()) return;
+    if (!why_.empty() || !failure_.empty()) return;
+    const std::size_t cost = data.size() + kAheadPartCost;
     if (offset == next_) {
       hash(data);
       while (!ahead_.empty() && ahead_.begin()->first == next_) {
         auto node = ahead_.extract(ahead_.begin());
-        aheadBytes_ -= node.mapped().size();
-        hash({reinterpret_cast<const unsigned char*>(node.mapped().data()), node.mapped().size()});
+        const std::string& part = node.mapped();
+        aheadBytes_ -= part.size() + kAheadPartCost;
+        budget_.used -= part.size() + kAheadPartCost;
+        hash({reinterpret_cast<const unsigned char*>(part.data()), part.size()});
       }
     } else if (offset < next_) {
       giveUp("parts were sent twice or overlap: no SHA-256");
-    } else if (aheadBytes_ + data.size() > kMaxAhead || ahead_.contains(offset)) {
+    } else if (budget_.used + cost > kMaxAhead || ahead_.contains(offset)) {
       giveUp("parts came too far out of order: no SHA-256");
     } else {
       ahead_.emplace(offset, std::string(reinterpret_cast<const char*>(data.data()), data.size()));
-      aheadBytes_ += data.size();
+      aheadBytes_ += cost;
+      budget_.used += cost;
     }
   }
+  /// The target refused part of it, or its content changed where it could not be seen: the
+  /// bytes seen are not the file's, so there is no SHA-256.
   void failed(const std::string& why) {
     if (failure_.empty()) failure_ = why;
+    release();
   }
   bool used() const { return used_; }
   std::uint64_t moved() const { return moved_; }
@@ -119,16 +110,9 @@ class Transfer {
                         : std::string("parts are missing: no SHA-256"));
     }
     std::string hex;
-    if (why_.empty()) {
-      unsigned char digest[EVP_MAX_MD_SIZE];
-      unsigned int n = 0;
-      if (EVP_DigestFinal_ex(md_, digest, &n) == 1 && n == 32) {
-        char text[65];
-        sodium_bin2hex(text, sizeof text, digest, n);
-        hex = text;
-      } else {
-        giveUp("SHA-256 failed");
-      }
+    if (why_.empty() && failure_.empty()) {
+      hex = sha_.hex();
+      if (hex.empty()) giveUp("SHA-256 failed");
     }
     for (const auto& part : {failure_, why_}) {
       if (part.empty()) continue;
@@ -140,37 +124,47 @@ class Transfer {
 
  private:
   void hash(std::span<const unsigned char> data) {
-    if (EVP_DigestUpdate(md_, data.data(), data.size()) != 1) giveUp("SHA-256 failed");
+    if (!sha_.add(data)) giveUp("SHA-256 failed");
     next_ += data.size();
   }
   void giveUp(const std::string& why) {
     if (why_.empty()) why_ = why;
-    ahead_.clear();
+    release();
+  }
+  void release() {
+    budget_.used -= aheadBytes_;
     aheadBytes_ = 0;
+    ahead_.clear();
   }
 
-  EVP_MD_CTX* md_;
+  AheadBudget& budget_;
+  Sha256 sha_;
   std::uint64_t next_ = 0;
   std::uint64_t moved_ = 0;
   bool used_ = false;
   std::map<std::uint64_t, std::string> ahead_;
-  std::size_t aheadBytes_ = 0;
-  std::string why_;      // why there is no SHA-256
-  std::string failure_;  // the target refused a write or read
+  std::size_t aheadBytes_ = 0;  // with kAheadPartCost per part
+  std::string why_;             // why there is no SHA-256
+  std::string failure_;         // what makes the bytes seen not the file's
 };
 
 struct OpenFile {
+  explicit OpenFile(AheadBudget& budget) : written(budget), read(budget) {}
   std::string path;
   std::uint32_t flags = 0;
   Transfer written;
   Transfer read;
+  std::size_t outstanding = 0;  // reads and writes not answered yet
+  bool closeSent = false;       // nothing may use the handle after its close
+  bool closeAnswered = false;
+  std::string closeFailure;
 };
 
 struct Pending {
   std::uint8_t type = 0;
   std::string path;    // printable
   std::string second;  // the new name of a rename, a link's target
-  std::string handle;  // READ, WRITE, FSETSTAT, CLOSE
+  std::string handle;  // READ, WRITE, CLOSE
   std::uint64_t offset = 0;
   std::uint32_t flags = 0;  // OPEN
 };
@@ -228,10 +222,12 @@ FileTransferEvent event(FileOperation op, std::string path, std::string detail =
 struct SftpObserver::State {
   std::string fromVendor, fromTarget;  // the start of a packet not yet complete
   std::unordered_map<std::uint32_t, Pending> pending;
+  AheadBudget budget;  // before `open`: the files give their parts back when destroyed
   std::unordered_map<std::string, std::unique_ptr<OpenFile>> open;
+  std::unordered_map<std::string, std::string> openDirs;  // handle -> path
   bool stopped = false;
 
-  void stop(Output& out, const std::string& why) {
+  void stop(FileEvents& out, const std::string& why) {
     if (stopped) return;
     stopped = true;
     out.stopped = "sftp decoding stopped: " + why;
@@ -241,7 +237,7 @@ struct SftpObserver::State {
 
   /// Splits `buffer` + `bytes` into packets and hands each to `handle`.
   template <typename Handle>
-  void packets(std::string& buffer, std::span<const unsigned char> bytes, Output& out,
+  void packets(std::string& buffer, std::span<const unsigned char> bytes, FileEvents& out,
                Handle handle) {
     if (stopped) return;
     buffer.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -261,44 +257,63 @@ struct SftpObserver::State {
     if (!stopped) buffer.erase(0, at);
   }
 
-  void expect(std::uint32_t id, Pending p, Output& out) {
-    if (pending.size() >= kMaxPending && !pending.contains(id)) {
-      return stop(out, "more than " + std::to_string(kMaxPending) + " requests in flight");
-    }
-    pending[id] = std::move(p);
-  }
-
   OpenFile* file(const std::string& handle) {
     const auto it = open.find(handle);
     return it == open.end() ? nullptr : it->second.get();
   }
+  /// The open file a READ, WRITE or copy-data names; stops the decoding (and returns null) for
+  /// a handle never seen opened or already closed: its bytes could not be told apart.
+  OpenFile* inUse(const std::string& handle, const char* what, FileEvents& out) {
+    OpenFile* f = file(handle);
+    if (f == nullptr || f->closeSent) {
+      stop(out, std::string(what) + " on a file handle " +
+                    (f == nullptr ? "not seen opened" : "already closed"));
+      return nullptr;
+    }
+    return f;
+  }
 
-  void request(std::span<const unsigned char> packet, Output& out) {
+  void request(std::span<const unsigned char> packet, FileEvents& out) {
     Cursor c(packet);
     const std::uint8_t type = c.u8();
     if (type == kInit) return;
     const std::uint32_t id = c.u32();
+    if (c.failed()) return stop(out, "a malformed request");
+    // Every request is tracked, even those that change no file: an answer is matched to its
+    // request by id alone, so an id reused while in flight would pin one request's answer on
+    // another.
+    if (pending.contains(id)) return stop(out, "request id " + std::to_string(id) + " reused");
+    if (pending.size() >= kMaxPending) {
+      return stop(out, "more than " + std::to_string(kMaxPending) + " requests in flight");
+    }
     Pending p;
     p.type = type;
     switch (type) {
       case kOpen:
+      case kOpendir:
         p.path = printablePath(c.string());
-        p.flags = c.u32();
+        if (type == kOpen) p.flags = c.u32();
         break;
-      case kClose:
+      case kClose: {
         p.handle = c.string();
-        if (!c.failed()) close(p.handle, "", out);
+        if (c.failed()) break;
+        if (OpenFile* f = file(p.handle); f != nullptr && !f->closeSent) {
+          f->closeSent = true;
+        } else if (!openDirs.contains(p.handle)) {
+          return stop(out, "a close of a handle not seen opened");
+        }
         break;
+      }
       case kRead:
-        p.handle = c.string();
-        p.offset = c.u64();
-        (void)c.u32();  // the length asked for; the answer says how much came
-        break;
       case kWrite: {
         p.handle = c.string();
         p.offset = c.u64();
-        const auto data = c.bytes();
-        if (OpenFile* f = c.failed() ? nullptr : file(p.handle)) f->written.add(p.offset, data);
+        const auto data = type == kWrite ? c.bytes() : (c.u32(), std::span<const unsigned char>());
+        if (c.failed()) break;
+        OpenFile* f = inUse(p.handle, type == kWrite ? "a write" : "a read", out);
+        if (f == nullptr) return;
+        if (type == kWrite) f->written.add(p.offset, data);
+        ++f->outstanding;
         break;
       }
       case kSetstat:
@@ -309,8 +324,13 @@ struct SftpObserver::State {
         break;
       case kFsetstat: {
         const std::string handle = c.string();
-        const OpenFile* f = file(handle);
-        p.path = f != nullptr ? f->path : "(a file handle not seen opened)";
+        if (const OpenFile* f = file(handle)) {
+          p.path = f->path;
+        } else if (const auto d = openDirs.find(handle); d != openDirs.end()) {
+          p.path = d->second;
+        } else if (!c.failed()) {
+          return stop(out, "attributes set on a handle not seen opened");
+        }
         break;
       }
       case kRename:
@@ -323,74 +343,89 @@ struct SftpObserver::State {
         break;
       case kExtended: {
         const std::string name = c.string();
-        if (name == "posix-rename@openssh.com") {
-          p.type = kRename;
-        } else if (name == "hardlink@openssh.com") {
-          p.type = kSymlink;
+        if (name == "posix-rename@openssh.com" || name == "hardlink@openssh.com") {
+          // Both (oldpath, newpath): a hard link named newpath to oldpath.
+          p.type = name[0] == 'p' ? kRename : kSymlink;
+          p.path = printablePath(c.string());
+          p.second = printablePath(c.string());
+          if (p.type == kSymlink) std::swap(p.path, p.second);
         } else if (name == "lsetstat@openssh.com") {
           p.type = kSetstat;
           p.path = printablePath(c.string());
-          break;
         } else if (name == "copy-data") {
-          // A copy on the target between two open files: their bytes never pass here.
+          // A copy on the target between two open files: the bytes never pass here.
           const std::string from = c.string();
           (void)c.u64();
           (void)c.u64();
           const std::string to = c.string();
-          if (OpenFile* f = c.failed() ? nullptr : file(to)) {
-            const OpenFile* src = file(from);
-            f->written.failed("content copied on the target from " +
-                              (src != nullptr ? src->path : std::string("another file")) +
-                              " (copy-data): not seen here");
-          }
-          return;
-        } else {
-          return;  // statvfs, fsync, limits, expand-path...: nothing happens to a file
+          if (c.failed()) break;
+          const OpenFile* src = inUse(from, "a copy", out);
+          OpenFile* dst = src == nullptr ? nullptr : inUse(to, "a copy", out);
+          if (dst == nullptr) return;
+          dst->written.failed("content copied on the target from " + src->path +
+                              " (copy-data): not seen here, no SHA-256");
+          p.type = kCopyData;
+          p.handle = to;
+          ++dst->outstanding;
         }
-        p.path = printablePath(c.string());
-        p.second = printablePath(c.string());
-        if (p.type == kSymlink) std::swap(p.path, p.second);  // hardlink: (old, new)
-        break;
+        break;  // statvfs, fsync, limits, expand-path...: tracked, nothing happens to a file
       }
       default:
-        return;  // reads of names and attributes: no file changes
+        break;  // reads of names and attributes: tracked, no file changes
     }
     if (c.failed()) return stop(out, "a malformed request (type " + std::to_string(type) + ")");
-    if (type != kClose) expect(id, std::move(p), out);
+    pending.emplace(id, std::move(p));
   }
 
-  void reply(std::span<const unsigned char> packet, Output& out) {
+  void reply(std::span<const unsigned char> packet, FileEvents& out) {
     Cursor c(packet);
     const std::uint8_t type = c.u8();
-    if (type == kVersion) return;
+    if (type == kVersion) {
+      // Version 3 is what this decoder knows (and all OpenSSH speaks); later versions lay out
+      // OPEN, RENAME and links differently.
+      const std::uint32_t version = c.u32();
+      if (c.failed() || version != 3) {
+        stop(out, "SFTP version " + std::to_string(version) + ", not 3");
+      }
+      return;
+    }
     const std::uint32_t id = c.u32();
     if (c.failed()) return stop(out, "a malformed reply");
     const auto it = pending.find(id);
-    if (it == pending.end()) return;  // an answer to something that changes no file
+    if (it == pending.end())
+      return stop(out, "an answer to no request (id " + std::to_string(id) + ")");
     Pending p = std::move(it->second);
     pending.erase(it);
+    OpenFile* f = p.handle.empty() ? nullptr : file(p.handle);
+    const bool dataOp = p.type == kRead || p.type == kWrite || p.type == kCopyData;
+    if (dataOp && f != nullptr && f->outstanding > 0) --f->outstanding;
+
     if (type == kHandle) {
       const std::string handle = c.string();
       if (c.failed()) return stop(out, "a malformed handle");
-      if (p.type != kOpen) return;
-      if (open.size() >= kMaxOpen && !open.contains(handle)) {
+      if (p.type != kOpen && p.type != kOpendir) return;
+      if (open.size() + openDirs.size() >= kMaxOpen && !open.contains(handle)) {
         return stop(out, "more than " + std::to_string(kMaxOpen) + " files open");
       }
-      if (open.contains(handle)) close(handle, "its handle was given out again", out);
-      auto f = std::make_unique<OpenFile>();
-      f->path = std::move(p.path);
-      f->flags = p.flags;
-      open.emplace(handle, std::move(f));
+      if (open.contains(handle)) report(handle, "its handle was given out again", out);
+      openDirs.erase(handle);
+      if (p.type == kOpendir) {
+        openDirs.emplace(handle, std::move(p.path));
+        return;
+      }
+      auto opened = std::make_unique<OpenFile>(budget);
+      opened->path = std::move(p.path);
+      opened->flags = p.flags;
+      open.emplace(handle, std::move(opened));
       return;
     }
     if (type == kData) {
       const auto data = c.bytes();
       if (c.failed()) return stop(out, "a malformed data reply");
-      if (p.type != kRead) return;
-      if (OpenFile* f = file(p.handle)) f->read.add(p.offset, data);
-      return;
+      if (p.type == kRead && f != nullptr) f->read.add(p.offset, data);
+      return settle(p.handle, out);
     }
-    if (type != kStatus) return;
+    if (type != kStatus) return settle(p.handle, out);
     const std::uint32_t code = c.u32();
     std::string message = printablePath(c.string());
     if (c.failed()) message.clear();
@@ -402,16 +437,23 @@ struct SftpObserver::State {
     switch (p.type) {
       case kOpen:  // the file never opened: the attempt is what there is to record
         out.events.push_back(
-            event((p.flags & kOpenWrite) != 0 ? FileOperation::upload : FileOperation::download,
+            event((p.flags & kOpenChanges) != 0 ? FileOperation::upload : FileOperation::download,
                   std::move(p.path), failure.empty() ? "not opened" : failure));
         break;
-      case kWrite:
-        if (OpenFile* f = file(p.handle); f != nullptr && !failure.empty()) {
-          f->written.failed("a write was " + failure);
+      case kClose:
+        if (f != nullptr) {
+          f->closeAnswered = true;
+          if (!failure.empty()) f->closeFailure = "the close was " + failure;
+        } else {
+          openDirs.erase(p.handle);
         }
         break;
+      case kWrite:
+      case kCopyData:
+        if (f != nullptr && !failure.empty()) f->written.failed("a write was " + failure);
+        break;
       case kRead:
-        if (OpenFile* f = file(p.handle); f != nullptr && code != kStatusEof && !failure.empty()) {
+        if (f != nullptr && code != kStatusEof && !failure.empty()) {
           f->read.failed("a read was " + failure);
         }
         break;
@@ -430,36 +472,44 @@ struct SftpObserver::State {
         out.events.push_back(event(FileOperation::set_attributes, std::move(p.path), failure));
         break;
       case kRename:
-        out.events.push_back(
-            event(FileOperation::rename, std::move(p.path),
-                  failure.empty() ? "to " + p.second : "to " + p.second + "; " + failure));
-        break;
       case kSymlink:
-        out.events.push_back(
-            event(FileOperation::link, std::move(p.path),
-                  failure.empty() ? "to " + p.second : "to " + p.second + "; " + failure));
+        out.events.push_back(event(
+            p.type == kRename ? FileOperation::rename : FileOperation::link, std::move(p.path),
+            failure.empty() ? "to " + p.second : "to " + p.second + "; " + failure));
         break;
       default:
         break;
     }
+    settle(p.handle, out);
+  }
+
+  /// A file whose close was answered after every read and write before it: reported.
+  void settle(const std::string& handle, FileEvents& out) {
+    if (handle.empty()) return;
+    const OpenFile* f = file(handle);
+    if (f != nullptr && f->closeAnswered && f->outstanding == 0) report(handle, "", out);
   }
 
   /// Reports what was moved through an open file and forgets it.
-  void close(const std::string& handle, const std::string& how, Output& out) {
+  void report(const std::string& handle, const std::string& how, FileEvents& out) {
     const auto it = open.find(handle);
     if (it == open.end()) return;
     OpenFile& f = *it->second;
-    // Opened for writing (even if nothing was written: the file was created or emptied), or
-    // written: an upload. Read from: a download. Opened to read and never read: nothing moved.
-    if ((f.flags & kOpenWrite) != 0 || f.written.used()) {
-      std::string detail = how;
+    std::string note = how;
+    if (!f.closeFailure.empty())
+      note = note.empty() ? f.closeFailure : note + "; " + f.closeFailure;
+    // Opened to write, create or truncate (even if nothing was written: the file was created
+    // or emptied), or written: an upload. Read from: a download. Opened to read and never
+    // read: nothing moved.
+    if ((f.flags & kOpenChanges) != 0 || f.written.used()) {
+      std::string detail = note;
       auto e = event(FileOperation::upload, f.path, {}, f.written.moved());
       e.sha256 = f.written.finish(detail);
       e.detail = std::move(detail);
       out.events.push_back(std::move(e));
     }
     if (f.read.used()) {
-      std::string detail = how;
+      std::string detail = note;
       auto e = event(FileOperation::download, f.path, {}, f.read.moved());
       e.sha256 = f.read.finish(detail);
       e.detail = std::move(detail);
@@ -472,21 +522,30 @@ struct SftpObserver::State {
 SftpObserver::SftpObserver() : s_(std::make_unique<State>()) {}
 SftpObserver::~SftpObserver() = default;
 
-void SftpObserver::fromVendor(std::span<const unsigned char> bytes, Output& out) {
+void SftpObserver::fromVendor(std::span<const unsigned char> bytes, FileEvents& out) {
   s_->packets(s_->fromVendor, bytes, out,
-              [this](std::span<const unsigned char> p, Output& o) { s_->request(p, o); });
+              [this](std::span<const unsigned char> p, FileEvents& o) { s_->request(p, o); });
 }
 
-void SftpObserver::fromTarget(std::span<const unsigned char> bytes, Output& out) {
+void SftpObserver::fromTarget(std::span<const unsigned char> bytes, FileEvents& out) {
   s_->packets(s_->fromTarget, bytes, out,
-              [this](std::span<const unsigned char> p, Output& o) { s_->reply(p, o); });
+              [this](std::span<const unsigned char> p, FileEvents& o) { s_->reply(p, o); });
 }
 
-void SftpObserver::finish(Output& out) {
+void SftpObserver::finish(FileEvents& out) {
   std::vector<std::string> handles;
   for (const auto& [handle, file] : s_->open) handles.push_back(handle);
-  for (const auto& handle : handles) s_->close(handle, "not closed (the channel ended)", out);
+  for (const auto& handle : handles) {
+    OpenFile& f = *s_->open.at(handle);
+    if (s_->stopped) {
+      // What was seen before the decoding stopped is not the whole file.
+      f.written.failed("the decoding stopped before the file was closed: no SHA-256");
+      f.read.failed("the decoding stopped before the file was closed: no SHA-256");
+    }
+    s_->report(handle, f.closeAnswered ? "" : "not closed (the channel ended)", out);
+  }
   s_->pending.clear();
+  s_->openDirs.clear();
 }
 
 }  // namespace conduit::ssh

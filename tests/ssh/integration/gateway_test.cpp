@@ -298,21 +298,24 @@ TEST_CASE(
       {"ssh", "-o", "ControlPath=" + (p.dir / "cm").string(), "-O", "exit", "alice+hmi@127.0.0.1"});
 
   // The recording names each file with its size and the SHA-256 of the bytes that moved:
-  // decoded from the sftp channels (sftp, and scp, which speaks SFTP since OpenSSH 9.0).
+  // decoded from the sftp channels (sftp, and scp, which speaks SFTP since OpenSSH 9.0) and
+  // from the legacy scp protocol (scp -O).
   const bool ended = p.broker->waitForLine("event=ssh_session_ended", 40s).has_value();
   INFO(p.broker->errors());
   REQUIRE(ended);
   // Sealing (and indexing ~120 MiB of channel bytes) follows the session's end.
   std::string id;
-  for (int i = 0; i < 100; ++i) {
+  bool foundByName = false;
+  for (int i = 0; i < 100 && !foundByName; ++i) {
     auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
     REQUIRE(rcList == 0);
     id = list.substr(0, list.find(' '));
     auto [rcSearch, found] = p.conduit(
         {"recording", "--data-dir", p.data, "search", std::filesystem::path(remote).filename()});
-    if (!id.empty() && found.find(id) != std::string::npos) break;
-    std::this_thread::sleep_for(200ms);
+    foundByName = !id.empty() && found.find(id) != std::string::npos;
+    if (!foundByName) std::this_thread::sleep_for(200ms);
   }
+  CHECK(foundByName);  // a search by the file's name finds the session
   const auto jsonl = p.dir / "events.jsonl";
   auto [rcExport, exported] = p.conduit({"recording", "--data-dir", p.data, "export", id,
                                          "--format", "jsonl", "--output", jsonl.string()});
@@ -339,10 +342,10 @@ TEST_CASE(
     }
     if (op == "remove") ++removals;
   }
-  CHECK(uploads == 2);  // sftp put, scp up (the legacy scp -O is an exec, not decoded)
-  CHECK(downloads == 2);
+  CHECK(uploads == 3);  // sftp put, scp, scp -O (the legacy protocol, an exec of scp -t)
+  CHECK(downloads == 3);
   CHECK(removals == 1);
-  // They are found by name (the wait above) and by hash, like a command.
+  // And by the file's hash, like a command.
   auto [rcSearch, found] = p.conduit({"recording", "--data-dir", p.data, "search", hash});
   INFO(found);
   CHECK(rcSearch == 0);

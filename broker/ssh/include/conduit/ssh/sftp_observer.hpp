@@ -9,42 +9,27 @@
 // SFTP version 3 (draft-ietf-secsh-filexfer-02, what OpenSSH speaks, and what OpenSSH's scp
 // uses since 9.0) plus OpenSSH's extensions that touch files. Written by hand: no library
 // decodes SFTP passively (libssh's sftp code is a client or a server that owns the channel).
-// It only reads; it never changes or holds back a byte. A stream it cannot follow (a packet
-// over the limit, a malformed one, too many requests in flight) ends the decoding, once, with
-// the reason; the channel goes on and its bytes are still recorded.
+// Stops on a packet over the limit, a malformed one, or too many requests in flight.
 
-#include <cstdint>
-#include <map>
 #include <memory>
-#include <optional>
-#include <span>
-#include <string>
-#include <unordered_map>
-#include <vector>
 
-#include "conduit/recorder/record.hpp"
+#include "conduit/ssh/file_observer.hpp"
 
 namespace conduit::ssh {
 
-class SftpObserver {
+class SftpObserver final : public FileObserver {
  public:
-  struct Output {
-    std::vector<recorder::FileTransferEvent> events;  // in the order they completed
-    std::optional<std::string> stopped;               // set once, when decoding stops
-  };
+  using Output = FileEvents;
 
   SftpObserver();
-  ~SftpObserver();
+  ~SftpObserver() override;
   SftpObserver(const SftpObserver&) = delete;
   SftpObserver& operator=(const SftpObserver&) = delete;
 
-  /// Bytes the vendor's client sent to the target's sftp server, in order, any split.
-  void fromVendor(std::span<const unsigned char> bytes, Output& out);
-  /// Bytes the target's sftp server sent back, in order, any split. Must come after the
-  /// requests they answer (the gateway passes a request on only after observing it).
-  void fromTarget(std::span<const unsigned char> bytes, Output& out);
-  /// The channel ended: files still open are reported as they stand ("not closed").
-  void finish(Output& out);
+  void fromVendor(std::span<const unsigned char> bytes, FileEvents& out) override;
+  void fromTarget(std::span<const unsigned char> bytes, FileEvents& out) override;
+  /// Files still open are reported as they stand ("not closed (the channel ended)").
+  void finish(FileEvents& out) override;
 
   struct State;
 

@@ -1,11 +1,13 @@
-// libFuzzer target: the SSH gateway's sftp observer on hostile bytes from both sides (a vendor's
-// client and a target's sftp server are both untrusted).
+// libFuzzer target: the SSH gateway's file observers (sftp, and the legacy scp protocol in both
+// directions) on hostile bytes from both sides (a vendor's client and a target's server are
+// both untrusted).
 //
-// fuzz-sources: broker/ssh/src/sftp_observer.cpp recorder/src/record.cpp
-// fuzz-includes: broker/ssh/include recorder/include broker/core/include
-// fuzz-libs: -lcrypto -lsodium
+// fuzz-sources: broker/ssh/src/sftp_observer.cpp broker/ssh/src/scp_observer.cpp
+// broker/ssh/src/file_digest.cpp recorder/src/record.cpp fuzz-includes: broker/ssh/include
+// recorder/include broker/core/include fuzz-libs: -lcrypto -lsodium
 //
-// Input: operations until the input ends:
+// Input: one byte choosing the observer (sftp, `scp -t /up`, `scp -r -f /down/x`), then
+// operations until the input ends:
 //   0 n bytes[n]   vendor bytes      1 n bytes[n]   target bytes      2   the channel ends
 // Checked: every event's path and detail are valid UTF-8 without control characters, its
 // SHA-256 is empty or 64 lowercase hex digits, and it survives the recording's encoding; the
@@ -14,14 +16,17 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "conduit/recorder/record.hpp"
+#include "conduit/ssh/scp_observer.hpp"
 #include "conduit/ssh/sftp_observer.hpp"
 
-using conduit::ssh::SftpObserver;
+using conduit::ssh::FileEvents;
+using conduit::ssh::FileObserver;
 
 namespace {
 
@@ -48,9 +53,22 @@ std::vector<Op> parse(const std::uint8_t* data, std::size_t size) {
   return ops;
 }
 
-SftpObserver::Output run(const std::vector<Op>& ops, bool byteByByte) {
-  SftpObserver o;
-  SftpObserver::Output out;
+std::unique_ptr<FileObserver> observer(std::uint8_t which) {
+  switch (which % 3) {
+    case 0:
+      return std::make_unique<conduit::ssh::SftpObserver>();
+    case 1:
+      return conduit::ssh::ScpObserver::forCommand("scp -t /up");
+    default:
+      return conduit::ssh::ScpObserver::forCommand("scp -r -f /down/x");
+  }
+}
+
+FileEvents run(std::uint8_t which, const std::vector<Op>& ops, bool byteByByte) {
+  const auto observed = observer(which);
+  if (!observed) std::abort();
+  FileObserver& o = *observed;
+  FileEvents out;
   for (const auto& op : ops) {
     if (op.kind == 2) {
       o.finish(out);
@@ -84,8 +102,9 @@ void checkText(const std::string& s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto ops = parse(data, size);
-  const auto whole = run(ops, false);
+  if (size == 0) return 0;
+  const auto ops = parse(data + 1, size - 1);
+  const auto whole = run(data[0], ops, false);
   for (const auto& e : whole.events) {
     checkText(e.path);
     checkText(e.detail);
@@ -102,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
     }
   }
-  const auto pieces = run(ops, true);
+  const auto pieces = run(data[0], ops, true);
   if (pieces.events != whole.events || pieces.stopped != whole.stopped) std::abort();
   return 0;
 }
