@@ -5,6 +5,16 @@
 
 namespace conduit::recorder {
 
+namespace {
+/// "operation":...,"path":...,"size":...,"sha256":...,"detail":... (no braces).
+void writeFileFields(std::ostream& out, const FileTransferEvent& f) {
+  out << "\"operation\":\"" << fileOperationName(f.operation)
+      << "\",\"path\":" << detail::jsonString(f.path) << ",\"size\":" << f.size
+      << ",\"sha256\":" << detail::jsonString(f.sha256)
+      << ",\"detail\":" << detail::jsonString(f.detail);
+}
+}  // namespace
+
 ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out) {
   ExportSummary summary;
   const auto& h = reader.header();
@@ -23,15 +33,33 @@ ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out) {
     // question, and the payload's layout should not stand between them and the answer.
     if (r->kind == RecordKind::file_transfer) {
       if (const auto f = decodeFileTransfer(r->payload)) {
-        out << ",\"file\":{\"operation\":\"" << fileOperationName(f->operation)
-            << "\",\"path\":" << detail::jsonString(f->path) << ",\"size\":" << f->size
-            << ",\"sha256\":" << detail::jsonString(f->sha256)
-            << ",\"detail\":" << detail::jsonString(f->detail) << '}';
+        out << ",\"file\":{";
+        writeFileFields(out, *f);
+        out << '}';
       }
     }
     out << "}\n";
     ++summary.recordsWritten;
   }
+  summary.source = reader.status();
+  return summary;
+}
+
+ExportSummary exportFileEvents(RecordingReader& reader, std::ostream& out) {
+  ExportSummary summary;
+  out << "{\"session_id\":" << detail::jsonString(reader.header().sessionId) << ",\"files\":[";
+  while (auto r = reader.next()) {
+    if (r->kind != RecordKind::file_transfer) continue;
+    const auto f = decodeFileTransfer(r->payload);
+    if (!f) continue;
+    out << (summary.recordsWritten == 0 ? "" : ",") << "{\"t_us\":" << r->timeUs
+        << ",\"channel\":" << r->channel << ",\"direction\":\"" << directionName(r->direction)
+        << "\",";
+    writeFileFields(out, *f);
+    out << '}';
+    ++summary.recordsWritten;
+  }
+  out << "]}\n";
   summary.source = reader.status();
   return summary;
 }

@@ -490,6 +490,10 @@ export async function runStory(cfg = config()) {
       // Play it: the recorded output must appear in the player.
       await player.click();
       await until(`"${cfg.word}" in the replay`, 20000, async () => (await textOf(auditor, '#replay-player'))?.includes(cfg.word));
+      // The Files card read the recording (a browser terminal moves no files): its answer, not
+      // its loading line or an error.
+      await until('the answer in #replay-files', 10000, async () =>
+        (await textOf(auditor, '#replay-files'))?.includes('No files were moved in this session.'));
       await noErrorBanner(auditor);
       await shoot(auditor, 'auditor-replay');
     }],

@@ -2,9 +2,11 @@
 // directions) on hostile bytes from both sides (a vendor's client and a target's server are
 // both untrusted).
 //
-// fuzz-sources: broker/ssh/src/sftp_observer.cpp broker/ssh/src/scp_observer.cpp
-// broker/ssh/src/file_digest.cpp recorder/src/record.cpp fuzz-includes: broker/ssh/include
-// recorder/include broker/core/include fuzz-libs: -lcrypto -lsodium
+// clang-format off
+// fuzz-sources: broker/ssh/src/*_observer.cpp broker/ssh/src/file_digest.cpp recorder/src/record.cpp
+// fuzz-includes: broker/ssh/include recorder/include broker/core/include
+// fuzz-libs: -lcrypto -lsodium
+// clang-format on
 //
 // Input: one byte choosing the observer (sftp, `scp -t /up`, `scp -r -f /down/x`), then
 // operations until the input ends:

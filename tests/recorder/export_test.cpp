@@ -216,7 +216,7 @@ TEST_CASE("file operations are indexed as lines that name the file and its hash"
   CHECK(l[1].text == "rename /a (to /b  [2J)");
 }
 
-TEST_CASE("jsonl exports decode file operations next to the raw payload") {
+TEST_CASE("jsonl exports decode file operations next to the raw payload and files lists them") {
   TempDir dir;
   TestVaultWrapper vault;
   {
@@ -227,6 +227,18 @@ TEST_CASE("jsonl exports decode file operations next to the raw payload") {
                                              std::string(64, 'b')}))
                 .ok());
   }  // not closed: the prefix is enough here
+  RecordingReader files(dir / "f.crec", keyList(vault));
+  std::ostringstream list;
+  const auto summary = exportFileEvents(files, list);
+  CHECK(summary.recordsWritten == 1);
+  // {"session_id":"f","files":[{"t_us":<when it was appended>,"channel":1,...}]}
+  const std::string text = list.str();
+  CHECK(text.rfind("{\"session_id\":\"f\",\"files\":[{\"t_us\":", 0) == 0);
+  CHECK_THAT(text, Catch::EndsWith(",\"channel\":1,\"direction\":\"to_client\",\"operation\":"
+                                   "\"download\",\"path\":\"/var/log/\\\"x\\\".log\",\"size\":7,"
+                                   "\"sha256\":\"" +
+                                   std::string(64, 'b') + "\",\"detail\":\"\"}]}\n"));
+
   RecordingReader reader(dir / "f.crec", keyList(vault));
   std::ostringstream out;
   exportJsonl(reader, out);

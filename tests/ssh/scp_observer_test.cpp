@@ -51,7 +51,10 @@ TEST_CASE("an upload with scp -t is reported with its size and hash once the tar
   CHECK(out.events[0].path == "/opt/plc/fw.bin");
   CHECK(out.events[0].size == 70000);
   CHECK(out.events[0].sha256 == sha256(content));
-  CHECK(out.events[0].detail.empty());
+  // The receiving side writes the path, or a file named as sent inside it if it is a
+  // directory: only the target knows, so the record says so.
+  CHECK(out.events[0].detail ==
+        "sent as firmware.bin; /opt/plc/fw.bin/firmware.bin if /opt/plc/fw.bin is a directory");
   CHECK_FALSE(out.stopped);
 }
 
@@ -123,18 +126,97 @@ TEST_CASE("a transfer cut short by the channel's end and a stream that is not sc
   CHECK(out.events[0].size == 400);
   CHECK(out.events[0].sha256.empty());
   CHECK_THAT(out.events[0].detail,
-             Catch::Contains("not finished (the channel ended)") && Catch::Contains("cut short"));
+             Catch::Contains("not finished (the channel ended)") && Catch::Contains("no SHA-256"));
 
   auto bad = ScpObserver::forCommand("scp -t /tmp/x");
   FileEvents b;
   bad->fromTarget(bytes(kOk), b);
   bad->fromVendor(bytes("C0644 10 x\n0123456789"), b);  // data before the answer
   REQUIRE(b.stopped);
-  CHECK_THAT(*b.stopped, Catch::Contains("before the receiving side's answer"));
+  CHECK_THAT(*b.stopped, Catch::Contains("went on before the receiving side's answer"));
 
   auto noise = ScpObserver::forCommand("scp -t /tmp/x");
   FileEvents n;
   noise->fromTarget(bytes("garbage"), n);
   REQUIRE(n.stopped);
   CHECK_THAT(*n.stopped, Catch::Contains("an answer scp does not give"));
+}
+
+TEST_CASE("scp into a directory: many files, an empty one, a refusal and a refused directory") {
+  // `scp a empty b host:` runs `scp -d -t .`; a refused file is followed by the next one.
+  auto o = ScpObserver::forCommand("scp -d -t .");
+  FileEvents out;
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("C0644 2 a\n"), out);
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("hi" + kOk), out);
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("C0644 0 empty\n"), out);
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes(kOk), out);  // no data, only the status byte
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("C0644 3 b\n"), out);
+  o->fromTarget(bytes("\x01scp: ./b: Read-only file system\n"), out);
+  o->fromVendor(bytes("D0755 0 sub\n"), out);
+  o->fromTarget(bytes("\x01scp: ./sub: Permission denied\n"), out);
+  o->fromVendor(bytes("C0644 1 c\n"), out);  // not inside the refused directory
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("x" + kOk), out);
+  o->fromTarget(bytes(kOk), out);
+  CHECK_FALSE(out.stopped);
+  REQUIRE(out.events.size() == 5);
+  CHECK(out.events[0].path == "./a");
+  CHECK(out.events[0].sha256 == sha256("hi"));
+  CHECK(out.events[1].path == "./empty");
+  CHECK(out.events[1].size == 0);
+  CHECK(out.events[1].sha256 == sha256(""));
+  CHECK(out.events[2].path == "./b");
+  CHECK(out.events[2].sha256.empty());
+  CHECK_THAT(out.events[2].detail, Catch::Contains("Read-only file system"));
+  CHECK(out.events[3].operation == FileOperation::make_directory);
+  CHECK_THAT(out.events[3].detail, Catch::Contains("Permission denied"));
+  CHECK(out.events[4].path == "./c");
+}
+
+TEST_CASE("a recursive download names files under the fetched directory, trailing slash or not") {
+  auto o = ScpObserver::forCommand("scp -r -f /opt/project/");
+  FileEvents out;
+  o->fromVendor(bytes(kOk), out);
+  o->fromTarget(bytes("D0755 0 project\n"), out);
+  o->fromVendor(bytes(kOk), out);
+  o->fromTarget(bytes("C0644 4 main.st\n"), out);
+  o->fromVendor(bytes(kOk), out);
+  o->fromTarget(bytes("code" + kOk), out);
+  o->fromVendor(bytes(kOk), out);
+  o->fromTarget(bytes("E\n"), out);
+  o->fromVendor(bytes(kOk), out);
+  REQUIRE(out.events.size() == 1);
+  CHECK(out.events[0].path == "/opt/project/main.st");
+  CHECK(out.events[0].sha256 == sha256("code"));
+
+  // A source that fails while reading: its status byte is an error, then its message.
+  auto f = ScpObserver::forCommand("scp -f /dev/flaky");
+  FileEvents fo;
+  f->fromVendor(bytes(kOk), fo);
+  f->fromTarget(bytes("C0644 4 flaky\n"), fo);
+  f->fromVendor(bytes(kOk), fo);
+  f->fromTarget(bytes(std::string("\0\0\0\0", 4) + "\x01scp: /dev/flaky: Input/output error\n"),
+                fo);
+  f->fromVendor(bytes(kOk), fo);
+  CHECK_FALSE(fo.stopped);
+  REQUIRE(fo.events.size() == 2);
+  CHECK_THAT(fo.events[0].detail, Catch::Contains("Input/output error"));
+  CHECK(fo.events[1].path == "/dev/flaky");
+  CHECK(fo.events[1].sha256.empty());
+  CHECK_THAT(fo.events[1].detail, Catch::Contains("the sending side failed"));
+}
+
+TEST_CASE("a directory sent before the last one was answered stops the decoding") {
+  // D x (to be refused) and D y at once: the refusal would otherwise be pinned on y.
+  auto o = ScpObserver::forCommand("scp -r -t /opt/");
+  FileEvents out;
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("D0755 0 x\nD0755 0 y\n"), out);
+  REQUIRE(out.stopped);
+  CHECK_THAT(*out.stopped, Catch::Contains("went on before the receiving side's answer"));
 }

@@ -327,3 +327,39 @@ TEST_CASE("out-of-order parts are held within 8 MiB for the channel, then the ha
   CHECK_THAT(b.detail, Catch::Contains("started at offset 262080"));
   CHECK_FALSE(out.stopped);
 }
+
+TEST_CASE("a handle given out again while its file is open does not mix the two files") {
+  SftpObserver o;
+  SftpObserver::Output out;
+  o.fromVendor(bytes(open(1, "/first", 0x02)), out);
+  o.fromTarget(bytes(handle(1, "H")), out);
+  o.fromVendor(bytes(write(2, "H", 0, "one") + open(3, "/second", 0x02)), out);
+  // A hostile target answers the second open with the first file's handle: the first file is
+  // reported as it stands, and the first write's late answer does not touch the second.
+  o.fromTarget(bytes(handle(3, "H") + status(2, 4, "Failure")), out);
+  o.fromVendor(bytes(write(4, "H", 0, "two") + close(5, "H")), out);
+  o.fromTarget(bytes(status(4, 0) + status(5, 0)), out);
+  CHECK_FALSE(out.stopped);
+  REQUIRE(out.events.size() == 2);
+  CHECK(out.events[0].path == "/first");
+  CHECK_THAT(out.events[0].detail, Catch::Contains("given out again"));
+  CHECK(out.events[1].path == "/second");
+  CHECK(out.events[1].sha256 == sha256("two"));
+  CHECK(out.events[1].detail.empty());
+
+  // Handles over the draft's 256 bytes are refused; answers after the channel's end are not
+  // a fault.
+  SftpObserver big;
+  SftpObserver::Output bigOut;
+  big.fromVendor(bytes(open(1, "/x", 0x02)), bigOut);
+  big.fromTarget(bytes(handle(1, std::string(300, 'h'))), bigOut);
+  REQUIRE(bigOut.stopped);
+  CHECK_THAT(*bigOut.stopped, Catch::Contains("over 256 bytes"));
+  SftpObserver late;
+  SftpObserver::Output lateOut;
+  late.fromVendor(bytes(Packet().u8(13).u32(1).str("/gone").wire()), lateOut);
+  late.finish(lateOut);
+  late.fromTarget(bytes(status(1, 0)), lateOut);
+  CHECK_FALSE(lateOut.stopped);
+  CHECK(lateOut.events.empty());
+}

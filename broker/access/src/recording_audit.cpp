@@ -104,8 +104,9 @@ core::Result<RecordingVerdict> RecordingAuditService::verify(const std::string& 
 core::Result<std::string> RecordingAuditService::exportTo(
     const Actor& actor, const std::string& id, const std::string& format, std::ostream& out,
     const recorder::StreamKeyWrapper* wrapper) {
-  if (format != "cast" && format != "jsonl" && format != "pcap" && format != "desktop") {
-    return fail(ErrorCode::invalid_argument, "format must be cast, jsonl, pcap or desktop");
+  if (format != "cast" && format != "jsonl" && format != "pcap" && format != "desktop" &&
+      format != "files") {
+    return fail(ErrorCode::invalid_argument, "format must be cast, jsonl, pcap, desktop or files");
   }
   auto path = file(id);
   if (!path) return path.error();
@@ -132,6 +133,8 @@ core::Result<std::string> RecordingAuditService::exportTo(
     recorder::exportJsonl(reader, out);
   } else if (format == "pcap") {
     recorder::exportPcap(reader, out);
+  } else if (format == "files") {
+    recorder::exportFileEvents(reader, out);
   } else if (auto summary = recorder::exportDesktop(reader, out); !summary) {
     return summary.error();
   }

@@ -290,8 +290,9 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   exp->add_option("session", values->id, "Session id")->required();
   exp->add_option(
          "--format", values->format,
-         "cast (asciinema), jsonl, pcap or desktop (RDP sessions, for the portal's player)")
-      ->check(CLI::IsMember({"cast", "jsonl", "pcap", "desktop"}))
+         "cast (asciinema), jsonl, pcap, desktop (RDP sessions, for the portal's player) or "
+         "files (the files moved, as JSON)")
+      ->check(CLI::IsMember({"cast", "jsonl", "pcap", "desktop", "files"}))
       ->capture_default_str();
   exp->add_option("--output", values->output, "File to write")->required();
   exp->add_option("--auditor-key", values->auditorKey,

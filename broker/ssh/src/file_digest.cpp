@@ -10,11 +10,10 @@ std::string printablePath(std::string_view raw) {
   using Traits = boost::locale::utf::utf_traits<char>;
   static constexpr char kHex[] = "0123456789abcdef";
   constexpr std::size_t kMaxPath = 4096;
-  const bool cut = raw.size() > kMaxPath;
-  if (cut) raw = raw.substr(0, kMaxPath);
   std::string out;
   auto it = raw.begin();
   while (it != raw.end()) {
+    if (out.size() >= kMaxPath) return out + "...(cut)";
     const auto start = it;
     const auto c = Traits::decode(it, raw.end());
     if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete || c < 0x20 ||
@@ -28,7 +27,17 @@ std::string printablePath(std::string_view raw) {
       out.append(start, it);
     }
   }
-  return cut ? out + "...(cut)" : out;
+  return out;
+}
+
+std::string cutPath(std::string path) {
+  constexpr std::size_t kMaxPath = 4096;
+  if (path.size() <= kMaxPath) return path;
+  std::size_t end = kMaxPath;
+  // Not inside a UTF-8 sequence: back up over continuation bytes.
+  while (end > 0 && (static_cast<unsigned char>(path[end]) & 0xC0) == 0x80) --end;
+  path.resize(end);
+  return path + "...(cut)";
 }
 
 Sha256::Sha256() : md_(EVP_MD_CTX_new()) {

@@ -16,6 +16,8 @@ namespace conduit::ssh {
 /// strings are text), cut after 4 KiB (PATH_MAX) with "...(cut)": the recording names a
 /// file, it does not store a megabyte of name.
 std::string printablePath(std::string_view raw);
+/// A path built from printable parts, cut the same way (after 4 KiB, never inside a character).
+std::string cutPath(std::string path);
 
 /// SHA-256 over bytes added in order (OpenSSL: SHA-NI where the CPU has it).
 class Sha256 {

@@ -306,6 +306,15 @@ class Relay {
     std::lock_guard lk(mu_);
     if (!p.files) p.files = std::move(observer);
   }
+  /// startOnTarget for a request whose bytes may be watched: a refused request leaves no
+  /// observer behind (a second request would be decoded as the first).
+  template <class Request>
+  int startWatched(Pair& p, Request request) {
+    if (startOnTarget(p, std::move(request)) == 0) return 0;
+    std::lock_guard lk(mu_);
+    p.files.reset();
+    return -1;
+  }
   /// Feeds an sftp or scp channel's bytes to its observer (either thread, with mu_ held, before
   /// the bytes are handed on: an answer is always observed after its request).
   static void observeFiles(Pair& p, bool fromVendor, std::span<const unsigned char> bytes,
@@ -1025,7 +1034,7 @@ class Relay {
       }
       p->relay->recordText(recorder::RecordKind::marker, p->id, "subsystem sftp");
       p->relay->watchFiles(*p, std::make_unique<SftpObserver>());
-      return p->relay->startOnTarget(
+      return p->relay->startWatched(
           *p, [](ssh_channel t) { return ssh_channel_request_subsystem(t, "sftp"); });
     } catch (...) {
       return -1;
@@ -1086,12 +1095,8 @@ class Relay {
     }
     recordText(recorder::RecordKind::exec_command, p.id, command);
     if (limits.sftp) watchFiles(p, ScpObserver::forCommand(command));
-    return startOnTarget(p,
-                         [&command](ssh_channel t) {
-                           return ssh_channel_request_exec(t, command.c_str());
-                         }) == 0
-               ? 0
-               : -1;
+    return startWatched(
+        p, [&command](ssh_channel t) { return ssh_channel_request_exec(t, command.c_str()); });
   }
 
   void recordResize(Pair& p, int cols, int rows) {

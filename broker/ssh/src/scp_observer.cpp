@@ -1,6 +1,5 @@
 #include "conduit/ssh/scp_observer.hpp"
 
-#include <deque>
 #include <vector>
 
 #include "file_digest.hpp"
@@ -15,9 +14,6 @@ using recorder::FileTransferEvent;
 // 64 KiB per control line or message: scp's own lines are a path and a few numbers (its
 // buffers are 2 KiB + PATH_MAX); more is not scp.
 constexpr std::size_t kMaxLine = 64 * 1024;
-// 1,024 answers outstanding: scp waits for each answer before going on, so more than a few is
-// not scp.
-constexpr std::size_t kMaxOutstanding = 1024;
 // 64 directories deep: a recursive copy of a real project is a handful; the path of every
 // file is built from them.
 constexpr std::size_t kMaxDepth = 64;
@@ -51,17 +47,24 @@ bool parseEntry(const std::string& line, std::uint64_t& size, std::string& name)
 
 struct ScpObserver::State {
   bool vendorSends = true;     // -t: the vendor is the sending side
-  bool intoDirectory = false;  // -r or -d: the path names a directory on the receiving side
+  bool intoDirectory = false;  // -d: the receiving side was told the path is a directory
   std::string arg;             // the path of the command, printable
   std::vector<std::string> dirs;
 
+  // scp's sending side waits for an answer after every control line and after each file's
+  // data (and before its first line, for the receiving side's "ready"); only a line saying
+  // it could not send something goes unanswered. This decoder holds it to that: anything sent
+  // while an answer is awaited stops the decoding, so every answer belongs to one line.
   enum class Send { control, awaitAnswer, data, status };
-  Send send = Send::control;
-  std::string line;  // the sending side's control line being read
+  enum class Answer { ready, file, directory, other, data };
+  Send send = Send::awaitAnswer;
+  Answer awaited = Answer::ready;
+  std::string line;        // the sending side's control line being read
+  std::string pendingDir;  // a D line's name until the receiving side accepts it
 
   struct File {
     std::string path;
-    std::uint64_t size = 0;
+    std::string note;  // what the path depends on
     std::uint64_t left = 0;
     std::uint64_t moved = 0;
     Sha256 sha;
@@ -69,8 +72,6 @@ struct ScpObserver::State {
   };
   std::unique_ptr<File> file;
 
-  enum class Answer { ready, file, directory, other, data };
-  std::deque<Answer> answers{Answer::ready};
   std::string answerLine;  // an error message from the receiving side being read
   bool inAnswerLine = false;
   bool stopped = false;
@@ -78,17 +79,37 @@ struct ScpObserver::State {
   FileOperation transfer() const {
     return vendorSends ? FileOperation::upload : FileOperation::download;
   }
-  std::string pathOf(const std::string& name) const {
+  std::string inDirs(const std::string& name) const {
     std::string rel;
     for (const auto& d : dirs) rel = joinPath(rel, d);
-    rel = joinPath(rel, name);
-    if (vendorSends) {
-      // Into the path (a directory), or, for a single file, the path itself.
-      return intoDirectory || !dirs.empty() ? joinPath(arg, rel) : arg;
+    return joinPath(rel, name);
+  }
+  /// Where a file or directory named `name` (inside the directories sent so far) lands, and in
+  /// `note` what that depends on.
+  std::string pathOf(const std::string& name, std::string& note) const {
+    if (!vendorSends) {
+      // The sending side names each file by its last component (trailing slashes dropped):
+      // the path's directory + that.
+      std::string base = arg;
+      while (base.size() > 1 && base.back() == '/') base.pop_back();
+      const auto slash = base.rfind('/');
+      return cutPath(slash == std::string::npos
+                         ? inDirs(name)
+                         : joinPath(base.substr(0, slash + 1), inDirs(name)));
     }
-    // The sending side names each file by its last component: the path's directory + that.
-    const auto slash = arg.rfind('/');
-    return slash == std::string::npos ? rel : joinPath(arg.substr(0, slash + 1), rel);
+    // The receiving side puts what it gets into the path if the path is a directory (it
+    // looks), else it writes the path itself.
+    const bool directory = intoDirectory || arg == "." || arg == "~" || arg.back() == '/';
+    if (directory) return cutPath(joinPath(arg, inDirs(name)));
+    if (dirs.empty()) {
+      const auto slash = arg.rfind('/');
+      const std::string last = slash == std::string::npos ? arg : arg.substr(slash + 1);
+      if (last != name)
+        note = "sent as " + name + "; " + arg + "/" + name + " if " + arg + " is a directory";
+      return arg;
+    }
+    note = "the path if " + arg + " is a directory; else under " + arg + " without " + dirs.front();
+    return cutPath(joinPath(arg, inDirs(name)));
   }
 
   void stop(FileEvents& out, const std::string& why) {
@@ -96,22 +117,25 @@ struct ScpObserver::State {
     stopped = true;
     out.stopped = "scp decoding stopped: " + why;
   }
-  void expect(Answer a, FileEvents& out) {
-    if (answers.size() >= kMaxOutstanding) return stop(out, "too many lines unanswered");
-    answers.push_back(a);
+  void await(Answer a) {
+    send = Send::awaitAnswer;
+    awaited = a;
   }
   void report(std::string detail, FileEvents& out) {
     FileTransferEvent e;
     e.operation = transfer();
     e.path = file->path;
     e.size = file->moved;
-    if (file->left == 0) {
+    // A hash only for a file that arrived whole and was accepted: else the bytes seen are not
+    // what the receiving side kept.
+    if (file->left == 0 && file->failure.empty() && detail.empty()) {
       e.sha256 = file->sha.hex();
     } else if (file->moved > 0) {
-      detail = detail.empty() ? "cut short: no SHA-256" : detail + "; cut short: no SHA-256";
+      detail = detail.empty() ? "no SHA-256" : detail + "; no SHA-256";
     }
-    if (!file->failure.empty())
-      detail = detail.empty() ? file->failure : file->failure + "; " + detail;
+    for (const auto* part : {&file->failure, &file->note}) {
+      if (!part->empty()) detail = detail.empty() ? *part : *part + "; " + detail;
+    }
     e.detail = std::move(detail);
     out.events.push_back(std::move(e));
     file.reset();
@@ -122,28 +146,26 @@ struct ScpObserver::State {
     std::uint64_t size = 0;
     std::string name;
     if (kind == 'C' || kind == 'D') {
-      if (!parseEntry(line, size, name))
+      if (!parseEntry(line, size, name)) {
         return stop(out, "a malformed " + std::string(1, kind) + " line");
+      }
       name = printablePath(name);
     }
     if (kind == 'C') {
-      if (file) return stop(out, "a second file before the first was answered");
       file = std::make_unique<File>();
-      file->path = pathOf(name);
-      file->size = size;
+      file->path = pathOf(name, file->note);
       file->left = size;
-      expect(Answer::file, out);
-      send = Send::awaitAnswer;
+      await(Answer::file);
     } else if (kind == 'D') {
       if (dirs.size() >= kMaxDepth) return stop(out, "directories over 64 deep");
-      dirs.push_back(name);
-      expect(Answer::directory, out);
+      pendingDir = name;
+      await(Answer::directory);
     } else if (kind == 'E') {
       if (dirs.empty()) return stop(out, "the end of a directory never begun");
       dirs.pop_back();
-      expect(Answer::other, out);
+      await(Answer::other);
     } else if (kind == 'T') {
-      expect(Answer::other, out);
+      await(Answer::other);
     } else if (kind == '\x01' || kind == '\x02') {
       // The sending side could not send something (a missing file): said, never answered.
       FileTransferEvent e;
@@ -173,7 +195,7 @@ struct ScpObserver::State {
           break;
         }
         case Send::awaitAnswer:
-          stop(out, "file data before the receiving side's answer");
+          stop(out, "the sending side went on before the receiving side's answer");
           break;
         case Send::data: {
           const auto n =
@@ -187,24 +209,31 @@ struct ScpObserver::State {
         }
         case Send::status: {
           const unsigned char b = bytes[i++];
-          send = Send::control;
           if (b != 0) {
-            file->failure = "the sending side failed during the data";
-            line = std::string(1, static_cast<char>(b));  // its message follows
+            // Its message follows as an unanswered error line; then the answer to the data.
+            file->failure = "the sending side failed while reading the file";
+            send = Send::control;
+            line = std::string(1, static_cast<char>(b));
+            awaitAfterLine = true;
+          } else {
+            await(Answer::data);
           }
-          expect(Answer::data, out);
           break;
         }
       }
     }
   }
+  bool awaitAfterLine = false;  // a failed file's error line is followed by the data's answer
 
   void answered(bool ok, const std::string& message, FileEvents& out) {
-    if (answers.empty()) return stop(out, "an answer to nothing");
-    const Answer a = answers.front();
-    answers.pop_front();
+    if (send != Send::awaitAnswer) {
+      if (!awaitAfterLine) return stop(out, "an answer to nothing");
+      awaitAfterLine = false;  // the answer to a failed file's data, after its error line
+      awaited = Answer::data;
+    }
+    send = Send::control;
     const std::string refusal = "refused by the receiving side: " + printablePath(message);
-    switch (a) {
+    switch (awaited) {
       case Answer::ready:
         if (!ok) {
           FileTransferEvent e;
@@ -215,29 +244,27 @@ struct ScpObserver::State {
         }
         break;
       case Answer::file:
-        if (!file || send != Send::awaitAnswer) return stop(out, "an answer out of turn");
-        if (ok) {
-          send = file->left == 0 ? Send::status : Send::data;
-        } else {
-          send = Send::control;
+        if (!ok) {
           report(refusal, out);
+        } else {
+          send = file->left == 0 ? Send::status : Send::data;
         }
         break;
       case Answer::directory:
         if (vendorSends) {
           FileTransferEvent e;
           e.operation = FileOperation::make_directory;
-          e.path = pathOf("");
-          e.detail = ok ? "" : refusal;
+          e.path = pathOf(pendingDir, e.detail);
+          if (!ok) e.detail = e.detail.empty() ? refusal : refusal + "; " + e.detail;
           out.events.push_back(std::move(e));
         }
-        if (!ok && !dirs.empty()) dirs.pop_back();
+        if (ok) dirs.push_back(std::move(pendingDir));
+        pendingDir.clear();
         break;
       case Answer::other:
         break;
       case Answer::data:
-        if (!file) return stop(out, "an answer out of turn");
-        report(ok ? "" : refusal, out);
+        if (file) report(ok ? "" : refusal, out);
         break;
     }
   }

@@ -37,7 +37,6 @@ enum : std::uint8_t {
   kCopyData = 250,  // our own tag for the copy-data extension's pending entry
 };
 // Open flags that change the file: write, create, truncate.
-constexpr std::uint32_t kOpenWrite = 0x02;
 constexpr std::uint32_t kOpenChanges = 0x02 | 0x08 | 0x10;
 constexpr std::uint32_t kStatusOk = 0;
 constexpr std::uint32_t kStatusEof = 1;
@@ -150,6 +149,7 @@ class Transfer {
 
 struct OpenFile {
   explicit OpenFile(AheadBudget& budget) : written(budget), read(budget) {}
+  std::uint64_t serial = 0;  // which opening: a handle's text may be given out again
   std::string path;
   std::uint32_t flags = 0;
   Transfer written;
@@ -162,9 +162,10 @@ struct OpenFile {
 
 struct Pending {
   std::uint8_t type = 0;
-  std::string path;    // printable
-  std::string second;  // the new name of a rename, a link's target
-  std::string handle;  // READ, WRITE, CLOSE
+  std::string path;          // printable
+  std::string second;        // the new name of a rename, a link's target
+  std::string handle;        // READ, WRITE, CLOSE
+  std::uint64_t serial = 0;  // of the file the handle named when the request went out
   std::uint64_t offset = 0;
   std::uint32_t flags = 0;  // OPEN
 };
@@ -226,6 +227,7 @@ struct SftpObserver::State {
   std::unordered_map<std::string, std::unique_ptr<OpenFile>> open;
   std::unordered_map<std::string, std::string> openDirs;  // handle -> path
   bool stopped = false;
+  std::uint64_t openings = 0;  // serial numbers of files opened
 
   void stop(FileEvents& out, const std::string& why) {
     if (stopped) return;
@@ -299,6 +301,7 @@ struct SftpObserver::State {
         if (c.failed()) break;
         if (OpenFile* f = file(p.handle); f != nullptr && !f->closeSent) {
           f->closeSent = true;
+          p.serial = f->serial;
         } else if (!openDirs.contains(p.handle)) {
           return stop(out, "a close of a handle not seen opened");
         }
@@ -314,6 +317,7 @@ struct SftpObserver::State {
         if (f == nullptr) return;
         if (type == kWrite) f->written.add(p.offset, data);
         ++f->outstanding;
+        p.serial = f->serial;
         break;
       }
       case kSetstat:
@@ -366,6 +370,7 @@ struct SftpObserver::State {
                               " (copy-data): not seen here, no SHA-256");
           p.type = kCopyData;
           p.handle = to;
+          p.serial = dst->serial;
           ++dst->outstanding;
         }
         break;  // statvfs, fsync, limits, expand-path...: tracked, nothing happens to a file
@@ -396,14 +401,20 @@ struct SftpObserver::State {
       return stop(out, "an answer to no request (id " + std::to_string(id) + ")");
     Pending p = std::move(it->second);
     pending.erase(it);
+    // The file the request named, if it is still that opening (a hostile target may give the
+    // same handle out again while the first file is open).
     OpenFile* f = p.handle.empty() ? nullptr : file(p.handle);
+    if (f != nullptr && f->serial != p.serial) f = nullptr;
+    const std::string fileHandle = f != nullptr ? p.handle : std::string();
     const bool dataOp = p.type == kRead || p.type == kWrite || p.type == kCopyData;
     if (dataOp && f != nullptr && f->outstanding > 0) --f->outstanding;
 
     if (type == kHandle) {
       const std::string handle = c.string();
       if (c.failed()) return stop(out, "a malformed handle");
-      if (p.type != kOpen && p.type != kOpendir) return;
+      // 256 bytes: the draft's limit; every request on the file carries it.
+      if (handle.size() > 256) return stop(out, "a handle over 256 bytes");
+      if (p.type != kOpen && p.type != kOpendir) return settle(fileHandle, out);
       if (open.size() + openDirs.size() >= kMaxOpen && !open.contains(handle)) {
         return stop(out, "more than " + std::to_string(kMaxOpen) + " files open");
       }
@@ -414,6 +425,7 @@ struct SftpObserver::State {
         return;
       }
       auto opened = std::make_unique<OpenFile>(budget);
+      opened->serial = ++openings;
       opened->path = std::move(p.path);
       opened->flags = p.flags;
       open.emplace(handle, std::move(opened));
@@ -423,9 +435,9 @@ struct SftpObserver::State {
       const auto data = c.bytes();
       if (c.failed()) return stop(out, "a malformed data reply");
       if (p.type == kRead && f != nullptr) f->read.add(p.offset, data);
-      return settle(p.handle, out);
+      return settle(fileHandle, out);
     }
-    if (type != kStatus) return settle(p.handle, out);
+    if (type != kStatus) return settle(fileHandle, out);
     const std::uint32_t code = c.u32();
     std::string message = printablePath(c.string());
     if (c.failed()) message.clear();
@@ -444,7 +456,7 @@ struct SftpObserver::State {
         if (f != nullptr) {
           f->closeAnswered = true;
           if (!failure.empty()) f->closeFailure = "the close was " + failure;
-        } else {
+        } else if (file(p.handle) == nullptr) {
           openDirs.erase(p.handle);
         }
         break;
@@ -480,7 +492,7 @@ struct SftpObserver::State {
       default:
         break;
     }
-    settle(p.handle, out);
+    settle(fileHandle, out);
   }
 
   /// A file whose close was answered after every read and write before it: reported.
@@ -546,6 +558,8 @@ void SftpObserver::finish(FileEvents& out) {
   }
   s_->pending.clear();
   s_->openDirs.clear();
+  // Quietly: answers still on their way (a channel closed under a transfer) are not a fault.
+  s_->stopped = true;
 }
 
 }  // namespace conduit::ssh

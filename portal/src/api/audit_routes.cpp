@@ -244,13 +244,14 @@ void addAuditRoutes(Router& router, ApiState& s) {
     static constexpr Kind kinds[] = {{"cast", "application/x-asciicast", "cast"},
                                      {"jsonl", "application/x-ndjson", "jsonl"},
                                      {"pcap", "application/vnd.tcpdump.pcap", "pcap"},
-                                     {"desktop", "application/octet-stream", "cdsk"}};
+                                     {"desktop", "application/octet-stream", "cdsk"},
+                                     {"files", "application/json", "files.json"}};
     const Kind* kind = nullptr;
     for (const auto& k : kinds) {
       if (format == k.format) kind = &k;
     }
     if (!kind) {
-      return jsonError(400, "bad_request", "format must be cast, jsonl, pcap or desktop");
+      return jsonError(400, "bad_request", "format must be cast, jsonl, pcap, desktop or files");
     }
     std::ostringstream out;
     auto verdict = s.recordings.exportTo(caller->actor, r.param("id"), kind->format, out);

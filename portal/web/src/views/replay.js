@@ -2,7 +2,8 @@
 // for an RDP session (ids "rdp-…", broker/rdp) in the canvas player of rdp_player.js.
 import { get, seg } from '../api.js';
 import { h, replace } from '../dom.js';
-import { card, showError } from '../ui.js';
+import { fmtBytes } from '../format.js';
+import { card, placeholderRow, showError, table } from '../ui.js';
 import { verdictView } from './auditor.js';
 import { mountDesktopPlayer } from './rdp_player.js';
 
@@ -41,7 +42,8 @@ export function renderReplay(root, context) {
         ? h('a', { href: desktopUrl, download: `${id}.cdsk`, class: 'btn btn-small', 'data-action': 'download' }, 'Download .cdsk')
         : h('a', { href: castUrl, download: `${id}.cast`, class: 'btn btn-small', 'data-action': 'download' }, 'Download .cast')),
     card('Verification', { id: 'replay-verification' }, verdictBox),
-    card('Replay', { id: 'replay' }, playerBox)));
+    card('Replay', { id: 'replay' }, playerBox),
+    desktop ? null : filesCard(context, id)));
 
   get(`/api/v1/recordings/${seg(id)}/verify`)
     .then((result) => { if (context.alive) replace(verdictBox, verdictView(result)); })
@@ -52,6 +54,41 @@ export function renderReplay(root, context) {
 
   if (desktop) mountDesktopPlayer(context, desktopUrl, playerBox);
   else mountPlayer(context, castUrl, playerBox);
+}
+
+// Operation names as the recording has them (docs/recording-format.md, file_transfer).
+const OPERATIONS = {
+  upload: 'upload', download: 'download', remove: 'remove', rename: 'rename',
+  make_directory: 'new directory', set_attributes: 'attributes', link: 'link',
+};
+
+/// The files moved over sftp and scp in this session, as the gateway recorded them: when, what,
+/// which path, how many bytes and their SHA-256 (to compare with the file the auditor holds).
+function filesCard(context, id) {
+  const { el, body } = table(['At', 'Operation', 'Path', ['Bytes', 'num'], 'SHA-256', 'Detail'],
+    { id: 'replay-files-table', caption: 'Files moved in this session' });
+  body.append(placeholderRow(6, 'Reading the recording…'));
+  get(`/api/v1/recordings/${seg(id)}/export?format=files`)
+    .then((doc) => {
+      if (!context.alive) return;
+      const files = doc?.files ?? [];
+      body.replaceChildren(...(files.length === 0
+        ? [placeholderRow(6, 'No files were moved in this session.')]
+        : files.map((f) => h('tr', {},
+          h('td', { class: 'mono' }, `${(f.t_us / 1e6).toFixed(1)} s`),
+          h('td', {}, OPERATIONS[f.operation] ?? f.operation),
+          h('td', { class: 'mono' }, f.path),
+          h('td', { class: 'num' }, ['upload', 'download'].includes(f.operation) ? fmtBytes(f.size) : ''),
+          h('td', { class: 'mono hash' }, f.sha256 || '—'),
+          h('td', {}, f.detail)))));
+    })
+    .catch((error) => {
+      if (context.alive) body.replaceChildren(placeholderRow(6, `The files could not be read: ${error.message}`));
+    });
+  return card('Files', {
+    id: 'replay-files',
+    description: 'Uploads and downloads over sftp and scp with the SHA-256 of the bytes that moved, and changes to names, as the gateway saw them pass.',
+  }, el);
 }
 
 async function mountPlayer(context, castUrl, box) {

@@ -51,6 +51,12 @@ ExportSummary exportPcap(RecordingReader& reader, std::ostream& out);
 /// "format_version"}), then every record {"t_us","channel","direction","kind","payload_b64"}.
 ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out);
 
+/// Writes the session's file operations (file_transfer records) as one JSON document:
+/// {"session_id", "files": [{"t_us","channel","direction","operation","path","size","sha256",
+/// "detail"}]}, for the auditor's "which files moved" (the replay page, `--format files`).
+/// Malformed file records are skipped.
+ExportSummary exportFileEvents(RecordingReader& reader, std::ostream& out);
+
 /// First bytes of a desktop export.
 inline constexpr std::string_view kDesktopMagic = "CDSK1\n";
 
