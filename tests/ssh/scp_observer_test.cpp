@@ -204,11 +204,11 @@ TEST_CASE("a recursive download names files under the fetched directory, trailin
                 fo);
   f->fromVendor(bytes(kOk), fo);
   CHECK_FALSE(fo.stopped);
-  REQUIRE(fo.events.size() == 2);
-  CHECK_THAT(fo.events[0].detail, Catch::Contains("Input/output error"));
-  CHECK(fo.events[1].path == "/dev/flaky");
-  CHECK(fo.events[1].sha256.empty());
-  CHECK_THAT(fo.events[1].detail, Catch::Contains("the sending side failed"));
+  REQUIRE(fo.events.size() == 1);
+  CHECK(fo.events[0].path == "/dev/flaky");
+  CHECK(fo.events[0].sha256.empty());
+  CHECK_THAT(fo.events[0].detail,
+             Catch::Contains("the sending side failed: scp: /dev/flaky: Input/output error"));
 }
 
 TEST_CASE("a directory sent before the last one was answered stops the decoding") {
@@ -219,4 +219,35 @@ TEST_CASE("a directory sent before the last one was answered stops the decoding"
   o->fromVendor(bytes("D0755 0 x\nD0755 0 y\n"), out);
   REQUIRE(out.stopped);
   CHECK_THAT(*out.stopped, Catch::Contains("went on before the receiving side's answer"));
+}
+
+TEST_CASE("a file cannot be hidden behind a failure status or a recursive copy's guessed path") {
+  // The sender reports a failure after the data and goes straight on to the next file: the
+  // first file stays recorded and the decoding stops (scp waits for the data's answer).
+  auto o = ScpObserver::forCommand("scp -t /srv/in");
+  FileEvents out;
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("C0644 4 evil.bin\n"), out);
+  o->fromTarget(bytes(kOk), out);
+  o->fromVendor(bytes("evil\x01x\nC0644 0 y\n"), out);
+  REQUIRE(out.stopped);
+  o->finish(out);
+  REQUIRE(out.events.size() == 1);
+  CHECK(out.events[0].path == "/srv/in");
+  CHECK(out.events[0].size == 4);
+  CHECK(out.events[0].sha256.empty());
+
+  // `scp -O -r proj host:/srv/new`: /srv/new may not exist (then it becomes proj): said so.
+  auto r = ScpObserver::forCommand("scp -r -t /srv/new");
+  FileEvents ro;
+  r->fromTarget(bytes(kOk), ro);
+  r->fromVendor(bytes("D0755 0 proj\n"), ro);
+  r->fromTarget(bytes(kOk), ro);
+  r->fromVendor(bytes("C0644 1 f\n"), ro);
+  r->fromTarget(bytes(kOk), ro);
+  r->fromVendor(bytes("f" + kOk), ro);
+  r->fromTarget(bytes(kOk), ro);
+  REQUIRE(ro.events.size() == 2);
+  CHECK(ro.events[1].path == "/srv/new/proj/f");
+  CHECK_THAT(ro.events[1].detail, Catch::Contains("if /srv/new is a directory"));
 }

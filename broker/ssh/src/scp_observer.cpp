@@ -55,7 +55,7 @@ struct ScpObserver::State {
   // data (and before its first line, for the receiving side's "ready"); only a line saying
   // it could not send something goes unanswered. This decoder holds it to that: anything sent
   // while an answer is awaited stops the decoding, so every answer belongs to one line.
-  enum class Send { control, awaitAnswer, data, status };
+  enum class Send { control, awaitAnswer, data, status, failure };
   enum class Answer { ready, file, directory, other, data };
   Send send = Send::awaitAnswer;
   Answer awaited = Answer::ready;
@@ -152,6 +152,7 @@ struct ScpObserver::State {
       name = printablePath(name);
     }
     if (kind == 'C') {
+      if (file) return stop(out, "a second file before the first was answered");
       file = std::make_unique<File>();
       file->path = pathOf(name, file->note);
       file->left = size;
@@ -209,28 +210,36 @@ struct ScpObserver::State {
         }
         case Send::status: {
           const unsigned char b = bytes[i++];
-          if (b != 0) {
-            // Its message follows as an unanswered error line; then the answer to the data.
-            file->failure = "the sending side failed while reading the file";
-            send = Send::control;
-            line = std::string(1, static_cast<char>(b));
-            awaitAfterLine = true;
-          } else {
+          if (b == 0) {
             await(Answer::data);
+          } else if (b == 1 || b == 2) {
+            // The file could not be read whole: its message, then the data's answer.
+            send = Send::failure;
+            line.clear();
+          } else {
+            stop(out, "a status byte scp does not send");
+          }
+          break;
+        }
+        case Send::failure: {
+          const unsigned char b = bytes[i++];
+          if (b == '\n') {
+            file->failure = "the sending side failed: " + printablePath(line);
+            line.clear();
+            await(Answer::data);
+          } else if (line.size() >= kMaxLine) {
+            stop(out, "a line over 64 KiB");
+          } else {
+            line += static_cast<char>(b);
           }
           break;
         }
       }
     }
   }
-  bool awaitAfterLine = false;  // a failed file's error line is followed by the data's answer
 
   void answered(bool ok, const std::string& message, FileEvents& out) {
-    if (send != Send::awaitAnswer) {
-      if (!awaitAfterLine) return stop(out, "an answer to nothing");
-      awaitAfterLine = false;  // the answer to a failed file's data, after its error line
-      awaited = Answer::data;
-    }
+    if (send != Send::awaitAnswer) return stop(out, "an answer to nothing");
     send = Send::control;
     const std::string refusal = "refused by the receiving side: " + printablePath(message);
     switch (awaited) {
@@ -315,7 +324,9 @@ std::unique_ptr<ScpObserver> ScpObserver::forCommand(const std::string& command)
     for (const char c : t.substr(1)) {
       if (c == 't') s->vendorSends = true, ++modes;
       if (c == 'f') s->vendorSends = false, ++modes;
-      if (c == 'r' || c == 'd') s->intoDirectory = true;
+      // -d (several sources) tells the receiving side the path must be a directory; -r alone
+      // does not: the path is created for the top directory if it does not exist.
+      if (c == 'd') s->intoDirectory = true;
     }
   }
   while (at < command.size() && command[at] == ' ') ++at;
