@@ -13,35 +13,10 @@ using conduit::recorder::FileOperation;
 using conduit::ssh::SftpObserver;
 
 using conduit::test::bytes;
+using conduit::test::Packet;
 using conduit::test::sha256;
 
 namespace {
-
-struct Packet {
-  std::string body;
-  Packet& u8(std::uint8_t v) {
-    body += static_cast<char>(v);
-    return *this;
-  }
-  Packet& u32(std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) body += static_cast<char>((v >> shift) & 0xff);
-    return *this;
-  }
-  Packet& u64(std::uint64_t v) {
-    u32(static_cast<std::uint32_t>(v >> 32));
-    return u32(static_cast<std::uint32_t>(v));
-  }
-  Packet& str(const std::string& s) {
-    u32(static_cast<std::uint32_t>(s.size()));
-    body += s;
-    return *this;
-  }
-  std::string wire() const {
-    Packet p;
-    p.u32(static_cast<std::uint32_t>(body.size()));
-    return p.body + body;
-  }
-};
 
 std::string open(std::uint32_t id, const std::string& path, std::uint32_t flags) {
   return Packet().u8(3).u32(id).str(path).u32(flags).u32(0).wire();  // empty attrs

@@ -700,6 +700,10 @@ void GatewayBackendImpl::terminalOutput(const std::string& sessionId, std::strin
   if (liveHub_ != nullptr) liveHub_->publish(sessionId, bytes);
 }
 
+void GatewayBackendImpl::fileEvent(const std::string& sessionId, const std::string& json) {
+  if (liveHub_ != nullptr) liveHub_->publishText(sessionId, json);
+}
+
 void GatewayBackendImpl::sessionEnded(const std::string& sessionId, const std::string& reason,
                                       std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) {
   if (liveHub_ != nullptr) liveHub_->ended(sessionId, reason);

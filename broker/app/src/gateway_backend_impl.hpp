@@ -73,6 +73,7 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   ssh::GatewayDecision recheckAccess(const std::string& user, const std::string& asset,
                                      core::Protocol protocol, const std::string& source) override;
   void terminalOutput(const std::string& sessionId, std::string_view bytes) override;
+  void fileEvent(const std::string& sessionId, const std::string& json) override;
 
   /// Browser RDP: the asset's rdp endpoint and its password checked out of the vault
   /// (audited). The endpoint's account may be DOMAIN\\user.

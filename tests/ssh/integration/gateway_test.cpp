@@ -16,6 +16,7 @@
 #include "conduit/core/totp.hpp"
 #include "conduit/ssh/target.hpp"
 #include "conduit/store/database.hpp"
+#include "portal/ws_client.hpp"
 #include "ssh/integration/plant.hpp"
 #include "ssh/integration/sshd_fixture.hpp"
 #include "ssh/integration/tunnel_support.hpp"
@@ -274,6 +275,19 @@ TEST_CASE(
   auto [rc2, sum2] = test::runCommand({"sha256sum", (p.dir / "back.bin").string()});
   CHECK(sum1.substr(0, 64) == sum2.substr(0, 64));
 
+  // An engineer watches the session (still open: the shared connection) from now on: the
+  // files the scp steps below move show in the live view as they are recorded.
+  const auto started = p.broker->waitForLine("event=ssh_session_started", 5s);
+  REQUIRE(started.has_value());
+  const auto at = started->find("session=") + 8;
+  const std::string sessionId = started->substr(at, started->find(' ', at) - at);
+  const std::uint16_t portal = test::portalPort(p);
+  const auto erin = test::signIn(portal, "erin", test::enrolTotp(p, "erin"));
+  test::WsClient watch;
+  REQUIRE(watch.connect(portal, "/api/v1/sessions/" + sessionId + "/live",
+                        "__Host-conduit-session=" + erin.cookie,
+                        "https://127.0.0.1:" + std::to_string(portal)) == 101);
+
   // scp both ways: the default (SFTP-based) protocol and the legacy one (-O, an exec of scp).
   // Each is a channel on the shared connection; one try each (they failed now and then, under
   // load, until the gateway waited for the target's exit status before answering the shared
@@ -294,6 +308,17 @@ TEST_CASE(
     CHECK(sum1.substr(0, 64) == sum3.substr(0, 64));
   }
   std::filesystem::remove(remote);
+  // Two uploads and two downloads of the file went by while the engineer watched.
+  int seen = 0;
+  for (auto m = watch.read(2s); m; m = watch.read(2s)) {
+    if (m->binary || test::jsonString(m->data, "type") != "file") continue;
+    INFO(m->data);
+    if (test::jsonString(m->data, "path") == remote &&
+        test::jsonString(m->data, "sha256") == sum1.substr(0, 64)) {
+      ++seen;
+    }
+  }
+  CHECK(seen == 4);
   test::runCommand(
       {"ssh", "-o", "ControlPath=" + (p.dir / "cm").string(), "-O", "exit", "alice+hmi@127.0.0.1"});
 
@@ -353,7 +378,6 @@ TEST_CASE(
   // an export.
   p.admin("",
           {"user", "add", "ann", "--role", "auditor", "--password-file", (p.dir / "pw").string()});
-  const std::uint16_t portal = test::portalPort(p);
   const auto ann = test::signIn(portal, "ann", test::enrolTotp(p, "ann"));
   const auto served =
       test::call(portal, "GET", "/api/v1/recordings/" + id + "/export?format=files", ann.headers());

@@ -3,11 +3,12 @@
 // binary frame replays up to the last 64 KiB of output, then output follows live; a desktop (RDP)
 // session first says {"type":"desktop","width","height"} and then streams tiles from a keyframe,
 // with {"type":"clipboard","direction","decision","text"} for clipboard text as it passes (or is
-// refused); {"type":"closed"} at the end.
+// refused); an SSH session sends {"type":"file","operation","path","size","sha256","detail"} for
+// each file moved over sftp or scp; {"type":"closed"} at the end.
 import { get, openSocket, post, seg } from '../api.js';
 import { h, replace } from '../dom.js';
 import { card, reasonForm, statusLine } from '../ui.js';
-import { fmtTime, isoTitle } from '../format.js';
+import { fmtBytes, fmtTime, isoTitle } from '../format.js';
 import { describeClose, mountTerminal, parseMessage } from '../term.js';
 import { desktopPainter } from '../desktop.js';
 
@@ -44,6 +45,9 @@ export function renderLive(root, context) {
   // A desktop session's clipboard text, newest first, while this page watches.
   const clipboardList = h('ul', { class: 'replay-markers', id: 'live-clipboard' });
   const clipboardBox = h('div', { hidden: true }, h('h3', {}, 'Clipboard'), clipboardList);
+  // An SSH session's file operations (sftp, scp), newest first, while this page watches.
+  const filesList = h('ul', { class: 'replay-markers', id: 'live-files' });
+  const filesBox = h('div', { hidden: true }, h('h3', {}, 'Files'), filesList);
   const killStatus = statusLine('live-kill-status');
   const kill = h('button', { type: 'button', class: 'btn btn-danger', id: 'live-kill', 'data-session-id': id }, 'Kill');
   const killBox = h('div', { class: 'live-kill' }, killStatus, kill);
@@ -72,7 +76,7 @@ export function renderLive(root, context) {
       factList, openNote,
       h('div', { class: 'term-bar' }, status),
       h('div', { class: 'term-panel' }, box),
-      clipboardBox)));
+      clipboardBox, filesBox)));
 
   // ---- the session's facts (GET /sessions) --------------------------------------------------
   let listed = false;
@@ -157,6 +161,14 @@ export function renderLive(root, context) {
         // The newest 200: the recording has them all.
         while (clipboardList.children.length > 200) clipboardList.lastElementChild.remove();
         clipboardBox.hidden = false;
+      } else if (message?.type === 'file') {
+        const moved = ['upload', 'download'].includes(message.operation);
+        filesList.prepend(h('li', {}, h('span', { class: 'mono' }, fmtTime(new Date().toISOString(), { seconds: true, today: true })),
+          ` ${String(message.operation ?? '')} `, h('span', { class: 'mono' }, String(message.path ?? '')),
+          moved ? ` (${fmtBytes(Number(message.size) || 0)}${message.sha256 ? `, SHA-256 ${message.sha256}` : ''})` : '',
+          message.detail ? ` — ${message.detail}` : ''));
+        while (filesList.children.length > 200) filesList.lastElementChild.remove();
+        filesBox.hidden = false;
       } else if (message?.type === 'closed') {
         reason = String(message.reason ?? '') || 'the session ended';
       } else if (message?.type === 'resize') {

@@ -198,6 +198,12 @@ class GatewayBackend {
     (void)sessionId;
     (void)bytes;
   }
+  /// A file operation of the session as the gateway recorded it (docs/api.md, live view: a
+  /// {"type":"file",...} message), for engineers watching. Must not block.
+  virtual void fileEvent(const std::string& sessionId, const std::string& json) {
+    (void)sessionId;
+    (void)json;
+  }
   virtual void sessionEnded(const std::string& sessionId, const std::string& reason,
                             std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) = 0;
 };
