@@ -89,8 +89,12 @@ class LiveSocket final : public WsHandler {
           boost::json::serialize(boost::json::object{{"type", "closed"}, {"reason", reason}}));
       peer->close(reason);
     };
+    // The session may have ended since the route checked it: say so with a copy of `ended`
+    // (the sink itself was moved into subscribe; calling its moved-from function would throw
+    // on the portal's I/O thread).
+    auto ended = sink.ended;
     subscription_ = s_.liveHub->subscribe(sessionId_, std::move(sink));
-    if (!subscription_) sink.ended("the session is not live");
+    if (!subscription_) ended("the session is not live");
   }
   void onMessage(std::string, bool) override {}  // read-only
   void onClose() override {

@@ -318,6 +318,8 @@ TEST_CASE(
       ++seen;
     }
   }
+  INFO(watch.closeReason());
+  CHECK_FALSE(watch.closed());
   CHECK(seen == 4);
   test::runCommand(
       {"ssh", "-o", "ControlPath=" + (p.dir / "cm").string(), "-O", "exit", "alice+hmi@127.0.0.1"});
