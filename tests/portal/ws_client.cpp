@@ -52,7 +52,15 @@ int WsClient::connect(std::uint16_t port, const std::string& target, const std::
 }
 
 void WsClient::sendText(const std::string& text) {
-  s_->ws.text(true);
+  send(text, false);
+}
+
+void WsClient::sendBinary(const std::string& bytes) {
+  send(bytes, true);
+}
+
+void WsClient::send(const std::string& text, bool binary) {
+  s_->ws.binary(binary);
   // Asynchronous like the reads, so a read left pending by read() may finish meanwhile.
   bool written = false;
   beast::error_code result;

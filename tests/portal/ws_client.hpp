@@ -31,6 +31,7 @@ class WsClient {
   const std::string& refusalBody() const { return refusal_; }
 
   void sendText(const std::string& text);
+  void sendBinary(const std::string& bytes);
   /// The next message, or nullopt if the server closed the socket (or nothing came in time).
   std::optional<WsMessage> read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   /// The close reason after read() returned nullopt because the server closed.
@@ -39,6 +40,7 @@ class WsClient {
   bool closed() const { return closed_; }
 
  private:
+  void send(const std::string& data, bool binary);
   struct State;
   std::unique_ptr<State> s_;
   std::string refusal_;

@@ -1,6 +1,7 @@
 # Browser RDP: the broker <-> worker framing (unit), and its libFuzzer target, built and run by
 # scripts/fuzz.sh with clang (unit).
-conduit_test(test_rdp unit SOURCES rdp/worker_protocol_test.cpp LIBS conduit_rdp)
+conduit_test(test_rdp unit SOURCES rdp/worker_protocol_test.cpp rdp/drive_folder_test.cpp
+  LIBS conduit_rdp PkgConfig::SODIUM)
 # The worker's tile encoder, compiled from its sources (the worker is an executable).
 pkg_check_modules(TEST_RDP_PNG REQUIRED IMPORTED_TARGET libpng16)
 pkg_check_modules(TEST_RDP_JPEG REQUIRED IMPORTED_TARGET libjpeg)

@@ -279,6 +279,19 @@ TEST_CASE("decodeConnect refuses bad sizes and missing fields", "[rdp][connect]"
     REQUIRE_FALSE(d.ok());
     CHECK(d.error().message.find("longer than the frame") != std::string::npos);
   }
+  SECTION("a drive without an absolute path") {
+    const std::string fp = R"(,"certificate_sha256":")" + kFingerprint + "\"";
+    CHECK(refused(connectBody(connectJson(fp + R"(,"drive":true)"))));
+    CHECK(refused(connectBody(connectJson(fp + R"(,"drive":true,"drive_path":"")"))));
+    CHECK(refused(connectBody(connectJson(fp + R"(,"drive":true,"drive_path":"tmp/d")"))));
+    CHECK(refused(connectBody(connectJson(fp + R"(,"drive":true,"drive_path":"/tmp/\u0000d")"))));
+    Bytes got;
+    auto d =
+        decodeConnect(connectBody(connectJson(fp + R"(,"drive":true,"drive_path":"/tmp/d")")), got);
+    REQUIRE(d.ok());
+    CHECK(d->drive);
+    CHECK(d->drivePath == "/tmp/d");
+  }
   SECTION("not a JSON object") {
     CHECK(refused(connectBody("[1,2]")));
     CHECK(refused(connectBody("{\"host\":")));

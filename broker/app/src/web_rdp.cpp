@@ -29,6 +29,31 @@ class WebRdpSession final : public portal::RemoteDesktop {
   void ack(std::uint32_t sequence) override { s_->ack(sequence); }
   void refresh() override { s_->refresh(); }
   core::Status clipboard(const std::string& text) override { return s_->clipboard(text); }
+  core::Result<std::string> driveList() override {
+    auto files = s_->driveList();
+    if (!files) return files.error();
+    boost::json::array list;
+    for (const auto& f : *files) {
+      list.push_back(
+          boost::json::object{{"name", f.name}, {"size", f.size}, {"modified", f.modified}});
+    }
+    return boost::json::serialize(boost::json::object{{"files", std::move(list)},
+                                                      {"max_file_bytes", rdp::kMaxDriveFileBytes},
+                                                      {"max_bytes", rdp::kMaxDriveBytes}});
+  }
+  core::Status driveAccepts(const std::string& name, std::uint64_t size) override {
+    return s_->driveAccepts(name, size);
+  }
+  core::Result<std::string> drivePut(const std::string& name,
+                                     std::span<const std::uint8_t> bytes) override {
+    return s_->drivePut(name, bytes);
+  }
+  core::Result<std::pair<std::vector<std::uint8_t>, std::string>> driveGet(
+      const std::string& name) override {
+    auto content = s_->driveGet(name);
+    if (!content) return content.error();
+    return std::make_pair(std::move(content->bytes), std::move(content->sha256));
+  }
   void close(const std::string& reason) override { s_->close(reason); }
   std::string sessionId() const override { return s_->sessionId(); }
   int width() const override { return s_->width(); }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <variant>
 
+#include "conduit/rdp/drive_folder.hpp"
 #include "conduit/recorder/record.hpp"
 #include "worker_process.hpp"
 
@@ -40,6 +41,12 @@ std::string nextSessionId() {
   // Ids name recording files and registry rows: unique within the broker process.
   static std::atomic<std::uint64_t> counter{0};
   return "rdp-" + std::to_string(::time(nullptr)) + "-" + std::to_string(++counter);
+}
+
+/// Where a file on the session's drive is for the target: Windows shows redirected drives
+/// under \\tsclient.
+std::string drivePathOf(std::string_view name) {
+  return "\\\\tsclient\\" + std::string(kDriveName) + "\\" + std::string(name);
 }
 
 std::span<const unsigned char> bytesOf(std::string_view s) {
@@ -118,7 +125,15 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     toTargetAllowed_ = allow_.limits.rdp.clipboardToTarget;
     fromTargetAllowed_ = allow_.limits.rdp.clipboardFromTarget;
     recordKeystrokes_ = allow_.limits.recordKeystrokes;
-    c.drive = allow_.limits.rdp.drive;
+    if (allow_.limits.rdp.drive) {
+      auto folder = DriveFolder::create(DriveFolder::workerOwner());
+      if (!folder) return failConnect("the session's drive: " + folder.error().message);
+      drive_ = std::move(*folder);
+      c.drive = true;
+      c.drivePath = drive_->path();
+      driveChannel_ = true;
+      driveAllowed_ = true;
+    }
     c.printer = allow_.limits.rdp.printer;
     c.audio = allow_.limits.rdp.audio;
     c.connectTimeoutMs = static_cast<int>(options_.connectTimeout.count());
@@ -253,6 +268,55 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     return core::Done{};
   }
 
+  core::Result<std::vector<DriveFile>> driveList() {
+    std::lock_guard lock(driveMutex_);
+    if (auto st = driveUsable(); !st) return st.error();
+    return drive_->list();
+  }
+
+  core::Status driveAccepts(const std::string& name, std::uint64_t size) {
+    std::lock_guard lock(driveMutex_);
+    if (auto st = driveUsable(); !st) return st.error();
+    return drive_->accepts(name, size);
+  }
+
+  core::Result<std::string> drivePut(const std::string& name, std::span<const std::uint8_t> bytes) {
+    std::lock_guard lock(driveMutex_);
+    if (auto st = driveUsable(); !st) return st.error();
+    // Recorded (and so shown to auditors) before the target can see a byte of it: what cannot
+    // be recorded does not reach the drive.
+    auto sha = drive_->put(name, bytes, [&](const std::string& sha256) -> core::Status {
+      recorder::FileTransferEvent e{recorder::FileOperation::upload, bytes.size(),
+                                    drivePathOf(name), "put on the session's drive by the vendor",
+                                    sha256};
+      if (!recordFile(e, recorder::Direction::to_target)) {
+        requestClose("the recording failed");
+        return fail(ErrorCode::unavailable, "the recording failed");
+      }
+      return core::Done{};
+    });
+    if (sha) bytesToTarget_ += bytes.size();
+    return sha;
+  }
+
+  core::Result<DriveContent> driveGet(const std::string& name) {
+    std::lock_guard lock(driveMutex_);
+    if (auto st = driveUsable(); !st) return st.error();
+    auto content = drive_->get(name);
+    if (!content) return content.error();
+    recorder::FileTransferEvent e{recorder::FileOperation::download, content->bytes.size(),
+                                  drivePathOf(name), "taken from the session's drive by the vendor",
+                                  content->sha256};
+    if (!recordFile(e, recorder::Direction::to_client)) {
+      requestClose("the recording failed");
+      return fail(ErrorCode::unavailable, "the recording failed");
+    }
+    bytesToVendor_ += content->bytes.size();
+    return content;
+  }
+
+  bool driveOffered() const { return driveChannel_; }
+
   void ack(std::uint32_t sequence) {
     if (ended_.load()) return;
     // Plain comparison, as the worker makes it: sequence numbers never wrap (2^32 frames at 30
@@ -328,6 +392,38 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     return false;
   }
 
+  /// Under driveMutex_: the drive exists, the policy still allows it, the session runs.
+  core::Status driveUsable() const {
+    if (!drive_ || !driveAllowed_.load()) {
+      return fail(ErrorCode::permission_denied,
+                  "the policy does not allow a drive on " + request_.asset);
+    }
+    if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
+    return core::Done{};
+  }
+
+  /// A file moved through the drive: recorded, logged, shown live. False if recording failed.
+  bool recordFile(const recorder::FileTransferEvent& e, recorder::Direction direction) {
+    if (recording_ && !recording_
+                           ->append(recorder::RecordKind::file_transfer, kDesktopChannel, direction,
+                                    recorder::encodeFileTransfer(e))
+                           .ok()) {
+      return false;
+    }
+    spdlog::info(
+        "event=file_transfer session={} user={} operation={} path=\"{}\" size={} sha256={}",
+        sessionId_, request_.user, recorder::fileOperationName(e.operation), e.path, e.size,
+        e.sha256);
+    backend_.liveText(sessionId_, boost::json::serialize(boost::json::object{
+                                      {"type", "file"},
+                                      {"operation", recorder::fileOperationName(e.operation)},
+                                      {"path", e.path},
+                                      {"size", e.size},
+                                      {"sha256", e.sha256},
+                                      {"detail", e.detail}}));
+    return true;
+  }
+
   /// A clipboard text as a protocol event (protocol "clipboard", the text as its summary):
   /// replay and export show it, the full-text index finds it. False if recording failed.
   bool recordClipboard(recorder::Direction direction, const char* decision,
@@ -398,7 +494,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   void loop() {
     // Before any frame, so the browser sizes its canvas before it draws.
     if (io_.started) {
-      io_.started(sessionId_, width_, height_, toTargetAllowed_.load(), fromTargetAllowed_.load());
+      io_.started(sessionId_, width_, height_, toTargetAllowed_.load(), fromTargetAllowed_.load(),
+                  driveChannel_);
     }
     std::string reason = run_loop();
     end(std::move(reason));
@@ -517,6 +614,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     toTargetAllowed_ = clipboardChannel_ && allow_.limits.rdp.clipboardToTarget;
     fromTargetAllowed_ = clipboardChannel_ && allow_.limits.rdp.clipboardFromTarget;
     recordKeystrokes_ = allow_.limits.recordKeystrokes;
+    // Likewise the drive: a policy that drops it refuses files from now on.
+    driveAllowed_ = driveChannel_ && allow_.limits.rdp.drive;
     const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
     if (!warned_ && now >= allow_.until - allow_.limits.warningPeriod) {
       warned_ = true;
@@ -536,6 +635,11 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     ended_ = true;
     (void)worker_->write(encodeFrame(MessageType::close, {}), std::chrono::milliseconds{200});
     const std::string how = worker_->stop(std::chrono::seconds{2});
+    {
+      // The worker is gone: nothing uses the drive any more; what is left on it is removed.
+      std::lock_guard lock(driveMutex_);
+      drive_.reset();
+    }
     if (recording_) {
       (void)recording_->append(recorder::RecordKind::marker, kNoticeChannel,
                                recorder::Direction::none, bytesOf("session ended: " + reason));
@@ -575,6 +679,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::atomic<bool> toTargetAllowed_{false};    // and the policy still allows pasting
   std::atomic<bool> fromTargetAllowed_{false};  // and copying
   std::atomic<bool> recordKeystrokes_{false};
+  bool driveChannel_ = false;              // the worker offers the session's drive
+  std::atomic<bool> driveAllowed_{false};  // and the policy still allows it
+  std::mutex driveMutex_;                  // drive_ and the files on it
+  std::unique_ptr<DriveFolder> drive_;
   std::mutex closeMutex_;
   std::optional<std::string> closeReason_;
   std::mutex inputMutex_;  // the rates
@@ -633,6 +741,19 @@ void RdpSession::refresh() {
 }
 core::Status RdpSession::clipboard(const std::string& text) {
   return impl_->clipboard(text);
+}
+core::Result<std::vector<DriveFile>> RdpSession::driveList() {
+  return impl_->driveList();
+}
+core::Status RdpSession::driveAccepts(const std::string& name, std::uint64_t size) {
+  return impl_->driveAccepts(name, size);
+}
+core::Result<std::string> RdpSession::drivePut(const std::string& name,
+                                               std::span<const std::uint8_t> bytes) {
+  return impl_->drivePut(name, bytes);
+}
+core::Result<DriveContent> RdpSession::driveGet(const std::string& name) {
+  return impl_->driveGet(name);
 }
 void RdpSession::close(const std::string& reason) {
   impl_->requestClose(reason);

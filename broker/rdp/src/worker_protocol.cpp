@@ -132,6 +132,7 @@ Bytes encodeConnect(const ConnectRequest& r, std::span<const std::uint8_t> passw
                                {"security", securityName(r.security)},
                                {"clipboard", r.clipboard},
                                {"drive", r.drive},
+                               {"drive_path", r.drivePath},
                                {"printer", r.printer},
                                {"audio", r.audio},
                                {"connect_timeout_ms", r.connectTimeoutMs},
@@ -190,6 +191,11 @@ core::Result<ConnectRequest> decodeConnect(std::span<const std::uint8_t> body, B
   }
   r.clipboard = boolField(*o, "clipboard");
   r.drive = boolField(*o, "drive");
+  r.drivePath = stringField(*o, "drive_path").value_or("");
+  if (r.drive && (r.drivePath.empty() || r.drivePath.front() != '/' || r.drivePath.size() > 1024 ||
+                  r.drivePath.find('\0') != std::string::npos)) {
+    return fail(ErrorCode::invalid_argument, "connect: drive needs an absolute drive_path");
+  }
   r.printer = boolField(*o, "printer");
   r.audio = boolField(*o, "audio");
   r.connectTimeoutMs = static_cast<int>(

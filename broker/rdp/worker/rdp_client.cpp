@@ -1,5 +1,6 @@
 #include "rdp_client.hpp"
 
+#include <freerdp/channels/channels.h>
 #include <freerdp/event.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/gdi/gdi.h>
@@ -19,6 +20,7 @@
 
 #include "clipboard_channel.hpp"
 #include "config_dir.hpp"
+#include "drive_channel.hpp"
 #include "tile_encoder.hpp"
 
 namespace conduit::rdp::worker {
@@ -55,6 +57,16 @@ RdpClient* clientOf(freerdp* instance) {
 BOOL preConnect(freerdp* instance) noexcept {
   try {
     return clientOf(instance)->onPreConnect() ? TRUE : FALSE;
+  } catch (...) {
+    return FALSE;
+  }
+}
+
+BOOL receiveChannelData(freerdp* instance, UINT16 channelId, const BYTE* data, size_t size,
+                        UINT32 flags, size_t totalSize) noexcept {
+  try {
+    return clientOf(instance)->onChannelData(channelId, data, size, flags, totalSize) ? TRUE
+                                                                                      : FALSE;
   } catch (...) {
     return FALSE;
   }
@@ -248,15 +260,31 @@ bool RdpClient::configure(Bytes& password) {
     ok = ok && freerdp_settings_set_bool(s, static_cast<size_t>(id), FALSE);
   }
   ok = ok && freerdp_settings_set_bool(s, FreeRDP_SoftwareGdi, TRUE);
-  if (request_.drive || request_.printer || request_.audio)
-    log("drive, printer and audio redirection are not supported; kept off");
+  if (request_.drive) {
+    // The session's drive (the directory the broker made); FreeRDP's drive device serves it.
+    drive_ = std::make_unique<DriveChannel>(request_.drivePath);
+    ok = ok && drive_->configure(s);
+    instance_->ReceiveChannelData = receiveChannelData;
+  }
+  if (request_.printer || request_.audio)
+    log("printer and audio redirection are not supported; kept off");
   if (request_.clipboard) clipboard_ = std::make_unique<ClipboardChannel>();
   return ok;
 }
 
+bool RdpClient::onChannelData(std::uint16_t channelId, const std::uint8_t* data, std::size_t size,
+                              std::uint32_t flags, std::size_t totalSize) {
+  if (drive_) return drive_->receive(instance_, channelId, data, size, flags, totalSize);
+  return freerdp_channels_data(instance_, channelId, data, size, flags, totalSize) != FALSE;
+}
+
 bool RdpClient::onPreConnect() {
-  if (!clipboard_) return true;
   rdpContext* context = instance_->context;
+  if (drive_ && !DriveChannel::load(context)) {
+    log("cannot load the drive channel");
+    return false;
+  }
+  if (!clipboard_) return true;
   if (!clipboard_->load(context)) {
     log("cannot load the clipboard channel");
     return false;

@@ -8,6 +8,7 @@
 #include "clipboard_channel.hpp"
 #include "conduit/rdp/worker_protocol.hpp"
 #include "damage_grid.hpp"
+#include "drive_channel.hpp"
 
 struct rdp_freerdp;
 struct rdp_context;
@@ -15,9 +16,9 @@ struct rdp_context;
 namespace conduit::rdp::worker {
 
 /// One FreeRDP 2 client session driven by the broker's frames: connects with the request's
-/// settings (certificate pinned, every redirection off but clipboard text where allowed),
-/// streams the software GDI's changes as tiles and forwards keyboard and pointer input and
-/// clipboard text. Single-threaded but for the clipboard channel's own thread.
+/// settings (certificate pinned, every redirection off but clipboard text and the session's drive
+/// where allowed), streams the software GDI's changes as tiles and forwards keyboard and pointer
+/// input and clipboard text. Single-threaded but for the clipboard channel's own thread.
 class RdpClient {
  public:
   /// `configDir`: an empty directory FreeRDP may treat as its configuration path (its
@@ -34,6 +35,8 @@ class RdpClient {
 
   // FreeRDP callbacks (called through noexcept C trampolines).
   bool onPreConnect();
+  bool onChannelData(std::uint16_t channelId, const std::uint8_t* data, std::size_t size,
+                     std::uint32_t flags, std::size_t totalSize);
   void onChannel(const char* name, void* channelInterface, bool connected);
   bool onPostConnect();
   void onPostDisconnect();
@@ -59,6 +62,7 @@ class RdpClient {
   rdp_freerdp* instance_ = nullptr;
   std::unique_ptr<DamageGrid> damage_;
   std::unique_ptr<ClipboardChannel> clipboard_;  // only where the request allows it
+  std::unique_ptr<DriveChannel> drive_;          // likewise
   std::string presentedSha256_;
   bool certificateSeen_ = false;
   bool certificateRejected_ = false;

@@ -1,5 +1,7 @@
 #include "sandbox.hpp"
 
+#include "conduit/rdp/worker_protocol.hpp"
+
 #include <grp.h>
 #include <pwd.h>
 #include <sched.h>
@@ -81,18 +83,23 @@ std::string installFilter() {
 
 }  // namespace
 
-std::string applySandbox(const std::string& ownedDir) {
+std::string applySandbox(const std::string& ownedDir, bool drive) {
   // A setuid binary or file capability reached later must not raise privileges (and seccomp
   // without CAP_SYS_ADMIN requires it).
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errnoText("no_new_privs");
   // A core dump would hold the password and the screen contents.
   if (auto e = setLimit(RLIMIT_CORE, 0, "RLIMIT_CORE"); !e.empty()) return e;
   // 64 descriptors: one socket to the broker, one to the server, a few for WinPR events and
-  // libraries; more is a leak or an attack.
-  if (auto e = setLimit(RLIMIT_NOFILE, 64, "RLIMIT_NOFILE"); !e.empty()) return e;
-  // The worker writes no files (the certificate store is disabled); stderr and sockets are not
-  // files under this limit. No RLIMIT_AS: ASan reserves terabytes of virtual memory.
-  if (auto e = setLimit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE"); !e.empty()) return e;
+  // libraries; more is a leak or an attack. A drive adds 64 for files the target opens on it
+  // (FreeRDP's drive device answers "too many open files" past that).
+  if (auto e = setLimit(RLIMIT_NOFILE, drive ? 128 : 64, "RLIMIT_NOFILE"); !e.empty()) return e;
+  // The worker writes no files (the certificate store is disabled) except on the session's
+  // drive, where each file is capped; stderr and sockets are not files under this limit. No
+  // RLIMIT_AS: ASan reserves terabytes of virtual memory.
+  if (auto e = setLimit(RLIMIT_FSIZE, drive ? static_cast<rlim_t>(kMaxDriveFileBytes) : 0,
+                        "RLIMIT_FSIZE");
+      !e.empty())
+    return e;
   if (auto e = dropRoot(ownedDir); !e.empty()) return e;
   return installFilter();
 }

@@ -11,6 +11,15 @@ namespace conduit::portal {
 
 namespace {
 
+// A file for the session's drive arrives in binary messages of at most this size, after a
+// drive_put naming it; the whole file is held here until it is complete (at most
+// kMaxUploadBytes, the broker's own limit per file on the drive).
+constexpr std::size_t kMaxUploadChunk = 256 * 1024;
+constexpr std::size_t kMaxUploadBytes = 256u << 20;
+// The first byte of the binary message that carries a file from the drive (after its
+// drive_file header); tiles and frame ends start with 0x82 and 0x83.
+constexpr char kDriveDataType = static_cast<char>(0x90);
+
 // RDP pointer flags a browser may send (MS-RDPBCGR 2.2.8.1.1.3.1.1.3).
 constexpr std::int64_t kPointerFlagsMask = 0xF800 | 0x0200 | 0x0100 | 0x01FF;
 
@@ -38,11 +47,12 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
   std::size_t maxMessageBytes() const override { return 512 * 1024; }
 
   void onMessage(std::string data, bool binary) override {
+    std::lock_guard lock(mutex_);
+    if (binary) return uploadChunk(data);
     boost::system::error_code ec;
-    auto msg = binary ? boost::json::value() : boost::json::parse(data, ec);
+    auto msg = boost::json::parse(data, ec);
     const auto* o = msg.if_object();
     const auto* type = o ? o->if_contains("type") : nullptr;
-    std::lock_guard lock(mutex_);
     if (ec || !type || !type->is_string()) {
       return refuse("a message the remote desktop does not understand");
     }
@@ -77,17 +87,106 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
         peer_->sendText(boost::json::serialize(
             boost::json::object{{"type", "clipboard_refused"}, {"message", st.error().message}}));
       }
+    } else if (*type == "drive_list") {
+      sendDriveList();
+    } else if (*type == "drive_put") {
+      const auto* name = o->if_contains("name");
+      const auto size = intField(*o, "size", 0, static_cast<std::int64_t>(kMaxUploadBytes));
+      if (upload_) return refuse("drive_put while another file is still arriving");
+      if (!name || !name->is_string() || name->as_string().size() > 1024) {
+        return refuse("drive_put needs name and size");
+      }
+      if (!size) {
+        return driveRefused(std::string(name->as_string()),
+                            "a file on the drive may hold at most " +
+                                std::to_string(kMaxUploadBytes >> 20) + " MiB");
+      }
+      upload_ =
+          Upload{std::string(name->as_string()), static_cast<std::size_t>(*size), {}, 0, false};
+      // Refused before the bytes arrive (the page sends them right after): they are then
+      // read and dropped, and the vendor learns why at once.
+      if (auto st = session_->driveAccepts(upload_->name, upload_->size); !st) {
+        upload_->refused = true;
+        driveRefused(upload_->name, st.error().message);
+      } else {
+        upload_->bytes.reserve(upload_->size);
+      }
+      if (upload_->size == 0) finishUpload();
+    } else if (*type == "drive_get") {
+      const auto* name = o->if_contains("name");
+      if (!name || !name->is_string() || name->as_string().size() > 1024) {
+        return refuse("drive_get needs name");
+      }
+      const std::string file(name->as_string());
+      auto content = session_->driveGet(file);
+      if (!content) return driveRefused(file, content.error().message);
+      peer_->sendText(boost::json::serialize(boost::json::object{{"type", "drive_file"},
+                                                                 {"name", file},
+                                                                 {"size", content->first.size()},
+                                                                 {"sha256", content->second}}));
+      std::string message;
+      message.reserve(1 + content->first.size());
+      message.push_back(kDriveDataType);
+      message.append(reinterpret_cast<const char*>(content->first.data()), content->first.size());
+      peer_->sendBinary(std::move(message));
     } else {
       refuse("unknown message type");
     }
   }
 
  private:
+  struct Upload {
+    std::string name;
+    std::size_t size = 0;
+    std::vector<std::uint8_t> bytes;
+    std::size_t received = 0;
+    bool refused = false;  // said already; the bytes are dropped
+  };
+
+  // Under mutex_. Binary messages carry only the drive_put's bytes, nothing else.
+  void uploadChunk(const std::string& data) {
+    if (!session_ || !upload_) return refuse("binary data without a drive_put");
+    if (data.size() > kMaxUploadChunk || data.size() > upload_->size - upload_->received) {
+      return refuse("more file data than the drive_put announced, or a chunk over 256 KiB");
+    }
+    upload_->received += data.size();
+    if (!upload_->refused) upload_->bytes.insert(upload_->bytes.end(), data.begin(), data.end());
+    if (upload_->received == upload_->size) finishUpload();
+  }
+
+  void finishUpload() {
+    Upload up = std::move(*upload_);
+    upload_.reset();
+    if (up.refused) return;
+    auto sha = session_->drivePut(up.name, up.bytes);
+    if (!sha) return driveRefused(up.name, sha.error().message);
+    peer_->sendText(boost::json::serialize(boost::json::object{
+        {"type", "drive_put_done"}, {"name", up.name}, {"size", up.size}, {"sha256", *sha}}));
+    sendDriveList();
+  }
+
+  void sendDriveList() {
+    auto listing = session_->driveList();
+    if (!listing) return driveRefused("", listing.error().message);
+    boost::system::error_code ec;
+    auto v = boost::json::parse(*listing, ec);
+    if (ec || !v.is_object()) return driveRefused("", "the drive's listing is broken");
+    auto& o = v.as_object();
+    o["type"] = "drive";
+    peer_->sendText(boost::json::serialize(o));
+  }
+
+  // Said to the vendor; the desktop goes on.
+  void driveRefused(const std::string& name, const std::string& why) {
+    peer_->sendText(boost::json::serialize(
+        boost::json::object{{"type", "drive_refused"}, {"name", name}, {"message", why}}));
+  }
+
   core::Result<std::unique_ptr<RemoteDesktop>> start(const std::shared_ptr<WsPeer>& peer) override {
     RemoteDesktopIo io;
     // Sent by the session before its first frame (the page sizes its canvas from it).
     io.started = [peer](const std::string& id, int width, int height, bool toTarget,
-                        bool fromTarget) {
+                        bool fromTarget, bool drive) {
       peer->sendText(
           boost::json::serialize(boost::json::object{{"type", "started"},
                                                      {"session_id", id},
@@ -95,7 +194,8 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
                                                      {"height", height},
                                                      {"clipboard", toTarget || fromTarget},
                                                      {"clipboard_to_target", toTarget},
-                                                     {"clipboard_from_target", fromTarget}}));
+                                                     {"clipboard_from_target", fromTarget},
+                                                     {"drive", drive}}));
     };
     io.clipboard = [peer](const std::string& text) {
       peer->sendText(
@@ -119,6 +219,7 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
 
   std::string source_;
   int width_, height_;
+  std::optional<Upload> upload_;  // a drive_put whose bytes are still arriving
 };
 
 /// ?width=/?height= within the desktop limits, or the fallback.

@@ -4,11 +4,15 @@
 // WebSocket (/api/v1/rdp) driven as the browser page drives it: tiles and frame ends in,
 // acknowledgements and scancodes out. Chromium drives the same page in tests/e2e.
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -93,6 +97,11 @@ struct BasicRdpPlant {
 };
 using RdpPlant = BasicRdpPlant<test::RdpTarget>;
 using XrdpPlant = BasicRdpPlant<test::XrdpTarget>;
+/// xrdp with its channel server, which mounts the drives a client offers (needs root).
+struct DriveXrdpTarget : test::XrdpTarget {
+  DriveXrdpTarget() : XrdpTarget(Options{.drives = true}) {}
+};
+using XrdpDrivePlant = BasicRdpPlant<DriveXrdpTarget>;
 
 std::uint16_t u16(const std::string& b, std::size_t at) {
   return static_cast<std::uint16_t>(static_cast<unsigned char>(b[at]) |
@@ -247,6 +256,17 @@ std::string closedReason(test::WsClient& ws, std::chrono::milliseconds timeout =
     }
   }
   return "";
+}
+
+/// Opens the live view of session `id` as erin, an engineer of the asset's group, and reads its
+/// desktop message.
+template <class RdpPlantType>
+void watchLive(RdpPlantType& w, test::WsClient& watch, const std::string& id) {
+  const auto erinLogin = signIn(w.portal, "erin", test::enrolTotp(w.p, "erin"));
+  REQUIRE(watch.connect(w.portal, "/api/v1/sessions/" + id + "/live",
+                        "__Host-conduit-session=" + erinLogin.cookie,
+                        "https://127.0.0.1:" + std::to_string(w.portal)) == 101);
+  REQUIRE(readText(watch, "desktop", 5s).has_value());
 }
 
 /// Ends alice's session on plant `w` by revoking grant 1 (the socket must close with "access
@@ -524,11 +544,7 @@ TEST_CASE(
 
   // An engineer watches live: clipboard text shows there as it passes.
   test::WsClient watch;
-  const auto erinLogin = signIn(w.portal, "erin", test::enrolTotp(w.p, "erin"));
-  REQUIRE(watch.connect(w.portal, "/api/v1/sessions/" + id + "/live",
-                        "__Host-conduit-session=" + erinLogin.cookie,
-                        "https://127.0.0.1:" + std::to_string(w.portal)) == 101);
-  REQUIRE(readText(watch, "desktop", 5s).has_value());
+  watchLive(w, watch, id);
 
   // Vendor -> target: quotes, backslashes and a tab survive JSON and the RDP channel.
   const std::string pasted = "copy \"C:\\Program Files\\Vendor\" to PLC-7\tdone";
@@ -595,6 +611,16 @@ TEST_CASE("browser RDP clipboard: refused where the policy does not allow it") {
   INFO(w.p.broker->errors());
   CHECK_FALSE(ws.closed());
   CHECK_FALSE(w.target.clipboard() == std::optional<std::string>("do not paste this"));
+  // No drive either: files are refused with the reason, and the desktop goes on.
+  CHECK_THAT(started, Catch::Contains("\"drive\":false"));
+  ws.sendText(R"({"type":"drive_put","name":"fw.bin","size":2})");
+  auto noDrive = readText(ws, "drive_refused", 5s);
+  REQUIRE(noDrive.has_value());
+  CHECK_THAT(test::jsonString(*noDrive, "message"),
+             Catch::Contains("does not allow a drive on desk"));
+  ws.sendText(R"({"type":"drive_list"})");
+  CHECK(readText(ws, "drive_refused", 5s).has_value());
+  CHECK_FALSE(ws.closed());
   const auto live = call(w.portal, "GET", "/api/v1/sessions",
                          signIn(w.portal, "erin", test::enrolTotp(w.p, "erin")).headers());
   CHECK_THAT(live.body, Catch::Contains("\"id\":\"" + id + "\""));
@@ -632,5 +658,168 @@ TEST_CASE("browser RDP clipboard: one way only where the policy says \"to-target
   CHECK_THAT(events, Catch::Contains(std::to_string(copied.size()) +
                                      " bytes copied on the target, not passed on"));
   CHECK(events.find(copied) == std::string::npos);
+  w.drain();
+}
+
+namespace {
+
+std::string sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  REQUIRE(EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr) == 1);
+  std::string hex;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < n; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xF]);
+  }
+  return hex;
+}
+
+std::string readWhole(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// The binary message after a drive_file header: the file's bytes after the type byte 0x90
+/// (frames meanwhile are acknowledged and skipped).
+std::optional<std::string> readDriveData(test::WsClient& ws, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto m = ws.read(200ms);
+    if (!m || !m->binary || m->data.empty()) continue;
+    const auto type = static_cast<unsigned char>(m->data[0]);
+    if (type == 0x83) ack(ws, u32(m->data, 1));
+    if (type == 0x90) return m->data.substr(1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "browser RDP drive: files both ways where the policy allows it, recorded with their "
+    "SHA-256 and searchable") {
+  // xrdp's channel server mounts the session's drive with FUSE: the test reads and writes the
+  // target's side of it as the target's user would (thinclient_drives/Conduit).
+  INFO("xrdp-chansrv's FUSE mount and socket directory need root (as ./scripts/test.sh runs)");
+  REQUIRE(::geteuid() == 0);
+  std::string policy = kRdpPolicy;
+  policy += "[rule.rdp]\ndrive = true\n";
+  XrdpDrivePlant w(policy);
+  test::WsClient ws;
+  const std::string started = startDesktop(w, ws);
+  CHECK_THAT(started, Catch::Contains("\"drive\":true"));
+  const std::string id = test::jsonString(started, "session_id");
+  const auto drive = w.target.drives() / "Conduit";
+
+  // An engineer watches live: each file shows as it crosses.
+  test::WsClient watch;
+  watchLive(w, watch, id);
+
+  ws.sendText(R"({"type":"drive_list"})");
+  auto listing = readText(ws, "drive", 5s);
+  REQUIRE(listing.has_value());
+  CHECK_THAT(*listing, Catch::Contains("\"files\":[]"));
+
+  // Vendor -> target: 600 KiB in three binary messages (the page sends 256 KiB pieces).
+  std::string firmware(600 * 1024, '\0');
+  for (std::size_t i = 0; i < firmware.size(); ++i) firmware[i] = static_cast<char>(i * 7 % 253);
+  const std::string firmwareSha = sha256Hex(firmware);
+  ws.sendText(R"({"type":"drive_put","name":"fw-v2.bin","size":)" +
+              std::to_string(firmware.size()) + "}");
+  for (std::size_t at = 0; at < firmware.size(); at += 256 * 1024) {
+    ws.sendBinary(firmware.substr(at, 256 * 1024));
+  }
+  auto done = readText(ws, "drive_put_done", 10s);
+  REQUIRE(done.has_value());
+  CHECK(test::jsonString(*done, "sha256") == firmwareSha);
+  std::string onTarget;
+  for (int i = 0; i < 60 && onTarget != firmware; ++i) {
+    (void)readText(ws, "-", 250ms);
+    std::error_code ec;
+    if (std::filesystem::exists(drive / "fw-v2.bin", ec)) onTarget = readWhole(drive / "fw-v2.bin");
+  }
+  CHECK(onTarget.size() == firmware.size());
+  CHECK(onTarget == firmware);
+
+  // Bad names are refused with the reason; the desktop goes on.
+  ws.sendText(R"({"type":"drive_put","name":"..\\boot.ini","size":1})");
+  auto refused = readText(ws, "drive_refused", 5s);
+  REQUIRE(refused.has_value());
+  CHECK_THAT(test::jsonString(*refused, "message"), Catch::Contains("file name"));
+  ws.sendBinary("x");  // the page sends the announced bytes anyway: they are dropped
+  // So is a second file of a name already there, before its bytes arrive.
+  ws.sendText(R"({"type":"drive_put","name":"fw-v2.bin","size":3})");
+  auto again = readText(ws, "drive_refused", 5s);
+  REQUIRE(again.has_value());
+  CHECK_THAT(test::jsonString(*again, "message"), Catch::Contains("already on the drive"));
+  ws.sendBinary("abc");
+  CHECK_FALSE(readText(ws, "drive_put_done", 1s).has_value());
+  CHECK_FALSE(ws.closed());
+
+  // Target -> vendor: a file written on the target's side of the drive.
+  const std::string report = "tag;value\nTIC-101;73.4\nPIC-7;2.1\n";
+  {
+    std::ofstream out(drive / "trend.csv", std::ios::binary);
+    out << report;
+  }
+  std::optional<std::string> header;
+  for (int i = 0; i < 20 && !header; ++i) {
+    ws.sendText(R"({"type":"drive_get","name":"trend.csv"})");
+    auto m = readText(ws, "drive_file", 2s);
+    if (m && test::jsonString(*m, "sha256") == sha256Hex(report)) header = m;
+  }
+  REQUIRE(header.has_value());
+  const auto data = readDriveData(ws, 5s);
+  REQUIRE(data.has_value());
+  CHECK(*data == report);
+
+  std::vector<std::string> watched;
+  for (int i = 0; i < 20 && watched.size() < 2; ++i) {
+    if (auto m = readText(watch, "file", 500ms)) {
+      watched.push_back(test::jsonString(*m, "operation") + " " + test::jsonString(*m, "sha256"));
+    }
+  }
+  CHECK(std::find(watched.begin(), watched.end(), "upload " + firmwareSha) != watched.end());
+  CHECK(std::find(watched.begin(), watched.end(), "download " + sha256Hex(report)) !=
+        watched.end());
+
+  // The recording names both files with their SHA-256; the auditor finds the session by hash.
+  REQUIRE(w.p.conduit({"admin", "--data-dir", w.p.data, "--as", "erin", "revoke", "1", "--reason",
+                       "done"})
+              .first == 0);
+  CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
+  auditOnce(w.p, "recording.sealed");
+  const auto jsonl = w.p.dir / "drive.jsonl";
+  auto [rc, out] = w.p.conduit({"recording", "--data-dir", w.p.data, "export", id, "--format",
+                                "jsonl", "--output", jsonl.string()});
+  INFO(out);
+  REQUIRE(rc == 0);
+  std::vector<std::string> files;
+  std::ifstream in(jsonl);
+  for (std::string line; std::getline(in, line);) {
+    const auto record = boost::json::parse(line).as_object();
+    const auto* file = record.if_contains("file");
+    if (file == nullptr) continue;
+    const auto& f = file->as_object();
+    files.push_back(std::string(record.at("direction").as_string()) + " " +
+                    std::string(f.at("operation").as_string()) + " " +
+                    std::string(f.at("path").as_string()) + " " +
+                    std::to_string(f.at("size").as_int64()) + " " +
+                    std::string(f.at("sha256").as_string()));
+  }
+  INFO(files.size());
+  CHECK(std::find(files.begin(), files.end(),
+                  "to_target upload \\\\tsclient\\Conduit\\fw-v2.bin " +
+                      std::to_string(firmware.size()) + " " + firmwareSha) != files.end());
+  CHECK(std::find(files.begin(), files.end(),
+                  "to_client download \\\\tsclient\\Conduit\\trend.csv " +
+                      std::to_string(report.size()) + " " + sha256Hex(report)) != files.end());
+  auto [rcSearch, found] =
+      w.p.conduit({"recording", "--data-dir", w.p.data, "search", firmwareSha});
+  INFO(found);
+  CHECK(rcSearch == 0);
+  CHECK_THAT(found, Catch::Contains(id));
   w.drain();
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -130,7 +131,7 @@ RdpTarget::RdpTarget(Options options) : options_(std::move(options)) {
   if (port_ == 0) throw std::runtime_error("freerdp-shadow-cli did not listen");
 }
 
-XrdpTarget::XrdpTarget() {
+XrdpTarget::XrdpTarget(Options options) : options_(options) {
   const std::uint16_t rfb = freeLocalPort();
   const int display =
       startX(xvnc_, "/usr/bin/Xvnc",
@@ -148,6 +149,34 @@ XrdpTarget::XrdpTarget() {
       runCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                   "/CN=xrdp-test", "-keyout", key.string(), "-out", cert.string()});
   if (rc != 0) throw std::runtime_error("openssl req failed: " + out);
+  std::string channels = "rdpdr=false\nrdpsnd=false\ndrdynvc=false\ncliprdr=true\n";
+  std::string chansrvPort;
+  if (options_.drives) {
+    // xrdp-chansrv listens on a socket named after the display in a directory compiled into
+    // xrdp; xrdp connects to it when a client logs in (chansrvport), and it mounts the client's
+    // drives with FUSE under $HOME/thinclient_drives.
+    const std::filesystem::path sockets = "/run/xrdp/sockdir";
+    std::filesystem::create_directories(sockets);
+    std::filesystem::permissions(sockets,
+                                 std::filesystem::perms::all | std::filesystem::perms::sticky_bit);
+    const std::string n = std::to_string(display);
+    for (const char* name : {"xrdp_chansrv_socket_", "xrdpapi_"}) {
+      std::filesystem::remove(sockets / (name + n));  // left by a run that was killed
+    }
+    std::filesystem::create_directories(dir_ / "home");
+    chansrv_ = std::make_unique<Process>(std::vector<std::string>{
+        "/usr/bin/env", "DISPLAY=:" + n, "HOME=" + (dir_ / "home").string(),
+        "CHANSRV_LOG_PATH=" + dir_.path().string(), "/usr/sbin/xrdp-chansrv"});
+    const auto socket = sockets / ("xrdp_chansrv_socket_" + n);
+    for (int i = 0; i < 100 && !std::filesystem::exists(socket); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!std::filesystem::exists(socket)) {
+      throw std::runtime_error("xrdp-chansrv did not listen: " + chansrv_->errors());
+    }
+    channels = "rdpdr=true\nrdpsnd=false\ndrdynvc=false\ncliprdr=false\n";
+    chansrvPort = "chansrvport=DISPLAY(" + n + ")\n";
+  }
   for (int attempt = 0; attempt < 3 && port_ == 0; ++attempt) {
     const std::uint16_t port = freeLocalPort();
     // Only what this test needs: TLS, straight to the VNC display, the clipboard channel on
@@ -161,11 +190,12 @@ XrdpTarget::XrdpTarget() {
                   "[Logging]\nLogFile=" +
                   (dir_ / "xrdp.log").string() +
                   "\nLogLevel=INFO\nEnableSyslog=false\n"
-                  "[Channels]\nrdpdr=false\nrdpsnd=false\ndrdynvc=false\n"
-                  "cliprdr=true\nrail=false\nxrdpvr=false\n"
+                  "[Channels]\n" +
+                  channels +
+                  "rail=false\nxrdpvr=false\n"
                   "[vnc]\nname=vnc\nlib=libvnc.so\nusername=na\n"
                   "password=ask\nip=127.0.0.1\nport=" +
-                  std::to_string(rfb) + "\n");
+                  std::to_string(rfb) + "\n" + chansrvPort);
     server_ = std::make_unique<Process>(std::vector<std::string>{
         "/usr/sbin/xrdp", "--nodaemon", "--config", (dir_ / "xrdp.ini").string()});
     if (waitForTcp(port, 10000)) port_ = port;
@@ -191,6 +221,12 @@ std::optional<std::string> XrdpTarget::clipboard() const {
 XrdpTarget::~XrdpTarget() {
   clipboardOwner_.reset();
   server_.reset();
+  if (chansrv_) {
+    chansrv_->signal(SIGTERM);  // it unmounts the drives on the way out
+    (void)chansrv_->wait(std::chrono::seconds(5));
+    chansrv_.reset();
+    ::umount2(drives().c_str(), MNT_DETACH);  // in case it could not
+  }
   xterm_.reset();
   xvnc_.reset();
 }

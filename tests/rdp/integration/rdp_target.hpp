@@ -60,7 +60,15 @@ class RdpTarget {
 /// this is destroyed. Throws std::runtime_error if a part does not come up.
 class XrdpTarget {
  public:
-  XrdpTarget();
+  struct Options {
+    // Drive redirection: xrdp's channel server (xrdp-chansrv, as xrdp-sesman would start it)
+    // mounts the drives the client offers under drives() with FUSE. Needs root (the FUSE mount
+    // and xrdp's fixed socket directory /run/xrdp/sockdir). The clipboard then goes to
+    // chansrv rather than to the VNC display, so it is off in this mode.
+    bool drives = false;
+  };
+  explicit XrdpTarget(Options options);
+  XrdpTarget() : XrdpTarget(Options{}) {}
   ~XrdpTarget();
   XrdpTarget(const XrdpTarget&) = delete;
   XrdpTarget& operator=(const XrdpTarget&) = delete;
@@ -75,14 +83,18 @@ class XrdpTarget {
   void setClipboard(const std::string& text);
   /// The display's CLIPBOARD selection now; nullopt while nothing owns it.
   std::optional<std::string> clipboard() const;
+  /// Where the target's user sees redirected drives, one folder per drive (Options::drives).
+  std::filesystem::path drives() const { return dir_ / "home" / "thinclient_drives"; }
 
  private:
+  Options options_;
   TempDir dir_;
   const std::string user_ = "vendor";
   const std::string password_ = "xrdp-any-password";
   int display_ = -1;
   std::uint16_t port_ = 0;
   std::unique_ptr<Process> clipboardOwner_;
+  std::unique_ptr<Process> chansrv_;
   std::unique_ptr<Process> xvnc_;
   std::unique_ptr<Process> xterm_;
   std::unique_ptr<Process> server_;

@@ -1,6 +1,6 @@
 // conduit-rdp-worker against real RDP servers (freerdp-shadow-cli on Xvfb, and xrdp in front of
 // TigerVNC): certificate learning and pinning, credentials, frames and tiles, keyboard input, bad
-// broker frames and a server that dies mid-session.
+// broker frames, a server that dies mid-session, clipboard text and the session's drive.
 
 #include <fcntl.h>
 #include <png.h>
@@ -10,12 +10,15 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "conduit/rdp/drive_folder.hpp"
 #include "conduit/rdp/worker_protocol.hpp"
 #include "rdp/integration/rdp_target.hpp"
 #include "support/process.hpp"
@@ -170,7 +173,10 @@ std::optional<WholeFrame> readFrame(Worker& worker, int width, int height,
       worker.send(encodeAck(end->sequence));
       return out;
     } else {
-      FAIL("unexpected frame type " << static_cast<int>(f->type));
+      (void)worker.process().wait(std::chrono::seconds(5));
+      FAIL("unexpected frame type " << static_cast<int>(f->type) << ": "
+                                    << std::string(f->body.begin(), f->body.end())
+                                    << "; the worker said: " << worker.process().errors());
     }
   }
   return std::nullopt;
@@ -382,7 +388,9 @@ struct XrdpSession {
   int height = 0;
   WholeFrame first;
 
-  explicit XrdpSession(bool clipboard) {
+  explicit XrdpSession(bool clipboard, const std::string& drivePath = {},
+                       XrdpTarget::Options options = {})
+      : target(options) {
     ConnectRequest r;
     r.host = "127.0.0.1";
     r.port = target.port();
@@ -390,9 +398,13 @@ struct XrdpSession {
     r.security = Security::tls;
     r.connectTimeoutMs = 5000;
     r.clipboard = clipboard;
+    r.drive = !drivePath.empty();
+    r.drivePath = drivePath;
     {
       Worker learner;
       auto learn = r;
+      learn.drive = false;
+      learn.drivePath.clear();
       learn.learnCertificate = true;
       learner.send(connectFrame(learn, "any-password"));
       fingerprint = expectConnected(learner).certificateSha256;
@@ -502,4 +514,87 @@ TEST_CASE("rdp worker opens no clipboard channel where the request does not allo
   }
   CHECK(s.worker.process().wait(std::chrono::seconds(10)) == 1);
   CHECK_FALSE(s.target.clipboard() == std::optional<std::string>("paste me"));
+}
+
+namespace {
+
+std::string readWhole(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::span<const std::uint8_t> bytesOf(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+TEST_CASE("rdp worker offers the session's drive to an xrdp target both ways",
+          "[rdp][worker][drive]") {
+  // xrdp's channel server mounts the drive the worker offers with FUSE: what the target's user
+  // sees under thinclient_drives/Conduit is the broker's directory, read and written through
+  // the worker (FreeRDP's drive device, in the sandbox, as nobody).
+  INFO("xrdp-chansrv's FUSE mount and socket directory need root (as ./scripts/test.sh runs)");
+  REQUIRE(::geteuid() == 0);
+  auto folder = DriveFolder::create(DriveFolder::workerOwner());
+  REQUIRE(folder.ok());
+  std::string firmware(300 * 1024, '\0');
+  for (std::size_t i = 0; i < firmware.size(); ++i) firmware[i] = static_cast<char>(i * 131 % 251);
+  REQUIRE((*folder)
+              ->put("fw-v2.bin", bytesOf(firmware),
+                    [](const std::string&) { return conduit::core::Status(conduit::core::Done{}); })
+              .ok());
+
+  XrdpSession s(false, (*folder)->path(), {.drives = true});
+  INFO(s.worker.process().errors());
+  const auto drive = s.target.drives() / std::string(kDriveName);
+
+  // Vendor -> target: the file is there with the same bytes.
+  std::string seen;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < deadline && seen != firmware) {
+    (void)s.targetClipboard(std::chrono::milliseconds(300));  // reads and acknowledges frames
+    std::error_code ec;
+    if (std::filesystem::exists(drive / "fw-v2.bin", ec)) seen = readWhole(drive / "fw-v2.bin");
+  }
+  REQUIRE(seen.size() == firmware.size());
+  CHECK(seen == firmware);
+
+  // Target -> vendor: a file the target writes on the drive lands in the broker's directory.
+  const std::string report = "trend export 2026-11-27\npump P-101: 17 trips\n";
+  {
+    std::ofstream out(drive / "report.csv", std::ios::binary);
+    out << report;
+  }
+  std::optional<DriveContent> got;
+  const auto deadline2 = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline2) {
+    auto files = (*folder)->list();
+    REQUIRE(files.ok());
+    if (files->size() == 2) {
+      auto content = (*folder)->get("report.csv");
+      if (content.ok() && content->bytes.size() == report.size()) {
+        got = std::move(*content);
+        break;
+      }
+    }
+    (void)s.targetClipboard(std::chrono::milliseconds(200));
+  }
+  REQUIRE(got);
+  CHECK(std::string(got->bytes.begin(), got->bytes.end()) == report);
+  CHECK(got->sha256.size() == 64);
+}
+
+TEST_CASE("rdp worker offers no drive where the request does not allow one",
+          "[rdp][worker][drive]") {
+  INFO("xrdp-chansrv's FUSE mount and socket directory need root (as ./scripts/test.sh runs)");
+  REQUIRE(::geteuid() == 0);
+  XrdpSession s(false, {}, {.drives = true});
+  INFO(s.worker.process().errors());
+  // Time for a drive to appear had one been offered (it takes well under a second above).
+  (void)s.targetClipboard(std::chrono::seconds(4));
+  // The same target shows the drive within a second when it is offered (the case above);
+  // without it the worker opens no rdpdr channel, so chansrv mounts nothing at all.
+  std::error_code ec;
+  CHECK_FALSE(std::filesystem::exists(s.target.drives() / std::string(kDriveName), ec));
 }

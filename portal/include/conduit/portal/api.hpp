@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "conduit/access/auth_service.hpp"
@@ -138,10 +140,10 @@ class TunnelLauncher {
 /// Callbacks from a browser RDP session to the portal; called on the session's thread, never
 /// while it holds a lock, and must not block.
 struct RemoteDesktopIo {
-  // First, once, before any frame: the session's id, the desktop's actual size and which ways
-  // clipboard text may pass (to the target, from it).
+  // First, once, before any frame: the session's id, the desktop's actual size, which ways
+  // clipboard text may pass (to the target, from it) and whether the session has a drive.
   std::function<void(const std::string& sessionId, int width, int height, bool clipboardToTarget,
-                     bool clipboardFromTarget)>
+                     bool clipboardFromTarget, bool drive)>
       started;
   std::function<void(std::string)> frame;  // binary message: a tile or frame end (docs/api.md)
   std::function<void(const std::string&)> notice;
@@ -164,6 +166,17 @@ class RemoteDesktop {
   /// The vendor's clipboard text for the target. permission_denied where the policy does not
   /// allow the clipboard; invalid_argument for text the broker does not take.
   virtual core::Status clipboard(const std::string& text) = 0;
+  /// The session's drive: JSON {"files":[{"name","size","modified"}]}; permission_denied
+  /// where the policy allows no drive.
+  virtual core::Result<std::string> driveList() = 0;
+  /// Whether drivePut would take this name and size, said before the bytes arrive.
+  virtual core::Status driveAccepts(const std::string& name, std::uint64_t size) = 0;
+  /// A file for the drive; returns its SHA-256 (hex). Errors fit for the vendor.
+  virtual core::Result<std::string> drivePut(const std::string& name,
+                                             std::span<const std::uint8_t> bytes) = 0;
+  /// A file from the drive: its bytes and SHA-256 (hex).
+  virtual core::Result<std::pair<std::vector<std::uint8_t>, std::string>> driveGet(
+      const std::string& name) = 0;
   virtual void close(const std::string& reason) = 0;
   virtual std::string sessionId() const = 0;
   virtual int width() const = 0;

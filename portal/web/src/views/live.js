@@ -3,8 +3,8 @@
 // binary frame replays up to the last 64 KiB of output, then output follows live; a desktop (RDP)
 // session first says {"type":"desktop","width","height"} and then streams tiles from a keyframe,
 // with {"type":"clipboard","direction","decision","text"} for clipboard text as it passes (or is
-// refused); an SSH session sends {"type":"file","operation","path","size","sha256","detail"} for
-// each file moved over sftp or scp; {"type":"closed"} at the end.
+// refused); {"type":"file","operation","path","size","sha256","detail"} for each file moved over
+// sftp or scp, or through a desktop's drive; {"type":"closed"} at the end.
 import { get, openSocket, post, seg } from '../api.js';
 import { h, replace } from '../dom.js';
 import { card, reasonForm, statusLine } from '../ui.js';
@@ -45,7 +45,7 @@ export function renderLive(root, context) {
   // A desktop session's clipboard text, newest first, while this page watches.
   const clipboardList = h('ul', { class: 'replay-markers', id: 'live-clipboard' });
   const clipboardBox = h('div', { hidden: true }, h('h3', {}, 'Clipboard'), clipboardList);
-  // An SSH session's file operations (sftp, scp), newest first, while this page watches.
+  // File operations (sftp, scp, a desktop's drive), newest first, while this page watches.
   const filesList = h('ul', { class: 'replay-markers', id: 'live-files' });
   const filesBox = h('div', { hidden: true }, h('h3', {}, 'Files'), filesList);
   const killStatus = statusLine('live-kill-status');

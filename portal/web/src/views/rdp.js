@@ -6,7 +6,8 @@
 // Where the policy allows the clipboard, a panel carries text each way it allows: what is copied
 // on the remote desktop appears in it (its Copy button puts it on the local clipboard: never
 // without the vendor's click, so a hostile desktop cannot plant text there); text put in it
-// and sent becomes the remote clipboard, to paste there.
+// and sent becomes the remote clipboard, to paste there. Where it allows a drive, a panel
+// (rdp_drive.js) moves files to and from the drive the remote desktop sees.
 import { get, openSocket } from '../api.js';
 import { h } from '../dom.js';
 import { card, showError } from '../ui.js';
@@ -14,6 +15,7 @@ import { grantClock } from '../grant_clock.js';
 import { describeClose, parseMessage } from '../term.js';
 import { scancodeFor } from '../rdp_keys.js';
 import { desktopPainter } from '../desktop.js';
+import { DRIVE_DATA, drivePanel } from '../rdp_drive.js';
 import { fmtTime } from '../format.js';
 
 const GRANTS_MS = 5000;
@@ -69,6 +71,20 @@ export function renderRdp(root, context) {
   const clipboardStatus = h('span', { class: 'muted', id: 'rdp-clipboard-status', role: 'status' });
   const clipboardPanel = h('div', { class: 'rdp-clipboard', id: 'rdp-clipboard-panel', hidden: true },
     clipboardText, h('div', { class: 'rdp-clipboard-row' }, clipboardSend, clipboardCopy, clipboardStatus));
+  // The drive's messages go through the current socket (set by connect()).
+  let driveSocket = null;
+  const drive = drivePanel({
+    sendJson: (message) => {
+      if (ended || driveSocket?.readyState !== WebSocket.OPEN) return false;
+      driveSocket.send(JSON.stringify(message));
+      return true;
+    },
+    sendBinary: (bytes) => {
+      if (ended || driveSocket?.readyState !== WebSocket.OPEN) return false;
+      driveSocket.send(bytes);
+      return true;
+    },
+  });
   const closedReason = h('span', { class: 'term-closed-reason', id: 'rdp-closed-reason' });
   const closedBox = h('div', { class: 'term-closed rdp-closed', hidden: true },
     closedReason,
@@ -81,9 +97,10 @@ export function renderRdp(root, context) {
       h('div', { class: 'term-grant', id: 'rdp-grant' }, timeLabel, timeLeft)),
     h('section', { class: 'card term-card', 'aria-label': `Remote desktop of ${asset}` },
       h('div', { class: 'term-bar' }, status,
-        h('div', { class: 'rdp-right' }, sessionBox, clipboardButton, cadButton, refreshButton, disconnectButton)),
+        h('div', { class: 'rdp-right' }, sessionBox, clipboardButton, drive.button, cadButton, refreshButton, disconnectButton)),
       notice,
       clipboardPanel,
+      drive.panel,
       closedBox,
       h('div', { class: 'rdp-panel' }, area))));
 
@@ -106,6 +123,7 @@ export function renderRdp(root, context) {
     closedBox.hidden = false;
     canvas.classList.add('rdp-canvas-closed');
     for (const button of [cadButton, refreshButton, disconnectButton, clipboardButton, clipboardSend]) button.disabled = true;
+    drive.disable();
     // A kill suspends the grant, a revoke ends it: show that now, not at the next refresh.
     refreshGrants();
   };
@@ -140,6 +158,7 @@ export function renderRdp(root, context) {
     canvas.width = width;
     canvas.height = height;
     const socket = openSocket(`/api/v1/rdp?asset=${encodeURIComponent(asset)}&width=${width}&height=${height}`);
+    driveSocket = socket;
     let opened = false;
     let started = false;
     let reason = null;
@@ -161,10 +180,13 @@ export function renderRdp(root, context) {
     socket.addEventListener('message', (event) => {
       if (!context.alive) return;
       if (typeof event.data !== 'string') {
-        painter.handle(new Uint8Array(event.data));
+        const bytes = new Uint8Array(event.data);
+        if (bytes[0] === DRIVE_DATA) drive.onData(bytes.subarray(1));
+        else painter.handle(bytes);
         return;
       }
       const message = parseMessage(event.data);
+      if (drive.onMessage(message)) return;
       if (message?.type === 'started') {
         const id = String(message.session_id ?? '');
         sessionId.textContent = id;
@@ -190,6 +212,7 @@ export function renderRdp(root, context) {
         clipboardSend.hidden = !toTarget;
         clipboardCopy.hidden = !fromTarget;
         clipboardText.readOnly = !toTarget;
+        drive.enable(message.drive === true);
         clipboardText.placeholder = toTarget && fromTarget
           ? 'Text copied on the remote desktop appears here. Put text here and send it to paste it there.'
           : toTarget ? 'Put text here and send it to paste it on the remote desktop (copying from it is not allowed).'

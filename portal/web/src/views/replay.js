@@ -43,7 +43,7 @@ export function renderReplay(root, context) {
         : h('a', { href: castUrl, download: `${id}.cast`, class: 'btn btn-small', 'data-action': 'download' }, 'Download .cast')),
     card('Verification', { id: 'replay-verification' }, verdictBox),
     card('Replay', { id: 'replay' }, playerBox),
-    desktop ? null : filesCard(context, id)));
+    filesCard(context, id)));
 
   get(`/api/v1/recordings/${seg(id)}/verify`)
     .then((result) => { if (context.alive) replace(verdictBox, verdictView(result)); })
@@ -62,7 +62,7 @@ const OPERATIONS = {
   make_directory: 'new directory', set_attributes: 'attributes', link: 'link',
 };
 
-/// The files moved over sftp and scp in this session, as the gateway recorded them: when, what,
+/// The files moved in this session (sftp, scp, a desktop's drive) as recorded: when, what,
 /// which path, how many bytes and their SHA-256 (to compare with the file the auditor holds).
 function filesCard(context, id) {
   const { el, body } = table(['At', 'Operation', 'Path', ['Bytes', 'num'], 'SHA-256', 'Detail'],

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "conduit/core/result.hpp"
+#include "conduit/rdp/drive_folder.hpp"
 #include "conduit/rdp/rdp_backend.hpp"
 #include "conduit/rdp/worker_protocol.hpp"
 
@@ -30,10 +31,11 @@ struct RdpSessionRequest {
 /// The browser's side. Called on the session's thread, never while it holds a lock; must not
 /// block (the portal queues what its WebSocket has not sent yet).
 struct RdpSessionIo {
-  // First, once, before any frame: the session's id, the desktop's actual size and which
-  // ways the policy lets clipboard text pass (to the target, from it). Optional.
+  // First, once, before any frame: the session's id, the desktop's actual size, which ways
+  // the policy lets clipboard text pass (to the target, from it) and whether the session has
+  // a drive. Optional.
   std::function<void(const std::string& sessionId, int width, int height, bool clipboardToTarget,
-                     bool clipboardFromTarget)>
+                     bool clipboardFromTarget, bool drive)>
       started;
   // A tile or frame end for the browser: the worker's frame without its length (type first).
   std::function<void(std::string)> frame;
@@ -90,6 +92,16 @@ class RdpSession {
   /// session goes on),
   /// invalid_argument for text over kMaxClipboardBytes or not UTF-8, unavailable once ended.
   core::Status clipboard(const std::string& text);
+  /// The session's drive (where the policy allows one; permission_denied otherwise, also
+  /// once the policy dropped it): its files; a file the vendor puts there (recorded with its
+  /// SHA-256 before the target can see it; returns the SHA-256); a file the vendor takes
+  /// (recorded). Errors as DriveFolder's; unavailable once ended or if recording failed (the
+  /// session then ends).
+  core::Result<std::vector<DriveFile>> driveList();
+  /// Whether drivePut would take a file of this name and size (before its bytes arrive).
+  core::Status driveAccepts(const std::string& name, std::uint64_t size);
+  core::Result<std::string> drivePut(const std::string& name, std::span<const std::uint8_t> bytes);
+  core::Result<DriveContent> driveGet(const std::string& name);
   void close(const std::string& reason);
 
   std::string sessionId() const;

@@ -102,13 +102,23 @@ struct ConnectRequest {
   // Redirection channels: off unless policy allows. Audio input, USB, smartcards and file
   // clipboard are never opened.
   bool clipboard = false;
+  // Drive redirection: the worker offers `drivePath` (a directory the broker made for this
+  // session, absolute) to the target as a drive named kDriveName. Required when `drive`.
   bool drive = false;
+  std::string drivePath;
   bool printer = false;
   bool audio = false;
   int connectTimeoutMs = 15000;
   // Seconds between full-screen keyframes (replay seeks to them). 0: only on refresh.
   int keyframeSeconds = 30;
 };
+/// The name the target shows the session's drive under (at most 7 ASCII characters: RDP
+/// device names are 8 bytes with a NUL).
+inline constexpr std::string_view kDriveName = "Conduit";
+/// 256 MiB: the largest file the drive takes from the vendor or lets the target write (the
+/// worker's RLIMIT_FSIZE); firmware images and PLC projects fit, a disk image does not.
+inline constexpr std::uint64_t kMaxDriveFileBytes = 256ull << 20;
+
 /// The connect frame; `password` is copied into it (wipe the result after writing it).
 Bytes encodeConnect(const ConnectRequest& request, std::span<const std::uint8_t> password);
 /// Parses a connect body; `password` receives the password's bytes (wipe after use).

@@ -1,0 +1,151 @@
+// The session's drive on the remote desktop page (docs/rdp.md "Drive", docs/api.md "Browser
+// RDP"): where the policy allows one, the target sees a drive named Conduit; this panel lists its
+// files, puts a file from the vendor's computer on it and saves a file from it. Every file that
+// crosses is recorded by the broker with its SHA-256; the page shows the hash it was told and,
+// for files it saves, checks it against the bytes received.
+import { h, replace } from './dom.js';
+import { fmtBytes, fmtTime } from './format.js';
+
+// The broker's limits (drive_folder.hpp, worker_protocol.hpp); the listing carries the real ones.
+const DEFAULT_MAX_FILE = 256 * 1024 * 1024;
+// File bytes go in binary messages of at most this size (the portal's limit per message is 256 KiB).
+const CHUNK = 256 * 1024;
+// The first byte of the binary message that carries a saved file (tiles use 0x82 and 0x83).
+export const DRIVE_DATA = 0x90;
+
+const sizeText = fmtBytes;
+
+async function sha256Hex(bytes) {
+  if (!globalThis.crypto?.subtle) return null; // only in secure contexts; the portal is HTTPS
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/// `sendJson(message)` and `sendBinary(bytes)` return false when the socket is not open.
+export function drivePanel({ sendJson, sendBinary }) {
+  const button = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-drive', hidden: true,
+    'aria-expanded': 'false', 'aria-controls': 'rdp-drive-panel', title: 'Files on the drive the remote desktop sees' }, 'Drive');
+  const fileInput = h('input', { type: 'file', id: 'rdp-drive-file', 'aria-label': 'File to put on the drive' });
+  const putButton = h('button', { type: 'button', class: 'btn btn-small', id: 'rdp-drive-put' }, 'Put on drive');
+  const refreshButton = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-drive-refresh' }, 'Refresh list');
+  const status = h('span', { class: 'muted', id: 'rdp-drive-status', role: 'status' });
+  const rows = h('tbody', { id: 'rdp-drive-files' });
+  const table = h('table', { class: 'table rdp-drive-table' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Size'), h('th', {}, 'Changed'), h('th', {}, ''))), rows);
+  const panel = h('div', { class: 'rdp-drive', id: 'rdp-drive-panel', hidden: true },
+    h('p', { class: 'muted' }, 'The remote desktop sees these files on the drive “Conduit” (\\\\tsclient\\Conduit on Windows). ',
+      'Every file put there or saved from it is recorded with its SHA-256.'),
+    h('div', { class: 'rdp-clipboard-row' }, fileInput, putButton, refreshButton, status),
+    table);
+
+  let maxFile = DEFAULT_MAX_FILE;
+  let busy = false;
+  let incoming = null; // {name, size, sha256} of the file whose bytes come next
+
+  const setBusy = (value) => {
+    busy = value;
+    putButton.disabled = value;
+  };
+
+  const showList = (files) => {
+    replace(rows, files.length === 0
+      ? h('tr', {}, h('td', { colspan: '4', class: 'muted' }, 'The drive is empty.'))
+      : files.map((file) => h('tr', { dataset: { name: String(file.name) } },
+        h('td', { class: 'mono' }, String(file.name)),
+        h('td', {}, sizeText(Number(file.size) || 0)),
+        h('td', {}, fmtTime(new Date(Number(file.modified) * 1000).toISOString(), { seconds: true, today: true })),
+        h('td', {}, h('button', { type: 'button', class: 'btn btn-small btn-quiet', onclick: () => save(String(file.name)) }, 'Save')))));
+  };
+
+  const save = (name) => {
+    if (busy) return;
+    if (!sendJson({ type: 'drive_get', name })) {
+      status.textContent = 'Not saved: the remote desktop is not connected.';
+      return;
+    }
+    setBusy(true);
+    status.textContent = `Fetching ${name}…`;
+  };
+
+  const put = async () => {
+    const file = fileInput.files?.[0];
+    if (!file || busy) return;
+    if (file.size > maxFile) {
+      status.textContent = `Not sent: ${file.name} is ${sizeText(file.size)}, the limit is ${sizeText(maxFile)}.`;
+      return;
+    }
+    setBusy(true);
+    status.textContent = `Sending ${file.name}…`;
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    if (!sendJson({ type: 'drive_put', name: file.name, size: bytes.length })) {
+      status.textContent = 'Not sent: the remote desktop is not connected.';
+      setBusy(false);
+      return;
+    }
+    for (let at = 0; at < bytes.length; at += CHUNK) {
+      if (!sendBinary(bytes.subarray(at, Math.min(bytes.length, at + CHUNK)))) {
+        status.textContent = 'Not sent: the connection closed.';
+        setBusy(false);
+        return;
+      }
+    }
+  };
+
+  button.addEventListener('click', () => {
+    panel.hidden = !panel.hidden;
+    button.setAttribute('aria-expanded', String(!panel.hidden));
+    if (!panel.hidden) sendJson({ type: 'drive_list' });
+  });
+  refreshButton.addEventListener('click', () => sendJson({ type: 'drive_list' }));
+  putButton.addEventListener('click', () => { put(); });
+
+  return {
+    button,
+    panel,
+    /// The session has a drive (from the started message).
+    enable(on) {
+      button.hidden = !on;
+      if (on) sendJson({ type: 'drive_list' });
+    },
+    disable() {
+      button.disabled = true;
+      putButton.disabled = true;
+      refreshButton.disabled = true;
+    },
+    /// A JSON message; true if it was the drive's.
+    onMessage(message) {
+      if (message?.type === 'drive') {
+        if (Number(message.max_file_bytes) > 0) maxFile = Number(message.max_file_bytes);
+        showList(Array.isArray(message.files) ? message.files : []);
+      } else if (message?.type === 'drive_put_done') {
+        status.textContent = `${message.name} is on the drive (${sizeText(Number(message.size) || 0)}, SHA-256 ${message.sha256}).`;
+        fileInput.value = '';
+        setBusy(false);
+      } else if (message?.type === 'drive_refused') {
+        status.textContent = `Refused: ${String(message.message ?? 'refused')}.`;
+        incoming = null;
+        setBusy(false);
+      } else if (message?.type === 'drive_file') {
+        incoming = { name: String(message.name ?? 'file'), size: Number(message.size), sha256: String(message.sha256 ?? '') };
+      } else {
+        return false;
+      }
+      return true;
+    },
+    /// A binary message starting with DRIVE_DATA: the bytes of the file announced by drive_file.
+    async onData(bytes) {
+      const file = incoming;
+      incoming = null;
+      setBusy(false);
+      if (!file) return;
+      const own = await sha256Hex(bytes);
+      const check = own == null ? '' : own === file.sha256 ? ' — checked' : ' — DOES NOT MATCH what the broker recorded';
+      const link = h('a', { href: URL.createObjectURL(new Blob([bytes])), download: file.name, hidden: true });
+      document.body.append(link);
+      link.click();
+      setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 60_000);
+      status.textContent = `Saved ${file.name} (${sizeText(bytes.length)}, SHA-256 ${file.sha256}${check}).`;
+      status.dataset.sha256 = own ?? '';
+    },
+  };
+}
