@@ -12,7 +12,8 @@
 //   node tests/e2e/rdp_story.mjs
 // Every step prints "PASS <step>"; a failure prints "FAIL <step>: why", leaves failure-<step>.png
 // and exits 1. "TYPED_AT=<ms>" marks the moment Enter was pressed, "SESSION_ID=<id>" the session.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -40,6 +41,9 @@ function config() {
       toTarget: env('CLIPBOARD_TO_TARGET'),
       fromTarget: env('CLIPBOARD_FROM_TARGET'),
     } : null,
+    // Optional: a third desktop whose policy allows a drive, and where the target's side of
+    // that drive is on this machine (xrdp-chansrv's FUSE mount in the test).
+    drive: process.env.DRIVE_ASSET ? { asset: process.env.DRIVE_ASSET, path: env('DRIVE_PATH') } : null,
     artefacts: env('ARTEFACTS'),
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
   };
@@ -399,6 +403,72 @@ export async function runStory(cfg = config()) {
       await page.click('#rdp-disconnect');
       await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
     }],
+    ['drive', async () => {
+      if (!cfg.drive) return;
+      const d = cfg.drive;
+      await page.goto(`${cfg.url}/#/rdp/${encodeURIComponent(d.asset)}`);
+      await until('#rdp-status to say connected', 20000, async () => {
+        if (/closed/i.test(await status())) {
+          throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
+        }
+        return /connected/.test(await status());
+      });
+      s.driveSessionId = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
+      console.log(`DRIVE_SESSION_ID=${s.driveSessionId}`);
+      const button = page.locator('#rdp-drive');
+      if (await button.isHidden()) throw new Error('no Drive button although the policy allows a drive');
+      await button.click();
+      await page.waitForSelector('#rdp-drive-panel:not([hidden])');
+      const driveStatus = page.locator('#rdp-drive-status');
+      // Vendor -> target: a file chosen in the page's file input, 2.5 MiB (ten pieces up; three
+      // pieces, each asked for, when saved back below).
+      const firmware = Buffer.alloc(2560 * 1024);
+      for (let i = 0; i < firmware.length; i += 1) firmware[i] = (i * 13) % 251;
+      const firmwareSha = createHash('sha256').update(firmware).digest('hex');
+      await page.setInputFiles('#rdp-drive-file', { name: 'fw-e2e.bin', mimeType: 'application/octet-stream', buffer: firmware });
+      await page.click('#rdp-drive-put');
+      await until('#rdp-drive-status to say the file is on the drive', 15000, async () =>
+        (await driveStatus.innerText()).startsWith('fw-e2e.bin is on the drive'));
+      const said = await driveStatus.innerText();
+      if (!said.includes(firmwareSha)) throw new Error(`#rdp-drive-status does not name the SHA-256: ${said}`);
+      await page.waitForSelector('#rdp-drive-files tr[data-name="fw-e2e.bin"]');
+      const onTarget = join(d.path, 'fw-e2e.bin');
+      await until('the file on the target\'s side of the drive', 20000, async () =>
+        existsSync(onTarget) && readFileSync(onTarget).equals(firmware));
+      // Saved back from the list: the same bytes, the SHA-256 checked by the page.
+      const [again] = await Promise.all([
+        page.waitForEvent('download'),
+        page.click('#rdp-drive-files tr[data-name="fw-e2e.bin"] button'),
+      ]);
+      if (!readFileSync(await again.path()).equals(firmware)) throw new Error('fw-e2e.bin saved back differs from what was put');
+      await until('#rdp-drive-status to say fw-e2e.bin was saved and checked', 5000, async () => {
+        const text = await driveStatus.innerText();
+        return text.startsWith('Saved fw-e2e.bin') && text.includes('— checked');
+      });
+      // Target -> vendor: a file written on the target, saved from the list.
+      const report = 'tag;value\nTIC-101;72.5\n';
+      writeFileSync(join(d.path, 'report-e2e.csv'), report);
+      await until('report-e2e.csv in the drive\'s list', 15000, async () => {
+        await page.click('#rdp-drive-refresh');
+        return page.locator('#rdp-drive-files tr[data-name="report-e2e.csv"]').count().then((n) => n > 0);
+      });
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.click('#rdp-drive-files tr[data-name="report-e2e.csv"] button'),
+      ]);
+      const saved = readFileSync(await download.path(), 'utf8');
+      if (download.suggestedFilename() !== 'report-e2e.csv' || saved !== report) {
+        throw new Error(`the saved file is ${download.suggestedFilename()}: ${JSON.stringify(saved)}`);
+      }
+      await until('#rdp-drive-status to say report-e2e.csv was checked', 5000, async () => {
+        const text = await driveStatus.innerText();
+        return text.startsWith('Saved report-e2e.csv') && text.includes('— checked');
+      });
+      await noErrorBanner(page);
+      await shoot('rdp-drive');
+      await page.click('#rdp-disconnect');
+      await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
+    }],
     ['replay', async () => {
       // The auditor replays the sealed recording in the browser: the end of the recording shows
       // what the vendor's canvas showed at the end; its start (the first keyframe) shows the
@@ -455,6 +525,18 @@ export async function runStory(cfg = config()) {
           }).catch((error) => { throw new Error(`${error.message}; the notices say: ${listed}`); });
           await auditor.screenshot({ path: join(cfg.artefacts, 'replay-clipboard.png'), fullPage: true });
         }
+        if (s.driveSessionId) {
+          // The drive session's replay lists both files, with their SHA-256, in its Files card.
+          let listed = '';
+          await until('both files in the drive session\'s Files card', 15000, async () => {
+            await auditor.goto(`${cfg.url}/#/replay/${encodeURIComponent(s.driveSessionId)}`);
+            await auditor.reload();
+            if (!(await auditor.waitForSelector('#replay-files-table tbody tr td.hash', { timeout: 3000 }).then(() => true, () => false))) return false;
+            listed = await auditor.locator('#replay-files-table').innerText();
+            return listed.includes('fw-e2e.bin') && listed.includes('report-e2e.csv');
+          }).catch((error) => { throw new Error(`${error.message}; the card says: ${listed}`); });
+          await auditor.screenshot({ path: join(cfg.artefacts, 'replay-drive.png'), fullPage: true });
+        }
       } finally {
         await auditorContext.close();
       }
@@ -491,11 +573,11 @@ export async function runStory(cfg = config()) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  // A hung browser must not outlive the test: the whole story gets 150 s.
+  // A hung browser must not outlive the test: the whole story gets 180 s.
   const watchdog = setTimeout(() => {
-    console.log('FAIL watchdog: the story took longer than 150 s');
+    console.log('FAIL watchdog: the story took longer than 180 s');
     process.exit(1);
-  }, 150_000);
+  }, 180_000);
   watchdog.unref();
   runStory().then((code) => { process.exitCode = code; }).catch((error) => {
     console.log(`FAIL setup: ${error.stack ?? error}`);

@@ -5,7 +5,9 @@
 // pixels, type into the xterm, Ctrl+Alt+Del, disconnect; then a second desktop (xrdp in front of
 // TigerVNC, whose clipboard channel reaches the X selection) where the policy allows the
 // clipboard: text sent from the page's Clipboard panel becomes the target's clipboard and text
-// copied there shows in the panel. This side checks that the typed line and the pasted text
+// copied there shows in the panel; then a third (xrdp with its channel server) where the policy
+// allows a drive: a file chosen in the page reaches the target's side of the drive and a file
+// written there is saved from the page. This side checks that the typed line and the pasted text
 // reached the target, and the audit trail, the sealed recordings and the search.
 // Screenshots are kept in <build dir>/e2e-artefacts/rdp.
 #include <unistd.h>
@@ -55,11 +57,14 @@ recording = "required"
 mfa = "required"
 [rule.rdp]
 clipboard = true
+drive = true
 )";
 // The clipboard texts of the second desktop (xrdp): pasted by the vendor, copied on the target.
 constexpr const char* kClipboardAsset = "panel";
 constexpr const char* kToTarget = "setpoint TIC-101 = 72.5 (from Chromium)";
 constexpr const char* kFromTarget = "alarm list exported on the HMI: 3 active";
+// The third desktop (xrdp with its channel server, which mounts the session's drive).
+constexpr const char* kDriveAsset = "share";
 
 /// The broker (`conduit serve` with the RDP worker), the shadow server as asset `desk` (its
 /// password in the vault, its certificate pinned by one probe) and alice's approved rdp grant.
@@ -70,6 +75,7 @@ struct World {
   test::RdpTarget target;
   test::XrdpTarget
       panel;  // a second desktop, with a clipboard channel (the shadow server has none)
+  test::XrdpTarget share{test::XrdpTarget::Options{.drives = true}};  // a third, with a drive
   std::unique_ptr<test::Process> broker;
   std::uint16_t portalPort = 0;
   std::string vendorSecret;
@@ -133,6 +139,7 @@ struct World {
 
     addDesktop(kAsset, target.port(), target.user(), target.password());
     addDesktop(kClipboardAsset, panel.port(), panel.user(), panel.password());
+    addDesktop(kDriveAsset, share.port(), share.user(), share.password());
 
     broker = std::make_unique<test::Process>(
         std::vector<std::string>{CONDUIT_BINARY, "serve", "--config", config});
@@ -234,6 +241,8 @@ TEST_CASE(
   ::setenv("CLIPBOARD_ASSET", kClipboardAsset, 1);
   ::setenv("CLIPBOARD_TO_TARGET", kToTarget, 1);
   ::setenv("CLIPBOARD_FROM_TARGET", kFromTarget, 1);
+  ::setenv("DRIVE_ASSET", kDriveAsset, 1);
+  ::setenv("DRIVE_PATH", (w.share.drives() / "Conduit").c_str(), 1);
 
   // stdout joins stderr (Process captures stderr); the script has its own 150 s watchdog.
   // While it runs, the target's file is watched: the typed line must land there within 10 s of
@@ -250,7 +259,7 @@ TEST_CASE(
   // The clipboard step: the page's text on the target's clipboard, then a copy on the target.
   std::optional<std::string> pasted;
   bool copied = false;
-  const auto deadline = std::chrono::steady_clock::now() + 170s;
+  const auto deadline = std::chrono::steady_clock::now() + 200s;
   while (!rc && std::chrono::steady_clock::now() < deadline) {
     rc = story.wait(100ms);
     w.drainBroker();
@@ -332,10 +341,11 @@ TEST_CASE(
   for (std::string id; listed >> id;) {
     if (id.rfind("rdp-", 0) == 0) rdpRecordings.push_back(id);
   }
-  // Two: the desktop's and the clipboard desktop's.
+  // Three: the desktop's, the clipboard desktop's and the drive desktop's.
   const std::string clipboardSession = lineValue(story.errors(), "CLIPBOARD_SESSION_ID");
+  const std::string driveSession = lineValue(story.errors(), "DRIVE_SESSION_ID");
   std::sort(rdpRecordings.begin(), rdpRecordings.end());
-  std::vector<std::string> expected{sessionId, clipboardSession};
+  std::vector<std::string> expected{sessionId, clipboardSession, driveSession};
   std::sort(expected.begin(), expected.end());
   CHECK(rdpRecordings == expected);
   auto [rcVerify, verify] = w.conduit({"recording", "--data-dir", w.data, "verify", sessionId});
@@ -350,5 +360,16 @@ TEST_CASE(
   }
   INFO(found);
   CHECK_THAT(found, Catch::Contains(clipboardSession));
+  // The drive session's files, as the auditor's export lists them.
+  const auto filesJson = w.dir / "drive-files.json";
+  auto [rcFiles, out] = w.conduit({"recording", "--data-dir", w.data, "export", driveSession,
+                                   "--format", "files", "--output", filesJson.string()});
+  INFO(out);
+  REQUIRE(rcFiles == 0);
+  const std::string files = test::readText(filesJson);
+  INFO(files);
+  CHECK_THAT(files, Catch::Contains("fw-e2e.bin") && Catch::Contains("report-e2e.csv") &&
+                        Catch::Contains("\"operation\":\"upload\"") &&
+                        Catch::Contains("\"operation\":\"download\""));
   CHECK(w.broker->errors().find(w.target.password()) == std::string::npos);
 }

@@ -84,6 +84,8 @@ TEST_CASE("drive folder: a file put is listed, on disk and read back with its SH
   SECTION("accepts says so before any byte is sent") {
     CHECK(folder->accepts("other.bin", 10).ok());
     CHECK(folder->accepts("line3.ap17", 10).error().code == core::ErrorCode::already_exists);
+    // Windows compares names without case.
+    CHECK(folder->accepts("LINE3.AP17", 10).error().code == core::ErrorCode::already_exists);
     CHECK(folder->accepts("a/b", 10).error().code == core::ErrorCode::invalid_argument);
     CHECK(folder->accepts("big.bin", rdp::kMaxDriveFileBytes + 1).error().code ==
           core::ErrorCode::invalid_argument);
@@ -116,23 +118,43 @@ TEST_CASE("drive folder: a file put is listed, on disk and read back with its SH
 
 TEST_CASE("drive folder: names a Windows target cannot hold or that leave the drive are refused",
           "[rdp][drive]") {
-  for (const std::string& bad : std::vector<std::string>{"",          ".",
-                                                         "..",        "../etc/passwd",
-                                                         "a/b",       "a\\b",
-                                                         "c:",        "what?",
-                                                         "star*",     "pipe|x",
-                                                         "q\"",       "<x>",
-                                                         "trailing.", "trailing ",
-                                                         "tab\there", std::string("nul\0x", 5),
-                                                         "\x7f",      "\xff\xfe.bin",
-                                                         "\xc0\xaf",  std::string(256, 'n')}) {
+  for (const std::string& bad : std::vector<std::string>{"",
+                                                         ".",
+                                                         "..",
+                                                         "../etc/passwd",
+                                                         "a/b",
+                                                         "a\\b",
+                                                         "c:",
+                                                         "what?",
+                                                         "star*",
+                                                         "pipe|x",
+                                                         "q\"",
+                                                         "<x>",
+                                                         "trailing.",
+                                                         "trailing ",
+                                                         "tab\there",
+                                                         std::string("nul\0x", 5),
+                                                         "\x7f",
+                                                         "\xff\xfe.bin",
+                                                         "\xc0\xaf",
+                                                         std::string(256, 'n'),
+                                                         "CON",
+                                                         "nul.txt",
+                                                         "Com1.log",
+                                                         "LPT9",
+                                                         "aux .csv",
+                                                         "conin$",
+                                                         "invoice\xe2\x80\xaetxt.exe",
+                                                         "a\xe2\x81\xa6"
+                                                         "b"}) {
     INFO("name: " << bad);
     auto st = DriveFolder::checkName(bad);
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().code == core::ErrorCode::invalid_argument);
   }
-  for (const std::string& good : std::vector<std::string>{
-           "fw-v2.bin", "Störung 17.csv", "a", ".hidden", "日本語.txt", std::string(255, 'n')}) {
+  for (const std::string& good :
+       std::vector<std::string>{"fw-v2.bin", "Störung 17.csv", "a", ".hidden", "日本語.txt",
+                                std::string(255, 'n'), "console.log", "COM10", "com.txt", "LPT"}) {
     INFO("name: " << good);
     CHECK(DriveFolder::checkName(good).ok());
   }
@@ -159,6 +181,7 @@ TEST_CASE("drive folder: what the target leaves is read only as plain files", "[
   {
     std::ofstream(drive / "folder" / "inner.txt") << "inner";
     std::ofstream(drive / "plain.txt") << "plain";
+    std::ofstream(drive / "a:b.csv") << "a name get() would refuse";
   }
 
   auto files = folder->list();
@@ -211,6 +234,27 @@ TEST_CASE("drive folder: the drive holds at most kMaxDriveBytes", "[rdp][drive]"
   auto tooBig = folder->get("image.raw");
   REQUIRE_FALSE(tooBig.ok());
   CHECK(tooBig.error().code == core::ErrorCode::invalid_argument);
+}
+
+TEST_CASE("drive folder: drives are unguessable names in a directory others cannot list",
+          "[rdp][drive]") {
+  auto a = makeFolder();
+  auto b = makeFolder();
+  const fs::path rootA = fs::path(a->path()).parent_path();
+  const fs::path rootB = fs::path(b->path()).parent_path();
+  CHECK(rootA.parent_path() == rootB.parent_path());
+  CHECK(rootA.parent_path() == fs::path("/tmp/conduit-rdp-drives-" + std::to_string(::geteuid())));
+  for (const auto& root : {rootA, rootB}) {
+    const std::string name = root.filename().string();
+    CHECK(name.size() == 32);  // 128 random bits
+    CHECK(name.find_first_not_of("0123456789abcdef") == std::string::npos);
+  }
+  CHECK(rootA != rootB);
+  struct stat st {};
+  REQUIRE(::lstat(rootA.parent_path().c_str(), &st) == 0);
+  CHECK(S_ISDIR(st.st_mode));
+  CHECK(st.st_uid == ::geteuid());
+  CHECK((st.st_mode & 0777) == 0711);  // passable, not listable
 }
 
 TEST_CASE("drive folder: made for the worker's user when the broker is root", "[rdp][drive]") {

@@ -78,21 +78,52 @@ std::string stagingName() {
 
 std::optional<std::pair<uid_t, gid_t>> DriveFolder::workerOwner() {
   if (::geteuid() != 0) return std::nullopt;
-  // The worker drops to these (broker/rdp/worker/sandbox.cpp).
-  const passwd* user = ::getpwnam("nobody");
-  if (user == nullptr) return std::nullopt;
-  gid_t gid = user->pw_gid;
-  if (const group* nogroup = ::getgrnam("nogroup"); nogroup != nullptr) gid = nogroup->gr_gid;
-  return std::make_pair(user->pw_uid, gid);
+  // The worker drops to these (broker/rdp/worker/sandbox.cpp). The _r forms: sessions start on
+  // several threads at once.
+  std::array<char, 4096> buf{};
+  passwd user{};
+  passwd* found = nullptr;
+  if (::getpwnam_r("nobody", &user, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  const uid_t uid = user.pw_uid;
+  gid_t gid = user.pw_gid;
+  group nogroup{};
+  group* foundGroup = nullptr;
+  if (::getgrnam_r("nogroup", &nogroup, buf.data(), buf.size(), &foundGroup) == 0 &&
+      foundGroup != nullptr) {
+    gid = nogroup.gr_gid;
+  }
+  return std::make_pair(uid, gid);
 }
 
 core::Result<std::unique_ptr<DriveFolder>> DriveFolder::create(
     std::optional<std::pair<uid_t, gid_t>> owner) {
-  char pattern[] = "/tmp/conduit-rdp-drive-XXXXXX";
-  if (::mkdtemp(pattern) == nullptr) {
+  // Every worker runs as the same user (nobody), so a worker a hostile target took over could
+  // reach any drive whose path it knew. Drives therefore live in a directory of this process's
+  // user that others may pass through but not list (0711), under 128 random bits each: a
+  // worker knows only its own drive's path (from its connect frame, not its command line).
+  const std::string base = "/tmp/conduit-rdp-drives-" + std::to_string(::geteuid());
+  if (::mkdir(base.c_str(), 0711) != 0 && errno != EEXIST) {
+    return fail(ErrorCode::unavailable, errnoText("cannot make the drives' directory"));
+  }
+  struct stat baseStat {};
+  // Not a link, ours, and not listable by others: anyone may create names in /tmp first.
+  // (In sticky /tmp only its owner can rename or remove it once it is ours; the umask may
+  // have narrowed the mode.)
+  if (::lstat(base.c_str(), &baseStat) != 0 || !S_ISDIR(baseStat.st_mode) ||
+      baseStat.st_uid != ::geteuid() || ::chmod(base.c_str(), 0711) != 0) {
+    return fail(ErrorCode::unavailable,
+                base + " is not a directory of this user with mode 0711; remove it");
+  }
+  std::array<unsigned char, 16> random{};
+  randombytes_buf(random.data(), random.size());
+  std::array<char, 2 * 16 + 1> hex{};
+  sodium_bin2hex(hex.data(), hex.size(), random.data(), random.size());
+  const std::string root = base + "/" + hex.data();
+  if (::mkdir(root.c_str(), 0711) != 0) {
     return fail(ErrorCode::unavailable, errnoText("cannot make the drive's directory"));
   }
-  const std::string root(pattern);
   const auto undo = [&root](const std::string& why) {
     std::error_code ec;
     std::filesystem::remove_all(root, ec);
@@ -151,6 +182,29 @@ core::Status DriveFolder::checkName(std::string_view name) {
     }
   }
   if (name.back() == '.' || name.back() == ' ') return bad("must not end in a dot or a space");
+  // Bidirectional controls (U+200E/F, U+202A-E, U+2066-9) can make a name read as another.
+  for (std::size_t i = 0; i + 2 < name.size(); ++i) {
+    const auto b1 = static_cast<unsigned char>(name[i + 1]);
+    const auto b2 = static_cast<unsigned char>(name[i + 2]);
+    if (static_cast<unsigned char>(name[i]) == 0xE2 &&
+        ((b1 == 0x80 && (b2 == 0x8E || b2 == 0x8F || (b2 >= 0xAA && b2 <= 0xAE))) ||
+         (b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9))) {
+      return bad("must not hold bidirectional control characters");
+    }
+  }
+  // Windows device names, with or without an extension (CON, NUL.txt, COM1.log...): the
+  // target would open the device, not the file recorded.
+  std::string stem(name.substr(0, name.find('.')));
+  std::transform(stem.begin(), stem.end(), stem.begin(),
+                 [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; });
+  while (!stem.empty() && stem.back() == ' ') stem.pop_back();
+  static const std::array<std::string_view, 6> kDevices = {"CON", "PRN",    "AUX",
+                                                           "NUL", "CONIN$", "CONOUT$"};
+  const bool numbered = stem.size() == 4 && (stem.starts_with("COM") || stem.starts_with("LPT")) &&
+                        stem[3] >= '0' && stem[3] <= '9';
+  if (numbered || std::find(kDevices.begin(), kDevices.end(), stem) != kDevices.end()) {
+    return bad("must not be a Windows device name (" + stem + ")");
+  }
   return core::Done{};
 }
 
@@ -164,16 +218,18 @@ core::Result<std::vector<DriveFile>> DriveFolder::list() const {
     return fail(ErrorCode::unavailable, errnoText("cannot read the drive"));
   }
   std::vector<DriveFile> files;
+  std::size_t seen = 0;
   while (const dirent* e = ::readdir(dir)) {
+    // Bounded work on a hostile drive: every entry counts, links and folders too.
+    if (++seen > 4 * kMaxDriveListing) break;
     const std::string_view name(e->d_name);
-    if (name == "." || name == ".." || !isValidUtf8(name)) continue;
+    if (name == "." || name == ".." || !checkName(name)) continue;  // only names get() serves
     struct stat st {};
     if (::fstatat(driveFd_, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
       continue;
     }
     files.push_back({std::string(name), static_cast<std::uint64_t>(st.st_size),
                      static_cast<std::int64_t>(st.st_mtim.tv_sec)});
-    if (files.size() >= 4 * kMaxDriveListing) break;  // bounded work on a hostile drive
   }
   ::closedir(dir);
   std::sort(files.begin(), files.end(),
@@ -191,8 +247,16 @@ core::Status DriveFolder::accepts(std::string_view name, std::uint64_t size) con
   auto files = list();
   if (!files) return files.error();
   std::uint64_t total = size;
+  // Windows compares names without case: FW.BIN would open fw.bin there.
+  const auto folded = [](std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
+    return out;
+  };
+  const std::string wanted = folded(name);
   for (const auto& f : *files) {
-    if (f.name == name) {
+    if (folded(f.name) == wanted) {
       return fail(ErrorCode::already_exists,
                   "a file named " + std::string(name) + " is already on the drive");
     }

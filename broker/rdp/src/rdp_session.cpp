@@ -285,6 +285,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     if (auto st = driveUsable(); !st) return st.error();
     // Recorded (and so shown to auditors) before the target can see a byte of it: what cannot
     // be recorded does not reach the drive.
+    bool recorded = false;
     auto sha = drive_->put(name, bytes, [&](const std::string& sha256) -> core::Status {
       recorder::FileTransferEvent e{recorder::FileOperation::upload, bytes.size(),
                                     drivePathOf(name), "put on the session's drive by the vendor",
@@ -293,9 +294,19 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
         requestClose("the recording failed");
         return fail(ErrorCode::unavailable, "the recording failed");
       }
+      recorded = true;
       return core::Done{};
     });
-    if (sha) bytesToTarget_ += bytes.size();
+    if (sha) {
+      bytesToTarget_ += bytes.size();
+    } else if (recorded && recording_) {
+      // Recorded, then not placed (the target took the name meanwhile): said after it, so the
+      // recording does not claim a file that never crossed.
+      (void)recording_->append(recorder::RecordKind::marker, kNoticeChannel,
+                               recorder::Direction::none,
+                               bytesOf("the upload of " + drivePathOf(name) +
+                                       " above did not reach the drive: " + sha.error().message));
+    }
     return sha;
   }
 
@@ -394,11 +405,11 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   /// Under driveMutex_: the drive exists, the policy still allows it, the session runs.
   core::Status driveUsable() const {
+    if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
     if (!drive_ || !driveAllowed_.load()) {
       return fail(ErrorCode::permission_denied,
                   "the policy does not allow a drive on " + request_.asset);
     }
-    if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
     return core::Done{};
   }
 

@@ -16,9 +16,16 @@ namespace {
 // kMaxUploadBytes, the broker's own limit per file on the drive).
 constexpr std::size_t kMaxUploadChunk = 256 * 1024;
 constexpr std::size_t kMaxUploadBytes = 256u << 20;
-// The first byte of the binary message that carries a file from the drive (after its
+// A file from the drive goes to the browser in pieces of this size, each after the browser
+// asked for it (drive_more): one piece in flight, so a large file never piles up in the
+// socket's send queue (which closes a socket that falls 8 MiB behind).
+constexpr std::size_t kDownloadChunk = 1u << 20;
+// The first byte of the binary messages that carry a file from the drive (after its
 // drive_file header); tiles and frame ends start with 0x82 and 0x83.
 constexpr char kDriveDataType = static_cast<char>(0x90);
+// drive_list, drive_put and drive_get a second (each lists, hashes or reads on this thread);
+// past that they are refused until the next second.
+constexpr int kMaxDriveRequestsPerSecond = 10;
 
 // RDP pointer flags a browser may send (MS-RDPBCGR 2.2.8.1.1.3.1.1.3).
 constexpr std::int64_t kPointerFlagsMask = 0xF800 | 0x0200 | 0x0100 | 0x01FF;
@@ -87,48 +94,11 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
         peer_->sendText(boost::json::serialize(
             boost::json::object{{"type", "clipboard_refused"}, {"message", st.error().message}}));
       }
-    } else if (*type == "drive_list") {
-      sendDriveList();
-    } else if (*type == "drive_put") {
-      const auto* name = o->if_contains("name");
-      const auto size = intField(*o, "size", 0, static_cast<std::int64_t>(kMaxUploadBytes));
-      if (upload_) return refuse("drive_put while another file is still arriving");
-      if (!name || !name->is_string() || name->as_string().size() > 1024) {
-        return refuse("drive_put needs name and size");
-      }
-      if (!size) {
-        return driveRefused(std::string(name->as_string()),
-                            "a file on the drive may hold at most " +
-                                std::to_string(kMaxUploadBytes >> 20) + " MiB");
-      }
-      upload_ =
-          Upload{std::string(name->as_string()), static_cast<std::size_t>(*size), {}, 0, false};
-      // Refused before the bytes arrive (the page sends them right after): they are then
-      // read and dropped, and the vendor learns why at once.
-      if (auto st = session_->driveAccepts(upload_->name, upload_->size); !st) {
-        upload_->refused = true;
-        driveRefused(upload_->name, st.error().message);
-      } else {
-        upload_->bytes.reserve(upload_->size);
-      }
-      if (upload_->size == 0) finishUpload();
-    } else if (*type == "drive_get") {
-      const auto* name = o->if_contains("name");
-      if (!name || !name->is_string() || name->as_string().size() > 1024) {
-        return refuse("drive_get needs name");
-      }
-      const std::string file(name->as_string());
-      auto content = session_->driveGet(file);
-      if (!content) return driveRefused(file, content.error().message);
-      peer_->sendText(boost::json::serialize(boost::json::object{{"type", "drive_file"},
-                                                                 {"name", file},
-                                                                 {"size", content->first.size()},
-                                                                 {"sha256", content->second}}));
-      std::string message;
-      message.reserve(1 + content->first.size());
-      message.push_back(kDriveDataType);
-      message.append(reinterpret_cast<const char*>(content->first.data()), content->first.size());
-      peer_->sendBinary(std::move(message));
+    } else if (*type == "drive_list" || *type == "drive_put" || *type == "drive_get") {
+      driveRequest(type->as_string(), *o);
+    } else if (*type == "drive_more") {
+      if (!download_) return refuse("drive_more without a file being saved");
+      sendDownloadChunk();
     } else {
       refuse("unknown message type");
     }
@@ -137,11 +107,90 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
  private:
   struct Upload {
     std::string name;
-    std::size_t size = 0;
+    std::uint64_t size = 0;
     std::vector<std::uint8_t> bytes;
-    std::size_t received = 0;
+    std::uint64_t received = 0;
     bool refused = false;  // said already; the bytes are dropped
   };
+
+  struct Download {
+    std::vector<std::uint8_t> bytes;
+    std::size_t sent = 0;
+  };
+
+  // Under mutex_: drive_list, drive_put, drive_get.
+  void driveRequest(const boost::json::string& type, const boost::json::object& o) {
+    const auto* name = o.if_contains("name");
+    const std::string file = name && name->is_string() && name->as_string().size() <= 1024
+                                 ? std::string(name->as_string())
+                                 : std::string();
+    if (type != "drive_list" && file.empty()) return refuse(std::string(type) + " needs name");
+    if (type == "drive_put") {
+      if (upload_) return refuse("drive_put while another file is still arriving");
+      const auto* sizeValue = o.if_contains("size");
+      if (!sizeValue || !sizeValue->is_int64() || sizeValue->as_int64() < 0) {
+        return refuse("drive_put needs name and size");
+      }
+      // The announced bytes follow at once: a refused file's are read and dropped (never
+      // held), so the vendor learns why at once and the socket stays usable.
+      upload_ = Upload{file, static_cast<std::uint64_t>(sizeValue->as_int64()), {}, 0, false};
+      std::optional<std::string> refusal;
+      if (!driveRate()) {
+        refusal = "more than " + std::to_string(kMaxDriveRequestsPerSecond) +
+                  " drive requests in a second";
+      } else if (upload_->size > kMaxUploadBytes) {
+        refusal = "a file on the drive may hold at most " + std::to_string(kMaxUploadBytes >> 20) +
+                  " MiB";
+      } else if (auto st = session_->driveAccepts(file, upload_->size); !st) {
+        refusal = st.error().message;
+      }
+      if (refusal) {
+        upload_->refused = true;
+        driveRefused(file, *refusal);
+      } else {
+        upload_->bytes.reserve(static_cast<std::size_t>(upload_->size));
+      }
+      if (upload_->size == 0) finishUpload();
+      return;
+    }
+    if (!driveRate()) {
+      return driveRefused(file, "more than " + std::to_string(kMaxDriveRequestsPerSecond) +
+                                    " drive requests in a second");
+    }
+    if (type == "drive_list") return sendDriveList();
+    // drive_get: read and recorded whole (at most 256 MiB), then sent piece by piece.
+    auto content = session_->driveGet(file);
+    if (!content) return driveRefused(file, content.error().message);
+    peer_->sendText(boost::json::serialize(boost::json::object{{"type", "drive_file"},
+                                                               {"name", file},
+                                                               {"size", content->first.size()},
+                                                               {"sha256", content->second}}));
+    download_ = Download{std::move(content->first), 0};  // replaces one not fetched to its end
+    sendDownloadChunk();
+  }
+
+  bool driveRate() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - driveWindow_ >= std::chrono::seconds{1}) {
+      driveWindow_ = now;
+      driveRequests_ = 0;
+    }
+    return ++driveRequests_ <= kMaxDriveRequestsPerSecond;
+  }
+
+  // Under mutex_: the next piece of the file being saved (none for an empty file).
+  void sendDownloadChunk() {
+    const std::size_t n = std::min(kDownloadChunk, download_->bytes.size() - download_->sent);
+    if (n > 0) {
+      std::string message;
+      message.reserve(1 + n);
+      message.push_back(kDriveDataType);
+      message.append(reinterpret_cast<const char*>(download_->bytes.data() + download_->sent), n);
+      download_->sent += n;
+      peer_->sendBinary(std::move(message));
+    }
+    if (download_->sent == download_->bytes.size()) download_.reset();
+  }
 
   // Under mutex_. Binary messages carry only the drive_put's bytes, nothing else.
   void uploadChunk(const std::string& data) {
@@ -219,7 +268,10 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
 
   std::string source_;
   int width_, height_;
-  std::optional<Upload> upload_;  // a drive_put whose bytes are still arriving
+  std::optional<Upload> upload_;      // a drive_put whose bytes are still arriving
+  std::optional<Download> download_;  // a file from the drive not yet sent to its end
+  std::chrono::steady_clock::time_point driveWindow_{};
+  int driveRequests_ = 0;
 };
 
 /// ?width=/?height= within the desktop limits, or the fallback.

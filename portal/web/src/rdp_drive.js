@@ -40,7 +40,8 @@ export function drivePanel({ sendJson, sendBinary }) {
 
   let maxFile = DEFAULT_MAX_FILE;
   let busy = false;
-  let incoming = null; // {name, size, sha256} of the file whose bytes come next
+  let pending = null; // the name of the file being put or fetched
+  let incoming = null; // {name, size, sha256, bytes, received} of the file being saved
 
   const setBusy = (value) => {
     busy = value;
@@ -64,6 +65,7 @@ export function drivePanel({ sendJson, sendBinary }) {
       return;
     }
     setBusy(true);
+    pending = name;
     status.textContent = `Fetching ${name}…`;
   };
 
@@ -75,8 +77,16 @@ export function drivePanel({ sendJson, sendBinary }) {
       return;
     }
     setBusy(true);
+    pending = file.name;
     status.textContent = `Sending ${file.name}…`;
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    let bytes;
+    try {
+      bytes = new Uint8Array(await file.arrayBuffer());
+    } catch (error) {
+      status.textContent = `Not sent: ${file.name} cannot be read (${error.message}).`;
+      setBusy(false);
+      return;
+    }
     if (!sendJson({ type: 'drive_put', name: file.name, size: bytes.length })) {
       status.textContent = 'Not sent: the remote desktop is not connected.';
       setBusy(false);
@@ -89,6 +99,20 @@ export function drivePanel({ sendJson, sendBinary }) {
         return;
       }
     }
+  };
+
+  const finishSave = async (file) => {
+    incoming = null;
+    pending = null;
+    setBusy(false);
+    const own = await sha256Hex(file.bytes);
+    const check = own == null ? '' : own === file.sha256 ? ' — checked' : ' — DOES NOT MATCH what the broker recorded';
+    const link = h('a', { href: URL.createObjectURL(new Blob([file.bytes])), download: file.name, hidden: true });
+    document.body.append(link);
+    link.click();
+    setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 60_000);
+    status.textContent = `Saved ${file.name} (${sizeText(file.bytes.length)}, SHA-256 ${file.sha256}${check}).`;
+    status.dataset.sha256 = own ?? '';
   };
 
   button.addEventListener('click', () => {
@@ -120,32 +144,40 @@ export function drivePanel({ sendJson, sendBinary }) {
       } else if (message?.type === 'drive_put_done') {
         status.textContent = `${message.name} is on the drive (${sizeText(Number(message.size) || 0)}, SHA-256 ${message.sha256}).`;
         fileInput.value = '';
+        pending = null;
         setBusy(false);
       } else if (message?.type === 'drive_refused') {
         status.textContent = `Refused: ${String(message.message ?? 'refused')}.`;
-        incoming = null;
-        setBusy(false);
+        // A refusal of the listing leaves a file being put or fetched alone.
+        if (message.name && message.name === pending) {
+          incoming = null;
+          pending = null;
+          setBusy(false);
+        }
       } else if (message?.type === 'drive_file') {
-        incoming = { name: String(message.name ?? 'file'), size: Number(message.size), sha256: String(message.sha256 ?? '') };
+        const size = Number(message.size) || 0;
+        incoming = { name: String(message.name ?? 'file'), size, sha256: String(message.sha256 ?? ''),
+          bytes: new Uint8Array(size), received: 0 };
+        if (size === 0) finishSave(incoming);
+        else status.textContent = `Fetching ${incoming.name}: 0 of ${sizeText(size)}…`;
       } else {
         return false;
       }
       return true;
     },
-    /// A binary message starting with DRIVE_DATA: the bytes of the file announced by drive_file.
-    async onData(bytes) {
+    /// A binary message starting with DRIVE_DATA: the next piece of the file announced by
+    /// drive_file (the broker sends one piece per drive_more).
+    onData(bytes) {
       const file = incoming;
-      incoming = null;
-      setBusy(false);
-      if (!file) return;
-      const own = await sha256Hex(bytes);
-      const check = own == null ? '' : own === file.sha256 ? ' — checked' : ' — DOES NOT MATCH what the broker recorded';
-      const link = h('a', { href: URL.createObjectURL(new Blob([bytes])), download: file.name, hidden: true });
-      document.body.append(link);
-      link.click();
-      setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 60_000);
-      status.textContent = `Saved ${file.name} (${sizeText(bytes.length)}, SHA-256 ${file.sha256}${check}).`;
-      status.dataset.sha256 = own ?? '';
+      if (!file || bytes.length > file.size - file.received) return;
+      file.bytes.set(bytes, file.received);
+      file.received += bytes.length;
+      if (file.received < file.size) {
+        status.textContent = `Fetching ${file.name}: ${sizeText(file.received)} of ${sizeText(file.size)}…`;
+        sendJson({ type: 'drive_more' });
+      } else {
+        finishSave(file);
+      }
     },
   };
 }

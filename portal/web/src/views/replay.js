@@ -87,7 +87,7 @@ function filesCard(context, id) {
     });
   return card('Files', {
     id: 'replay-files',
-    description: 'Uploads and downloads over sftp and scp with the SHA-256 of the bytes that moved, and changes to names, as the gateway saw them pass.',
+    description: 'Uploads and downloads (sftp, scp, a desktop session\'s drive) with the SHA-256 of the bytes that moved, and changes to names, as the broker saw them pass.',
   }, el);
 }
 

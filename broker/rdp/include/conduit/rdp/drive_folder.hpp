@@ -39,9 +39,11 @@ struct DriveContent {
 
 class DriveFolder {
  public:
-  /// Makes /tmp/conduit-rdp-drive-XXXXXX (mode 0711) holding the drive (0700) and a staging
-  /// directory only the broker enters. `owner`: the user the worker runs as (nobody when the
-  /// broker is root), given the drive; nullopt when the worker runs as the broker's user.
+  /// Makes /tmp/conduit-rdp-drives-UID/<32 random hex digits> (mode 0711; the parent 0711 too,
+  /// so no one else can list the drives) holding the drive (0700) and a staging directory
+  /// only the broker enters. `owner`: the user the worker runs as (nobody when the broker is
+  /// root), given the drive; nullopt when the worker runs as the broker's user (and then
+  /// nothing keeps a compromised worker out of staging: run the broker as root).
   static core::Result<std::unique_ptr<DriveFolder>> create(
       std::optional<std::pair<uid_t, gid_t>> owner);
   /// The worker's user for `create`: nobody/nogroup when this process is root, else nullopt.
@@ -55,16 +57,19 @@ class DriveFolder {
   const std::string& path() const { return drivePath_; }
 
   /// invalid_argument unless `name` is a plain file name a Windows target can hold: 1-255
-  /// bytes of UTF-8, no control characters, none of / \ : * ? " < > |, not . or .., not
-  /// ending in a dot or space.
+  /// bytes of UTF-8, no control or bidirectional control characters, none of
+  /// / \ : * ? " < > |, not . or .., not ending in a dot or space, not a device name (CON,
+  /// NUL, COM1...).
   static core::Status checkName(std::string_view name);
 
-  /// The regular files at the top of the drive, by name (at most kMaxDriveListing). Folders,
-  /// links and names that are not valid UTF-8 are left out.
+  /// The regular files at the top of the drive, by name (at most kMaxDriveListing, from the
+  /// first 4 x kMaxDriveListing entries). Folders, links and names checkName refuses are
+  /// left out.
   core::Result<std::vector<DriveFile>> list() const;
 
   /// A file the vendor sends: checked name, at most kMaxDriveFileBytes, the drive at most
-  /// kMaxDriveBytes after it, no file of that name already there (already_exists). The bytes are
+  /// kMaxDriveBytes after it, no file of that name (in any case) already there
+  /// (already_exists). The bytes are
   /// written where the target cannot see them, then `approve(sha256)` runs (it records the
   /// upload); only if it succeeds does the file appear on the drive. Returns the SHA-256.
   /// What put() would refuse before reading a byte: the name, the size, the drive's room, a
