@@ -1,5 +1,6 @@
 #include "conduit/ssh/sftp_observer.hpp"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -237,26 +238,55 @@ struct SftpObserver::State {
     fromTarget.clear();
   }
 
-  /// Splits `buffer` + `bytes` into packets and hands each to `handle`.
+  /// Splits `buffer` + `bytes` into packets and hands each to `handle`. Packets that lie
+  /// whole in `bytes` are handed over where they are; only a packet split across pieces is
+  /// copied (the relay's reads end anywhere), and of it only what it still needed.
   template <typename Handle>
   void packets(std::string& buffer, std::span<const unsigned char> bytes, FileEvents& out,
                Handle handle) {
     if (stopped) return;
-    buffer.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    std::size_t at = 0;
-    while (!stopped && buffer.size() - at >= 4) {
-      const auto* p = reinterpret_cast<const unsigned char*>(buffer.data()) + at;
-      const std::size_t len = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) |
-                              (std::size_t{p[2]} << 8) | std::size_t{p[3]};
+    const auto lengthAt = [](const unsigned char* p) {
+      return (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) |
+             std::size_t{p[3]};
+    };
+    const auto take = [&](std::size_t n) {
+      n = std::min(n, bytes.size());
+      buffer.append(reinterpret_cast<const char*>(bytes.data()), n);
+      bytes = bytes.subspan(n);
+    };
+    if (!buffer.empty()) {
+      if (buffer.size() < 4) take(4 - buffer.size());
+      if (buffer.size() < 4) return;
+      const std::size_t len = lengthAt(reinterpret_cast<const unsigned char*>(buffer.data()));
       if (len == 0 || len > kMaxPacket) {
         stop(out, "a packet of " + std::to_string(len) + " bytes");
         return;
       }
-      if (buffer.size() - at - 4 < len) break;
-      handle(std::span<const unsigned char>(p + 4, len), out);
+      take(4 + len - buffer.size());
+      if (buffer.size() < 4 + len) return;
+      // Handled from a string of its own: a stop() inside clears `buffer`. Swapped back after,
+      // so the buffer keeps its capacity for the next split packet.
+      std::string whole;
+      whole.swap(buffer);
+      handle(std::span<const unsigned char>(
+                 reinterpret_cast<const unsigned char*>(whole.data()) + 4, len),
+             out);
+      whole.clear();
+      buffer.swap(whole);
+    }
+    std::size_t at = 0;
+    while (!stopped && bytes.size() - at >= 4) {
+      const std::size_t len = lengthAt(bytes.data() + at);
+      if (len == 0 || len > kMaxPacket) {
+        stop(out, "a packet of " + std::to_string(len) + " bytes");
+        return;
+      }
+      if (bytes.size() - at - 4 < len) break;
+      handle(bytes.subspan(at + 4, len), out);
       at += 4 + len;
     }
-    if (!stopped) buffer.erase(0, at);
+    if (!stopped)
+      buffer.assign(reinterpret_cast<const char*>(bytes.data()) + at, bytes.size() - at);
   }
 
   OpenFile* file(const std::string& handle) {
