@@ -6,6 +6,10 @@
 #    FreeRDP's shadow server on 127.0.0.1:13389 with NLA for the account `conduit-demo` (its own
 #    SAM file, so no system account); the password is new on every run, stored in the vault as
 #    ews-1/rdp and in DATA_DIR/demo-targets/rdp.password (0600);
+#  - as root only: a Linux operator panel for the demo asset panel-7: xrdp on 127.0.0.1:13390 (TLS,
+#    its own certificate) in front of a TigerVNC display, with xrdp's channel server mounting
+#    the drive a session offers (FUSE); the panel's screen lists that drive and the panel
+#    exports a trend file to it every 10 s;
 #  - as root only: an OpenSSH sshd on 127.0.0.1:2201 that trusts Conduit's SSH user CA, with an
 #    unprivileged account `conduit-demo` (the demo asset hmi-3).
 # A second run replaces them; `demo-targets.sh --stop DATA_DIR` stops them (scripts/run.sh does
@@ -30,6 +34,11 @@ if [ "${1:-}" = --stop ]; then
   stop_previous "$dir/rdp.pid" freerdp-shadow-
   stop_previous "$dir/xterm.pid" xterm
   stop_previous "$dir/xvfb.pid" Xvfb
+  stop_previous "$dir/panel-xrdp.pid" xrdp
+  stop_previous "$dir/panel-chansrv.pid" xrdp-chansrv
+  stop_previous "$dir/panel-xterm.pid" xterm
+  stop_previous "$dir/panel-xvnc.pid" Xvnc
+  umount -l "$dir/panel-home/thinclient_drives" 2>/dev/null || true
   stop_previous "$dir/sshd.pid" sshd
   exit 0
 fi
@@ -142,6 +151,132 @@ else
       stop_previous "$dir/rdp.pid" freerdp-shadow-
       stop_previous "$dir/xterm.pid" xterm
       stop_previous "$dir/xvfb.pid" Xvfb
+    fi
+  fi
+fi
+
+# The Linux operator panel. 13390: next to the workstation's port; the seed names it, the secret
+# panel-7/rdp and the fingerprint file. Root only: xrdp's channel server mounts the session's
+# drive with FUSE and keeps its socket in /run/xrdp/sockdir.
+panel_port=13390
+stop_previous "$dir/panel-xrdp.pid" xrdp
+stop_previous "$dir/panel-chansrv.pid" xrdp-chansrv
+stop_previous "$dir/panel-xterm.pid" xterm
+stop_previous "$dir/panel-xvnc.pid" Xvnc
+umount -l "$dir/panel-home/thinclient_drives" 2>/dev/null || true
+missing_panel=""
+for tool in Xvnc xterm xrdp xrdp-chansrv openssl; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing_panel+=" $tool"
+done
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo-targets: not root, so no Linux panel (its drive needs a FUSE mount); skipping" >&2
+elif [ -n "$missing_panel" ]; then
+  echo "demo-targets: no$missing_panel (scripts/deps.sh installs them); skipping the Linux panel" >&2
+else
+  rm -f "$dir/panel.display" "$dir/panel.fingerprint"
+  # VNC on 127.0.0.1 only (15990: next to nothing standard), for xrdp alone.
+  setsid Xvnc -displayfd 3 -geometry 1024x768 -depth 24 -rfbport 15990 -localhost \
+    -SecurityTypes None -nolisten tcp 3>"$dir/panel.display" \
+    </dev/null >"$dir/panel-xvnc.log" 2>&1 &
+  echo $! > "$dir/panel-xvnc.pid"
+  for _ in $(seq 100); do
+    grep -q '^[0-9]' "$dir/panel.display" 2>/dev/null && break
+    kill -0 "$(cat "$dir/panel-xvnc.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  panel_display=$(head -n 1 "$dir/panel.display" 2>/dev/null || true)
+  if [ -z "$panel_display" ]; then
+    echo "demo-targets: Xvnc did not start: $(tail -n 5 "$dir/panel-xvnc.log")" >&2
+    stop_previous "$dir/panel-xvnc.pid" Xvnc
+  else
+    home="$dir/panel-home"
+    mkdir -p "$home" /run/xrdp/sockdir && chmod 1777 /run/xrdp/sockdir
+    rm -f "/run/xrdp/sockdir/xrdp_chansrv_socket_$panel_display" \
+      "/run/xrdp/sockdir/xrdpapi_$panel_display"
+    DISPLAY=":$panel_display" HOME="$home" CHANSRV_LOG_PATH="$dir" setsid xrdp-chansrv \
+      </dev/null >"$dir/panel-chansrv.log" 2>&1 &
+    echo $! > "$dir/panel-chansrv.pid"
+    # The panel's screen: the session's drive as the panel sees it, and a trend file the panel
+    # writes there every 10 s for the vendor to save. Read-only for the vendor (no shell).
+    # shellcheck disable=SC2016  # expanded by the screen's own shell
+    screen='trap "" INT QUIT TSTP; drive="$HOME/thinclient_drives/Conduit"; n=0
+      while :; do clear
+        printf "%s\n" "LINUX OPERATOR PANEL panel-7 (demo)" \
+          "plant-north / cell-3 / line 3 filling - reached through Conduit, recorded" "" \
+          "The session drive (thinclient_drives/Conduit):"
+        if [ -d "$drive" ]; then
+          n=$((n + 1))
+          [ $((n % 5)) -eq 1 ] && printf "time;TIC-101;PIC-7\n%s;%s;%s\n" "$(date -u +%FT%TZ)" \
+            "$((70 + n % 5)).$((n % 10))" "2.$((n % 9))" > "$drive/trend-export.csv"
+          ls -l "$drive" | tail -n +2
+        else
+          echo "  (no drive: the policy of this session allows none)"
+        fi
+        sleep 2; done'
+    DISPLAY=":$panel_display" setsid xterm -geometry 170x58+0+0 -title "panel-7" \
+      -e env HOME="$home" sh -c "$screen" </dev/null >"$dir/panel-xterm.log" 2>&1 &
+    echo $! > "$dir/panel-xterm.pid"
+    [ -f "$dir/panel-key.pem" ] || (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes \
+      -days 3650 -subj /CN=panel-7 -keyout "$dir/panel-key.pem" -out "$dir/panel-cert.pem" \
+      2>/dev/null)
+    # Any account logs in (the VNC display asks nothing); the vault still holds a password, as
+    # for any RDP endpoint.
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' 'xy' > "$dir/panel.password")
+    "$conduit" vault --data-dir "$data" put panel-7/rdp --value-file "$dir/panel.password" \
+      --description "demo Linux panel panel-7 (demo-targets.sh)" >/dev/null
+    cat > "$dir/panel-xrdp.ini" <<INI
+[Globals]
+ini_version=1
+fork=false
+port=tcp://127.0.0.1:$panel_port
+security_layer=tls
+crypt_level=high
+certificate=$dir/panel-cert.pem
+key_file=$dir/panel-key.pem
+ssl_protocols=TLSv1.2, TLSv1.3
+autorun=vnc
+allow_channels=true
+max_bpp=32
+[Logging]
+LogFile=$dir/panel-xrdp.log
+LogLevel=INFO
+EnableSyslog=false
+[Channels]
+rdpdr=true
+cliprdr=true
+rdpsnd=false
+drdynvc=false
+rail=false
+xrdpvr=false
+[vnc]
+name=vnc
+lib=libvnc.so
+username=na
+password=ask
+ip=127.0.0.1
+port=15990
+chansrvport=DISPLAY($panel_display)
+INI
+    setsid /usr/sbin/xrdp --nodaemon --config "$dir/panel-xrdp.ini" </dev/null \
+      >"$dir/panel-xrdp.out" 2>&1 &
+    echo $! > "$dir/panel-xrdp.pid"
+    listening=no
+    for _ in $(seq 100); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$panel_port") 2>/dev/null; then listening=yes; break; fi
+      kill -0 "$(cat "$dir/panel-xrdp.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [ "$listening" = yes ]; then
+      openssl x509 -in "$dir/panel-cert.pem" -outform DER | sha256sum | cut -d ' ' -f 1 \
+        > "$dir/panel.fingerprint"
+      echo "demo target: Linux panel on 127.0.0.1:$panel_port (xrdp, TLS; display :$panel_display;" \
+        "the session drive appears in its screen)" >&2
+    else
+      echo "demo-targets: xrdp did not start: $(tail -n 5 "$dir/panel-xrdp.out")" >&2
+      stop_previous "$dir/panel-xrdp.pid" xrdp
+      stop_previous "$dir/panel-chansrv.pid" xrdp-chansrv
+      stop_previous "$dir/panel-xterm.pid" xterm
+      stop_previous "$dir/panel-xvnc.pid" Xvnc
     fi
   fi
 fi

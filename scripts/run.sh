@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the release preset (conduit and conduit-demo-plc among the
 # rest), starts the demo targets and the demo (Ctrl+C stops the broker; the demo sshd on
-# 127.0.0.1:2201, the demo PLC on 127.0.0.1:1502 and the RDP workstation on 127.0.0.1:13389 keep
-# running).
+# 127.0.0.1:2201, the demo PLC on 127.0.0.1:1502, the RDP workstation on 127.0.0.1:13389 and the
+# Linux panel on 127.0.0.1:13390 stop with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh

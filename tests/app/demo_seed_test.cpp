@@ -143,3 +143,58 @@ TEST_CASE("the demo seeds the workstation ews-1 with an rdp endpoint and an appr
   CHECK(repo.endpointCredential(ep.id).value() == "ews-1/rdp");
   CHECK(aliceGrants(*db, "ews-1").size() == 1);
 }
+
+TEST_CASE("the demo seeds the Linux panel panel-7 whose rdp window has a drive") {
+  test::TempDir tmp;
+  const app::DataDirLayout layout{tmp / "data"};
+  REQUIRE(app::initDataDir(layout.root).ok());
+  auto db = store::Database::open(layout.database());
+  REQUIRE(db.ok());
+  const core::SystemClock clock;
+  auto accounts = app::seedDemo(*db, clock, layout.root);
+  INFO((accounts ? std::string() : accounts.error().message));
+  REQUIRE(accounts.ok());
+
+  store::AccessRepository repo(*db);
+  auto panel = repo.assetByName(app::kDemoPanelAsset);
+  REQUIRE(panel.ok());
+  REQUIRE(panel->endpoints.size() == 1);
+  const core::Endpoint ep = panel->endpoints[0];
+  CHECK(ep.protocol == core::Protocol::rdp);
+  CHECK(ep.host == "127.0.0.1");
+  CHECK(ep.port == 13390);  // where scripts/demo-targets.sh runs xrdp
+  CHECK(ep.pinnedKey.empty());
+  CHECK(fs::exists(layout.policyDir() / app::kDemoPanelPolicyFile));
+  const auto grants = aliceGrants(*db, app::kDemoPanelAsset);
+  REQUIRE(grants.size() == 1);
+  const core::Grant& g = grants[0];
+  CHECK(g.state == core::GrantState::active);
+  CHECK(g.covers(core::Protocol::rdp));
+  // The demo rule, before the presets: a drive and the clipboard, recorded, second factor.
+  CHECK(g.limits.rdp.drive);
+  CHECK(g.limits.rdp.clipboardToTarget);
+  CHECK(g.limits.rdp.clipboardFromTarget);
+  CHECK(g.limits.recordingRequired);
+  CHECK(g.limits.mfaRequired);
+
+  // What scripts/demo-targets.sh leaves (as root): the vault secret and the fingerprint.
+  access::VaultService vault(*db, clock);
+  REQUIRE(vault.unsealWithKeyFile(layout.masterKeyFile()).ok());
+  const std::string password = "any";
+  REQUIRE(vault
+              .put({"admin-cli", "cli"}, "panel-7/rdp", "password",
+                   {reinterpret_cast<const unsigned char*>(password.data()), password.size()},
+                   false, "")
+              .ok());
+  const std::string fingerprint(64, 'b');
+  {
+    fs::create_directories(layout.root / "demo-targets");
+    std::ofstream(layout.root / "demo-targets" / "panel.fingerprint") << fingerprint << "\n";
+  }
+  REQUIRE(app::seedDemo(*db, clock, layout.root).ok());
+  auto reseeded = repo.assetByName(app::kDemoPanelAsset);
+  REQUIRE(reseeded.ok());
+  CHECK(reseeded->endpoints[0].pinnedKey == fingerprint);
+  CHECK(repo.endpointCredential(ep.id).value() == "panel-7/rdp");
+  CHECK(aliceGrants(*db, app::kDemoPanelAsset).size() == 1);
+}

@@ -208,6 +208,99 @@ core::Status seedDemoRdp(store::Database& db, const core::Clock& clock,
   return core::Done{};
 }
 
+std::string demoPanelPolicy() {
+  return R"(# The demo's Linux operator panel (`conduit demo`, scripts/demo-targets.sh): vendors open
+# its desktop in the portal; the session gets a drive (files in and out, each recorded with its
+# SHA-256) and the clipboard both ways.
+
+[[rule]]
+id = "demo-panel-rdp"
+description = "Demo: vendors service the Linux panel with a session drive and the clipboard"
+effect = "allow"
+
+[rule.match]
+roles = ["vendor"]
+protocols = ["rdp"]
+assets = [")" +
+         std::string(kDemoPanelAsset) +
+         R"("]
+
+[rule.limits]
+max_duration = "8h"
+warning_period = "10m"
+approvals = 1
+recording = "required"
+mfa = "required"
+
+[rule.rdp]
+drive = true
+clipboard = true
+)";
+}
+
+/// The demo panel once: its policy rule (unless the file exists), the asset panel-7 (an rdp
+/// endpoint on 127.0.0.1:13390) and an approved 4 h rdp window for alice. On every run, as for
+/// ews-1: the vault secret panel-7/rdp and the certificate fingerprint demo-targets.sh left
+/// (demo-targets/panel.fingerprint). Without the demo target (not root) sessions are refused.
+core::Status seedDemoPanel(store::Database& db, const core::Clock& clock,
+                           const std::filesystem::path& dataDir) {
+  access::AdminService admin(db, clock);
+  const access::Actor actor{"demo-seed", "cli"};
+  store::AccessRepository repo(db);
+  if (!repo.assetByName(kDemoPanelAsset)) {
+    const auto policyFile = dataDir / "policies" / kDemoPanelPolicyFile;
+    if (std::filesystem::is_directory(dataDir / "policies") &&
+        !std::filesystem::exists(policyFile)) {
+      if (auto st = writeNewFile(policyFile, demoPanelPolicy(), 0640); !st) return st;
+    }
+    core::Asset panel;
+    panel.name = kDemoPanelAsset;
+    panel.site = "plant-north";
+    panel.zone = "cell-3";
+    panel.criticality = core::Criticality::medium;
+    panel.ownerGroup = "line-3-controls";
+    panel.tags = {"line-3", "operator-panel"};
+    panel.maxSessions = 1;  // one VNC display behind it
+    panel.endpoints = {{0, core::Protocol::rdp, "127.0.0.1", kDemoPanelPort, "panel", ""}};
+    if (auto a = admin.addAsset(actor, panel); !a) return a.error();
+    const policies::PolicySet policy = loadPolicies(dataDir);
+    access::AccessService workflow(db, policy, clock);
+    auto request = workflow.requestAccess({"alice", "demo-seed"}, kDemoPanelAsset,
+                                          {{core::Protocol::rdp},
+                                           clock.now(),
+                                           core::Seconds{4 * 3600},
+                                           "demo: load the new recipe file onto the panel",
+                                           "DEMO-4"});
+    if (!request) return request.error();
+    if (auto vote = workflow.vote({"erin", "demo-seed"}, request->id, true, "demo approval");
+        !vote) {
+      return vote.error();
+    }
+  }
+  auto asset = repo.assetByName(kDemoPanelAsset);
+  if (!asset) return asset.error();
+  const core::Endpoint* ep = asset->endpointFor(core::Protocol::rdp);
+  if (ep == nullptr) return core::Done{};  // an operator changed the demo asset: leave it be
+  auto credential = repo.endpointCredential(ep->id);
+  if (!credential) return credential.error();
+  if (credential->empty() && store::VaultRepository(db).secret("panel-7/rdp")) {
+    if (auto st = admin.setEndpointCredential(actor, kDemoPanelAsset, core::Protocol::rdp,
+                                              "panel-7/rdp", "");
+        !st) {
+      return st;
+    }
+  }
+  std::ifstream in(dataDir / "demo-targets" / "panel.fingerprint");
+  std::string fingerprint;
+  if (in >> fingerprint) {
+    const auto normalized = core::normalizeSha256Fingerprint(fingerprint);
+    if (normalized && *normalized != ep->pinnedKey) {
+      if (auto st = admin.pinRdpCertificate(actor, kDemoPanelAsset, *normalized); !st) return st;
+    }
+  }
+  return core::Done{};
+}
+
 }  // namespace
 
 core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core::Clock& clock,
@@ -217,6 +310,7 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
   if (repo.vendorByName("acme-automation")) {
     if (auto st = seedDemoPlc(db, clock, dataDir); !st) return st.error();
     if (auto st = seedDemoRdp(db, clock, dataDir); !st) return st.error();
+    if (auto st = seedDemoPanel(db, clock, dataDir); !st) return st.error();
     return readAccounts(accountsFile);
   }
   if (sodium_init() < 0) return core::fail(core::ErrorCode::internal, "libsodium failed");
@@ -325,6 +419,7 @@ core::Result<std::vector<DemoAccount>> seedDemo(store::Database& db, const core:
   // After the accounts file, so that a failure here leaves a demo that a later run can read.
   if (auto st = seedDemoPlc(db, clock, dataDir); !st) return st.error();
   if (auto st = seedDemoRdp(db, clock, dataDir); !st) return st.error();
+  if (auto st = seedDemoPanel(db, clock, dataDir); !st) return st.error();
   return accounts;
 }
 

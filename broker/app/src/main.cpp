@@ -93,6 +93,12 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
         "scripts/demo-targets.sh). In the portal press \"RDP\" beside ews-1: the broker logs in\n"
         "with the password from its vault; erin can watch the desktop live and end it.\n");
     std::printf(
+        "\nRDP drive: alice's rdp window to %s, a Linux operator panel (xrdp on 127.0.0.1:%u,\n"
+        "started by scripts/demo-targets.sh as root), gives her session a drive: press \"Drive\"\n"
+        "on its desktop page to put a file there (the panel's screen lists it) or to save the\n"
+        "trend file the panel writes there every 10 s. Each file is recorded with its SHA-256.\n",
+        conduit::app::kDemoPanelAsset, static_cast<unsigned>(conduit::app::kDemoPanelPort));
+    std::printf(
         "\nIn the portal (https://127.0.0.1:%u/): sign in as alice with her password and the\n"
         "code from the app, open the terminal on hmi-3 or request another window; erin, sam,\n"
         "ann and root enrol TOTP with a QR code at their first sign-in. erin approves, watches\n"

@@ -30,6 +30,11 @@ inline constexpr std::uint16_t kDemoPlcPort = 1502;
 // The demo's Modbus rule, installed beside the presets in <data_dir>/policies/ and ordered
 // before them (the first matching rule decides).
 inline constexpr const char* kDemoPlcPolicyFile = "15-demo-plc.toml";
+// The demo's Linux operator panel (xrdp, scripts/demo-targets.sh, as root only): the asset
+// panel-7, whose RDP sessions get a drive and the clipboard under the rule in this file.
+inline constexpr const char* kDemoPanelAsset = "panel-7";
+inline constexpr std::uint16_t kDemoPanelPort = 13390;
+inline constexpr const char* kDemoPanelPolicyFile = "16-demo-panel.toml";
 
 /// Seeds the demo organisation once: groups, a vendor, one user per role and a few assets.
 /// Passwords are random per installation (never defaults) and kept in
