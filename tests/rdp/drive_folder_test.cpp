@@ -145,6 +145,12 @@ TEST_CASE("drive folder: names a Windows target cannot hold or that leave the dr
                                                          "aux .csv",
                                                          "conin$",
                                                          "invoice\xe2\x80\xaetxt.exe",
+                                                         "c1\xc2\x85"
+                                                         "x",
+                                                         "alm\xd8\x9c"
+                                                         "x",
+                                                         "COM\xc2\xb9",
+                                                         "lpt\xc2\xb3.txt",
                                                          "a\xe2\x81\xa6"
                                                          "b"}) {
     INFO("name: " << bad);
@@ -243,7 +249,11 @@ TEST_CASE("drive folder: drives are unguessable names in a directory others cann
   const fs::path rootA = fs::path(a->path()).parent_path();
   const fs::path rootB = fs::path(b->path()).parent_path();
   CHECK(rootA.parent_path() == rootB.parent_path());
-  CHECK(rootA.parent_path() == fs::path("/tmp/conduit-rdp-drives-" + std::to_string(::geteuid())));
+  CHECK(rootA.parent_path() == fs::path(DriveFolder::drivesDirectory()));
+  // As root, a directory only root can create; otherwise one of this user's in /tmp.
+  CHECK(DriveFolder::drivesDirectory() ==
+        (::geteuid() == 0 ? std::string("/var/lib/conduit-rdp-drives")
+                          : "/tmp/conduit-rdp-drives-" + std::to_string(::geteuid())));
   for (const auto& root : {rootA, rootB}) {
     const std::string name = root.filename().string();
     CHECK(name.size() == 32);  // 128 random bits

@@ -76,6 +76,13 @@ std::string stagingName() {
 
 }  // namespace
 
+std::string DriveFolder::drivesDirectory() {
+  // As root, a directory only root can create (so no local user can take the name first) on
+  // disk rather than in memory; otherwise one per user in /tmp (a development setup).
+  if (::geteuid() == 0) return "/var/lib/conduit-rdp-drives";
+  return "/tmp/conduit-rdp-drives-" + std::to_string(::geteuid());
+}
+
 std::optional<std::pair<uid_t, gid_t>> DriveFolder::workerOwner() {
   if (::geteuid() != 0) return std::nullopt;
   // The worker drops to these (broker/rdp/worker/sandbox.cpp). The _r forms: sessions start on
@@ -103,18 +110,20 @@ core::Result<std::unique_ptr<DriveFolder>> DriveFolder::create(
   // reach any drive whose path it knew. Drives therefore live in a directory of this process's
   // user that others may pass through but not list (0711), under 128 random bits each: a
   // worker knows only its own drive's path (from its connect frame, not its command line).
-  const std::string base = "/tmp/conduit-rdp-drives-" + std::to_string(::geteuid());
+  const std::string base = drivesDirectory();
   if (::mkdir(base.c_str(), 0711) != 0 && errno != EEXIST) {
     return fail(ErrorCode::unavailable, errnoText("cannot make the drives' directory"));
   }
-  struct stat baseStat {};
-  // Not a link, ours, and not listable by others: anyone may create names in /tmp first.
-  // (In sticky /tmp only its owner can rename or remove it once it is ours; the umask may
-  // have narrowed the mode.)
-  if (::lstat(base.c_str(), &baseStat) != 0 || !S_ISDIR(baseStat.st_mode) ||
-      baseStat.st_uid != ::geteuid() || ::chmod(base.c_str(), 0711) != 0) {
-    return fail(ErrorCode::unavailable,
-                base + " is not a directory of this user with mode 0711; remove it");
+  {
+    // Not a link, ours, not listable by others (the umask may have narrowed the mode): checked
+    // and set on one descriptor, so nothing can swap the path in between.
+    Fd baseFd(::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat baseStat {};
+    if (baseFd.get() < 0 || ::fstat(baseFd.get(), &baseStat) != 0 ||
+        baseStat.st_uid != ::geteuid() || ::fchmod(baseFd.get(), 0711) != 0) {
+      return fail(ErrorCode::unavailable,
+                  base + " is not a directory of this user with mode 0711; remove it");
+    }
   }
   std::array<unsigned char, 16> random{};
   randombytes_buf(random.data(), random.size());
@@ -174,15 +183,25 @@ core::Status DriveFolder::checkName(std::string_view name) {
   if (name.empty() || name.size() > 255) return bad("must be 1-255 bytes");
   if (name == "." || name == "..") return bad("must not be . or ..");
   if (!isValidUtf8(name)) return bad("must be UTF-8");
-  for (const char c : name) {
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) return bad("must not hold control characters");
+    // C1 controls (U+0080-U+009F: C2 80 .. C2 9F in UTF-8).
+    if (u == 0xC2 && i + 1 < name.size()) {
+      const auto next = static_cast<unsigned char>(name[i + 1]);
+      if (next >= 0x80 && next <= 0x9F) return bad("must not hold control characters");
+    }
     if (std::string_view("/\\:*?\"<>|").find(c) != std::string_view::npos) {
       return bad("must not hold any of / \\ : * ? \" < > |");
     }
   }
   if (name.back() == '.' || name.back() == ' ') return bad("must not end in a dot or a space");
-  // Bidirectional controls (U+200E/F, U+202A-E, U+2066-9) can make a name read as another.
+  // Bidirectional controls (U+061C, U+200E/F, U+202A-E, U+2066-9) can make a name read as
+  // another.
+  if (name.find("\xD8\x9C") != std::string_view::npos) {
+    return bad("must not hold bidirectional control characters");
+  }
   for (std::size_t i = 0; i + 2 < name.size(); ++i) {
     const auto b1 = static_cast<unsigned char>(name[i + 1]);
     const auto b2 = static_cast<unsigned char>(name[i + 2]);
@@ -200,8 +219,12 @@ core::Status DriveFolder::checkName(std::string_view name) {
   while (!stem.empty() && stem.back() == ' ') stem.pop_back();
   static const std::array<std::string_view, 6> kDevices = {"CON", "PRN",    "AUX",
                                                            "NUL", "CONIN$", "CONOUT$"};
-  const bool numbered = stem.size() == 4 && (stem.starts_with("COM") || stem.starts_with("LPT")) &&
-                        stem[3] >= '0' && stem[3] <= '9';
+  const bool port = stem.starts_with("COM") || stem.starts_with("LPT");
+  // COM0-COM9 and LPT0-LPT9, also with a superscript 1, 2 or 3 (which Windows reserves too).
+  const bool numbered =
+      port && ((stem.size() == 4 && stem[3] >= '0' && stem[3] <= '9') ||
+               (stem.size() == 5 && (stem.substr(3) == "\xC2\xB9" || stem.substr(3) == "\xC2\xB2" ||
+                                     stem.substr(3) == "\xC2\xB3")));
   if (numbered || std::find(kDevices.begin(), kDevices.end(), stem) != kDevices.end()) {
     return bad("must not be a Windows device name (" + stem + ")");
   }
@@ -326,18 +349,28 @@ core::Result<DriveContent> DriveFolder::get(std::string_view name) const {
   DriveContent out;
   out.bytes.resize(static_cast<std::size_t>(st.st_size));
   std::size_t done = 0;
+  // The target may still be writing: what is read here is what the vendor gets and what is
+  // hashed, up to the limit. Past the size fstat gave, small reads, so a file that stopped
+  // growing costs no second buffer.
+  std::array<std::uint8_t, 64 * 1024> more{};
   while (true) {
-    // The target may still be writing: what is read here is what the vendor gets and what
-    // is hashed, up to the limit.
-    if (done == out.bytes.size()) {
-      if (out.bytes.size() >= kMaxDriveFileBytes) break;
-      out.bytes.resize(std::min<std::size_t>(out.bytes.size() + (1u << 20), kMaxDriveFileBytes));
-    }
-    const ssize_t n = ::read(in.get(), out.bytes.data() + done, out.bytes.size() - done);
+    const bool inPlace = done < out.bytes.size();
+    std::uint8_t* to = inPlace ? out.bytes.data() + done : more.data();
+    const std::size_t room = inPlace ? out.bytes.size() - done : more.size();
+    const ssize_t n = ::read(in.get(), to, room);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(ErrorCode::unavailable, errnoText("cannot read the file"));
     if (n == 0) break;
-    done += static_cast<std::size_t>(n);
+    const auto got = static_cast<std::size_t>(n);
+    if (!inPlace) {
+      if (out.bytes.size() + got > kMaxDriveFileBytes) {
+        return fail(ErrorCode::invalid_argument, file + " grew past " +
+                                                     std::to_string(kMaxDriveFileBytes >> 20) +
+                                                     " MiB while it was read");
+      }
+      out.bytes.insert(out.bytes.end(), more.begin(), more.begin() + n);
+    }
+    done += got;
   }
   out.bytes.resize(done);
   out.sha256 = sha256Hex(out.bytes);

@@ -302,10 +302,20 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     } else if (recorded && recording_) {
       // Recorded, then not placed (the target took the name meanwhile): said after it, so the
       // recording does not claim a file that never crossed.
+      const std::string notice = "the upload of " + drivePathOf(name) +
+                                 " above did not reach the drive: " + sha.error().message;
       (void)recording_->append(recorder::RecordKind::marker, kNoticeChannel,
-                               recorder::Direction::none,
-                               bytesOf("the upload of " + drivePathOf(name) +
-                                       " above did not reach the drive: " + sha.error().message));
+                               recorder::Direction::none, bytesOf(notice));
+      spdlog::warn("event=file_transfer_not_placed session={} path=\"{}\" reason=\"{}\"",
+                   sessionId_, drivePathOf(name), sha.error().message);
+      backend_.liveText(sessionId_,
+                        boost::json::serialize(boost::json::object{
+                            {"type", "file"},
+                            {"operation", "upload"},
+                            {"path", drivePathOf(name)},
+                            {"size", 0},
+                            {"sha256", ""},
+                            {"detail", "did not reach the drive: " + sha.error().message}}));
     }
     return sha;
   }

@@ -97,7 +97,11 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
     } else if (*type == "drive_list" || *type == "drive_put" || *type == "drive_get") {
       driveRequest(type->as_string(), *o);
     } else if (*type == "drive_more") {
-      if (!download_) return refuse("drive_more without a file being saved");
+      // None in progress (it was replaced by a newer drive_get): said, the desktop goes on.
+      if (!download_) {
+        if (driveRate()) driveRefused("", "no file is being saved");
+        return;
+      }
       sendDownloadChunk();
     } else {
       refuse("unknown message type");
@@ -135,7 +139,10 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
       // held), so the vendor learns why at once and the socket stays usable.
       upload_ = Upload{file, static_cast<std::uint64_t>(sizeValue->as_int64()), {}, 0, false};
       std::optional<std::string> refusal;
-      if (!driveRate()) {
+      // One file at a time each way, so a socket holds at most one file in memory.
+      if (download_) {
+        refusal = "a file is still being saved";
+      } else if (!driveRate()) {
         refusal = "more than " + std::to_string(kMaxDriveRequestsPerSecond) +
                   " drive requests in a second";
       } else if (upload_->size > kMaxUploadBytes) {
@@ -158,7 +165,10 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
                                     " drive requests in a second");
     }
     if (type == "drive_list") return sendDriveList();
-    // drive_get: read and recorded whole (at most 256 MiB), then sent piece by piece.
+    if (upload_) return driveRefused(file, "a file is still arriving");
+    // drive_get: read and recorded whole (at most 256 MiB), then sent piece by piece; one not
+    // fetched to its end is dropped first.
+    download_.reset();
     auto content = session_->driveGet(file);
     if (!content) return driveRefused(file, content.error().message);
     peer_->sendText(boost::json::serialize(boost::json::object{{"type", "drive_file"},

@@ -169,7 +169,14 @@ export function drivePanel({ sendJson, sendBinary }) {
     /// drive_file (the broker sends one piece per drive_more).
     onData(bytes) {
       const file = incoming;
-      if (!file || bytes.length > file.size - file.received) return;
+      if (!file) return;
+      if (bytes.length > file.size - file.received) {
+        status.textContent = `Not saved: ${file.name} arrived longer than announced.`;
+        incoming = null;
+        pending = null;
+        setBusy(false);
+        return;
+      }
       file.bytes.set(bytes, file.received);
       file.received += bytes.length;
       if (file.received < file.size) {

@@ -39,13 +39,15 @@ struct DriveContent {
 
 class DriveFolder {
  public:
-  /// Makes /tmp/conduit-rdp-drives-UID/<32 random hex digits> (mode 0711; the parent 0711 too,
-  /// so no one else can list the drives) holding the drive (0700) and a staging directory
-  /// only the broker enters. `owner`: the user the worker runs as (nobody when the broker is
+  /// Makes drivesDirectory()/<32 random hex digits> (mode 0711; the parent 0711 too, so no one
+  /// else can list the drives) holding the drive (0700) and a staging directory only the
+  /// broker enters. `owner`: the user the worker runs as (nobody when the broker is
   /// root), given the drive; nullopt when the worker runs as the broker's user (and then
   /// nothing keeps a compromised worker out of staging: run the broker as root).
   static core::Result<std::unique_ptr<DriveFolder>> create(
       std::optional<std::pair<uid_t, gid_t>> owner);
+  /// /var/lib/conduit-rdp-drives as root, else /tmp/conduit-rdp-drives-UID.
+  static std::string drivesDirectory();
   /// The worker's user for `create`: nobody/nogroup when this process is root, else nullopt.
   static std::optional<std::pair<uid_t, gid_t>> workerOwner();
   /// Removes the directory and everything in it.
