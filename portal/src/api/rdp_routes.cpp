@@ -139,10 +139,10 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
       // held), so the vendor learns why at once and the socket stays usable.
       upload_ = Upload{file, static_cast<std::uint64_t>(sizeValue->as_int64()), {}, 0, false};
       std::optional<std::string> refusal;
-      // One file at a time each way, so a socket holds at most one file in memory.
-      if (download_) {
-        refusal = "a file is still being saved";
-      } else if (!driveRate()) {
+      // One file at a time, so a socket holds at most one file in memory: a save the page
+      // left unfinished (it sends drive_put only when idle) is dropped.
+      download_.reset();
+      if (!driveRate()) {
         refusal = "more than " + std::to_string(kMaxDriveRequestsPerSecond) +
                   " drive requests in a second";
       } else if (upload_->size > kMaxUploadBytes) {

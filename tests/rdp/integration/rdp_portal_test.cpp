@@ -805,6 +805,20 @@ TEST_CASE(
   }
   CHECK(pieces == 20);
   CHECK(back == big);
+  // A save left unfinished is dropped by the next put (one file per socket); a drive_more
+  // after that is refused, and the desktop goes on.
+  ws.sendText(R"({"type":"drive_get","name":"image.bin"})");
+  REQUIRE(readText(ws, "drive_file", 10s).has_value());
+  REQUIRE(readDriveData(ws, 10s).has_value());
+  ws.sendText(R"({"type":"drive_put","name":"late.txt","size":3})");
+  ws.sendBinary("abc");
+  auto late = readText(ws, "drive_put_done", 10s);
+  REQUIRE(late.has_value());
+  CHECK(test::jsonString(*late, "sha256") == sha256Hex("abc"));
+  ws.sendText(R"({"type":"drive_more"})");
+  auto stale = readText(ws, "drive_refused", 5s);
+  REQUIRE(stale.has_value());
+  CHECK_THAT(test::jsonString(*stale, "message"), Catch::Contains("no file is being saved"));
   CHECK_FALSE(ws.closed());
 
   std::vector<std::string> watched;
