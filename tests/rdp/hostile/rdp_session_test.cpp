@@ -96,6 +96,21 @@ class Backend final : public rdp::RdpBackend {
     return ended_;
   }
 
+  /// The file records of the sealed recording: "OPERATION PATH SIZE SHA256".
+  std::vector<std::string> fileEvents() {
+    std::vector<std::string> out;
+    recorder::RecordingReader reader(file_, recorder::testing::keyList(vault_));
+    while (auto r = reader.next()) {
+      if (r->kind != recorder::RecordKind::file_transfer) continue;
+      auto e = recorder::decodeFileTransfer(r->payload);
+      if (e) {
+        out.push_back(std::string(recorder::fileOperationName(e->operation)) + " " + e->path + " " +
+                      std::to_string(e->size) + " " + e->sha256);
+      }
+    }
+    return out;
+  }
+
   /// The clipboard protocol events of the sealed recording: "allow TEXT" or "deny SUMMARY".
   std::vector<std::string> clipboardEvents() {
     std::vector<std::string> out;
@@ -253,4 +268,51 @@ TEST_CASE("a policy that stops the clipboard during a session stops it within a 
   CHECK(all.find("paste after the change") == std::string::npos);
   CHECK_THAT(all, Catch::Contains("deny 22 bytes pasted by the vendor, not passed on: the policy "
                                   "does not allow clipboard text to hmi"));
+}
+
+TEST_CASE("a policy that drops the drive during a session refuses files within a second") {
+  REQUIRE(sodium_init() >= 0);
+  // The clipboard too: this worker sends clipboard text, which ends a session without it.
+  core::AccessLimits limits = clipboardBothWays();
+  limits.rdp.drive = true;
+  Backend backend(limits);
+  Browser browser;
+  auto session = startSession(backend, browser);
+  const std::string recipe = "step;temp\n1;72.5\n";
+  const auto bytes = std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(recipe.data()), recipe.size());
+  auto sha = session->drivePut("recipe.csv", bytes);
+  REQUIRE(sha.ok());
+  auto listed = session->driveList();
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().name == "recipe.csv");
+
+  const int since = backend.rechecks();
+  backend.setLimits(core::AccessLimits{});  // no drive from now on
+  // The second re-check after the change surely saw it (they run once a second).
+  REQUIRE(backend.awaitRechecks(since, 2) >= since + 2);
+  auto put = session->drivePut("late.csv", bytes);
+  auto get = session->driveGet("recipe.csv");
+  auto list = session->driveList();
+  REQUIRE_FALSE(put.ok());
+  REQUIRE_FALSE(get.ok());
+  REQUIRE_FALSE(list.ok());
+  for (const auto& refused : {put.error(), get.error(), list.error()}) {
+    CHECK(refused.code == core::ErrorCode::permission_denied);
+    CHECK_THAT(refused.message, Catch::Contains("does not allow a drive on hmi"));
+  }
+
+  session->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
+  // Once ended, the drive says so rather than blaming the policy.
+  auto ended = session->driveList();
+  REQUIRE_FALSE(ended.ok());
+  CHECK(ended.error().code == core::ErrorCode::unavailable);
+  session.reset();
+  // The recording holds the file put while allowed, and nothing after.
+  const auto files = backend.fileEvents();
+  REQUIRE(files.size() == 1);
+  CHECK(files[0] ==
+        "upload \\\\tsclient\\Conduit\\recipe.csv " + std::to_string(recipe.size()) + " " + *sha);
 }
