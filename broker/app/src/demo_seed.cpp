@@ -134,6 +134,38 @@ core::Status seedDemoPlc(store::Database& db, const core::Clock& clock,
   return core::Done{};
 }
 
+/// On every run, what scripts/demo-targets.sh left for a demo RDP asset: its endpoint logs in
+/// with the vault secret `secret` once that exists, and pins the certificate fingerprint in
+/// demo-targets/`fingerprintFile` (read from the target's own certificate, not trusted on first
+/// use). An endpoint an operator removed is left be.
+core::Status linkDemoRdpTarget(store::Database& db, const core::Clock& clock,
+                               const std::filesystem::path& dataDir, const std::string& asset,
+                               const std::string& secret, const std::string& fingerprintFile) {
+  access::AdminService admin(db, clock);
+  const access::Actor actor{"demo-seed", "cli"};
+  store::AccessRepository repo(db);
+  auto found = repo.assetByName(asset);
+  if (!found) return found.error();
+  const core::Endpoint* ep = found->endpointFor(core::Protocol::rdp);
+  if (ep == nullptr) return core::Done{};
+  auto credential = repo.endpointCredential(ep->id);
+  if (!credential) return credential.error();
+  if (credential->empty() && store::VaultRepository(db).secret(secret)) {
+    if (auto st = admin.setEndpointCredential(actor, asset, core::Protocol::rdp, secret, ""); !st) {
+      return st;
+    }
+  }
+  std::ifstream in(dataDir / "demo-targets" / fingerprintFile);
+  std::string fingerprint;
+  if (in >> fingerprint) {
+    const auto normalized = core::normalizeSha256Fingerprint(fingerprint);
+    if (normalized && *normalized != ep->pinnedKey) {
+      if (auto st = admin.pinRdpCertificate(actor, asset, *normalized); !st) return st;
+    }
+  }
+  return core::Done{};
+}
+
 // The demo's engineering workstation: scripts/demo-targets.sh runs FreeRDP's shadow server on
 // 127.0.0.1 at this port (an xterm on Xvfb) with an NLA account conduit-demo, stores its per-run
 // password in the vault as kDemoRdpSecret and leaves the certificate's SHA-256 in
@@ -184,28 +216,8 @@ core::Status seedDemoRdp(store::Database& db, const core::Clock& clock,
     }
   }
 
-  auto ews = repo.assetByName(kDemoRdpAsset);
-  if (!ews) return ews.error();
-  const core::Endpoint* ep = ews->endpointFor(core::Protocol::rdp);
-  if (ep == nullptr) return core::Done{};  // an operator changed the demo asset: leave it be
-  auto credential = repo.endpointCredential(ep->id);
-  if (!credential) return credential.error();
-  if (credential->empty() && store::VaultRepository(db).secret(kDemoRdpSecret)) {
-    if (auto st = admin.setEndpointCredential(actor, kDemoRdpAsset, core::Protocol::rdp,
-                                              kDemoRdpSecret, "");
-        !st) {
-      return st;
-    }
-  }
-  std::ifstream in(dataDir / "demo-targets" / kDemoRdpFingerprintFile);
-  std::string fingerprint;
-  if (in >> fingerprint) {
-    const auto normalized = core::normalizeSha256Fingerprint(fingerprint);
-    if (normalized && *normalized != ep->pinnedKey) {
-      if (auto st = admin.pinRdpCertificate(actor, kDemoRdpAsset, *normalized); !st) return st;
-    }
-  }
-  return core::Done{};
+  return linkDemoRdpTarget(db, clock, dataDir, kDemoRdpAsset, kDemoRdpSecret,
+                           kDemoRdpFingerprintFile);
 }
 
 std::string demoPanelPolicy() {
@@ -277,28 +289,7 @@ core::Status seedDemoPanel(store::Database& db, const core::Clock& clock,
       return vote.error();
     }
   }
-  auto asset = repo.assetByName(kDemoPanelAsset);
-  if (!asset) return asset.error();
-  const core::Endpoint* ep = asset->endpointFor(core::Protocol::rdp);
-  if (ep == nullptr) return core::Done{};  // an operator changed the demo asset: leave it be
-  auto credential = repo.endpointCredential(ep->id);
-  if (!credential) return credential.error();
-  if (credential->empty() && store::VaultRepository(db).secret("panel-7/rdp")) {
-    if (auto st = admin.setEndpointCredential(actor, kDemoPanelAsset, core::Protocol::rdp,
-                                              "panel-7/rdp", "");
-        !st) {
-      return st;
-    }
-  }
-  std::ifstream in(dataDir / "demo-targets" / "panel.fingerprint");
-  std::string fingerprint;
-  if (in >> fingerprint) {
-    const auto normalized = core::normalizeSha256Fingerprint(fingerprint);
-    if (normalized && *normalized != ep->pinnedKey) {
-      if (auto st = admin.pinRdpCertificate(actor, kDemoPanelAsset, *normalized); !st) return st;
-    }
-  }
-  return core::Done{};
+  return linkDemoRdpTarget(db, clock, dataDir, kDemoPanelAsset, "panel-7/rdp", "panel.fingerprint");
 }
 
 }  // namespace
