@@ -38,7 +38,11 @@
 # Environment: BULK_MIB (1024), BULK_ROUNDS (2), RANDOM_MIB (256; 0: none), LOGIN_PARALLEL (8:
 # logins in flight while opening the held sessions; the gateway allows 10 unauthenticated
 # connections per source address by default), SKIP_BUILD=1 uses the binaries already in build/release, KEEP_WORK=1
-# keeps the temporary directory (logs, data directory).
+# keeps the temporary directory (logs, data directory), PERF_DIR=DIR records `perf record -g` of
+# `conduit serve` during each Conduit bulk transfer into DIR (KIND-CIPHER-DIR-ROUND.data; with
+# PERF_MODE=stat: `perf stat --per-thread` of CPU time, context switches and migrations instead;
+# PERF_RECORD_ARGS replaces `-g -F 999`, e.g. "-e sched:sched_switch" to count each thread's
+# switches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sessions=${1:-500}
@@ -232,6 +236,19 @@ transfer() {
     wait_for "$work/probe.out" "^login:" >/dev/null
     set_cmd "$path" "$c" "$v" # session_line changed cmd
   fi
+  local perf_pid=""
+  if [ "$path" = conduit ] && [ -n "${PERF_DIR:-}" ]; then
+    if [ "${PERF_MODE:-record}" = stat ]; then
+      perf stat --per-thread -e task-clock,context-switches,cpu-migrations -p "$serve_pid" \
+        -o "$PERF_DIR/$kind-$c-$dir-$round.stat" 2>/dev/null &
+    else
+      # shellcheck disable=SC2086 # PERF_RECORD_ARGS is a list of arguments
+      perf record -q ${PERF_RECORD_ARGS:--g -F 999} -p "$serve_pid" -o "$PERF_DIR/$kind-$c-$dir-$round.data" \
+        2>/dev/null &
+    fi
+    perf_pid=$!
+    sleep 0.5
+  fi
   t0=$EPOCHREALTIME
   if [ "$dir" = down ]; then
     got=$("${cmd[@]}" "date +%s%N >&2; cat $payload" </dev/null 2>"$work/transfer.err" | wc -c) ||
@@ -246,6 +263,10 @@ transfer() {
     start=$(sed -n 1p "$work/transfer.out")
     got=$(sed -n 2p "$work/transfer.out")
     end=$(sed -n 3p "$work/transfer.out")
+  fi
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
   fi
   if [ "$rc" != 0 ] || [ "$got" != "$bytes" ] || [ -z "$start" ]; then
     echo "ssh_gateway: $kind $path $c $dir: ssh exit status $rc, $got of $bytes bytes moved," \

@@ -77,6 +77,9 @@ struct RecordingWriter::State {
   Clock::time_point firstPendingAt;
   std::uint64_t lastTimeUs = 0;
   bool closing = false;
+  // The writer thread sleeps until the next record (rather than for one interval): the first
+  // record must wake it. Otherwise append() wakes it only when a batch is full.
+  bool writerIdle = false;
   bool stopping = false;
   std::optional<core::Error> failure;
 
@@ -306,13 +309,27 @@ struct RecordingWriter::State {
       bool stop = false;
       {
         std::unique_lock lk(mu);
+        // When the queue was first found empty since the last seal. Until one interval after
+        // that, records arriving do not wake this thread (it wakes at that time, finds them
+        // and waits for their own deadline, firstPendingAt + interval, which is later): during
+        // a transfer that leaves one wake-up per batch instead of two (the first record, then
+        // the full batch). After a quiet interval it sleeps until the next record.
+        std::optional<Clock::time_point> emptySince;
         while (true) {
           // After a failure, records accepted before it are still sealed (their append()
           // succeeded), then the thread stops.
           if (failure || closing || stopping) break;
           if (pending.size() >= options.sealBytes) break;
           if (pending.empty()) {
-            wake.wait(lk);
+            const auto now = Clock::now();
+            if (!emptySince) emptySince = now;
+            if (now - *emptySince >= options.sealInterval) {
+              writerIdle = true;
+              wake.wait(lk);
+              writerIdle = false;
+            } else {
+              wake.wait_until(lk, *emptySince + options.sealInterval);
+            }
             continue;
           }
           const auto deadline = firstPendingAt + options.sealInterval;
@@ -474,7 +491,7 @@ core::Status RecordingWriter::enqueue(RecordKind kind, std::uint64_t timeUs, std
       const std::size_t before = s_->pending.size();
       detail::appendRecord(s_->pending, t, channel, static_cast<std::uint8_t>(kind),
                            static_cast<std::uint8_t>(direction), head, body);
-      notify = wasEmpty ||
+      notify = (wasEmpty && s_->writerIdle) ||
                (before < s_->options.sealBytes && s_->pending.size() >= s_->options.sealBytes);
     }
   }

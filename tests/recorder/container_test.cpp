@@ -311,3 +311,38 @@ TEST_CASE("a writer destroyed without close leaves a truncated, readable recordi
   REQUIRE(all.records.size() == 1);
   CHECK(textOf(all.records[0].payload) == "bye");
 }
+
+TEST_CASE("records are sealed within about a second without close: after a quiet spell too") {
+  // The writer thread sleeps for one interval after it finds nothing to seal, then until the
+  // next record: a record arriving in either state must still reach the file within about a
+  // second (a crash loses at most that), not wait for the next full batch or for close.
+  TempDir dir;
+  TestVaultWrapper vault;
+  const auto file = dir / "q.crec";
+  auto w = RecordingWriter::create({.file = file, .sessionId = "q"}, vault);
+  REQUIRE(w.ok());
+  auto sealedWithin = [&](std::size_t records) {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+      if (readAll(file, keyList(vault)).records.size() >= records) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::chrono::steady_clock::now() - start;
+  };
+  // Quiet for longer than the interval: the thread sleeps until a record wakes it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  REQUIRE((*w)->append(RecordKind::terminal_output, 0, Direction::to_client, bytesOf("a")).ok());
+  const auto first = sealedWithin(1);
+  CHECK(first < std::chrono::milliseconds(2500));
+  CHECK(first >
+        std::chrono::milliseconds(500));  // a batch waits for its second, not sealed per record
+  // Right after a seal: the thread waits out an interval without being woken.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE((*w)->append(RecordKind::terminal_output, 0, Direction::to_client, bytesOf("b")).ok());
+  CHECK(sealedWithin(2) < std::chrono::milliseconds(2500));
+  const auto all = readAll(file, keyList(vault));
+  REQUIRE(all.records.size() == 2);
+  CHECK(textOf(all.records[1].payload) == "b");
+  BrokerKey broker;
+  REQUIRE((*w)->close(*broker.signer).ok());
+}
