@@ -30,10 +30,13 @@ packages=(
   # a second, independent RDP server for the worker's tests: xrdp (TLS) in front of TigerVNC,
   # whose clipboard the tests set and read with xclip
   xrdp tigervnc-standalone-server xclip
+  # S7 tunnels: tests/s7peers builds node-snap7's native addon with node-gyp (make, g++, python3)
+  python3
 )
-# Node.js and npm build the front end. Machines here bring Node.js 20 with its own npm; only
-# where there is none, take Debian's.
-if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
+# Node.js and npm build the front end. Machines here bring Node.js 20 with its own npm (and its
+# headers in /usr/include/node, which node-gyp uses); only where there is none, take Debian's,
+# with the headers node-gyp needs (libnode-dev).
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm libnode-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -99,10 +100,5 @@ class XrdpTarget {
   std::unique_ptr<Process> xterm_;
   std::unique_ptr<Process> server_;
 };
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-std::uint16_t freeLocalPort();
-/// Waits until 127.0.0.1:port accepts a TCP connection; false after the timeout.
-bool waitForTcp(std::uint16_t port, int timeoutMs);
 
 }  // namespace conduit::test

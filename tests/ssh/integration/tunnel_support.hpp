@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -30,21 +32,25 @@
 
 #include "conduit/core/totp.hpp"
 #include "ssh/integration/plant.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/tls_client.hpp"
 
 namespace conduit::test {
 
 /// The rule for tunnels to modbus and tcp endpoints for vendors (ssh.port_forwarding: the same
-/// switch for `ssh -L` and the portal's tunnel), recorded. `modbusTable` goes into the rule.
-inline std::string tunnelPolicy(const std::string& modbusTable = "") {
+/// switch for `ssh -L` and the portal's tunnel), recorded. `protocolTable` goes into the rule
+/// (e.g. "[rule.modbus]\n..."); `protocols` is the TOML list's body.
+inline std::string tunnelPolicy(const std::string& protocolTable = "",
+                                const std::string& protocols = R"("modbus", "tcp")") {
   return R"(
 [[rule]]
 id = "vendor-tunnels"
 effect = "allow"
 [rule.match]
 roles = ["vendor"]
-protocols = ["modbus", "tcp"]
+protocols = [)" +
+         protocols + R"(]
 [rule.limits]
 max_duration = "4h"
 warning_period = "1m"
@@ -53,7 +59,7 @@ recording = "required"
 mfa = "required"
 [rule.ssh]
 port_forwarding = true
-)" + modbusTable;
+)" + protocolTable;
 }
 
 /// A TCP echo server on 127.0.0.1 and a free port: one thread per connection, echoes until
@@ -145,6 +151,41 @@ inline int connectLocal(std::uint16_t port) {
     std::this_thread::sleep_for(100ms);
   }
   return -1;
+}
+
+/// `ssh -v -N -L ...` through the gateway (key + TOTP), running until killed; `forwards` are
+/// the -L options, `login` e.g. "alice+plc-17".
+inline std::unique_ptr<Process> tunnelSsh(Plant& p, const std::string& forwards,
+                                          const std::string& login) {
+  using namespace std::chrono_literals;
+  p.freshCode();
+  const std::string cmd =
+      "SSH_ASKPASS=" + (p.dir / "askpass.sh").string() +
+      " SSH_ASKPASS_REQUIRE=force DISPLAY=:0 exec ssh -v -N -p " + std::to_string(p.sshPort) +
+      " -i " + (p.dir / "vendor_key").string() +
+      " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+      " -o PreferredAuthentications=publickey,keyboard-interactive -o ConnectTimeout=10"
+      " -o ExitOnForwardFailure=yes " +
+      forwards + " " + login + "@127.0.0.1 </dev/null";
+  auto ssh = std::make_unique<Process>(std::vector<std::string>{"/bin/sh", "-c", cmd});
+  const auto listening = ssh->waitForLine("Local forwarding listening", 20s);
+  INFO(ssh->errors());
+  INFO(p.broker->errors());
+  REQUIRE(listening.has_value());
+  return ssh;
+}
+
+/// Ends the `ssh -L` session `ssh` and returns the id of its recording once it is sealed (the
+/// plant's only recording).
+inline std::string endTunnelSession(Plant& p, Process& ssh) {
+  using namespace std::chrono_literals;
+  ssh.signal(SIGTERM);
+  ssh.wait(5s);
+  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+  std::this_thread::sleep_for(300ms);
+  auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
+  REQUIRE(rcList == 0);
+  return list.substr(0, list.find(' '));
 }
 
 /// Everything until EOF (or the receive timeout).

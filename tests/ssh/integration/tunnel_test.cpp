@@ -29,9 +29,11 @@ using test::auditOnce;
 using test::connectLocal;
 using test::count;
 using test::EchoServer;
+using test::freeLocalPort;
 using test::grantProtocols;
 using test::Plant;
 using test::readAll;
+using test::tunnelSsh;
 
 namespace {
 
@@ -52,38 +54,6 @@ approvals = 1
 recording = "required"
 mfa = "required"
 )" + test::tunnelPolicy(modbusTable);
-}
-
-std::uint16_t freeLocalPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// `ssh -v -N -L ...` through the gateway (key + TOTP), running until killed.
-std::unique_ptr<test::Process> tunnelSsh(Plant& p, const std::string& forwards,
-                                         const std::string& login) {
-  p.freshCode();
-  const std::string cmd =
-      "SSH_ASKPASS=" + (p.dir / "askpass.sh").string() +
-      " SSH_ASKPASS_REQUIRE=force DISPLAY=:0 exec ssh -v -N -p " + std::to_string(p.sshPort) +
-      " -i " + (p.dir / "vendor_key").string() +
-      " -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-      " -o PreferredAuthentications=publickey,keyboard-interactive -o ConnectTimeout=10"
-      " -o ExitOnForwardFailure=yes " +
-      forwards + " " + login + "@127.0.0.1 </dev/null";
-  auto ssh = std::make_unique<test::Process>(std::vector<std::string>{"/bin/sh", "-c", cmd});
-  const auto listening = ssh->waitForLine("Local forwarding listening", 20s);
-  INFO(ssh->errors());
-  INFO(p.broker->errors());
-  REQUIRE(listening.has_value());
-  return ssh;
 }
 
 std::string forward(std::uint16_t local, const std::string& host, std::uint16_t port) {
@@ -179,13 +149,7 @@ TEST_CASE(
   CHECK_THAT(outside, Catch::Contains("Illegal data address"));
   CHECK(plcRegister(plcPort, 20) == "1020");
 
-  ssh->signal(SIGTERM);
-  ssh->wait(5s);
-  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
-  std::this_thread::sleep_for(300ms);
-  auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
-  REQUIRE(rcList == 0);
-  const std::string id = list.substr(0, list.find(' '));
+  const std::string id = test::endTunnelSession(p, *ssh);
   auto [rcShark, decoded] = test::decodeModbusPcap(p, id, "tunnel.pcap", plcPort);
   // What tshark made of the Modbus part, for a failure's report.
   INFO(test::linesWith(decoded, {"odbus", "Register", "Function"}));

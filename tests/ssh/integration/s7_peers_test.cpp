@@ -1,0 +1,173 @@
+// S7comm through `ssh -L` with real peers on both ends: Snap7's S7Server as the PLC (the PLC
+// simulator S7 tools are tested against) and two vendor tools, nodes7 and Snap7's S7Client
+// (tests/s7peers, installed by scripts/e2e-deps.sh), through `conduit serve` with the vendor's
+// key + TOTP, an approved s7 grant and the S7 inspector; the recording's pcap read by tshark's
+// s7comm dissector.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ssh/integration/plant.hpp"
+#include "ssh/integration/tunnel_support.hpp"
+#include "support/process.hpp"
+
+using namespace conduit;
+using namespace std::chrono_literals;
+
+using test::grantProtocols;
+using test::Plant;
+
+namespace {
+
+const std::filesystem::path kPeers =
+    std::filesystem::path(CONDUIT_SOURCE_DIR) / "tests" / "s7peers";
+
+// ssh for the login (the test plant's rule), s7 through tunnels (recorded). `s7Table` is the
+// [rule.s7] table's body.
+std::string s7Policy(const std::string& s7Table) {
+  return std::string(test::kPolicy) + test::tunnelPolicy("[rule.s7]\n" + s7Table, R"("s7")");
+}
+
+void requirePeers() {
+  // Nothing is skipped silently: without node or the packages this fails and says why.
+  if (test::runCommand({"sh", "-c", "command -v node"}).first != 0) {
+    FAIL("node is missing: install Node.js 20+ (scripts/deps.sh) for the S7 peer tests");
+  }
+  if (!std::filesystem::exists(kPeers / "node_modules" / "node-snap7" / "build" / "Release" /
+                               "node_snap7.node") ||
+      !std::filesystem::exists(kPeers / "node_modules" / "nodes7" / "package.json")) {
+    FAIL(
+        "tests/s7peers/node_modules is missing: run scripts/e2e-deps.sh (npm ci of node-snap7 "
+        "and nodes7)");
+  }
+}
+
+/// The simulated PLC (tests/s7peers/plc.cjs) on a free port.
+struct SnapPlc {
+  test::Process process{{"/usr/bin/env", "node", (kPeers / "plc.cjs").string()}};
+  std::uint16_t port = 0;
+  SnapPlc() {
+    const auto listening = process.waitForLine("listening on", 20s);
+    INFO(process.errors());
+    REQUIRE(listening.has_value());
+    port = static_cast<std::uint16_t>(std::stoi(listening->substr(listening->rfind(':') + 1)));
+  }
+  /// What the PLC reported so far (its events: connections, reads, writes).
+  std::string events() {
+    (void)process.waitForLine("\x01never\x01", 50ms);
+    return process.errors();
+  }
+};
+
+/// One run of tests/s7peers/client.cjs: {exit code, its JSON line (and anything else)}.
+std::pair<int, std::string> s7Tool(const std::string& tool, std::uint16_t port,
+                                   const std::string& op, const std::string& value = "") {
+  std::vector<std::string> argv{"node", (kPeers / "client.cjs").string(), tool,
+                                std::to_string(port), op};
+  if (!value.empty()) argv.push_back(value);
+  return test::runCommand(argv);
+}
+
+/// A Snap7 PLC as asset press-3 (s7 endpoint), alice's approved s7 grant for it under a policy
+/// with `s7Table` as its [rule.s7], and her `ssh -L local:press-3:PLCPORT` running.
+struct PressTunnel {
+  explicit PressTunnel(const std::string& s7Table) : p(s7Policy(s7Table)) {
+    p.admin("", {"asset", "add", "press-3", "--owner-group", "ops", "--tcp",
+                 "s7:127.0.0.1:" + std::to_string(plc.port)});
+    grantProtocols(p, "press-3", {"s7"});
+    ssh = test::tunnelSsh(p, "-L " + std::to_string(local) + ":press-3:" + std::to_string(plc.port),
+                          "alice+press-3");
+  }
+  SnapPlc plc;
+  Plant p;
+  std::uint16_t local = test::freeLocalPort();
+  std::unique_ptr<test::Process> ssh;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "nodes7 and Snap7 read a Snap7 PLC through ssh -L on a read-only S7 grant: their writes "
+    "get the CPU's protection-level error and the PLC never sees them") {
+  requirePeers();
+  PressTunnel w("read_only = true\n");
+  auto& [plc, p, local, ssh] = w;
+
+  for (const std::string tool : {"nodes7", "snap7"}) {
+    auto [rc, out] = s7Tool(tool, local, "read");
+    INFO(out);
+    INFO(p.broker->errors());
+    CHECK(rc == 0);
+    CHECK_THAT(out, Catch::Contains(R"("ok":true,"values":[1234,0])"));
+  }
+  // Refused by the broker with 0xD241: nodes7 reports the write's bad quality, Snap7 the
+  // CPU's own words for it.
+  auto [rcNodes7, nodes7] = s7Tool("nodes7", local, "write", "77");
+  INFO(nodes7);
+  CHECK(rcNodes7 == 2);
+  CHECK_THAT(nodes7, Catch::Contains("write quality not good"));
+  auto [rcSnap7, snap7] = s7Tool("snap7", local, "write", "88");
+  INFO(snap7);
+  CHECK(rcSnap7 == 2);
+  CHECK_THAT(snap7, Catch::Contains("Function not authorized for current protection level"));
+
+  // The PLC, read past the broker: unchanged; its own log has the reads and no write.
+  auto [rcDirect, direct] = s7Tool("snap7", plc.port, "read");
+  INFO(direct);
+  CHECK(rcDirect == 0);
+  CHECK_THAT(direct, Catch::Contains(R"("values":[1234,0])"));
+  const std::string events = plc.events();
+  INFO(events);
+  CHECK_THAT(events, Catch::Contains("Read request, Area : DB1"));
+  CHECK_THAT(events, !Catch::Contains("Write request"));
+
+  const std::string id = test::endTunnelSession(p, *ssh);
+  const std::string pcap = (p.dir / "s7.pcap").string();
+  auto [rcExport, exported] = p.conduit(
+      {"recording", "--data-dir", p.data, "export", id, "--format", "pcap", "--output", pcap});
+  INFO(exported);
+  REQUIRE(rcExport == 0);
+  // ROSCTR, function and error of every S7 message tshark finds in the connection the tunnel
+  // recorded (what the broker passed on each way): the reads reached the PLC and were
+  // answered; no write reached it; each tool got the broker's 0xD241 answer to its write.
+  auto [rcShark, decoded] = test::runCommand(
+      {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plc.port) + ",tpkt", "-Y",
+       "s7comm", "-T", "fields", "-E", "separator=;", "-e", "tcp.dstport", "-e",
+       "s7comm.header.rosctr", "-e", "s7comm.param.func", "-e", "s7comm.param.errcod"});
+  INFO(decoded);
+  CHECK(rcShark == 0);
+  const std::string toPlc = std::to_string(plc.port) + ";";
+  CHECK(test::count(decoded, toPlc + "1;0x04;") == 2);
+  CHECK(test::count(decoded, ";3;0x04;") == 2);
+  CHECK(test::count(decoded, ";1;0x05;") == 0);
+  CHECK(test::count(decoded, ";3;0x05;0xd241") == 2);
+}
+
+TEST_CASE("nodes7 and Snap7 write a Snap7 PLC through ssh -L on a writable S7 grant") {
+  requirePeers();
+  PressTunnel w("read_only = false\n");
+  auto& [plc, p, local, ssh] = w;
+
+  auto [rcNodes7, nodes7] = s7Tool("nodes7", local, "write", "77");
+  INFO(nodes7);
+  INFO(p.broker->errors());
+  CHECK(rcNodes7 == 0);
+  auto [rcAfter, after] = s7Tool("snap7", plc.port, "read");  // past the broker
+  INFO(after);
+  CHECK(rcAfter == 0);
+  CHECK_THAT(after, Catch::Contains(R"("values":[1234,77])"));
+  auto [rcSnap7, snap7] = s7Tool("snap7", local, "write", "88");
+  INFO(snap7);
+  CHECK(rcSnap7 == 0);
+  auto [rcRead, read] = s7Tool("nodes7", local, "read");
+  INFO(read);
+  CHECK(rcRead == 0);
+  CHECK_THAT(read, Catch::Contains(R"("ok":true,"values":[1234,88])"));
+  CHECK_THAT(plc.events(), Catch::Contains("Write request, Area : DB1"));
+}
