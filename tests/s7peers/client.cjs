@@ -3,6 +3,9 @@
 //   node client.cjs nodes7 PORT write VALUE     writes VALUE to DB1,INT2 with nodes7
 //   node client.cjs snap7 PORT read             the same with Snap7's S7Client
 //   node client.cjs snap7 PORT write VALUE
+//   node client.cjs snap7 PORT status          the CPU's state (SZL 0x0424): "run" or "stop"
+//   node client.cjs snap7 PORT stop            PLC stop (job 0x29)
+//   node client.cjs snap7 PORT start           hot start (PI service, job 0x28)
 // Prints one JSON line: {"tool","op","ok",...} with the values read, or the tool's own error
 // text (nodes7 reports a write's quality, snap7 the CPU's error as its ErrorText). Exit code 0
 // when the tool reported success, 2 when it reported an error, 1 for a usage error.
@@ -10,9 +13,10 @@
 const [tool, portText, op, valueText] = process.argv.slice(2);
 const port = Number(portText);
 const out = (o) => console.log(JSON.stringify({ tool, op, ...o }));
-if (!['nodes7', 'snap7'].includes(tool) || !port || !['read', 'write'].includes(op) ||
+const ops = tool === 'snap7' ? ['read', 'write', 'status', 'stop', 'start'] : ['read', 'write'];
+if (!['nodes7', 'snap7'].includes(tool) || !port || !ops.includes(op) ||
     (op === 'write' && valueText === undefined)) {
-  console.error('usage: node client.cjs nodes7|snap7 PORT read|write [VALUE]');
+  console.error('usage: node client.cjs nodes7|snap7 PORT read|write [VALUE], snap7 PORT status|stop|start');
   process.exit(1);
 }
 setTimeout(() => { out({ ok: false, error: 'timed out' }); process.exit(2); }, 15000).unref();
@@ -54,6 +58,18 @@ if (tool === 'nodes7') {
       client.DBRead(1, 0, 4, (e, data) => {
         if (e) return finish({ ok: false, error: client.ErrorText(e) }, 2);
         finish({ ok: true, values: [data.readInt16BE(0), data.readInt16BE(2)] }, 0);
+      });
+    } else if (op === 'status') {
+      client.PlcStatus((e, status) => {
+        if (e) return finish({ ok: false, error: client.ErrorText(e) }, 2);
+        const names = { [client.S7CpuStatusRun]: 'run', [client.S7CpuStatusStop]: 'stop' };
+        finish({ ok: true, status: names[status] || `unknown ${status}` }, 0);
+      });
+    } else if (op === 'stop' || op === 'start') {
+      const call = op === 'stop' ? client.PlcStop.bind(client) : client.PlcHotStart.bind(client);
+      call((e) => {
+        if (e) return finish({ ok: false, error: client.ErrorText(e) }, 2);
+        finish({ ok: true }, 0);
       });
     } else {
       const b = Buffer.alloc(2);

@@ -116,8 +116,19 @@ TEST_CASE(
   INFO(snap7);
   CHECK(rcSnap7 == 2);
   CHECK_THAT(snap7, Catch::Contains("Function not authorized for current protection level"));
+  // Reading the CPU's state (userdata, read SZL) passes; stopping it is refused (0xD241 too,
+  // as the pcap below shows).
+  auto [rcStatus, status] = s7Tool("snap7", local, "status");
+  INFO(status);
+  CHECK(rcStatus == 0);
+  CHECK_THAT(status, Catch::Contains(R"("status":"run")"));
+  auto [rcStop, stop] = s7Tool("snap7", local, "stop");
+  INFO(stop);
+  CHECK(rcStop == 2);
+  CHECK_THAT(stop, Catch::Contains("CPU : Cannot stop PLC"));  // Snap7's words for any refusal
 
-  // The PLC, read past the broker: unchanged; its own log has the reads and no write.
+  // The PLC, read past the broker: unchanged and running; its own log has the reads and
+  // neither a write nor a stop.
   auto [rcDirect, direct] = s7Tool("snap7", plc.port, "read");
   INFO(direct);
   CHECK(rcDirect == 0);
@@ -126,6 +137,8 @@ TEST_CASE(
   INFO(events);
   CHECK_THAT(events, Catch::Contains("Read request, Area : DB1"));
   CHECK_THAT(events, !Catch::Contains("Write request"));
+  CHECK_THAT(events, !Catch::Contains("CPU Control request"));
+  CHECK_THAT(s7Tool("snap7", plc.port, "status").second, Catch::Contains(R"("status":"run")"));
 
   const std::string id = test::endTunnelSession(p, *ssh);
   const std::string pcap = (p.dir / "s7.pcap").string();
@@ -147,6 +160,8 @@ TEST_CASE(
   CHECK(test::count(decoded, ";3;0x04;") == 2);
   CHECK(test::count(decoded, ";1;0x05;") == 0);
   CHECK(test::count(decoded, ";3;0x05;0xd241") == 2);
+  CHECK(test::count(decoded, ";1;0x29;") == 0);
+  CHECK(test::count(decoded, ";3;0x29;0xd241") == 1);
 }
 
 TEST_CASE("nodes7 and Snap7 write a Snap7 PLC through ssh -L on a writable S7 grant") {
@@ -170,4 +185,29 @@ TEST_CASE("nodes7 and Snap7 write a Snap7 PLC through ssh -L on a writable S7 gr
   CHECK(rcRead == 0);
   CHECK_THAT(read, Catch::Contains(R"("ok":true,"values":[1234,88])"));
   CHECK_THAT(plc.events(), Catch::Contains("Write request, Area : DB1"));
+  // Writable, but without a `functions` list: stopping the CPU still needs it listed.
+  auto [rcStop, stop] = s7Tool("snap7", local, "stop");
+  INFO(stop);
+  CHECK(rcStop == 2);
+  CHECK_THAT(stop, Catch::Contains("CPU : Cannot stop PLC"));
+  CHECK_THAT(s7Tool("snap7", plc.port, "status").second, Catch::Contains(R"("status":"run")"));
+}
+
+TEST_CASE(
+    "Snap7 stops and restarts a Snap7 PLC through ssh -L where the grant lists 0x29 and 0x28") {
+  requirePeers();
+  PressTunnel w("read_only = false\nfunctions = [0x04, 0x05, 0x28, 0x29]\n");
+  auto& [plc, p, local, ssh] = w;
+  INFO(p.broker->errors());
+  auto [rcStop, stop] = s7Tool("snap7", local, "stop");
+  INFO(stop);
+  CHECK(rcStop == 0);
+  CHECK_THAT(s7Tool("snap7", plc.port, "status").second, Catch::Contains(R"("status":"stop")"));
+  auto [rcStart, start] = s7Tool("snap7", local, "start");
+  INFO(start);
+  CHECK(rcStart == 0);
+  CHECK_THAT(s7Tool("snap7", local, "status").second, Catch::Contains(R"("status":"run")"));
+  const std::string events = plc.events();
+  CHECK_THAT(events, Catch::Contains("CPU Control request : STOP --> OK") &&
+                         Catch::Contains("CPU Control request : Warm START --> OK"));
 }
