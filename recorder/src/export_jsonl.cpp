@@ -5,16 +5,6 @@
 
 namespace conduit::recorder {
 
-namespace {
-/// "operation":...,"path":...,"size":...,"sha256":...,"detail":... (no braces).
-void writeFileFields(std::ostream& out, const FileTransferEvent& f) {
-  out << "\"operation\":\"" << fileOperationName(f.operation)
-      << "\",\"path\":" << detail::jsonString(f.path) << ",\"size\":" << f.size
-      << ",\"sha256\":" << detail::jsonString(f.sha256)
-      << ",\"detail\":" << detail::jsonString(f.detail);
-}
-}  // namespace
-
 ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out) {
   ExportSummary summary;
   const auto& h = reader.header();
@@ -34,7 +24,7 @@ ExportSummary exportJsonl(RecordingReader& reader, std::ostream& out) {
     if (r->kind == RecordKind::file_transfer) {
       if (const auto f = decodeFileTransfer(r->payload)) {
         out << ",\"file\":{";
-        writeFileFields(out, *f);
+        out << fileTransferJsonFields(*f);
         out << '}';
       }
     }
@@ -55,7 +45,7 @@ ExportSummary exportFileEvents(RecordingReader& reader, std::ostream& out) {
     out << (summary.recordsWritten == 0 ? "" : ",") << "{\"t_us\":" << r->timeUs
         << ",\"channel\":" << r->channel << ",\"direction\":\"" << directionName(r->direction)
         << "\",";
-    writeFileFields(out, *f);
+    out << fileTransferJsonFields(*f);
     out << '}';
     ++summary.recordsWritten;
   }

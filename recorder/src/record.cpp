@@ -155,6 +155,17 @@ std::vector<unsigned char> encodeFileTransfer(const FileTransferEvent& event) {
   return out;
 }
 
+std::string fileTransferJsonFields(const FileTransferEvent& f) {
+  return "\"operation\":\"" + std::string(fileOperationName(f.operation)) +
+         "\",\"path\":" + detail::jsonString(f.path) + ",\"size\":" + std::to_string(f.size) +
+         ",\"sha256\":" + detail::jsonString(f.sha256) +
+         ",\"detail\":" + detail::jsonString(f.detail);
+}
+
+std::string liveFileJson(const FileTransferEvent& event) {
+  return "{\"type\":\"file\"," + fileTransferJsonFields(event) + "}";
+}
+
 std::string_view fileOperationName(FileOperation operation) noexcept {
   switch (operation) {
     case FileOperation::upload:

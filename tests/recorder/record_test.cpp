@@ -79,3 +79,15 @@ TEST_CASE("kind and direction names are stable and unknown bytes are refused") {
   CHECK_FALSE(recordKindFromByte(10).has_value());
   CHECK_FALSE(directionFromByte(4).has_value());
 }
+
+TEST_CASE("the live view's file message carries every field, escaped") {
+  const FileTransferEvent e{FileOperation::download, 20971520, "/opt/plc/\"fw\"\\v2.bin",
+                            "line\nbreak", std::string(64, 'a')};
+  CHECK(liveFileJson(e) ==
+        R"({"type":"file","operation":"download","path":"/opt/plc/\"fw\"\\v2.bin",)"
+        R"("size":20971520,"sha256":")" +
+            std::string(64, 'a') + R"(","detail":"line\nbreak"})");
+  CHECK(liveFileJson({FileOperation::make_directory, 0, "/tmp/x", "", ""}) ==
+        R"({"type":"file","operation":"make_directory","path":"/tmp/x","size":0,"sha256":"",)"
+        R"("detail":""})");
+}

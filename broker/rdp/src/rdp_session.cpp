@@ -308,14 +308,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
                                recorder::Direction::none, bytesOf(notice));
       spdlog::warn("event=file_transfer_not_placed session={} path=\"{}\" reason=\"{}\"",
                    sessionId_, drivePathOf(name), sha.error().message);
-      backend_.liveText(sessionId_,
-                        boost::json::serialize(boost::json::object{
-                            {"type", "file"},
-                            {"operation", "upload"},
-                            {"path", drivePathOf(name)},
-                            {"size", 0},
-                            {"sha256", ""},
-                            {"detail", "did not reach the drive: " + sha.error().message}}));
+      backend_.liveText(sessionId_, recorder::liveFileJson(
+                                        {recorder::FileOperation::upload, 0, drivePathOf(name),
+                                         "did not reach the drive: " + sha.error().message, ""}));
     }
     return sha;
   }
@@ -435,13 +430,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
         "event=file_transfer session={} user={} operation={} path=\"{}\" size={} sha256={}",
         sessionId_, request_.user, recorder::fileOperationName(e.operation), e.path, e.size,
         e.sha256);
-    backend_.liveText(sessionId_, boost::json::serialize(boost::json::object{
-                                      {"type", "file"},
-                                      {"operation", recorder::fileOperationName(e.operation)},
-                                      {"path", e.path},
-                                      {"size", e.size},
-                                      {"sha256", e.sha256},
-                                      {"detail", e.detail}}));
+    backend_.liveText(sessionId_, recorder::liveFileJson(e));
     return true;
   }
 

@@ -16,8 +16,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
-
 #include "conduit/policies/glob.hpp"
 #include "conduit/recorder/record.hpp"
 #include "conduit/ssh/scp_observer.hpp"
@@ -76,17 +74,6 @@ std::string printable(const std::string& text) {
 // Environment variables passed to the target; anything else (LD_PRELOAD, PATH...) is dropped.
 const std::set<std::string> kEnvAllowList{"LANG",        "LC_ALL", "LC_CTYPE",
                                           "LC_MESSAGES", "TZ",     "COLORTERM"};
-
-/// The live view's message for a file operation (docs/api.md).
-std::string liveFileJson(const recorder::FileTransferEvent& e) {
-  return boost::json::serialize(
-      boost::json::object{{"type", "file"},
-                          {"operation", recorder::fileOperationName(e.operation)},
-                          {"path", e.path},
-                          {"size", e.size},
-                          {"sha256", e.sha256},
-                          {"detail", e.detail}});
-}
 
 std::span<const unsigned char> bytesOf(const std::string& q, std::size_t from) {
   return {reinterpret_cast<const unsigned char*>(q.data()) + from, q.size() - from};
@@ -355,7 +342,7 @@ class Relay {
              download ? recorder::Direction::to_client : recorder::Direction::to_target,
              recorder::encodeFileTransfer(e));
       try {
-        s_.backend.fileEvent(s_.sessionId, liveFileJson(e));
+        s_.backend.fileEvent(s_.sessionId, recorder::liveFileJson(e));
       } catch (...) {  // the live view is best effort; the recording has the event
       }
       spdlog::info(

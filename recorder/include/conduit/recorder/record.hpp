@@ -137,6 +137,12 @@ std::string_view fileOperationName(FileOperation operation) noexcept;
 std::vector<unsigned char> encodeFileTransfer(const FileTransferEvent& event);
 /// Parses a file_transfer payload; nullopt if malformed.
 std::optional<FileTransferEvent> decodeFileTransfer(std::span<const unsigned char> payload);
+/// The event's JSON members, without braces: "operation","path","size","sha256","detail" (as in
+/// the jsonl and files exports).
+std::string fileTransferJsonFields(const FileTransferEvent& event);
+/// The live view's message for a file operation, {"type":"file",...} (docs/api.md), the same
+/// for SSH (sftp, scp) and RDP (the session's drive).
+std::string liveFileJson(const FileTransferEvent& event);
 
 // ---- protocol event -----------------------------------------------------------------------
 
