@@ -99,6 +99,10 @@ class Server::Impl {
         metrics_.connectionRefused();
         s.close(ec);
       } else {
+        // Small messages (keystrokes and their echo, frame acknowledgements, drive requests)
+        // go at once: Nagle's algorithm held one behind an unacknowledged earlier write until
+        // the peer's delayed ACK (up to 40 ms here). Browsers set the same on their side.
+        s.set_option(tcp::no_delay(true), ec);
         startSession(std::move(s));
       }
       if (!stopping_) doAccept();

@@ -38,6 +38,7 @@ int WsClient::connect(std::uint16_t port, const std::string& target, const std::
   auto& tcp = beast::get_lowest_layer(s_->ws);
   tcp.expires_after(std::chrono::seconds(5));
   tcp.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  tcp.socket().set_option(asio::ip::tcp::no_delay(true));  // as browsers' WebSockets do
   s_->ws.next_layer().handshake(asio::ssl::stream_base::client);
   tcp.expires_never();
   s_->ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {

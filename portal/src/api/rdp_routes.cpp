@@ -23,9 +23,10 @@ constexpr std::size_t kDownloadChunk = 1u << 20;
 // The first byte of the binary messages that carry a file from the drive (after its
 // drive_file header); tiles and frame ends start with 0x82 and 0x83.
 constexpr char kDriveDataType = static_cast<char>(0x90);
-// drive_list, drive_put and drive_get a second (each lists, hashes or reads on this thread);
-// past that they are refused until the next second.
+// drive_list, drive_put and drive_get a second; past that they are refused until the next
+// second.
 constexpr int kMaxDriveRequestsPerSecond = 10;
+constexpr const char* kDriveBusy = "the previous drive request is still being handled";
 
 // RDP pointer flags a browser may send (MS-RDPBCGR 2.2.8.1.1.3.1.1.3).
 constexpr std::int64_t kPointerFlagsMask = 0xF800 | 0x0200 | 0x0100 | 0x01FF;
@@ -99,7 +100,7 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
     } else if (*type == "drive_more") {
       // None in progress (it was replaced by a newer drive_get): said, the desktop goes on.
       if (!download_) {
-        if (driveRate()) driveRefused("", "no file is being saved");
+        if (driveRate()) driveRefused("", driveBusy_ ? kDriveBusy : "no file is being saved");
         return;
       }
       sendDownloadChunk();
@@ -145,6 +146,8 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
       if (!driveRate()) {
         refusal = "more than " + std::to_string(kMaxDriveRequestsPerSecond) +
                   " drive requests in a second";
+      } else if (driveBusy_) {
+        refusal = kDriveBusy;  // (the drive is locked by the job: checking it would wait)
       } else if (upload_->size > kMaxUploadBytes) {
         refusal = "a file on the drive may hold at most " + std::to_string(kMaxUploadBytes >> 20) +
                   " MiB";
@@ -164,19 +167,45 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
       return driveRefused(file, "more than " + std::to_string(kMaxDriveRequestsPerSecond) +
                                     " drive requests in a second");
     }
-    if (type == "drive_list") return sendDriveList();
+    if (driveBusy_) return driveRefused(file, kDriveBusy);
+    if (type == "drive_list") return sendDriveList(session_->driveList());
     if (upload_) return driveRefused(file, "a file is still arriving");
-    // drive_get: read and recorded whole (at most 256 MiB), then sent piece by piece; one not
-    // fetched to its end is dropped first.
+    // drive_get: read and recorded whole (at most 256 MiB) by a job, then sent piece by piece;
+    // one not fetched to its end is dropped first.
     download_.reset();
-    auto content = session_->driveGet(file);
-    if (!content) return driveRefused(file, content.error().message);
-    peer_->sendText(boost::json::serialize(boost::json::object{{"type", "drive_file"},
-                                                               {"name", file},
-                                                               {"size", content->first.size()},
-                                                               {"sha256", content->second}}));
-    download_ = Download{std::move(content->first), 0};  // replaces one not fetched to its end
-    sendDownloadChunk();
+    startDriveJob([file](RemoteDesktop& desk) {
+      auto content = desk.driveGet(file);
+      return [file, content = std::move(content)](RdpSocket& self) mutable {
+        if (!content) return self.driveRefused(file, content.error().message);
+        self.peer_->sendText(
+            boost::json::serialize(boost::json::object{{"type", "drive_file"},
+                                                       {"name", file},
+                                                       {"size", content->first.size()},
+                                                       {"sha256", content->second}}));
+        self.download_ = Download{std::move(content->first), 0};
+        self.sendDownloadChunk();
+      };
+    });
+  }
+
+  /// Runs `work(desktop)` on a thread of its own and then, under mutex_, what it returns
+  /// (`void(RdpSocket&)`). Under mutex_. The drive's file work (hashing, writing or reading up
+  /// to 256 MiB, about a second) never holds one of the portal's threads, which serve every
+  /// other socket and request; this socket goes on meanwhile (input, frames), and its other
+  /// drive requests are refused until the job is done (one at a time, as the drive's lock
+  /// would make them anyway). The thread holds the socket, and with it the session, until it
+  /// ends.
+  template <class Work>
+  void startDriveJob(Work work) {
+    driveBusy_ = true;
+    auto self = std::static_pointer_cast<RdpSocket>(this->shared_from_this());
+    RemoteDesktop* desk = session_.get();  // set before any drive request, kept until the end
+    std::thread([self = std::move(self), desk, work = std::move(work)]() mutable {
+      auto finish = work(*desk);
+      std::lock_guard lock(self->mutex_);
+      self->driveBusy_ = false;
+      finish(*self);
+    }).detach();
   }
 
   bool driveRate() {
@@ -217,15 +246,21 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
     Upload up = std::move(*upload_);
     upload_.reset();
     if (up.refused) return;
-    auto sha = session_->drivePut(up.name, up.bytes);
-    if (!sha) return driveRefused(up.name, sha.error().message);
-    peer_->sendText(boost::json::serialize(boost::json::object{
-        {"type", "drive_put_done"}, {"name", up.name}, {"size", up.size}, {"sha256", *sha}}));
-    sendDriveList();
+    startDriveJob([up = std::move(up)](RemoteDesktop& desk) mutable {
+      auto sha = desk.drivePut(up.name, up.bytes);
+      std::vector<std::uint8_t>().swap(up.bytes);  // the file's memory goes now
+      auto listing = sha ? desk.driveList() : core::Result<std::string>(std::string());
+      return [name = std::move(up.name), size = up.size, sha = std::move(sha),
+              listing = std::move(listing)](RdpSocket& self) {
+        if (!sha) return self.driveRefused(name, sha.error().message);
+        self.peer_->sendText(boost::json::serialize(boost::json::object{
+            {"type", "drive_put_done"}, {"name", name}, {"size", size}, {"sha256", *sha}}));
+        self.sendDriveList(listing);
+      };
+    });
   }
 
-  void sendDriveList() {
-    auto listing = session_->driveList();
+  void sendDriveList(const core::Result<std::string>& listing) {
     if (!listing) return driveRefused("", listing.error().message);
     boost::system::error_code ec;
     auto v = boost::json::parse(*listing, ec);
@@ -280,6 +315,7 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
   int width_, height_;
   std::optional<Upload> upload_;      // a drive_put whose bytes are still arriving
   std::optional<Download> download_;  // a file from the drive not yet sent to its end
+  bool driveBusy_ = false;            // a drive job runs (startDriveJob)
   std::chrono::steady_clock::time_point driveWindow_{};
   int driveRequests_ = 0;
 };

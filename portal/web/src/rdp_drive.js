@@ -43,9 +43,12 @@ export function drivePanel({ sendJson, sendBinary }) {
   let pending = null; // the name of the file being put or fetched
   let incoming = null; // {name, size, sha256, bytes, received} of the file being saved
 
+  // While a file goes either way the broker refuses other drive requests of this desktop:
+  // the page does not offer them.
   const setBusy = (value) => {
     busy = value;
     putButton.disabled = value;
+    refreshButton.disabled = value;
   };
 
   const showList = (files) => {
