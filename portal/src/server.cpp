@@ -99,9 +99,10 @@ class Server::Impl {
         metrics_.connectionRefused();
         s.close(ec);
       } else {
-        // Small messages (keystrokes and their echo, frame acknowledgements, drive requests)
-        // go at once: Nagle's algorithm held one behind an unacknowledged earlier write until
-        // the peer's delayed ACK (up to 40 ms here). Browsers set the same on their side.
+        // Small messages (keystrokes and their echo, frames' ends, drive answers) go at once:
+        // with Nagle's algorithm one written while an earlier write is unacknowledged waits
+        // for the peer's delayed ACK (the tests' WebSocket client, before it set this too, had
+        // a drive request wait 30 ms that way). Browsers set it on their side.
         s.set_option(tcp::no_delay(true), ec);
         startSession(std::move(s));
       }
