@@ -863,23 +863,10 @@ TEST_CASE(
               .first == 0);
   CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
   auditOnce(w.p, "recording.sealed");
-  const auto jsonl = w.p.dir / "drive.jsonl";
-  auto [rc, out] = w.p.conduit({"recording", "--data-dir", w.p.data, "export", id, "--format",
-                                "jsonl", "--output", jsonl.string()});
-  INFO(out);
-  REQUIRE(rc == 0);
   std::vector<std::string> files;
-  std::ifstream in(jsonl);
-  for (std::string line; std::getline(in, line);) {
-    const auto record = boost::json::parse(line).as_object();
-    const auto* file = record.if_contains("file");
-    if (file == nullptr) continue;
-    const auto& f = file->as_object();
-    files.push_back(std::string(record.at("direction").as_string()) + " " +
-                    std::string(f.at("operation").as_string()) + " " +
-                    std::string(f.at("path").as_string()) + " " +
-                    std::to_string(f.at("size").as_int64()) + " " +
-                    std::string(f.at("sha256").as_string()));
+  for (const auto& f : test::recordedFiles(w.p, id, "drive.jsonl")) {
+    files.push_back(f.direction + " " + f.operation + " " + f.path + " " + std::to_string(f.size) +
+                    " " + f.sha256);
   }
   INFO(files.size());
   CHECK(std::find(files.begin(), files.end(),

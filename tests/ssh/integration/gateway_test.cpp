@@ -343,34 +343,22 @@ TEST_CASE(
     if (!foundByName) std::this_thread::sleep_for(200ms);
   }
   CHECK(foundByName);  // a search by the file's name finds the session
-  const auto jsonl = p.dir / "events.jsonl";
-  auto [rcExport, exported] = p.conduit({"recording", "--data-dir", p.data, "export", id,
-                                         "--format", "jsonl", "--output", jsonl.string()});
-  INFO(exported);
-  REQUIRE(rcExport == 0);
   const std::string hash = sum1.substr(0, 64);
   int uploads = 0, downloads = 0, removals = 0;
-  std::ifstream in(jsonl);
-  for (std::string line; std::getline(in, line);) {
-    const auto record = boost::json::parse(line).as_object();
-    const auto* file = record.if_contains("file");
-    if (file == nullptr) continue;
-    const auto& f = file->as_object();
-    INFO(line);
-    CHECK(record.at("kind").as_string() == "file_transfer");
-    if (f.at("path").as_string() != remote) continue;
-    const auto& op = f.at("operation").as_string();
-    if (op == "upload" || op == "download") {
-      CHECK(f.at("size").as_int64() == 20971520);
-      CHECK(f.at("sha256").as_string() == hash);
+  for (const auto& f : test::recordedFiles(p, id, "events.jsonl")) {
+    INFO(f.operation + " " + f.path + " " + f.detail);
+    CHECK(f.kind == "file_transfer");
+    if (f.path != remote) continue;
+    if (f.operation == "upload" || f.operation == "download") {
+      CHECK(f.size == 20971520);
+      CHECK(f.sha256 == hash);
       // scp -O names the file as the vendor's side has it; the target may hold a directory by
       // the path's name (only it knows), and the record says so.
-      const std::string detail(f.at("detail").as_string());
-      CHECK((detail.empty() || detail.rfind("sent as big.bin; ", 0) == 0));
-      CHECK(record.at("direction").as_string() == (op == "upload" ? "to_target" : "to_client"));
-      ++(op == "upload" ? uploads : downloads);
+      CHECK((f.detail.empty() || f.detail.rfind("sent as big.bin; ", 0) == 0));
+      CHECK(f.direction == (f.operation == "upload" ? "to_target" : "to_client"));
+      ++(f.operation == "upload" ? uploads : downloads);
     }
-    if (op == "remove") ++removals;
+    if (f.operation == "remove") ++removals;
   }
   CHECK(uploads == 3);  // sftp put, scp, scp -O (the legacy protocol, an exec of scp -t)
   CHECK(downloads == 3);

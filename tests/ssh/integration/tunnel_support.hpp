@@ -292,6 +292,38 @@ inline std::string linesWith(const std::string& text,
   return out;
 }
 
+/// A file operation as the recording's jsonl export decodes it (its "file" member).
+struct RecordedFile {
+  std::string kind;       // the record's kind: file_transfer
+  std::string direction;  // to_target (upload), to_client (download), none
+  std::string operation, path, sha256, detail;
+  std::int64_t size = 0;
+};
+
+/// Exports recording `id` as jsonl to `p.dir / file` and returns its file operations in order.
+inline std::vector<RecordedFile> recordedFiles(Plant& p, const std::string& id,
+                                               const std::string& file) {
+  const std::string jsonl = (p.dir / file).string();
+  auto [rc, out] = p.conduit(
+      {"recording", "--data-dir", p.data, "export", id, "--format", "jsonl", "--output", jsonl});
+  INFO(out);
+  REQUIRE(rc == 0);
+  std::vector<RecordedFile> files;
+  for (const auto& line : lines(readText(jsonl))) {
+    if (line.empty()) continue;
+    const auto record = boost::json::parse(line).as_object();
+    const auto* member = record.if_contains("file");
+    if (member == nullptr) continue;
+    const auto& f = member->as_object();
+    files.push_back({std::string(record.at("kind").as_string()),
+                     std::string(record.at("direction").as_string()),
+                     std::string(f.at("operation").as_string()),
+                     std::string(f.at("path").as_string()), std::string(f.at("sha256").as_string()),
+                     std::string(f.at("detail").as_string()), f.at("size").as_int64()});
+  }
+  return files;
+}
+
 /// alice asks for `protocols` on `asset` for an hour; erin approves. Under the test's policy
 /// (--config), not the data directory's default one.
 inline void grantProtocols(Plant& p, const std::string& asset,
