@@ -3,8 +3,9 @@
 # node_modules is missing or older than its lock:
 #   tests/e2e      playwright-core, which drives Debian's /usr/bin/chromium (no browser is
 #                  downloaded);
-#   tests/s7peers  node-snap7 (Snap7's S7Server as a PLC and its S7Client; a native addon
-#                  built here with node-gyp, which needs g++, make and python3) and nodes7: the
+#   tests/s7peers  node-snap7 (Snap7's S7Server as a PLC and its S7Client; a native addon:
+#                  its install script takes a prebuilt binary where GitHub is reachable, else
+#                  builds it with node-gyp, which needs g++, make and python3) and nodes7: the
 #                  real S7comm peers of tests/ssh/integration/s7_peers_test.cpp.
 set -euo pipefail
 cd "$(dirname "$0")/.."

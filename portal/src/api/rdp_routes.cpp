@@ -3,6 +3,8 @@
 // and requests as JSON, checked here before anything reaches the session.
 #include <spdlog/spdlog.h>
 
+#include <functional>
+#include <system_error>
 #include <thread>
 
 #include "session_socket.hpp"
@@ -49,6 +51,14 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
         source_(std::move(source)),
         width_(width),
         height_(height) {}
+
+  ~RdpSocket() override {
+    // A drive job still running uses this socket and its session: it ends first (at most about
+    // a second; the session, closed with the socket, refuses the drive at once).
+    if (driveJob_.joinable()) driveJob_.join();
+  }
+  RdpSocket(const RdpSocket&) = delete;
+  RdpSocket& operator=(const RdpSocket&) = delete;
 
   // 512 KiB: clipboard text of up to 65,535 bytes as a JSON string, where escaping can make
   // a character up to six bytes (\u0001).
@@ -173,7 +183,7 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
     // drive_get: read and recorded whole (at most 256 MiB) by a job, then sent piece by piece;
     // one not fetched to its end is dropped first.
     download_.reset();
-    startDriveJob([file](RemoteDesktop& desk) {
+    startDriveJob(file, [file](RemoteDesktop& desk) {
       auto content = desk.driveGet(file);
       return [file, content = std::move(content)](RdpSocket& self) mutable {
         if (!content) return self.driveRefused(file, content.error().message);
@@ -193,19 +203,34 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
   /// to 256 MiB, about a second) never holds one of the portal's threads, which serve every
   /// other socket and request; this socket goes on meanwhile (input, frames), and its other
   /// drive requests are refused until the job is done (one at a time, as the drive's lock
-  /// would make them anyway). The thread holds the socket, and with it the session, until it
-  /// ends.
+  /// would make them anyway). The thread holds no reference to the socket: the socket's
+  /// destructor waits for it, so the session (and its recording's sealing) still ends where
+  /// the socket ends, which the server's shutdown waits for, never on this thread.
   template <class Work>
-  void startDriveJob(Work work) {
-    driveBusy_ = true;
-    auto self = std::static_pointer_cast<RdpSocket>(this->shared_from_this());
-    RemoteDesktop* desk = session_.get();  // set before any drive request, kept until the end
-    std::thread([self = std::move(self), desk, work = std::move(work)]() mutable {
-      auto finish = work(*desk);
-      std::lock_guard lock(self->mutex_);
-      self->driveBusy_ = false;
-      finish(*self);
-    }).detach();
+  void startDriveJob(const std::string& name, Work work) {
+    if (driveJob_.joinable()) driveJob_.join();  // done: it cleared driveBusy_ under mutex_
+    RemoteDesktop* desk = session_.get();        // set before any drive request, kept to the end
+    try {
+      driveJob_ = std::thread([this, desk, name, work = std::move(work)]() mutable {
+        std::function<void(RdpSocket&)> finish;
+        try {
+          finish = work(*desk);
+        } catch (const std::exception& e) {  // e.g. bad_alloc: this file fails, not the broker
+          finish = [name, what = std::string(e.what())](RdpSocket& self) {
+            self.driveRefused(name, "the broker could not handle the file: " + what);
+          };
+        }
+        std::lock_guard lock(mutex_);
+        driveBusy_ = false;
+        try {
+          finish(*this);
+        } catch (...) {  // the answer could not be sent; the socket's state stays consistent
+        }
+      });
+      driveBusy_ = true;  // the thread waits for mutex_, held here, before it reads this
+    } catch (const std::system_error&) {
+      driveRefused(name, "the broker cannot take a file now; try again");
+    }
   }
 
   bool driveRate() {
@@ -246,7 +271,8 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
     Upload up = std::move(*upload_);
     upload_.reset();
     if (up.refused) return;
-    startDriveJob([up = std::move(up)](RemoteDesktop& desk) mutable {
+    const std::string name = up.name;
+    startDriveJob(name, [up = std::move(up)](RemoteDesktop& desk) mutable {
       auto sha = desk.drivePut(up.name, up.bytes);
       std::vector<std::uint8_t>().swap(up.bytes);  // the file's memory goes now
       auto listing = sha ? desk.driveList() : core::Result<std::string>(std::string());
@@ -316,6 +342,7 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
   std::optional<Upload> upload_;      // a drive_put whose bytes are still arriving
   std::optional<Download> download_;  // a file from the drive not yet sent to its end
   bool driveBusy_ = false;            // a drive job runs (startDriveJob)
+  std::thread driveJob_;              // the last drive job's thread; joined before the next
   std::chrono::steady_clock::time_point driveWindow_{};
   int driveRequests_ = 0;
 };

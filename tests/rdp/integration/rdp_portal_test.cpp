@@ -697,6 +697,30 @@ std::optional<std::string> readDriveData(test::WsClient& ws, std::chrono::millis
 
 }  // namespace
 
+TEST_CASE("browser RDP drive: a desktop closed while its file is put ends cleanly") {
+  // The put's work runs on a thread of its own, which the socket waits for as it goes: the
+  // session ends and its recording is sealed where the socket ends (ASan would see the session
+  // used after it was freed), and the vendor's next desktop opens.
+  INFO("xrdp-chansrv's FUSE mount and socket directory need root (as ./scripts/test.sh runs)");
+  REQUIRE(::geteuid() == 0);
+  XrdpDrivePlant w(std::string(kRdpPolicy) + "[rule.rdp]\ndrive = true\n");
+  {
+    test::WsClient ws;
+    CHECK_THAT(startDesktop(w, ws), Catch::Contains("\"drive\":true"));
+    const std::string big(20u << 20, 'x');
+    ws.sendText(R"({"type":"drive_put","name":"left.bin","size":)" + std::to_string(big.size()) +
+                "}");
+    for (std::size_t at = 0; at < big.size(); at += 256 * 1024) {
+      ws.sendBinary(big.substr(at, 256 * 1024));
+    }
+  }  // closed right after the last piece, while the file is being put
+  auditOnce(w.p, "recording.sealed");
+  test::WsClient again;
+  CHECK_THAT(startDesktop(w, again), Catch::Contains("\"drive\":true"));
+  CHECK_FALSE(w.p.broker->wait(0ms).has_value());  // the broker runs on
+  w.drain();
+}
+
 TEST_CASE(
     "browser RDP drive: files both ways where the policy allows it, recorded with their "
     "SHA-256 and searchable") {

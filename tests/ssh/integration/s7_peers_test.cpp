@@ -191,6 +191,8 @@ TEST_CASE("nodes7 and Snap7 write a Snap7 PLC through ssh -L on a writable S7 gr
   CHECK(rcStop == 2);
   CHECK_THAT(stop, Catch::Contains("CPU : Cannot stop PLC"));
   CHECK_THAT(s7Tool("snap7", plc.port, "status").second, Catch::Contains(R"("status":"run")"));
+  CHECK_THAT(plc.events(), !Catch::Contains("CPU Control request"));  // it never reached the PLC
+  CHECK_THAT(s7Tool("snap7", local, "status").second, Catch::Contains(R"("status":"run")"));
 }
 
 TEST_CASE(
