@@ -35,7 +35,8 @@
 #
 # Release build. Usage: bench/ssh_gateway.sh [SESSIONS (500)] [SETUP_RUNS (20)]
 #                                           [ECHO_SAMPLES (200)] [HOLD_S (60)]
-# Environment: BULK_MIB (1024), BULK_ROUNDS (2), RANDOM_MIB (256; 0: none), LOGIN_PARALLEL (8:
+# Environment: BULK_MIB (1024), BULK_ROUNDS (2), RANDOM_MIB (256; 0: none), SFTP_MIB (0; > 0:
+# sftp put and get of that many MiB through Conduit and ProxyJump), LOGIN_PARALLEL (8:
 # logins in flight while opening the held sessions; the gateway allows 10 unauthenticated
 # connections per source address by default), SKIP_BUILD=1 uses the binaries already in build/release, KEEP_WORK=1
 # keeps the temporary directory (logs, data directory), PERF_DIR=DIR records `perf record -g` of
@@ -100,6 +101,8 @@ warning_period = "1m"
 approvals = 1
 recording = "required"     # as deployed: every byte of every channel recorded
 mfa = "required"
+[rule.ssh]
+sftp = true                # for 1c (SFTP_MIB)
 POLICY
 conduit_setup "$work/policy.toml"
 "$conduit" vault --data-dir "$data" ssh-ca public-key >"$work/ca.pub"
@@ -110,7 +113,8 @@ mkdir -p "$work/target-aes" "$work/target-chacha"
 ssh-keygen -q -t ed25519 -N '' -C bench-target -f "$work/target-aes/host_key"
 cp "$work/target-aes/host_key" "$work/target-aes/host_key.pub" "$work/target-chacha/"
 declare -A target_port
-target_lines=("AuthorizedKeysFile $work/client_key.pub" "TrustedUserCAKeys $work/ca.pub")
+target_lines=("AuthorizedKeysFile $work/client_key.pub" "TrustedUserCAKeys $work/ca.pub"
+  "Subsystem sftp internal-sftp")
 start_sshd "$work/target-aes" "${target_lines[@]}" "Ciphers aes128-gcm@openssh.com"
 target_port[aes]=$sshd_port
 start_sshd "$work/target-chacha" "${target_lines[@]}" "Ciphers chacha20-poly1305@openssh.com"
@@ -149,6 +153,7 @@ for r in $(seq "$bulk_rounds"); do
 done
 for i in $(seq "$setup_runs"); do vendors+=("s$i hmi"); done
 vendors+=("e1 hmi" "p1 hmi" "w1 hmi" "r-down hmi" "r-up hmi")
+for i in 1 2 3 4; do vendors+=("f$i hmi"); done # sftp (SFTP_MIB): one login each
 for i in $(seq "$sessions"); do vendors+=("h$i hmi"); done
 mkdir -p "$work/totp"
 make_vendors() {
@@ -344,6 +349,34 @@ if [ "$random_mib" -gt 0 ]; then
     done
   done
   load
+fi
+# 1c. sftp (SFTP_MIB > 0): the same file of zeros put and got with OpenSSH's sftp through
+# Conduit (where the sftp decoder names the file and hashes it as it passes) and ProxyJump,
+# aes128-gcm; wall time including the login, each checked by size on the target or here.
+if [ "${SFTP_MIB:-0}" -gt 0 ]; then
+  echo
+  echo "== 1c. sftp: $SFTP_MIB MiB of zeros put and got, aes128-gcm (wall time with the login)"
+  head -c "$((SFTP_MIB * 1024 * 1024))" /dev/zero >"$payload"
+  n=0
+  for path in proxyjump conduit proxyjump conduit; do
+    for dir in put get; do
+      v=f1
+      if [ "$path" = conduit ]; then n=$((n + 1)) && v=f$n; fi
+      set_cmd "$path" aes "$v"
+      # sftp takes -P for the port; the rest of the ssh command line is the same.
+      scmd=("${cmd[@]/#ssh/sftp}")
+      for i in "${!scmd[@]}"; do [ "${scmd[$i]}" = -p ] && scmd[i]=-P; done
+      rm -f "$work/sftp.got"
+      if [ "$dir" = put ]; then line="put $payload /tmp/conduit-bench-sftp.bin"; else line="get /tmp/conduit-bench-sftp.bin $work/sftp.got"; fi
+      t0=$EPOCHREALTIME
+      echo "$line" | "${scmd[@]}" >/dev/null 2>"$work/sftp.err" || { cat "$work/sftp.err" >&2; exit 1; }
+      t1=$EPOCHREALTIME
+      say "sftp path=$path dir=$dir mib=$SFTP_MIB wall_with_login=$(since "$t0" "$t1")"
+      sleep 1
+    done
+  done
+  wait_sessions_ended 900
+  rm -f /tmp/conduit-bench-sftp.bin
 fi
 rm -f "$payload"
 
