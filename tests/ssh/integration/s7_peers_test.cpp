@@ -126,6 +126,16 @@ TEST_CASE(
   INFO(stop);
   CHECK(rcStop == 2);
   CHECK_THAT(stop, Catch::Contains("CPU : Cannot stop PLC"));  // Snap7's words for any refusal
+  // Listing the blocks (userdata, block functions) passes; a block download is refused before
+  // the PLC (which would refuse it too, for its own reasons, and log that it was asked).
+  auto [rcBlocks, blocks] = s7Tool("snap7", local, "blocks");
+  INFO(blocks);
+  CHECK(rcBlocks == 0);
+  CHECK_THAT(blocks, Catch::Contains(R"("db_count":1)"));
+  auto [rcDownload, download] = s7Tool("snap7", local, "download");
+  INFO(download);
+  CHECK(rcDownload == 2);
+  CHECK_THAT(download, Catch::Contains("Function not authorized for current protection level"));
 
   // The PLC, read past the broker: unchanged and running; its own log has the reads and
   // neither a write nor a stop.
@@ -138,6 +148,8 @@ TEST_CASE(
   CHECK_THAT(events, Catch::Contains("Read request, Area : DB1"));
   CHECK_THAT(events, !Catch::Contains("Write request"));
   CHECK_THAT(events, !Catch::Contains("CPU Control request"));
+  CHECK_THAT(events, Catch::Contains("Block list requested --> OK"));
+  CHECK_THAT(events, !Catch::Contains("Block upload requested"));  // how Snap7 logs a download
   CHECK_THAT(s7Tool("snap7", plc.port, "status").second, Catch::Contains(R"("status":"run")"));
 
   const std::string id = test::endTunnelSession(p, *ssh);
@@ -162,6 +174,8 @@ TEST_CASE(
   CHECK(test::count(decoded, ";3;0x05;0xd241") == 2);
   CHECK(test::count(decoded, ";1;0x29;") == 0);
   CHECK(test::count(decoded, ";3;0x29;0xd241") == 1);
+  CHECK(test::count(decoded, ";1;0x1a;") == 0);  // request download
+  CHECK(test::count(decoded, ";3;0x1a;0xd241") == 1);
 }
 
 TEST_CASE("nodes7 and Snap7 write a Snap7 PLC through ssh -L on a writable S7 grant") {
