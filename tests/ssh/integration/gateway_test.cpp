@@ -519,7 +519,11 @@ TEST_CASE("a recorded session verifies, is anchored in the audit chain, and repl
       {"recording", "--data-dir", p.data, "export", id, "--format", "cast", "--output", cast});
   INFO(exported);
   REQUIRE(rcExport == 0);
-  auto [rcPlay, played] = test::runCommand({"asciinema", "play", "-s", "10", cast});
+  // Its own configuration directory: asciinema creates one on its first run, and two first
+  // runs at once (ctest -j2 on a fresh machine) race on creating it (FileExistsError).
+  auto [rcPlay, played] =
+      test::runCommand({"env", "ASCIINEMA_CONFIG_HOME=" + (p.dir / "asciinema").string(),
+                        "asciinema", "play", "-s", "10", cast});
   CHECK(rcPlay == 0);
   CHECK_THAT(played, Catch::Contains("recorded-marker-42"));
   auto [rcAudit, audit] = p.conduit({"audit", "--data-dir", p.data, "verify"});
