@@ -31,18 +31,37 @@ std::vector<core::Grant> aliceGrants(store::Database& db, const std::string& ass
   return *grants;
 }
 
+/// A fresh data directory, its database and the demo seeded into it once (no demo target has
+/// run: scripts/demo-targets.sh left no fingerprints).
+struct SeededDemo {
+  SeededDemo() {
+    INFO((accounts ? std::string() : accounts.error().message));
+    REQUIRE(accounts.ok());
+  }
+  test::TempDir tmp;
+  const app::DataDirLayout layout{tmp / "data"};
+  core::Result<store::Database> db = openAfterInit(layout);
+  const core::SystemClock clock;
+  core::Result<std::vector<app::DemoAccount>> accounts = seed(db, clock, layout);
+
+ private:
+  static core::Result<store::Database> openAfterInit(const app::DataDirLayout& layout) {
+    REQUIRE(app::initDataDir(layout.root).ok());
+    return store::Database::open(layout.database());
+  }
+  static core::Result<std::vector<app::DemoAccount>> seed(core::Result<store::Database>& db,
+                                                          const core::Clock& clock,
+                                                          const app::DataDirLayout& layout) {
+    REQUIRE(db.ok());
+    return app::seedDemo(*db, clock, layout.root);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("the demo seeds the simulated PLC as plc-1 with an approved modbus window for alice") {
-  test::TempDir tmp;
-  const app::DataDirLayout layout{tmp / "data"};
-  REQUIRE(app::initDataDir(layout.root).ok());
-  auto db = store::Database::open(layout.database());
-  REQUIRE(db.ok());
-  const core::SystemClock clock;
-  auto accounts = app::seedDemo(*db, clock, layout.root);
-  INFO((accounts ? std::string() : accounts.error().message));
-  REQUIRE(accounts.ok());
+  SeededDemo w;
+  auto& [tmp, layout, db, clock, accounts] = w;
 
   auto plc = store::AccessRepository(*db).assetByName(app::kDemoPlcAsset);
   REQUIRE(plc.ok());
@@ -79,16 +98,9 @@ TEST_CASE("the demo seeds the simulated PLC as plc-1 with an approved modbus win
 }
 
 TEST_CASE("the demo seeds the workstation ews-1 with an rdp endpoint and an approved rdp window") {
-  test::TempDir tmp;
-  const app::DataDirLayout layout{tmp / "data"};
-  REQUIRE(app::initDataDir(layout.root).ok());
-  auto db = store::Database::open(layout.database());
-  REQUIRE(db.ok());
-  const core::SystemClock clock;
   // No demo target yet (scripts/demo-targets.sh did not run, or had no Xvfb).
-  auto accounts = app::seedDemo(*db, clock, layout.root);
-  INFO((accounts ? std::string() : accounts.error().message));
-  REQUIRE(accounts.ok());
+  SeededDemo w;
+  auto& [tmp, layout, db, clock, accounts] = w;
 
   store::AccessRepository repo(*db);
   auto ews = repo.assetByName("ews-1");
@@ -145,15 +157,8 @@ TEST_CASE("the demo seeds the workstation ews-1 with an rdp endpoint and an appr
 }
 
 TEST_CASE("the demo seeds the Linux panel panel-7 whose rdp window has a drive") {
-  test::TempDir tmp;
-  const app::DataDirLayout layout{tmp / "data"};
-  REQUIRE(app::initDataDir(layout.root).ok());
-  auto db = store::Database::open(layout.database());
-  REQUIRE(db.ok());
-  const core::SystemClock clock;
-  auto accounts = app::seedDemo(*db, clock, layout.root);
-  INFO((accounts ? std::string() : accounts.error().message));
-  REQUIRE(accounts.ok());
+  SeededDemo w;
+  auto& [tmp, layout, db, clock, accounts] = w;
 
   store::AccessRepository repo(*db);
   auto panel = repo.assetByName(app::kDemoPanelAsset);
