@@ -14,6 +14,7 @@
 // and exits 1. "TYPED_AT=<ms>" marks the moment Enter was pressed, "SESSION_ID=<id>" the session.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -43,10 +44,55 @@ function config() {
     } : null,
     // Optional: a third desktop whose policy allows a drive, and where the target's side of
     // that drive is on this machine (xrdp-chansrv's FUSE mount in the test).
-    drive: process.env.DRIVE_ASSET ? { asset: process.env.DRIVE_ASSET, path: env('DRIVE_PATH') } : null,
+    // Its sound: xrdp-chansrv's socket that takes PCM to play (where the test feeds it).
+    drive: process.env.DRIVE_ASSET ? {
+      asset: process.env.DRIVE_ASSET, path: env('DRIVE_PATH'), sound: process.env.SOUND_SOCKET || null,
+    } : null,
     artefacts: env('ARTEFACTS'),
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
   };
+}
+
+/// The desktop's sound: one second of a known pattern fed to xrdp-chansrv's sound socket (as
+/// pulseaudio's xrdp sink would) in its 8 KiB blocks at about real time; the page must get every
+/// byte (its Sound button counts them and sums them) and play it.
+async function playSound(page, socketPath) {
+  const sound = page.locator('#rdp-sound');
+  if (await sound.isHidden()) throw new Error('no Sound button although the policy allows audio');
+  await page.click('#rdp-canvas'); // a user gesture: the browser may start playing
+  await until('xrdp-chansrv\'s sound socket', 10000, async () => existsSync(socketPath));
+  const socket = await new Promise((resolve, reject) => {
+    const c = netConnect(socketPath, () => resolve(c));
+    c.on('error', reject);
+  });
+  let sum = 0;
+  let total = 0;
+  try {
+    for (let block = 0; block < 20; block += 1) {
+      const message = Buffer.alloc(8 + 8192);
+      message.writeUInt32LE(0, 0);
+      message.writeUInt32LE(message.length, 4);
+      for (let i = 0; i < 8192; i += 1) {
+        const b = (i * 7 + block * 13) % 251;
+        message[8 + i] = b;
+        sum = (sum + b) % 4294967296;
+      }
+      total += 8192;
+      socket.write(message);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await until(`#rdp-sound to count ${total} bytes`, 10000, async () =>
+      Number(await sound.getAttribute('data-bytes')) === total)
+      .catch(async (error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(await sound.evaluate((b) => ({ ...b.dataset })))}`);
+      });
+  } finally {
+    socket.destroy();
+  }
+  const got = await sound.evaluate((b) => ({ ...b.dataset }));
+  console.log(`sound: ${JSON.stringify(got)}`);
+  if (Number(got.sum) !== sum) throw new Error(`the page's sound differs from what the target played: sum ${got.sum}, want ${sum}`);
+  if (!(Number(got.played) > 0)) throw new Error('the page got the sound but played none of it');
 }
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -415,6 +461,7 @@ export async function runStory(cfg = config()) {
       });
       s.driveSessionId = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
       console.log(`DRIVE_SESSION_ID=${s.driveSessionId}`);
+      if (d.sound) await playSound(page, d.sound);
       const button = page.locator('#rdp-drive');
       if (await button.isHidden()) throw new Error('no Drive button although the policy allows a drive');
       await button.click();

@@ -58,6 +58,7 @@ mfa = "required"
 [rule.rdp]
 clipboard = true
 drive = true
+audio = true
 )";
 // The clipboard texts of the second desktop (xrdp): pasted by the vendor, copied on the target.
 constexpr const char* kClipboardAsset = "panel";
@@ -75,7 +76,8 @@ struct World {
   test::RdpTarget target;
   test::XrdpTarget
       panel;  // a second desktop, with a clipboard channel (the shadow server has none)
-  test::XrdpTarget share{test::XrdpTarget::Options{.drives = true}};  // a third, with a drive
+  // A third, with a drive and sound.
+  test::XrdpTarget share{test::XrdpTarget::Options{.drives = true, .audio = true}};
   std::unique_ptr<test::Process> broker;
   std::uint16_t portalPort = 0;
   std::string vendorSecret;
@@ -243,6 +245,7 @@ TEST_CASE(
   ::setenv("CLIPBOARD_FROM_TARGET", kFromTarget, 1);
   ::setenv("DRIVE_ASSET", kDriveAsset, 1);
   ::setenv("DRIVE_PATH", (w.share.drives() / "Conduit").c_str(), 1);
+  ::setenv("SOUND_SOCKET", w.share.audioSocket().c_str(), 1);
 
   // stdout joins stderr (Process captures stderr); the script has its own 150 s watchdog.
   // While it runs, the target's file is watched: the typed line must land there within 10 s of

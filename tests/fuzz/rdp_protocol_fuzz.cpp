@@ -155,6 +155,17 @@ void checkFrame(const Frame& f, int desktopWidth, int desktopHeight) {
       FUZZ_CHECK(encodeClipboard(f.type, *text) == framed(f));
       break;
     }
+    case MessageType::audio: {
+      auto a = decodeAudio(body);
+      if (!a) break;
+      // Accepted sound is whole frames within the limits and re-encodes to the same frame.
+      FUZZ_CHECK(a->rate >= kMinAudioRate && a->rate <= kMaxAudioRate);
+      FUZZ_CHECK(a->channels == 1 || a->channels == 2);
+      FUZZ_CHECK(!a->pcm.empty() && a->pcm.size() <= kMaxAudioChunkBytes &&
+                 a->pcm.size() % (2u * a->channels) == 0);
+      FUZZ_CHECK(encodeAudio(*a) == framed(f));
+      break;
+    }
     case MessageType::refresh:
     case MessageType::close:
       break;

@@ -171,7 +171,7 @@ TEST_CASE("FrameReader refuses lengths and types a peer cannot send", "[rdp][fra
     CHECK(got->empty());
   }
   SECTION("unknown types") {
-    for (int t : {0x00, 0x08, 0x80, 0x87, 0xff}) {
+    for (int t : {0x00, 0x08, 0x80, 0x88, 0xff}) {
       FrameReader r;
       auto got = r.feed(Bytes{1, 0, 0, 0, static_cast<std::uint8_t>(t)});
       INFO("type " << t);
@@ -185,7 +185,8 @@ TEST_CASE("FrameReader refuses lengths and types a peer cannot send", "[rdp][fra
     CHECK_FALSE(reader.feed(stream).ok());
   }
   SECTION("every known type is accepted") {
-    for (int t : {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86}) {
+    for (int t :
+         {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87}) {
       FrameReader r;
       auto got = r.feed(Bytes{1, 0, 0, 0, static_cast<std::uint8_t>(t)});
       INFO("type " << t);
@@ -643,4 +644,41 @@ TEST_CASE("clipboard text round-trips and bad text is refused", "[rdp][clipboard
       CHECK_FALSE(decodeClipboardFrame(bad).ok());
     }
   }
+}
+
+TEST_CASE("audio chunks round-trip and bad ones are refused", "[rdp][audio]") {
+  AudioChunk chunk;
+  chunk.rate = 22050;
+  chunk.channels = 2;
+  for (int i = 0; i < 1000; ++i) chunk.pcm.push_back(static_cast<std::uint8_t>(i * 7));
+  const Bytes frame = encodeAudio(chunk);
+  FrameReader reader;
+  auto frames = reader.feed(frame);
+  REQUIRE(frames.ok());
+  REQUIRE(frames->size() == 1);
+  CHECK((*frames)[0].type == MessageType::audio);
+  auto back = decodeAudio((*frames)[0].body);
+  REQUIRE(back.ok());
+  CHECK(back->rate == 22050);
+  CHECK(back->channels == 2);
+  CHECK(back->pcm == chunk.pcm);
+
+  auto decodeWith = [](std::uint32_t rate, std::uint8_t channels, std::size_t bytes) {
+    AudioChunk c;
+    c.rate = rate;
+    c.channels = channels;
+    c.pcm.assign(bytes, 0x11);
+    const Bytes f = encodeAudio(c);
+    return decodeAudio(std::span(f).subspan(5));
+  };
+  CHECK(decodeWith(8000, 1, 2).ok());
+  CHECK(decodeWith(48000, 2, kMaxAudioChunkBytes).ok());
+  CHECK_FALSE(decodeWith(7999, 1, 2).ok());   // rate below the range
+  CHECK_FALSE(decodeWith(48001, 1, 2).ok());  // above it
+  CHECK_FALSE(decodeWith(44100, 0, 4).ok());  // no channels
+  CHECK_FALSE(decodeWith(44100, 3, 6).ok());  // surround: not offered
+  CHECK_FALSE(decodeWith(44100, 2, 6).ok());  // a half sample frame
+  CHECK_FALSE(decodeWith(44100, 1, 0).ok());  // no samples
+  CHECK_FALSE(decodeWith(44100, 2, kMaxAudioChunkBytes + 4).ok());
+  CHECK_FALSE(decodeAudio(std::span(frame).subspan(5, 3)).ok());  // a short header
 }

@@ -128,8 +128,15 @@ void RdpBackendImpl::liveText(const std::string& sessionId, const std::string& j
 core::Result<std::unique_ptr<portal::RemoteDesktop>> WebRdpLauncher::start(
     const std::string& user, const std::string& asset, const std::string& source, int width,
     int height, portal::RemoteDesktopIo io) {
+  std::function<void(const rdp::RdpStarted&)> started;
+  if (io.started) {
+    started = [to = std::move(io.started)](const rdp::RdpStarted& s) {
+      to(portal::RemoteDesktopStarted{s.sessionId, s.width, s.height, s.clipboardToTarget,
+                                      s.clipboardFromTarget, s.drive, s.audio});
+    };
+  }
   auto s = rdp::RdpSession::start(backend_, options_, {user, asset, source, width, height},
-                                  {std::move(io.started), std::move(io.frame), std::move(io.notice),
+                                  {std::move(started), std::move(io.frame), std::move(io.notice),
                                    std::move(io.closed), std::move(io.clipboard)});
   if (!s) return s.error();
   return std::unique_ptr<portal::RemoteDesktop>(std::make_unique<WebRdpSession>(std::move(*s)));

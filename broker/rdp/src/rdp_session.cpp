@@ -36,6 +36,12 @@ constexpr std::uint32_t kDesktopChannel = 2;
 constexpr int kPollMs = 100;
 // 256 KiB per read: a few tiles; the reader keeps at most one partial frame.
 constexpr std::size_t kReadBytes = 256 * 1024;
+// A browser that has not acknowledged a frame for this long is behind: it gets no sound.
+constexpr std::chrono::steady_clock::duration kAudioBehind = std::chrono::seconds{2};
+
+std::int64_t nowTicks() {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
 
 std::string nextSessionId() {
   // Ids name recording files and registry rows: unique within the broker process.
@@ -136,6 +142,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     c.printer = allow_.limits.rdp.printer;
     c.audio = allow_.limits.rdp.audio;
+    audioChannel_ = c.audio;
+    audioAllowed_ = c.audio;
     c.connectTimeoutMs = static_cast<int>(options_.connectTimeout.count());
     c.keyframeSeconds = options_.keyframeSeconds;
     Bytes frame = encodeConnect(c, plan->password.reveal());
@@ -343,6 +351,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
                    ", which was never sent");
       return;
     }
+    lastAcked_ = std::max(lastAcked_.load(), sequence);
+    waitingSince_ = nowTicks();
     if (auto st = worker_->write(encodeAck(sequence)); !st) requestClose(st.error().message);
   }
 
@@ -458,6 +468,44 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
             {"text", summary}}));
   }
 
+  /// Sound the target played; a reason when the session must end. Passed on to the browser
+  /// as it comes; a browser that has left a frame unacknowledged for kAudioBehind (not
+  /// reading, or a tab in the background) gets none until it catches up: late sound is useless
+  /// and would only fill the portal's send queue. The recording notes when sound starts (and
+  /// its format) but not the sound itself.
+  std::optional<std::string> audio(const Frame& f) {
+    if (!audioChannel_) {
+      return std::string("the RDP worker broke the protocol: sound with audio off");
+    }
+    auto chunk = decodeAudio(f.body);
+    if (!chunk) return "the RDP worker broke the protocol: " + chunk.error().message;
+    if (!audioAllowed_.load()) return std::nullopt;  // the policy dropped it mid-session
+    const std::uint32_t format = chunk->rate * 4 + chunk->channels;
+    if (format != audioFormat_) {
+      audioFormat_ = format;
+      const std::string text = "sound from the target: PCM " + std::to_string(chunk->rate) +
+                               " Hz, " + std::to_string(chunk->channels) +
+                               (chunk->channels == 1 ? " channel" : " channels") +
+                               " (passed to the browser, not recorded)";
+      if (recording_ && !recording_->append(recorder::RecordKind::marker, kNoticeChannel,
+                                            recorder::Direction::none, bytesOf(text))) {
+        return "the recording failed";
+      }
+    }
+    if (sentAny_.load() && lastSent_.load() > lastAcked_.load() &&
+        nowTicks() - waitingSince_.load() > kAudioBehind.count()) {
+      ++audioDropped_;
+      return std::nullopt;
+    }
+    std::string message;
+    message.reserve(1 + f.body.size());
+    message.push_back(static_cast<char>(f.type));
+    message.append(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    bytesToVendor_ += message.size();
+    io_.frame(std::move(message));
+    return std::nullopt;
+  }
+
   /// Text copied on the target; a reason when the session must end.
   std::optional<std::string> fromTargetClipboard(const Frame& f) {
     if (!clipboardChannel_) {
@@ -504,8 +552,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   void loop() {
     // Before any frame, so the browser sizes its canvas before it draws.
     if (io_.started) {
-      io_.started(sessionId_, width_, height_, toTargetAllowed_.load(), fromTargetAllowed_.load(),
-                  driveChannel_);
+      io_.started(RdpStarted{sessionId_, width_, height_, toTargetAllowed_.load(),
+                             fromTargetAllowed_.load(), driveChannel_, audioChannel_});
     }
     std::string reason = run_loop();
     end(std::move(reason));
@@ -585,6 +633,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
                                               recorder::encodeRdpTile({0, 0, 0, 0, 0, f.body}))) {
           return "the recording failed";
         }
+        if (!sentAny_.load() || lastSent_.load() == lastAcked_.load()) waitingSince_ = nowTicks();
         lastSent_ = end->sequence;
         sentAny_ = true;
         forward(f);
@@ -592,6 +641,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       }
       case MessageType::target_clipboard:
         return fromTargetClipboard(f);
+      case MessageType::audio:
+        return audio(f);
       case MessageType::closed:
       case MessageType::failed: {
         auto why = decodeFailure(f.body);
@@ -626,6 +677,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     recordKeystrokes_ = allow_.limits.recordKeystrokes;
     // Likewise the drive: a policy that drops it refuses files from now on.
     driveAllowed_ = driveChannel_ && allow_.limits.rdp.drive;
+    // And the sound: a policy that drops it silences the session from now on.
+    audioAllowed_ = audioChannel_ && allow_.limits.rdp.audio;
     const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
     if (!warned_ && now >= allow_.until - allow_.limits.warningPeriod) {
       warned_ = true;
@@ -658,8 +711,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       }
     }
     backend_.sessionEnded(sessionId_, reason, bytesToTarget_.load(), bytesToVendor_.load());
-    spdlog::info("event=rdp_session_ended session={} reason=\"{}\" worker=\"{}\"", sessionId_,
-                 reason, how);
+    spdlog::info(
+        "event=rdp_session_ended session={} reason=\"{}\" worker=\"{}\" audio_chunks_held_back={}",
+        sessionId_, reason, how, audioDropped_);
     hold_.reset();
     io_.closed(reason);
   }
@@ -689,6 +743,13 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::atomic<bool> toTargetAllowed_{false};    // and the policy still allows pasting
   std::atomic<bool> fromTargetAllowed_{false};  // and copying
   std::atomic<bool> recordKeystrokes_{false};
+  bool audioChannel_ = false;              // the worker opened the audio channel
+  std::atomic<bool> audioAllowed_{false};  // and the policy still allows sound
+  std::uint32_t audioFormat_ = 0;          // of the last chunk (rate * 4 + channels)
+  std::uint64_t audioDropped_ = 0;         // chunks held back from a browser behind
+  std::atomic<std::uint32_t> lastAcked_{0};
+  // steady_clock ticks of the last ack, or of the frame sent when all were acknowledged.
+  std::atomic<std::int64_t> waitingSince_{0};
   bool driveChannel_ = false;              // the worker offers the session's drive
   std::atomic<bool> driveAllowed_{false};  // and the policy still allows it
   std::mutex driveMutex_;                  // drive_ and the files on it

@@ -30,7 +30,7 @@ std::uint32_t getU32(std::span<const std::uint8_t> b, std::size_t at) {
 }
 
 bool knownType(std::uint8_t t) {
-  return (t >= 0x01 && t <= 0x07) || (t >= 0x81 && t <= 0x86);
+  return (t >= 0x01 && t <= 0x07) || (t >= 0x81 && t <= 0x87);
 }
 
 Bytes jsonBody(const boost::json::object& o) {
@@ -375,6 +375,35 @@ core::Result<Failure> decodeFailure(std::span<const std::uint8_t> body) {
     return fail(ErrorCode::invalid_argument, "failure: code and message");
   }
   return Failure{*code, *message};
+}
+
+Bytes encodeAudio(const AudioChunk& chunk) {
+  Bytes body;
+  body.reserve(kAudioHeaderBytes + chunk.pcm.size());
+  putU32(body, chunk.rate);
+  body.push_back(chunk.channels);
+  body.insert(body.end(), chunk.pcm.begin(), chunk.pcm.end());
+  return encodeFrame(MessageType::audio, body);
+}
+
+core::Result<AudioChunk> decodeAudio(std::span<const std::uint8_t> body) {
+  if (body.size() <= kAudioHeaderBytes)
+    return fail(ErrorCode::invalid_argument, "audio: no samples");
+  AudioChunk chunk;
+  chunk.rate = getU32(body, 0);
+  chunk.channels = body[4];
+  if (chunk.rate < kMinAudioRate || chunk.rate > kMaxAudioRate) {
+    return fail(ErrorCode::invalid_argument, "audio: rate out of range");
+  }
+  if (chunk.channels < 1 || chunk.channels > 2) {
+    return fail(ErrorCode::invalid_argument, "audio: 1 or 2 channels");
+  }
+  const auto samples = body.subspan(kAudioHeaderBytes);
+  if (samples.size() > kMaxAudioChunkBytes || samples.size() % (2u * chunk.channels) != 0) {
+    return fail(ErrorCode::invalid_argument, "audio: not whole sample frames within the limit");
+  }
+  chunk.pcm.assign(samples.begin(), samples.end());
+  return chunk;
 }
 
 }  // namespace conduit::rdp

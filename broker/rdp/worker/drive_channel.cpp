@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "addin_provider.hpp"
 #include "conduit/rdp/worker_protocol.hpp"
 
 namespace conduit::rdp::worker {
@@ -55,10 +56,8 @@ bool DriveChannel::configure(rdpSettings* settings) const {
 }
 
 bool DriveChannel::load(rdpContext* context) {
-  // rdpdr loads its drive device through the process's addin provider: FreeRDP's built-in
-  // table, as FreeRDP's own clients register it (else it looks for a plugin file, which Debian
-  // does not ship).
-  if (freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0) != 0) {
+  // rdpdr loads its drive device through the process's addin provider.
+  if (!registerAddinProvider()) {
     log("cannot register FreeRDP's built-in addins");
     return false;
   }

@@ -249,8 +249,9 @@ bool RdpClient::configure(Bytes& password) {
        freerdp_settings_set_bool(s, FreeRDP_ExternalCertificateManagement, TRUE) &&
        freerdp_settings_set_string(s, FreeRDP_ConfigPath, configDir_.c_str());
   // Redirection: nothing of the vendor's machine reaches the target and nothing of the target
-  // reaches the vendor except pixels and, where policy allows, clipboard text (onPreConnect
-  // loads that one channel itself); channels that are not opened cannot be exploited.
+  // reaches the vendor except pixels and, where policy allows, clipboard text, the session's
+  // drive and sound (onPreConnect loads those channels itself); channels that are not opened
+  // cannot be exploited.
   for (const int id :
        {FreeRDP_RedirectClipboard, FreeRDP_DeviceRedirection, FreeRDP_RedirectDrives,
         FreeRDP_RedirectPrinters, FreeRDP_RedirectSmartCards, FreeRDP_RedirectSerialPorts,
@@ -266,8 +267,9 @@ bool RdpClient::configure(Bytes& password) {
     ok = ok && drive_->configure(s);
     instance_->ReceiveChannelData = receiveChannelData;
   }
-  if (request_.printer || request_.audio)
-    log("printer and audio redirection are not supported; kept off");
+  if (request_.printer) log("printer redirection is not supported; kept off");
+  // Audio output only (the channel asks the server for PCM); AudioCapture stays off.
+  if (request_.audio) audio_ = std::make_unique<AudioChannel>();
   if (request_.clipboard) clipboard_ = std::make_unique<ClipboardChannel>();
   return ok;
 }
@@ -282,6 +284,10 @@ bool RdpClient::onPreConnect() {
   rdpContext* context = instance_->context;
   if (drive_ && !DriveChannel::load(context)) {
     log("cannot load the drive channel");
+    return false;
+  }
+  if (audio_ && !audio_->load(context)) {
+    log("cannot load the audio channel");
     return false;
   }
   if (!clipboard_) return true;
@@ -387,6 +393,7 @@ int RdpClient::loop() {
     DWORD own = 0;
     handles[own++] = socketEvent;
     if (clipboard_) handles[own++] = clipboard_->event();
+    if (audio_) handles[own++] = audio_->event();
     const DWORD count = freerdp_get_event_handles(instance_->context, handles.data() + own,
                                                   static_cast<DWORD>(handles.size() - own));
     if (count == 0) {
@@ -419,6 +426,19 @@ int RdpClient::loop() {
     if (running && clipboard_) {
       for (const auto& text : clipboard_->take()) {
         if (!link_.send(encodeClipboard(MessageType::target_clipboard, text))) running = false;
+      }
+      if (!running) {
+        log("the broker is gone");
+        exitCode = 1;
+        break;
+      }
+    }
+    if (running && audio_) {
+      for (const auto& chunk : audio_->take()) {
+        if (!link_.send(encodeAudio(chunk))) {
+          running = false;
+          break;
+        }
       }
       if (!running) {
         log("the broker is gone");

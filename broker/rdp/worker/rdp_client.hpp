@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "audio_channel.hpp"
 #include "broker_link.hpp"
 #include "clipboard_channel.hpp"
 #include "conduit/rdp/worker_protocol.hpp"
@@ -16,9 +17,10 @@ struct rdp_context;
 namespace conduit::rdp::worker {
 
 /// One FreeRDP 2 client session driven by the broker's frames: connects with the request's
-/// settings (certificate pinned, every redirection off but clipboard text and the session's drive
-/// where allowed), streams the software GDI's changes as tiles and forwards keyboard and pointer
-/// input and clipboard text. Single-threaded but for the clipboard channel's own thread.
+/// settings (certificate pinned, every redirection off but clipboard text, the session's drive
+/// and audio output where allowed), streams the software GDI's changes as tiles and the
+/// target's sound as audio frames, and forwards keyboard and pointer input and clipboard text.
+/// Single-threaded but for the clipboard and audio channels' own threads.
 class RdpClient {
  public:
   /// `configDir`: an empty directory FreeRDP may treat as its configuration path (its
@@ -63,6 +65,7 @@ class RdpClient {
   std::unique_ptr<DamageGrid> damage_;
   std::unique_ptr<ClipboardChannel> clipboard_;  // only where the request allows it
   std::unique_ptr<DriveChannel> drive_;          // likewise
+  std::unique_ptr<AudioChannel> audio_;          // likewise
   std::string presentedSha256_;
   bool certificateSeen_ = false;
   bool certificateRejected_ = false;

@@ -305,17 +305,17 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
   core::Result<std::unique_ptr<RemoteDesktop>> start(const std::shared_ptr<WsPeer>& peer) override {
     RemoteDesktopIo io;
     // Sent by the session before its first frame (the page sizes its canvas from it).
-    io.started = [peer](const std::string& id, int width, int height, bool toTarget,
-                        bool fromTarget, bool drive) {
-      peer->sendText(
-          boost::json::serialize(boost::json::object{{"type", "started"},
-                                                     {"session_id", id},
-                                                     {"width", width},
-                                                     {"height", height},
-                                                     {"clipboard", toTarget || fromTarget},
-                                                     {"clipboard_to_target", toTarget},
-                                                     {"clipboard_from_target", fromTarget},
-                                                     {"drive", drive}}));
+    io.started = [peer](const RemoteDesktopStarted& s) {
+      peer->sendText(boost::json::serialize(
+          boost::json::object{{"type", "started"},
+                              {"session_id", s.sessionId},
+                              {"width", s.width},
+                              {"height", s.height},
+                              {"clipboard", s.clipboardToTarget || s.clipboardFromTarget},
+                              {"clipboard_to_target", s.clipboardToTarget},
+                              {"clipboard_from_target", s.clipboardFromTarget},
+                              {"drive", s.drive},
+                              {"audio", s.audio}}));
     };
     io.clipboard = [peer](const std::string& text) {
       peer->sendText(

@@ -3,7 +3,9 @@
 // `connect` as the pinned server, ends one frame and then sends 30 clipboard texts at once (a
 // target changing its clipboard faster than a person copies, or clipboard text in a session
 // without the clipboard). With CONDUIT_HOSTILE_PACE_MS=N in its environment it sends one text
-// ("paced I") every N ms instead, until the broker's close. Then it waits for that close.
+// ("paced I") every N ms instead, until the broker's close. Then it waits for that close. With
+// CONDUIT_HOSTILE_SEND=audio it sends sound (46 ms of 44.1 kHz stereo PCM per frame) instead of
+// clipboard text and no frame end; with frame+audio, the frame end and then sound.
 #include <poll.h>
 #include <unistd.h>
 
@@ -55,13 +57,24 @@ int main(int argc, char** argv) {
       connected = true;
     }
   }
-  Bytes out = encodeConnected(Connected{request.width, request.height, request.certificateSha256});
-  const Bytes end = encodeFrameEnd(FrameEnd{1, false});
-  out.insert(out.end(), end.begin(), end.end());
   const char* pace = std::getenv("CONDUIT_HOSTILE_PACE_MS");
   const int paceMs = pace != nullptr ? std::atoi(pace) : 0;
+  const char* send = std::getenv("CONDUIT_HOSTILE_SEND");
+  const std::string_view what = send != nullptr ? send : "";
+  const bool audio = what == "audio" || what == "frame+audio";
+  Bytes out = encodeConnected(Connected{request.width, request.height, request.certificateSha256});
+  if (!audio || what == "frame+audio") {
+    const Bytes end = encodeFrameEnd(FrameEnd{1, false});
+    out.insert(out.end(), end.begin(), end.end());
+  }
+  const auto message = [audio](const std::string& body) {
+    if (!audio) return encodeClipboard(MessageType::target_clipboard, body);
+    AudioChunk chunk;
+    chunk.pcm.assign(8192, static_cast<std::uint8_t>(body.size()));
+    return encodeAudio(chunk);
+  };
   for (int i = 0; i < 30 && paceMs <= 0; ++i) {
-    const Bytes clip = encodeClipboard(MessageType::target_clipboard, "flood " + std::to_string(i));
+    const Bytes clip = message("flood " + std::to_string(i));
     out.insert(out.end(), clip.begin(), clip.end());
   }
   if (!writeAll(fd, out)) return 1;
@@ -76,8 +89,7 @@ int main(int argc, char** argv) {
       for (const auto& f : *frames) {
         if (f.type == MessageType::close) return 0;
       }
-    } else if (paceMs > 0 && !writeAll(fd, encodeClipboard(MessageType::target_clipboard,
-                                                           "paced " + std::to_string(i)))) {
+    } else if (paceMs > 0 && !writeAll(fd, message("paced " + std::to_string(i)))) {
       return 1;
     }
   }

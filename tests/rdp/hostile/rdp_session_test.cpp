@@ -2,10 +2,11 @@
 // (tests/rdp/hostile/hostile_worker.cpp) that floods clipboard text: with the clipboard allowed,
 // ten texts a second reach the browser and the rest are recorded by size only; with the
 // clipboard off, the first text ends the session as a protocol breach; a policy that stops the
-// clipboard during the session stops it within a second, both ways. The backend is an
-// in-memory stand-in with a real recording (the gateway's is tested through the portal).
+// clipboard during the session stops it within a second, both ways; likewise for sound. The backend
+// is an in-memory stand-in with a real recording (the gateway's is tested through the portal).
 #include <sodium.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -111,6 +112,18 @@ class Backend final : public rdp::RdpBackend {
     return out;
   }
 
+  /// The notices (markers) of the sealed recording.
+  std::vector<std::string> markers() {
+    std::vector<std::string> out;
+    recorder::RecordingReader reader(file_, recorder::testing::keyList(vault_));
+    while (auto r = reader.next()) {
+      if (r->kind == recorder::RecordKind::marker) {
+        out.emplace_back(r->payload.begin(), r->payload.end());
+      }
+    }
+    return out;
+  }
+
   /// The clipboard protocol events of the sealed recording: "allow TEXT" or "deny SUMMARY".
   std::vector<std::string> clipboardEvents() {
     std::vector<std::string> out;
@@ -139,10 +152,19 @@ struct Browser {
   std::mutex mutex;
   std::vector<std::string> clipboard;
   std::optional<std::string> closed;
+  std::optional<rdp::RdpStarted> started;
+  int audioMessages = 0;  // binary messages of type 0x87
 
   rdp::RdpSessionIo io() {
     rdp::RdpSessionIo io;
-    io.frame = [](std::string) {};
+    io.started = [this](const rdp::RdpStarted& s) {
+      std::lock_guard lock(mutex);
+      started = s;
+    };
+    io.frame = [this](std::string message) {
+      std::lock_guard lock(mutex);
+      if (!message.empty() && static_cast<unsigned char>(message[0]) == 0x87) ++audioMessages;
+    };
     io.notice = [](const std::string&) {};
     io.closed = [this](const std::string& reason) {
       std::lock_guard lock(mutex);
@@ -315,4 +337,110 @@ TEST_CASE("a policy that drops the drive during a session refuses files within a
   REQUIRE(files.size() == 1);
   CHECK(files[0] ==
         "upload \\\\tsclient\\Conduit\\recipe.csv " + std::to_string(recipe.size()) + " " + *sha);
+}
+
+namespace {
+/// The hostile worker's environment while a session starts (the worker inherits it).
+struct WorkerEnv {
+  WorkerEnv(const char* send, const char* paceMs) {
+    ::setenv("CONDUIT_HOSTILE_SEND", send, 1);
+    if (paceMs != nullptr) ::setenv("CONDUIT_HOSTILE_PACE_MS", paceMs, 1);
+  }
+  ~WorkerEnv() {
+    ::unsetenv("CONDUIT_HOSTILE_SEND");
+    ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
+  }
+};
+}  // namespace
+
+TEST_CASE("sound from a worker whose session has no audio ends the session") {
+  REQUIRE(sodium_init() >= 0);
+  Backend backend(core::AccessLimits{});  // audio off
+  Browser browser;
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    WorkerEnv env("audio", nullptr);
+    session = startSession(backend, browser);
+  }
+  const auto reason = backend.awaitEnd(5s);
+  REQUIRE(reason.has_value());
+  CHECK(*reason == "the RDP worker broke the protocol: sound with audio off");
+  session.reset();
+  std::lock_guard lock(browser.mutex);
+  CHECK(browser.audioMessages == 0);
+  REQUIRE(browser.started.has_value());
+  CHECK_FALSE(browser.started->audio);
+}
+
+TEST_CASE(
+    "sound reaches the browser where audio is allowed and stops within a second when the "
+    "policy drops it") {
+  REQUIRE(sodium_init() >= 0);
+  core::AccessLimits limits;
+  limits.rdp.audio = true;
+  Backend backend(limits);
+  Browser browser;
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    WorkerEnv env("audio", "50");  // one piece of sound every 50 ms
+    session = startSession(backend, browser);
+  }
+  const auto heard = [&browser] {
+    std::lock_guard lock(browser.mutex);
+    return browser.audioMessages;
+  };
+  for (int i = 0; i < 30 && heard() < 5; ++i) std::this_thread::sleep_for(100ms);
+  CHECK(heard() >= 5);
+  {
+    std::lock_guard lock(browser.mutex);
+    REQUIRE(browser.started.has_value());
+    CHECK(browser.started->audio);
+  }
+  const int since = backend.rechecks();
+  backend.setLimits(core::AccessLimits{});  // no sound from now on
+  REQUIRE(backend.awaitRechecks(since, 2) >= since + 2);
+  const int before = heard();
+  std::this_thread::sleep_for(1s);  // ~20 more pieces from the worker meanwhile
+  CHECK(heard() == before);
+  // The session goes on: the target playing sound is not the vendor's doing.
+  CHECK_FALSE(backend.awaitEnd(0ms).has_value());
+  session->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
+  session.reset();
+  // The recording says when sound started and in which format; the sound itself is not in it.
+  const auto markers = backend.markers();
+  std::string all;
+  for (const auto& m : markers) all += m + "\n";
+  INFO(all);
+  CHECK(std::count(markers.begin(), markers.end(),
+                   "sound from the target: PCM 44100 Hz, 2 channels (passed to the browser, not "
+                   "recorded)") == 1);
+}
+
+TEST_CASE("a browser that leaves a frame unacknowledged for 2 s gets no more sound") {
+  REQUIRE(sodium_init() >= 0);
+  core::AccessLimits limits;
+  limits.rdp.audio = true;
+  Backend backend(limits);
+  Browser browser;  // never acknowledges the worker's frame
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    WorkerEnv env("frame+audio", "50");
+    session = startSession(backend, browser);
+  }
+  const auto heard = [&browser] {
+    std::lock_guard lock(browser.mutex);
+    return browser.audioMessages;
+  };
+  std::this_thread::sleep_for(1s);
+  const int early = heard();
+  CHECK(early >= 5);  // while the frame is fresh, sound passes
+  std::this_thread::sleep_for(1500ms);
+  const int later = heard();
+  std::this_thread::sleep_for(1s);  // ~20 more pieces from the worker meanwhile
+  CHECK(heard() == later);
+  CHECK(later < early + 25);                       // it stopped about 2 s after the frame
+  CHECK_FALSE(backend.awaitEnd(0ms).has_value());  // and the session goes on
+  session->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
 }

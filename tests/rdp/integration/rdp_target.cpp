@@ -120,7 +120,7 @@ XrdpTarget::XrdpTarget(Options options) : options_(options) {
   if (rc != 0) throw std::runtime_error("openssl req failed: " + out);
   std::string channels = "rdpdr=false\nrdpsnd=false\ndrdynvc=false\ncliprdr=true\n";
   std::string chansrvPort;
-  if (options_.drives) {
+  if (options_.drives || options_.audio) {
     // xrdp-chansrv listens on a socket named after the display in a directory compiled into
     // xrdp; xrdp connects to it when a client logs in (chansrvport), and it mounts the client's
     // drives with FUSE under $HOME/thinclient_drives.
@@ -129,7 +129,8 @@ XrdpTarget::XrdpTarget(Options options) : options_(options) {
     std::filesystem::permissions(sockets,
                                  std::filesystem::perms::all | std::filesystem::perms::sticky_bit);
     const std::string n = std::to_string(display);
-    for (const char* name : {"xrdp_chansrv_socket_", "xrdpapi_"}) {
+    for (const char* name : {"xrdp_chansrv_socket_", "xrdpapi_", "xrdp_chansrv_audio_out_socket_",
+                             "xrdp_chansrv_audio_in_socket_"}) {
       std::filesystem::remove(sockets / (name + n));  // left by a run that was killed
     }
     std::filesystem::create_directories(dir_ / "home");
@@ -143,7 +144,9 @@ XrdpTarget::XrdpTarget(Options options) : options_(options) {
     if (!std::filesystem::exists(socket)) {
       throw std::runtime_error("xrdp-chansrv did not listen: " + chansrv_->errors());
     }
-    channels = "rdpdr=true\nrdpsnd=false\ndrdynvc=false\ncliprdr=false\n";
+    channels = std::string("rdpdr=") + (options_.drives ? "true" : "false") +
+               "\nrdpsnd=" + (options_.audio ? "true" : "false") +
+               "\ndrdynvc=false\ncliprdr=false\n";
     chansrvPort = "chansrvport=DISPLAY(" + n + ")\n";
   }
   for (int attempt = 0; attempt < 3 && port_ == 0; ++attempt) {
@@ -170,6 +173,11 @@ XrdpTarget::XrdpTarget(Options options) : options_(options) {
     if (waitForTcp(port, 10000)) port_ = port;
   }
   if (port_ == 0) throw std::runtime_error("xrdp did not listen: " + server_->errors());
+}
+
+std::filesystem::path XrdpTarget::audioSocket() const {
+  return std::filesystem::path("/run/xrdp/sockdir") /
+         ("xrdp_chansrv_audio_out_socket_" + std::to_string(display_));
 }
 
 void XrdpTarget::setClipboard(const std::string& text) {

@@ -67,6 +67,9 @@ class XrdpTarget {
     // and xrdp's fixed socket directory /run/xrdp/sockdir). The clipboard then goes to
     // chansrv rather than to the VNC display, so it is off in this mode.
     bool drives = false;
+    // Audio output: the same channel server plays what is written to audioSocket() to the
+    // client over rdpsnd (as pulseaudio's xrdp sink module would). Needs root likewise.
+    bool audio = false;
   };
   explicit XrdpTarget(Options options);
   XrdpTarget() : XrdpTarget(Options{}) {}
@@ -86,6 +89,10 @@ class XrdpTarget {
   std::optional<std::string> clipboard() const;
   /// Where the target's user sees redirected drives, one folder per drive (Options::drives).
   std::filesystem::path drives() const { return dir_ / "home" / "thinclient_drives"; }
+  /// Where chansrv takes sound to play (Options::audio): a Unix stream socket it creates once
+  /// a client opened the rdpsnd channel; messages of u32 LE id (0: PCM), u32 LE size (8 + the
+  /// samples' bytes), then 16-bit stereo PCM at 44.1 kHz.
+  std::filesystem::path audioSocket() const;
 
  private:
   Options options_;

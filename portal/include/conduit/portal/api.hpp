@@ -139,13 +139,22 @@ class TunnelLauncher {
 
 /// Callbacks from a browser RDP session to the portal; called on the session's thread, never
 /// while it holds a lock, and must not block.
+/// What a browser RDP session that started offers the page (the "started" message).
+struct RemoteDesktopStarted {
+  std::string sessionId;
+  int width = 0;  // the desktop's actual size
+  int height = 0;
+  bool clipboardToTarget = false;  // which ways clipboard text may pass
+  bool clipboardFromTarget = false;
+  bool drive = false;  // the session has a drive
+  bool audio = false;  // the target's sound comes as binary audio messages
+};
+
 struct RemoteDesktopIo {
-  // First, once, before any frame: the session's id, the desktop's actual size, which ways
-  // clipboard text may pass (to the target, from it) and whether the session has a drive.
-  std::function<void(const std::string& sessionId, int width, int height, bool clipboardToTarget,
-                     bool clipboardFromTarget, bool drive)>
-      started;
-  std::function<void(std::string)> frame;  // binary message: a tile or frame end (docs/api.md)
+  // First, once, before any frame.
+  std::function<void(const RemoteDesktopStarted&)> started;
+  // Binary message: a tile, frame end or audio chunk (docs/api.md).
+  std::function<void(std::string)> frame;
   std::function<void(const std::string&)> notice;
   std::function<void(const std::string&)> closed;     // exactly once, with the reason
   std::function<void(const std::string&)> clipboard;  // text copied on the target (UTF-8)

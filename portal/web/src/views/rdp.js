@@ -7,7 +7,8 @@
 // on the remote desktop appears in it (its Copy button puts it on the local clipboard: never
 // without the vendor's click, so a hostile desktop cannot plant text there); text put in it
 // and sent becomes the remote clipboard, to paste there. Where it allows a drive, a panel
-// (rdp_drive.js) moves files to and from the drive the remote desktop sees.
+// (rdp_drive.js) moves files to and from the drive the remote desktop sees; where it allows
+// audio, the remote desktop's sound plays here (rdp_audio.js).
 import { get, openSocket } from '../api.js';
 import { h } from '../dom.js';
 import { card, showError } from '../ui.js';
@@ -16,6 +17,7 @@ import { describeClose, parseMessage } from '../term.js';
 import { scancodeFor } from '../rdp_keys.js';
 import { desktopPainter } from '../desktop.js';
 import { DRIVE_DATA, drivePanel } from '../rdp_drive.js';
+import { audioPlayer } from '../rdp_audio.js';
 import { fmtTime } from '../format.js';
 
 const GRANTS_MS = 5000;
@@ -86,6 +88,7 @@ export function renderRdp(root, context) {
     },
   });
   const closedReason = h('span', { class: 'term-closed-reason', id: 'rdp-closed-reason' });
+  const audio = audioPlayer();
   const closedBox = h('div', { class: 'term-closed rdp-closed', hidden: true },
     closedReason,
     h('a', { href: '#/vendor', class: 'btn btn-small', id: 'rdp-back' }, 'Back to my access'));
@@ -97,7 +100,7 @@ export function renderRdp(root, context) {
       h('div', { class: 'term-grant', id: 'rdp-grant' }, timeLabel, timeLeft)),
     h('section', { class: 'card term-card', 'aria-label': `Remote desktop of ${asset}` },
       h('div', { class: 'term-bar' }, status,
-        h('div', { class: 'rdp-right' }, sessionBox, clipboardButton, drive.button, cadButton, refreshButton, disconnectButton)),
+        h('div', { class: 'rdp-right' }, sessionBox, clipboardButton, drive.button, audio.button, cadButton, refreshButton, disconnectButton)),
       notice,
       clipboardPanel,
       drive.panel,
@@ -124,6 +127,7 @@ export function renderRdp(root, context) {
     canvas.classList.add('rdp-canvas-closed');
     for (const button of [cadButton, refreshButton, disconnectButton, clipboardButton, clipboardSend]) button.disabled = true;
     drive.disable();
+    audio.stop();
     // A kill suspends the grant, a revoke ends it: show that now, not at the next refresh.
     refreshGrants();
   };
@@ -182,7 +186,7 @@ export function renderRdp(root, context) {
       if (typeof event.data !== 'string') {
         const bytes = new Uint8Array(event.data);
         if (bytes[0] === DRIVE_DATA) drive.onData(bytes.subarray(1));
-        else painter.handle(bytes);
+        else if (!audio.handle(bytes)) painter.handle(bytes);
         return;
       }
       const message = parseMessage(event.data);
@@ -213,6 +217,7 @@ export function renderRdp(root, context) {
         clipboardCopy.hidden = !fromTarget;
         clipboardText.readOnly = !toTarget;
         drive.enable(message.drive === true);
+        audio.enable(message.audio === true);
         clipboardText.placeholder = toTarget && fromTarget
           ? 'Text copied on the remote desktop appears here. Put text here and send it to paste it there.'
           : toTarget ? 'Put text here and send it to paste it on the remote desktop (copying from it is not allowed).'
@@ -254,6 +259,9 @@ export function renderRdp(root, context) {
       else if (!held.delete(event.code)) return; // its down went elsewhere (before the focus)
       send({ type: 'key', code, down });
     };
+    // The first key or click on the desktop lets the browser start playing its sound.
+    canvas.addEventListener('keydown', audio.resume);
+    canvas.addEventListener('mousedown', audio.resume);
     canvas.addEventListener('keydown', onKey);
     canvas.addEventListener('keyup', onKey);
     // A key still down when the focus leaves would stay down on the remote desktop.
@@ -371,6 +379,7 @@ export function renderRdp(root, context) {
 
     context.onCleanup(() => {
       stopInput();
+      audio.stop();
       if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) socket.close(1000, 'page closed');
     });
   }

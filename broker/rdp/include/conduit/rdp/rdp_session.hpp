@@ -30,14 +30,22 @@ struct RdpSessionRequest {
 
 /// The browser's side. Called on the session's thread, never while it holds a lock; must not
 /// block (the portal queues what its WebSocket has not sent yet).
+/// What a session that started offers the browser.
+struct RdpStarted {
+  std::string sessionId;
+  int width = 0;  // the desktop's actual size
+  int height = 0;
+  bool clipboardToTarget = false;  // which ways the policy lets clipboard text pass
+  bool clipboardFromTarget = false;
+  bool drive = false;  // the session has a drive
+  bool audio = false;  // the target's sound comes as audio frames
+};
+
 struct RdpSessionIo {
-  // First, once, before any frame: the session's id, the desktop's actual size, which ways
-  // the policy lets clipboard text pass (to the target, from it) and whether the session has
-  // a drive. Optional.
-  std::function<void(const std::string& sessionId, int width, int height, bool clipboardToTarget,
-                     bool clipboardFromTarget, bool drive)>
-      started;
-  // A tile or frame end for the browser: the worker's frame without its length (type first).
+  // First, once, before any frame. Optional.
+  std::function<void(const RdpStarted&)> started;
+  // A tile, frame end or audio chunk for the browser: the worker's frame without its length
+  // (type first).
   std::function<void(std::string)> frame;
   std::function<void(const std::string&)> notice;  // one line for the vendor (window end)
   std::function<void(const std::string&)> closed;  // exactly once, with the reason

@@ -9,8 +9,9 @@
 //   u32 LE length (of type + body, 1..kMaxFrameBytes) | u8 type | body
 //
 // Broker -> worker: connect (once, first), key, pointer, ack, refresh, close, clipboard.
-// Worker -> broker: connected (once), tile*, frame_end, target_clipboard, failed / closed
-// (last). The clipboard messages exist only where the connect request allowed the clipboard.
+// Worker -> broker: connected (once), tile*, frame_end, target_clipboard, audio, failed /
+// closed (last). The clipboard messages exist only where the connect request allowed the
+// clipboard, audio only where it allowed audio.
 // Tiles and frame ends go on unchanged to the browser (the WebSocket message is the frame
 // without its length) and into the recording, after the broker checked them (decodeTile).
 //
@@ -55,6 +56,7 @@ enum class MessageType : std::uint8_t {
   failed = 0x84,            // JSON {"code", "message"}: the session could not start or broke
   closed = 0x85,            // JSON {"code", "message"}: the server ended the session
   target_clipboard = 0x86,  // UTF-8 text copied on the target (its clipboard changed)
+  audio = 0x87,             // AudioChunk: sound the target played
 };
 
 /// One frame read from the stream (type and body; the length is gone).
@@ -213,5 +215,24 @@ struct Failure {
 };
 Bytes encodeFailure(MessageType type, const Failure& failure);
 core::Result<Failure> decodeFailure(std::span<const std::uint8_t> body);
+
+/// Sound the target played (RDP audio output, MS-RDPEA), as the worker's audio device got it:
+/// signed 16-bit little-endian PCM, channels interleaved. Body: u32 LE samples per second, u8
+/// channels, then the samples. The browser plays it as it comes; it is not recorded.
+struct AudioChunk {
+  std::uint32_t rate = 44100;  // kMinAudioRate..kMaxAudioRate
+  std::uint8_t channels = 2;   // 1 or 2
+  Bytes pcm;                   // whole sample frames (channels * 2 bytes each), non-empty
+};
+inline constexpr std::uint32_t kMinAudioRate = 8000;
+inline constexpr std::uint32_t kMaxAudioRate = 48000;
+inline constexpr std::size_t kAudioHeaderBytes = 5;
+/// 256 KiB of samples per chunk (about 1.5 s of 44.1 kHz stereo): RDP servers send a few
+/// KiB at a time; the worker cuts longer pieces.
+inline constexpr std::size_t kMaxAudioChunkBytes = 256u << 10;
+Bytes encodeAudio(const AudioChunk& chunk);
+/// invalid_argument unless the rate and channels are in range and the samples are whole frames
+/// (non-empty, at most kMaxAudioChunkBytes).
+core::Result<AudioChunk> decodeAudio(std::span<const std::uint8_t> body);
 
 }  // namespace conduit::rdp
