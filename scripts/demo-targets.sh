@@ -192,29 +192,55 @@ else
     home="$dir/panel-home"
     mkdir -p "$home" /run/xrdp/sockdir && chmod 1777 /run/xrdp/sockdir
     rm -f "/run/xrdp/sockdir/xrdp_chansrv_socket_$panel_display" \
-      "/run/xrdp/sockdir/xrdpapi_$panel_display"
+      "/run/xrdp/sockdir/xrdpapi_$panel_display" \
+      "/run/xrdp/sockdir/xrdp_chansrv_audio_out_socket_$panel_display" \
+      "/run/xrdp/sockdir/xrdp_chansrv_audio_in_socket_$panel_display"
+    # The panel's chime: 0.3 s of 880 Hz, 44.1 kHz stereo PCM, written to xrdp-chansrv's sound
+    # socket as pulseaudio's xrdp sink would (the socket is there while a session has sound).
+    cat > "$dir/panel-chime.py" <<'PY'
+import math, os, socket, struct, sys
+path = "/run/xrdp/sockdir/xrdp_chansrv_audio_out_socket_" + sys.argv[1]
+if not os.path.exists(path):
+    sys.exit(0)
+frames = b"".join(struct.pack("<hh", v, v) for v in (
+    int(8000 * math.sin(2 * math.pi * 880 * i / 44100) * min(1, (13230 - i) / 2000))
+    for i in range(13230)))
+frames += b"\0" * (-len(frames) % 8192)  # chansrv plays whole 8 KiB blocks
+try:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(path)
+        s.sendall(struct.pack("<II", 0, 8 + len(frames)) + frames)
+except OSError:
+    pass
+PY
     DISPLAY=":$panel_display" HOME="$home" CHANSRV_LOG_PATH="$dir" setsid xrdp-chansrv \
       </dev/null >"$dir/panel-chansrv.log" 2>&1 &
     echo $! > "$dir/panel-chansrv.pid"
     # The panel's screen: the session's drive as the panel sees it, and a trend file the panel
-    # writes there every 10 s for the vendor to save. Read-only for the vendor (no shell).
+    # writes there every 10 s for the vendor to save, with a chime the vendor hears where the
+    # session has sound. Read-only for the vendor (no shell).
     # shellcheck disable=SC2016  # expanded by the screen's own shell
     screen='trap "" INT QUIT TSTP; drive="$HOME/thinclient_drives/Conduit"; n=0
+      chime="$PANEL_CHIME"; panel="$PANEL_DISPLAY"
       while :; do clear
         printf "%s\n" "LINUX OPERATOR PANEL panel-7 (demo)" \
           "plant-north / cell-3 / line 3 filling - reached through Conduit, recorded" "" \
           "The session drive (thinclient_drives/Conduit):"
         if [ -d "$drive" ]; then
           n=$((n + 1))
-          [ $((n % 5)) -eq 1 ] && printf "time;TIC-101;PIC-7\n%s;%s;%s\n" "$(date -u +%FT%TZ)" \
-            "$((70 + n % 5)).$((n % 10))" "2.$((n % 9))" > "$drive/trend-export.csv"
+          if [ $((n % 5)) -eq 1 ]; then
+            printf "time;TIC-101;PIC-7\n%s;%s;%s\n" "$(date -u +%FT%TZ)" \
+              "$((70 + n % 5)).$((n % 10))" "2.$((n % 9))" > "$drive/trend-export.csv"
+            python3 "$chime" "$panel" 2>/dev/null
+          fi
           ls -l "$drive" | tail -n +2
         else
           echo "  (no drive: the policy of this session allows none)"
         fi
         sleep 2; done'
     DISPLAY=":$panel_display" setsid xterm -geometry 170x58+0+0 -title "panel-7" \
-      -e env HOME="$home" sh -c "$screen" </dev/null >"$dir/panel-xterm.log" 2>&1 &
+      -e env HOME="$home" PANEL_CHIME="$dir/panel-chime.py" PANEL_DISPLAY="$panel_display" \
+      sh -c "$screen" </dev/null >"$dir/panel-xterm.log" 2>&1 &
     echo $! > "$dir/panel-xterm.pid"
     [ -f "$dir/panel-key.pem" ] || (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes \
       -days 3650 -subj /CN=panel-7 -keyout "$dir/panel-key.pem" -out "$dir/panel-cert.pem" \
@@ -244,7 +270,7 @@ EnableSyslog=false
 [Channels]
 rdpdr=true
 cliprdr=true
-rdpsnd=false
+rdpsnd=true
 drdynvc=false
 rail=false
 xrdpvr=false

@@ -223,11 +223,11 @@ core::Status seedDemoRdp(store::Database& db, const core::Clock& clock,
 std::string demoPanelPolicy() {
   return R"(# The demo's Linux operator panel (`conduit demo`, scripts/demo-targets.sh): vendors open
 # its desktop in the portal; the session gets a drive (files in and out, each recorded with its
-# SHA-256) and the clipboard both ways.
+# SHA-256), the clipboard both ways and the panel's sound (its chime when it writes a trend file).
 
 [[rule]]
 id = "demo-panel-rdp"
-description = "Demo: vendors service the Linux panel with a session drive and the clipboard"
+description = "Demo: vendors service the Linux panel with a session drive, the clipboard and its sound"
 effect = "allow"
 
 [rule.match]
@@ -247,6 +247,7 @@ mfa = "required"
 [rule.rdp]
 drive = true
 clipboard = true
+audio = true
 )";
 }
 
