@@ -1,8 +1,9 @@
-// S7comm through `ssh -L` with real peers on both ends: Snap7's S7Server as the PLC (the PLC
-// simulator S7 tools are tested against) and two vendor tools, nodes7 and Snap7's S7Client
-// (tests/s7peers, installed by scripts/e2e-deps.sh), through `conduit serve` with the vendor's
-// key + TOTP, an approved s7 grant and the S7 inspector; the recording's pcap read by tshark's
-// s7comm dissector.
+// S7comm through `ssh -L` and through `conduit tunnel` (the portal's WebSocket tunnel) with real
+// peers on both ends: Snap7's S7Server as the PLC (the PLC simulator S7 tools are tested
+// against) and two vendor tools, nodes7 and Snap7's S7Client (tests/s7peers, installed by
+// scripts/e2e-deps.sh), through `conduit serve` with the vendor's key + TOTP (or an API token
+// made by signing in to the portal), an approved s7 grant and the S7 inspector; the recording's
+// pcap read by tshark's s7comm dissector.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@
 
 #include "ssh/integration/plant.hpp"
 #include "ssh/integration/tunnel_support.hpp"
+#include "ssh/integration/web_tunnel_support.hpp"
 #include "support/process.hpp"
 
 using namespace conduit;
@@ -226,4 +228,96 @@ TEST_CASE(
   const std::string events = plc.events();
   CHECK_THAT(events, Catch::Contains("CPU Control request : STOP --> OK") &&
                          Catch::Contains("CPU Control request : Warm START --> OK"));
+}
+
+TEST_CASE(
+    "nodes7 and Snap7 through conduit tunnel on a read-only S7 grant: reads pass, writes get the "
+    "protection-level error and never reach the PLC") {
+  // For vendors without SSH: the same inspector behind the portal's WebSocket tunnel. Each
+  // tool's connection is a session of its own; the asset takes one at a time (the default), so
+  // each tool starts once the previous connection has closed.
+  requirePeers();
+  SnapPlc plc;
+  Plant p(s7Policy("read_only = true\n"));
+  const std::uint16_t portal = test::portalPort(p);
+  p.admin("", {"asset", "add", "press-3", "--owner-group", "ops", "--tcp",
+               "s7:127.0.0.1:" + std::to_string(plc.port)});
+  grantProtocols(p, "press-3", {"s7"});
+  auto t = test::startTunnel(
+      p, portal,
+      test::tokenFile(p, portal, "alice", test::signIn(portal, "alice", p.totpSeed), "vendor"),
+      "press-3", plc.port);
+  int closed = 0;
+  const auto run = [&](const std::string& tool, const std::string& op,
+                       const std::string& value = "") {
+    auto result = s7Tool(tool, t.localPort, op, value);
+    ++closed;
+    for (int i = 0; i < 100 && test::count(t.process->errors(), ": closed: ") <
+                                   static_cast<std::size_t>(closed);
+         ++i) {
+      (void)t.process->waitForLine("\x01never\x01", 100ms);
+    }
+    return result;
+  };
+  for (const std::string tool : {"nodes7", "snap7"}) {
+    auto [rc, out] = run(tool, "read");
+    INFO(out);
+    INFO(t.process->errors());
+    CHECK(rc == 0);
+    CHECK_THAT(out, Catch::Contains(R"("ok":true,"values":[1234,0])"));
+  }
+  auto [rcNodes7, nodes7] = run("nodes7", "write", "77");
+  INFO(nodes7);
+  CHECK(rcNodes7 == 2);
+  CHECK_THAT(nodes7, Catch::Contains("write quality not good"));
+  auto [rcSnap7, snap7] = run("snap7", "write", "88");
+  INFO(snap7);
+  CHECK(rcSnap7 == 2);
+  CHECK_THAT(snap7, Catch::Contains("Function not authorized for current protection level"));
+  auto [rcStop, stop] = run("snap7", "stop");
+  INFO(stop);
+  CHECK(rcStop == 2);
+
+  // Past the broker: DB1 unchanged, the CPU running, and the PLC's log without a write or stop.
+  CHECK_THAT(s7Tool("snap7", plc.port, "read").second, Catch::Contains(R"("values":[1234,0])"));
+  CHECK_THAT(s7Tool("snap7", plc.port, "status").second, Catch::Contains(R"("status":"run")"));
+  const std::string events = plc.events();
+  INFO(events);
+  CHECK(test::count(events, "Read request, Area : DB1") >= 2);
+  CHECK_THAT(events, !Catch::Contains("Write request"));
+  CHECK_THAT(events, !Catch::Contains("CPU Control request"));
+
+  // Every connection's recording (one session each) as pcap, decoded by tshark's s7comm
+  // dissector: the two write jobs and the stop met the broker's 0xD241 answer, and none of
+  // them went towards the PLC.
+  std::string decoded;
+  for (int n = 1; n <= 5; ++n) {
+    const std::string id = test::sessionIdOf(*t.process, n);
+    REQUIRE_FALSE(id.empty());
+    test::waitSealed(p, id);
+  }
+  const auto [rcList, listed] = p.conduit({"recording", "--data-dir", p.data, "list"});
+  REQUIRE(rcList == 0);
+  for (const auto& line : test::lines(listed)) {
+    if (line.rfind("wt-", 0) != 0) continue;
+    const std::string id = line.substr(0, line.find(' '));
+    const std::string pcap = (p.dir / (id + ".pcap")).string();
+    auto [rcExport, exported] = p.conduit(
+        {"recording", "--data-dir", p.data, "export", id, "--format", "pcap", "--output", pcap});
+    INFO(exported);
+    REQUIRE(rcExport == 0);
+    auto [rcShark, out] = test::runCommand(
+        {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plc.port) + ",tpkt", "-Y",
+         "s7comm", "-T", "fields", "-E", "separator=;", "-e", "tcp.dstport", "-e",
+         "s7comm.header.rosctr", "-e", "s7comm.param.func", "-e", "s7comm.param.errcod"});
+    CHECK(rcShark == 0);
+    decoded += out;
+  }
+  INFO(decoded);
+  const std::string toPlc = std::to_string(plc.port) + ";";
+  CHECK(test::count(decoded, toPlc + "1;0x04;") == 2);  // the two reads reached the PLC
+  CHECK(test::count(decoded, ";3;0x05;0xd241") == 2);
+  CHECK(test::count(decoded, ";3;0x29;0xd241") == 1);
+  CHECK(test::count(decoded, toPlc + "1;0x05;") == 0);
+  CHECK(test::count(decoded, toPlc + "1;0x29;") == 0);
 }
