@@ -309,6 +309,13 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     explicit Peer(std::weak_ptr<Session> s) : session_(std::move(s)) {}
     void sendText(std::string text) override { send(std::move(text), false); }
     void sendBinary(std::string bytes) override { send(std::move(bytes), true); }
+    void sendBinaryIfRoom(std::string bytes, std::size_t maxQueued) override {
+      if (auto s = session_.lock()) {
+        asio::post(s->executor(), [s, data = std::move(bytes), maxQueued]() mutable {
+          if (s->queuedBytes_ <= maxQueued) s->wsQueue(std::move(data), true);
+        });
+      }
+    }
     void close(std::string reason) override {
       if (auto s = session_.lock()) {
         asio::post(s->executor(), [s, reason = std::move(reason)] { s->wsClose(reason); });

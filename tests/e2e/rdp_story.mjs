@@ -55,7 +55,7 @@ function config() {
 
 /// The desktop's sound: one second of a known pattern fed to xrdp-chansrv's sound socket (as
 /// pulseaudio's xrdp sink would) in its 8 KiB blocks at about real time; the page must get every
-/// byte (its Sound button counts them and sums them) and play it.
+/// byte in order (its Sound button counts them and hashes them) and play every piece.
 async function playSound(page, socketPath) {
   const sound = page.locator('#rdp-sound');
   if (await sound.isHidden()) throw new Error('no Sound button although the policy allows audio');
@@ -65,7 +65,7 @@ async function playSound(page, socketPath) {
     const c = netConnect(socketPath, () => resolve(c));
     c.on('error', reject);
   });
-  let sum = 0;
+  let sum = 0x811c9dc5; // FNV-1a over the bytes in order, as the page computes it
   let total = 0;
   try {
     for (let block = 0; block < 20; block += 1) {
@@ -75,7 +75,7 @@ async function playSound(page, socketPath) {
       for (let i = 0; i < 8192; i += 1) {
         const b = (i * 7 + block * 13) % 251;
         message[8 + i] = b;
-        sum = (sum + b) % 4294967296;
+        sum = Math.imul(sum ^ b, 16777619) >>> 0;
       }
       total += 8192;
       socket.write(message);
@@ -92,7 +92,9 @@ async function playSound(page, socketPath) {
   const got = await sound.evaluate((b) => ({ ...b.dataset }));
   console.log(`sound: ${JSON.stringify(got)}`);
   if (Number(got.sum) !== sum) throw new Error(`the page's sound differs from what the target played: sum ${got.sum}, want ${sum}`);
-  if (!(Number(got.played) > 0)) throw new Error('the page got the sound but played none of it');
+  if (Number(got.played) !== Number(got.pieces) || Number(got.dropped) !== 0) {
+    throw new Error(`the page did not play every piece of sound it got: ${JSON.stringify(got)}`);
+  }
 }
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -135,9 +135,10 @@ core::Result<std::unique_ptr<portal::RemoteDesktop>> WebRdpLauncher::start(
                                       s.clipboardFromTarget, s.drive, s.audio});
     };
   }
-  auto s = rdp::RdpSession::start(backend_, options_, {user, asset, source, width, height},
-                                  {std::move(started), std::move(io.frame), std::move(io.notice),
-                                   std::move(io.closed), std::move(io.clipboard)});
+  auto s =
+      rdp::RdpSession::start(backend_, options_, {user, asset, source, width, height},
+                             {std::move(started), std::move(io.frame), std::move(io.notice),
+                              std::move(io.closed), std::move(io.clipboard), std::move(io.audio)});
   if (!s) return s.error();
   return std::unique_ptr<portal::RemoteDesktop>(std::make_unique<WebRdpSession>(std::move(*s)));
 }

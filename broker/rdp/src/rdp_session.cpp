@@ -351,8 +351,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
                    ", which was never sent");
       return;
     }
-    lastAcked_ = std::max(lastAcked_.load(), sequence);
-    waitingSince_ = nowTicks();
+    if (sequence > lastAcked_.load()) {  // an old one says nothing about the browser now
+      lastAcked_ = sequence;
+      waitingSince_ = nowTicks();
+    }
     if (auto st = worker_->write(encodeAck(sequence)); !st) requestClose(st.error().message);
   }
 
@@ -481,8 +483,15 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     if (!chunk) return "the RDP worker broke the protocol: " + chunk.error().message;
     if (!audioAllowed_.load()) return std::nullopt;  // the policy dropped it mid-session
     const std::uint32_t format = chunk->rate * 4 + chunk->channels;
-    if (format != audioFormat_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (format != audioFormat_ && now - lastFormatMarker_ < std::chrono::seconds{1}) {
+      // A target switching formats faster than that fills the recording, not the speaker: one
+      // marker a second, and the count of the rest at the end.
       audioFormat_ = format;
+      ++formatChangesUnmarked_;
+    } else if (format != audioFormat_) {
+      audioFormat_ = format;
+      lastFormatMarker_ = now;
       const std::string text = "sound from the target: PCM " + std::to_string(chunk->rate) +
                                " Hz, " + std::to_string(chunk->channels) +
                                (chunk->channels == 1 ? " channel" : " channels") +
@@ -497,12 +506,13 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       ++audioDropped_;
       return std::nullopt;
     }
+    if (!io_.audio) return std::nullopt;
     std::string message;
     message.reserve(1 + f.body.size());
     message.push_back(static_cast<char>(f.type));
     message.append(reinterpret_cast<const char*>(f.body.data()), f.body.size());
     bytesToVendor_ += message.size();
-    io_.frame(std::move(message));
+    io_.audio(std::move(message));
     return std::nullopt;
   }
 
@@ -703,6 +713,12 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       std::lock_guard lock(driveMutex_);
       drive_.reset();
     }
+    if (recording_ && formatChangesUnmarked_ > 0) {
+      (void)recording_->append(
+          recorder::RecordKind::marker, kNoticeChannel, recorder::Direction::none,
+          bytesOf("the target's sound changed format " + std::to_string(formatChangesUnmarked_) +
+                  " more times (at most one change a second is noted)"));
+    }
     if (recording_) {
       (void)recording_->append(recorder::RecordKind::marker, kNoticeChannel,
                                recorder::Direction::none, bytesOf("session ended: " + reason));
@@ -743,10 +759,12 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::atomic<bool> toTargetAllowed_{false};    // and the policy still allows pasting
   std::atomic<bool> fromTargetAllowed_{false};  // and copying
   std::atomic<bool> recordKeystrokes_{false};
-  bool audioChannel_ = false;              // the worker opened the audio channel
-  std::atomic<bool> audioAllowed_{false};  // and the policy still allows sound
-  std::uint32_t audioFormat_ = 0;          // of the last chunk (rate * 4 + channels)
-  std::uint64_t audioDropped_ = 0;         // chunks held back from a browser behind
+  bool audioChannel_ = false;                // the worker opened the audio channel
+  std::atomic<bool> audioAllowed_{false};    // and the policy still allows sound
+  std::uint32_t audioFormat_ = 0;            // of the last chunk (rate * 4 + channels)
+  std::uint64_t audioDropped_ = 0;           // chunks held back from a browser behind
+  std::uint64_t formatChangesUnmarked_ = 0;  // within a second of the last marker
+  std::chrono::steady_clock::time_point lastFormatMarker_{};
   std::atomic<std::uint32_t> lastAcked_{0};
   // steady_clock ticks of the last ack, or of the frame sent when all were acknowledged.
   std::atomic<std::int64_t> waitingSince_{0};

@@ -11,11 +11,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "addin_provider.hpp"
 
 namespace conduit::rdp::worker {
+
+struct AudioChannel::Device {
+  rdpsndDevicePlugin plugin;  // first: FreeRDP casts between the two
+  AudioChannel* channel;
+};
 
 namespace {
 
@@ -30,13 +34,8 @@ constexpr std::size_t kMaxPendingBytes = 1u << 20;
 // The session's channel (one per worker process), for the device FreeRDP creates.
 AudioChannel* g_channel = nullptr;
 
-struct Device {
-  rdpsndDevicePlugin plugin;  // first: FreeRDP casts between the two
-  AudioChannel* channel;
-};
-
 AudioChannel* channelOf(rdpsndDevicePlugin* device) {
-  return reinterpret_cast<Device*>(device)->channel;
+  return reinterpret_cast<AudioChannel::Device*>(device)->channel;
 }
 
 // C trampolines: no exception may unwind into FreeRDP.
@@ -57,7 +56,7 @@ BOOL openDevice(rdpsndDevicePlugin* device, const AUDIO_FORMAT* f, UINT32) noexc
 BOOL setVolume(rdpsndDevicePlugin*, UINT32) noexcept {
   return TRUE;
 }
-UINT play(rdpsndDevicePlugin* device, const BYTE* data, size_t size) noexcept {
+UINT playDevice(rdpsndDevicePlugin* device, const BYTE* data, size_t size) noexcept {
   try {
     channelOf(device)->play(data, size);
   } catch (...) {  // out of memory: this piece of sound is lost, the session goes on
@@ -67,22 +66,11 @@ UINT play(rdpsndDevicePlugin* device, const BYTE* data, size_t size) noexcept {
 void closeDevice(rdpsndDevicePlugin* device) noexcept {
   channelOf(device)->close();
 }
-void freeDevice(rdpsndDevicePlugin* device) noexcept {
-  delete reinterpret_cast<Device*>(device);
-}
+void freeDevice(rdpsndDevicePlugin*) noexcept {}  // AudioChannel owns it
 
 UINT deviceEntry(PFREERDP_RDPSND_DEVICE_ENTRY_POINTS entry) noexcept {
-  if (g_channel == nullptr) return ERROR_INTERNAL_ERROR;
-  auto* device = new (std::nothrow) Device{};
-  if (device == nullptr) return CHANNEL_RC_NO_MEMORY;
-  device->channel = g_channel;
-  device->plugin.FormatSupported = formatSupported;
-  device->plugin.Open = openDevice;
-  device->plugin.SetVolume = setVolume;
-  device->plugin.Play = play;
-  device->plugin.Close = closeDevice;
-  device->plugin.Free = freeDevice;
-  entry->pRegisterRdpsndDevice(entry->rdpsnd, &device->plugin);
+  if (g_channel == nullptr || g_channel->device() == nullptr) return ERROR_INTERNAL_ERROR;
+  entry->pRegisterRdpsndDevice(entry->rdpsnd, &g_channel->device()->plugin);
   return CHANNEL_RC_OK;
 }
 
@@ -92,7 +80,15 @@ void (*audioDeviceEntry())() {
   return reinterpret_cast<void (*)()>(deviceEntry);
 }
 
-AudioChannel::AudioChannel() : event_(CreateEventA(nullptr, TRUE, FALSE, nullptr)) {
+AudioChannel::AudioChannel()
+    : device_(std::make_unique<Device>()), event_(CreateEventA(nullptr, TRUE, FALSE, nullptr)) {
+  device_->channel = this;
+  device_->plugin.FormatSupported = formatSupported;
+  device_->plugin.Open = openDevice;
+  device_->plugin.SetVolume = setVolume;
+  device_->plugin.Play = playDevice;
+  device_->plugin.Close = closeDevice;
+  device_->plugin.Free = freeDevice;
   // rdpsnd's own arguments: our device, only PCM (wFormatTag 1) from the server's list, and
   // the latency FreeRDP allows for sound queued ahead of real time before it drops some (its
   // default, 0, drops a third piece that comes in a burst; the browser buffers anyway).
@@ -103,6 +99,8 @@ AudioChannel::AudioChannel() : event_(CreateEventA(nullptr, TRUE, FALSE, nullptr
 
 AudioChannel::~AudioChannel() {
   if (g_channel == this) g_channel = nullptr;
+  if (dropped_ > 0)
+    log(std::to_string(dropped_) + " bytes of sound dropped (the broker fell behind)");
   if (event_ != nullptr) CloseHandle(event_);
 }
 

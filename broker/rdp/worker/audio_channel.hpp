@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -22,8 +23,11 @@ namespace conduit::rdp::worker {
 /// microphone) is never opened.
 ///
 /// FreeRDP calls the device on the channel's own thread; it only queues under the mutex and
-/// wakes the main loop through `event()`. A worker runs one session, so the device finds this
-/// object through a process-wide pointer set by load().
+/// wakes the main loop through `event()`. A worker runs one session, so FreeRDP's device entry
+/// finds this object through a process-wide pointer set by load(). The device belongs to this
+/// object, not to FreeRDP (whose Free does nothing): FreeRDP frees it at disconnect while its
+/// playback thread may still call it, and stops that thread only when the context is freed,
+/// which RdpClient does before this object goes.
 class AudioChannel {
  public:
   AudioChannel();
@@ -47,8 +51,12 @@ class AudioChannel {
   bool open(std::uint16_t channels, std::uint32_t rate);
   void play(const std::uint8_t* data, std::size_t size);
   void close();
+  /// The FreeRDP device (an rdpsndDevicePlugin) FreeRDP's entry registers.
+  struct Device;
+  Device* device() noexcept { return device_.get(); }
 
  private:
+  std::unique_ptr<Device> device_;
   mutable std::mutex mutex_;
   void* event_ = nullptr;
   std::uint8_t channels_ = 0;  // of the open format; 0: closed

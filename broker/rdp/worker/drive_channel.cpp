@@ -38,6 +38,7 @@ std::uint16_t u16At(const std::uint8_t* p) {
 }  // namespace
 
 bool DriveChannel::configure(rdpSettings* settings) const {
+  if (path_.empty()) return freerdp_settings_set_bool(settings, FreeRDP_DeviceRedirection, TRUE);
   // Owned by the settings once added: freed with free(), so allocated with calloc/strdup.
   auto* drive = static_cast<RDPDR_DRIVE*>(std::calloc(1, sizeof(RDPDR_DRIVE)));
   if (drive == nullptr) return false;

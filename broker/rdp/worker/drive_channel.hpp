@@ -13,12 +13,14 @@ namespace conduit::rdp::worker {
 
 /// Drive redirection for one session (rdpdr, MS-RDPEFS): the directory the broker made for
 /// the session is offered to the target as one drive, served by FreeRDP's own drive device.
-/// Nothing else of rdpdr opens (no printers, ports or smartcards).
+/// Nothing else of rdpdr opens (no printers, ports or smartcards). With an empty path the
+/// channel opens with no device at all: Windows plays sound (rdpsnd) only to clients that
+/// have rdpdr open (MS-RDPEA 2.1; FreeRDP's own client opens it with sound too).
 class DriveChannel {
  public:
   explicit DriveChannel(std::string path) : path_(std::move(path)) {}
 
-  /// Names the drive in the settings (before connect).
+  /// Names the drive in the settings, if there is one (before connect).
   bool configure(rdp_settings* settings) const;
   /// Loads the rdpdr static channel so the connection asks the server for it (PreConnect).
   static bool load(rdp_context* context);

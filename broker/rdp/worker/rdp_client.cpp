@@ -261,9 +261,10 @@ bool RdpClient::configure(Bytes& password) {
     ok = ok && freerdp_settings_set_bool(s, static_cast<size_t>(id), FALSE);
   }
   ok = ok && freerdp_settings_set_bool(s, FreeRDP_SoftwareGdi, TRUE);
-  if (request_.drive) {
+  if (request_.drive || request_.audio) {
     // The session's drive (the directory the broker made); FreeRDP's drive device serves it.
-    drive_ = std::make_unique<DriveChannel>(request_.drivePath);
+    // With sound but no drive, the channel opens without a device (Windows wants it for sound).
+    drive_ = std::make_unique<DriveChannel>(request_.drive ? request_.drivePath : "");
     ok = ok && drive_->configure(s);
     instance_->ReceiveChannelData = receiveChannelData;
   }

@@ -28,6 +28,9 @@ constexpr char kDriveDataType = static_cast<char>(0x90);
 // drive_list, drive_put and drive_get a second; past that they are refused until the next
 // second.
 constexpr int kMaxDriveRequestsPerSecond = 10;
+// Sound goes only while at most this much waits for the browser: 512 KiB is about 3 s of
+// 44.1 kHz stereo, or a few desktop frames.
+constexpr std::size_t kAudioQueueRoom = 512 * 1024;
 constexpr const char* kDriveBusy = "the previous drive request is still being handled";
 
 // RDP pointer flags a browser may send (MS-RDPBCGR 2.2.8.1.1.3.1.1.3).
@@ -322,6 +325,11 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
           boost::json::serialize(boost::json::object{{"type", "clipboard"}, {"text", text}}));
     };
     io.frame = [peer](std::string bytes) { peer->sendBinary(std::move(bytes)); };
+    // Sound only while little waits for the browser: late sound is useless, and it must not
+    // fill the queue that ends a desktop whose browser falls behind.
+    io.audio = [peer](std::string bytes) {
+      peer->sendBinaryIfRoom(std::move(bytes), kAudioQueueRoom);
+    };
     io.notice = [peer](const std::string& text) {
       peer->sendText(
           boost::json::serialize(boost::json::object{{"type", "notice"}, {"message", text}}));

@@ -7,24 +7,26 @@ import { h } from './dom.js';
 
 export const MSG_AUDIO = 0x87;
 const HEADER = 6; // type, rate, channels
-// Sound that would start more than this after now is late (the tab was in the background):
-// dropped, so the speaker does not lag the screen.
-const MAX_AHEAD_S = 1.0;
+// Sound that would start more than this after now (a burst after the tab was in the
+// background, or the target sending faster than it plays) is dropped, so the speaker does not
+// lag the screen.
+const MAX_AHEAD_S = 2.0;
 // A little slack before the first piece (and after a gap), against network jitter.
 const START_DELAY_S = 0.08;
 
 export function audioPlayer() {
   const button = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-sound', hidden: true,
-    'aria-pressed': 'true', title: 'Sound from the remote desktop' }, 'Sound on');
+    'aria-pressed': 'false', title: 'The remote desktop\'s sound plays here; press to mute it' }, 'Mute sound');
   let context = null;
+  let enabled = false;
   let nextTime = 0;
   let muted = false;
   let stopped = false;
-  // What arrived, for the page's users and tests: pieces, bytes, a checksum of the samples,
-  // pieces played and pieces dropped as late.
+  // What arrived, for the page's users and tests: pieces, bytes, a checksum of the samples in
+  // order (FNV-1a), pieces played and pieces dropped.
   let pieces = 0;
   let bytes = 0;
-  let sum = 0;
+  let sum = 0x811c9dc5;
   let dropped = 0;
   let played = 0;
   const show = () => {
@@ -45,14 +47,17 @@ export function audioPlayer() {
     return context || null;
   };
   const resume = () => {
-    // Browsers start an AudioContext suspended until the user interacts with the page.
+    if (!enabled || stopped) return;
+    // Browsers start an AudioContext suspended until the user interacts with the page (Safari
+    // may also interrupt it).
     const ctx = audioContext();
-    if (ctx && ctx.state === 'suspended') ctx.resume().catch(() => {});
+    if (ctx && ctx.state !== 'running' && ctx.state !== 'closed') ctx.resume().catch(() => {});
   };
   button.addEventListener('click', () => {
     muted = !muted;
-    button.textContent = muted ? 'Sound off' : 'Sound on';
-    button.setAttribute('aria-pressed', muted ? 'false' : 'true');
+    button.textContent = muted ? 'Unmute sound' : 'Mute sound';
+    button.title = muted ? 'The remote desktop\'s sound is muted; press to hear it' : 'The remote desktop\'s sound plays here; press to mute it';
+    button.setAttribute('aria-pressed', muted ? 'true' : 'false');
     if (!muted) resume();
   });
 
@@ -84,6 +89,7 @@ export function audioPlayer() {
     button,
     /// Shows the button where the session has sound.
     enable(on) {
+      enabled = on;
       button.hidden = !on;
       if (on) resume();
     },
@@ -92,7 +98,7 @@ export function audioPlayer() {
     /// One binary message; false if it is not sound.
     handle(message) {
       if (message[0] !== MSG_AUDIO) return false;
-      if (stopped || message.length <= HEADER) return true;
+      if (stopped || !enabled || message.length <= HEADER) return true;
       const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
       const rate = view.getUint32(1, true);
       const channels = message[5];
@@ -100,7 +106,8 @@ export function audioPlayer() {
       if (rate < 8000 || rate > 48000 || (channels !== 1 && channels !== 2) || samples.byteLength % (2 * channels) !== 0) return true;
       pieces += 1;
       bytes += samples.byteLength;
-      for (let i = 0; i < samples.byteLength; i += 1) sum = (sum + samples.getUint8(i)) % 4294967296;
+      const raw = message.subarray(HEADER);
+      for (let i = 0; i < raw.length; i += 1) sum = Math.imul(sum ^ raw[i], 16777619) >>> 0;
       show();
       play(rate, channels, samples);
       return true;

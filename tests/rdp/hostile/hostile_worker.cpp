@@ -5,7 +5,8 @@
 // without the clipboard). With CONDUIT_HOSTILE_PACE_MS=N in its environment it sends one text
 // ("paced I") every N ms instead, until the broker's close. Then it waits for that close. With
 // CONDUIT_HOSTILE_SEND=audio it sends sound (46 ms of 44.1 kHz stereo PCM per frame) instead of
-// clipboard text and no frame end; with frame+audio, the frame end and then sound.
+// clipboard text and no frame end; with frame+audio, the frame end and then sound; with
+// bad-audio, sound at 0 Hz.
 #include <poll.h>
 #include <unistd.h>
 
@@ -61,16 +62,17 @@ int main(int argc, char** argv) {
   const int paceMs = pace != nullptr ? std::atoi(pace) : 0;
   const char* send = std::getenv("CONDUIT_HOSTILE_SEND");
   const std::string_view what = send != nullptr ? send : "";
-  const bool audio = what == "audio" || what == "frame+audio";
+  const bool audio = what == "audio" || what == "frame+audio" || what == "bad-audio";
   Bytes out = encodeConnected(Connected{request.width, request.height, request.certificateSha256});
   if (!audio || what == "frame+audio") {
     const Bytes end = encodeFrameEnd(FrameEnd{1, false});
     out.insert(out.end(), end.begin(), end.end());
   }
-  const auto message = [audio](const std::string& body) {
+  const auto message = [audio, what](const std::string& body) {
     if (!audio) return encodeClipboard(MessageType::target_clipboard, body);
     AudioChunk chunk;
     chunk.pcm.assign(8192, static_cast<std::uint8_t>(body.size()));
+    if (what == "bad-audio") chunk.rate = 0;  // no RDP server plays sound at 0 Hz
     return encodeAudio(chunk);
   };
   for (int i = 0; i < 30 && paceMs <= 0; ++i) {

@@ -153,7 +153,8 @@ struct Browser {
   std::vector<std::string> clipboard;
   std::optional<std::string> closed;
   std::optional<rdp::RdpStarted> started;
-  int audioMessages = 0;  // binary messages of type 0x87
+  int audioMessages = 0;  // sound messages (type 0x87)
+  int frameEnds = 0;      // frame ends (0x83)
 
   rdp::RdpSessionIo io() {
     rdp::RdpSessionIo io;
@@ -162,6 +163,10 @@ struct Browser {
       started = s;
     };
     io.frame = [this](std::string message) {
+      std::lock_guard lock(mutex);
+      if (!message.empty() && static_cast<unsigned char>(message[0]) == 0x83) ++frameEnds;
+    };
+    io.audio = [this](std::string message) {
       std::lock_guard lock(mutex);
       if (!message.empty() && static_cast<unsigned char>(message[0]) == 0x87) ++audioMessages;
     };
@@ -443,4 +448,50 @@ TEST_CASE("a browser that leaves a frame unacknowledged for 2 s gets no more sou
   CHECK_FALSE(backend.awaitEnd(0ms).has_value());  // and the session goes on
   session->close("test over");
   REQUIRE(backend.awaitEnd(5s).has_value());
+}
+
+TEST_CASE("a browser that acknowledges its frames keeps getting sound") {
+  REQUIRE(sodium_init() >= 0);
+  core::AccessLimits limits;
+  limits.rdp.audio = true;
+  Backend backend(limits);
+  Browser browser;
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    WorkerEnv env("frame+audio", "50");
+    session = startSession(backend, browser);
+  }
+  const auto count = [&browser](int Browser::*field) {
+    std::lock_guard lock(browser.mutex);
+    return browser.*field;
+  };
+  for (int i = 0; i < 50 && count(&Browser::frameEnds) < 1; ++i) std::this_thread::sleep_for(20ms);
+  REQUIRE(count(&Browser::frameEnds) == 1);
+  session->ack(1);  // the page drew the frame
+  std::this_thread::sleep_for(2500ms);
+  const int later = count(&Browser::audioMessages);
+  std::this_thread::sleep_for(1s);
+  // Past the 2 s after which an unacknowledged frame holds sound back, it still comes.
+  CHECK(count(&Browser::audioMessages) >= later + 10);
+  session->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
+}
+
+TEST_CASE("a malformed sound frame from the worker ends the session") {
+  REQUIRE(sodium_init() >= 0);
+  core::AccessLimits limits;
+  limits.rdp.audio = true;
+  Backend backend(limits);
+  Browser browser;
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    WorkerEnv env("bad-audio", nullptr);
+    session = startSession(backend, browser);
+  }
+  const auto reason = backend.awaitEnd(5s);
+  REQUIRE(reason.has_value());
+  CHECK(*reason == "the RDP worker broke the protocol: audio: rate out of range");
+  session.reset();
+  std::lock_guard lock(browser.mutex);
+  CHECK(browser.audioMessages == 0);
 }

@@ -650,7 +650,8 @@ TEST_CASE("rdp worker plays an xrdp target's sound where the request allows audi
   // PCM and hands the samples to the worker's playback device, which sends them to the broker.
   INFO("xrdp-chansrv's socket directory needs root (as ./scripts/test.sh runs)");
   REQUIRE(::geteuid() == 0);
-  XrdpSession s(false, {}, {.audio = true}, true);
+  // The target's rdpdr too: the worker opens it, empty, with sound (as Windows wants).
+  XrdpSession s(false, {}, {.drives = true, .audio = true}, true);
   INFO(s.worker.process().errors());
   // chansrv opens its sound socket once the client has opened the rdpsnd channel.
   const auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -691,6 +692,9 @@ TEST_CASE("rdp worker plays an xrdp target's sound where the request allows audi
   // Every sample, in order, byte for byte (PCM end to end: no codec in between).
   CHECK(got.size() == sent.size());
   CHECK(got == sent);
+  // rdpdr carried no drive: chansrv mounted none.
+  std::error_code ec2;
+  CHECK_FALSE(std::filesystem::exists(s.target.drives() / std::string(kDriveName), ec2));
 }
 
 TEST_CASE("rdp worker opens no sound channel where the request does not allow audio",

@@ -137,8 +137,6 @@ class TunnelLauncher {
                                                             TunnelIo io) = 0;
 };
 
-/// Callbacks from a browser RDP session to the portal; called on the session's thread, never
-/// while it holds a lock, and must not block.
 /// What a browser RDP session that started offers the page (the "started" message).
 struct RemoteDesktopStarted {
   std::string sessionId;
@@ -150,14 +148,19 @@ struct RemoteDesktopStarted {
   bool audio = false;  // the target's sound comes as binary audio messages
 };
 
+/// Callbacks from a browser RDP session to the portal; called on the session's thread, never
+/// while it holds a lock, and must not block.
 struct RemoteDesktopIo {
   // First, once, before any frame.
   std::function<void(const RemoteDesktopStarted&)> started;
-  // Binary message: a tile, frame end or audio chunk (docs/api.md).
+  // Binary message: a tile or frame end (docs/api.md).
   std::function<void(std::string)> frame;
   std::function<void(const std::string&)> notice;
   std::function<void(const std::string&)> closed;     // exactly once, with the reason
   std::function<void(const std::string&)> clipboard;  // text copied on the target (UTF-8)
+  // Binary message: sound (0x87, docs/api.md), to drop rather than queue behind a slow
+  // browser.
+  std::function<void(std::string)> audio;
 };
 
 /// One running browser RDP session (implemented in the broker; thread-safe). Input is

@@ -48,6 +48,10 @@ class WsPeer {
   virtual ~WsPeer() = default;
   virtual void sendText(std::string text) = 0;
   virtual void sendBinary(std::string bytes) = 0;
+  /// A binary message that may be dropped (live sound): sent only if at most `maxQueued`
+  /// bytes wait to go to the browser when its turn comes, so it never makes a slow browser's
+  /// queue grow.
+  virtual void sendBinaryIfRoom(std::string bytes, std::size_t maxQueued) = 0;
   /// Sends what is queued, then a close frame with `reason` (at most 120 bytes are sent).
   virtual void close(std::string reason) = 0;
 };

@@ -28,8 +28,6 @@ struct RdpSessionRequest {
   int height = 768;
 };
 
-/// The browser's side. Called on the session's thread, never while it holds a lock; must not
-/// block (the portal queues what its WebSocket has not sent yet).
 /// What a session that started offers the browser.
 struct RdpStarted {
   std::string sessionId;
@@ -41,17 +39,22 @@ struct RdpStarted {
   bool audio = false;  // the target's sound comes as audio frames
 };
 
+/// The browser's side. Called on the session's thread, never while it holds a lock; must not
+/// block (the portal queues what its WebSocket has not sent yet).
 struct RdpSessionIo {
   // First, once, before any frame. Optional.
   std::function<void(const RdpStarted&)> started;
-  // A tile, frame end or audio chunk for the browser: the worker's frame without its length
-  // (type first).
+  // A tile or frame end for the browser: the worker's frame without its length (type first).
   std::function<void(std::string)> frame;
   std::function<void(const std::string&)> notice;  // one line for the vendor (window end)
   std::function<void(const std::string&)> closed;  // exactly once, with the reason
   // Text copied on the target (UTF-8, checked, recorded) where the policy allows the
   // clipboard. Optional: without it, the target's clipboard still goes into the recording.
   std::function<void(const std::string&)> clipboard;
+  // Sound for the browser (an audio frame without its length, type first) where the session
+  // has audio; the portal drops it rather than queue it behind a slow browser. Optional:
+  // without it, sound is dropped.
+  std::function<void(std::string)> audio;
 };
 
 struct RdpSessionOptions {
