@@ -345,28 +345,31 @@ TEST_CASE("a policy that drops the drive during a session refuses files within a
 }
 
 namespace {
-/// The hostile worker's environment while a session starts (the worker inherits it).
-struct WorkerEnv {
-  WorkerEnv(const char* send, const char* paceMs) {
-    ::setenv("CONDUIT_HOSTILE_SEND", send, 1);
-    if (paceMs != nullptr) ::setenv("CONDUIT_HOSTILE_PACE_MS", paceMs, 1);
-  }
-  ~WorkerEnv() {
-    ::unsetenv("CONDUIT_HOSTILE_SEND");
-    ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
-  }
-};
+/// A session through the hostile worker started with CONDUIT_HOSTILE_SEND=`send` (and
+/// CONDUIT_HOSTILE_PACE_MS=`paceMs`) in its environment (the worker inherits it at start).
+std::unique_ptr<rdp::RdpSession> startWith(Backend& backend, Browser& browser, const char* send,
+                                           const char* paceMs = nullptr) {
+  ::setenv("CONDUIT_HOSTILE_SEND", send, 1);
+  if (paceMs != nullptr) ::setenv("CONDUIT_HOSTILE_PACE_MS", paceMs, 1);
+  auto session = startSession(backend, browser);
+  ::unsetenv("CONDUIT_HOSTILE_SEND");
+  ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
+  return session;
+}
+
+/// Limits with audio allowed.
+core::AccessLimits withAudio() {
+  core::AccessLimits limits;
+  limits.rdp.audio = true;
+  return limits;
+}
 }  // namespace
 
 TEST_CASE("sound from a worker whose session has no audio ends the session") {
   REQUIRE(sodium_init() >= 0);
   Backend backend(core::AccessLimits{});  // audio off
   Browser browser;
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    WorkerEnv env("audio", nullptr);
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "audio");
   const auto reason = backend.awaitEnd(5s);
   REQUIRE(reason.has_value());
   CHECK(*reason == "the RDP worker broke the protocol: sound with audio off");
@@ -381,15 +384,9 @@ TEST_CASE(
     "sound reaches the browser where audio is allowed and stops within a second when the "
     "policy drops it") {
   REQUIRE(sodium_init() >= 0);
-  core::AccessLimits limits;
-  limits.rdp.audio = true;
-  Backend backend(limits);
+  Backend backend(withAudio());
   Browser browser;
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    WorkerEnv env("audio", "50");  // one piece of sound every 50 ms
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "audio", "50");  // one piece of sound every 50 ms
   const auto heard = [&browser] {
     std::lock_guard lock(browser.mutex);
     return browser.audioMessages;
@@ -424,15 +421,9 @@ TEST_CASE(
 
 TEST_CASE("a browser that leaves a frame unacknowledged for 2 s gets no more sound") {
   REQUIRE(sodium_init() >= 0);
-  core::AccessLimits limits;
-  limits.rdp.audio = true;
-  Backend backend(limits);
+  Backend backend(withAudio());
   Browser browser;  // never acknowledges the worker's frame
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    WorkerEnv env("frame+audio", "50");
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "frame+audio", "50");
   const auto heard = [&browser] {
     std::lock_guard lock(browser.mutex);
     return browser.audioMessages;
@@ -452,15 +443,9 @@ TEST_CASE("a browser that leaves a frame unacknowledged for 2 s gets no more sou
 
 TEST_CASE("a browser that acknowledges its frames keeps getting sound") {
   REQUIRE(sodium_init() >= 0);
-  core::AccessLimits limits;
-  limits.rdp.audio = true;
-  Backend backend(limits);
+  Backend backend(withAudio());
   Browser browser;
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    WorkerEnv env("frame+audio", "50");
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "frame+audio", "50");
   const auto count = [&browser](int Browser::*field) {
     std::lock_guard lock(browser.mutex);
     return browser.*field;
@@ -479,15 +464,9 @@ TEST_CASE("a browser that acknowledges its frames keeps getting sound") {
 
 TEST_CASE("a malformed sound frame from the worker ends the session") {
   REQUIRE(sodium_init() >= 0);
-  core::AccessLimits limits;
-  limits.rdp.audio = true;
-  Backend backend(limits);
+  Backend backend(withAudio());
   Browser browser;
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    WorkerEnv env("bad-audio", nullptr);
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "bad-audio");
   const auto reason = backend.awaitEnd(5s);
   REQUIRE(reason.has_value());
   CHECK(*reason == "the RDP worker broke the protocol: audio: rate out of range");
