@@ -18,6 +18,13 @@ namespace conduit::rdp::worker {
 
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+constexpr rlim_t kMaxDataBytes = rlim_t{1} << 30;
+
 std::string errnoText(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
 }
@@ -95,11 +102,19 @@ std::string applySandbox(const std::string& ownedDir, bool drive) {
   if (auto e = setLimit(RLIMIT_NOFILE, drive ? 128 : 64, "RLIMIT_NOFILE"); !e.empty()) return e;
   // The worker writes no files (the certificate store is disabled) except on the session's
   // drive, where each file is capped; stderr and sockets are not files under this limit. No
-  // RLIMIT_AS: ASan reserves terabytes of virtual memory.
+  // RLIMIT_AS: ASan reserves terabytes of virtual memory, and file mappings need no cap.
   if (auto e = setLimit(RLIMIT_FSIZE, drive ? static_cast<rlim_t>(kMaxDriveFileBytes) : 0,
                         "RLIMIT_FSIZE");
       !e.empty())
     return e;
+  // 1 GiB of data (heap, thread stacks, private writable mappings): a 4096x2160 desktop's
+  // buffers and FreeRDP's caches need a small part of it; a hostile server that makes FreeRDP
+  // hold its data without bound (e.g. sound queued for a playback thread it broke) makes an
+  // allocation fail here, and only this session's worker dies. Not under AddressSanitizer,
+  // whose shadow memory counts as data.
+  if (!kSanitized) {
+    if (auto e = setLimit(RLIMIT_DATA, kMaxDataBytes, "RLIMIT_DATA"); !e.empty()) return e;
+  }
   if (auto e = dropRoot(ownedDir); !e.empty()) return e;
   return installFilter();
 }
