@@ -24,9 +24,14 @@ function freePort() {
   db1.writeInt16BE(1234, 0);
   server.RegisterArea(server.srvAreaDB, 1, db1);
   server.on('event', (event) => console.error(`event: ${server.EventText(event)}`));
-  const port = await freePort();
-  server.SetParam(server.LocalPort, port);
-  if (!server.StartTo('127.0.0.1')) {
+  // Snap7 takes a port number, not 0: a free one, again if another process took it meanwhile.
+  let port = 0;
+  for (let attempt = 0; attempt < 5 && port === 0; attempt += 1) {
+    const candidate = await freePort();
+    server.SetParam(server.LocalPort, candidate);
+    if (server.StartTo('127.0.0.1')) port = candidate;
+  }
+  if (port === 0) {
     console.error('plc: the S7 server did not start');
     process.exit(1);
   }
