@@ -484,14 +484,17 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     if (!audioAllowed_.load()) return std::nullopt;  // the policy dropped it mid-session
     const std::uint32_t format = chunk->rate * 4 + chunk->channels;
     const auto now = std::chrono::steady_clock::now();
-    if (format != audioFormat_ && now - lastFormatMarker_ < std::chrono::seconds{1}) {
-      // A target switching formats faster than that fills the recording, not the speaker: one
-      // marker a second, and the count of the rest at the end.
+    if (format != audioFormat_) {
       audioFormat_ = format;
-      ++formatChangesUnmarked_;
-    } else if (format != audioFormat_) {
-      audioFormat_ = format;
+      ++formatChanges_;
+    }
+    // The recording says which format plays, at most once a second: a target switching formats
+    // faster fills the recording, not the speaker. A format that still plays a second later is
+    // noted then; the count of changes goes in at the end.
+    if (format != notedFormat_ && now - lastFormatMarker_ >= std::chrono::seconds{1}) {
+      notedFormat_ = format;
       lastFormatMarker_ = now;
+      ++formatNotes_;
       const std::string text = "sound from the target: PCM " + std::to_string(chunk->rate) +
                                " Hz, " + std::to_string(chunk->channels) +
                                (chunk->channels == 1 ? " channel" : " channels") +
@@ -713,11 +716,11 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       std::lock_guard lock(driveMutex_);
       drive_.reset();
     }
-    if (recording_ && formatChangesUnmarked_ > 0) {
+    if (recording_ && formatChanges_ > formatNotes_) {
       (void)recording_->append(
           recorder::RecordKind::marker, kNoticeChannel, recorder::Direction::none,
-          bytesOf("the target's sound changed format " + std::to_string(formatChangesUnmarked_) +
-                  " more times (at most one change a second is noted)"));
+          bytesOf("the target's sound started or changed format " + std::to_string(formatChanges_) +
+                  " times; " + std::to_string(formatNotes_) + " noted (at most one a second)"));
     }
     if (recording_) {
       (void)recording_->append(recorder::RecordKind::marker, kNoticeChannel,
@@ -759,11 +762,13 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::atomic<bool> toTargetAllowed_{false};    // and the policy still allows pasting
   std::atomic<bool> fromTargetAllowed_{false};  // and copying
   std::atomic<bool> recordKeystrokes_{false};
-  bool audioChannel_ = false;                // the worker opened the audio channel
-  std::atomic<bool> audioAllowed_{false};    // and the policy still allows sound
-  std::uint32_t audioFormat_ = 0;            // of the last chunk (rate * 4 + channels)
-  std::uint64_t audioDropped_ = 0;           // chunks held back from a browser behind
-  std::uint64_t formatChangesUnmarked_ = 0;  // within a second of the last marker
+  bool audioChannel_ = false;              // the worker opened the audio channel
+  std::atomic<bool> audioAllowed_{false};  // and the policy still allows sound
+  std::uint32_t audioFormat_ = 0;          // of the last chunk (rate * 4 + channels)
+  std::uint32_t notedFormat_ = 0;          // the last one the recording named
+  std::uint64_t audioDropped_ = 0;         // chunks held back from a browser behind
+  std::uint64_t formatChanges_ = 0;        // the first format counts as one
+  std::uint64_t formatNotes_ = 0;
   std::chrono::steady_clock::time_point lastFormatMarker_{};
   std::atomic<std::uint32_t> lastAcked_{0};
   // steady_clock ticks of the last ack, or of the frame sent when all were acknowledged.

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -29,8 +30,13 @@ std::string errnoText(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
 }
 
+// Lowers both limits to `value`, or to the hard limit already there if that is lower (an
+// unprivileged process cannot raise it; a service manager may have set a tighter one).
 std::string setLimit(int resource, rlim_t value, const char* name) {
-  const rlimit limit{value, value};
+  rlimit old{};
+  if (::getrlimit(resource, &old) != 0) return errnoText(name);
+  const rlim_t v = std::min(value, old.rlim_max);
+  const rlimit limit{v, v};
   if (::setrlimit(resource, &limit) != 0) return errnoText(name);
   return {};
 }

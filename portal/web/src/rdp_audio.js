@@ -16,8 +16,9 @@ const START_DELAY_S = 0.08;
 
 export function audioPlayer() {
   const button = h('button', { type: 'button', class: 'btn btn-small btn-quiet', id: 'rdp-sound', hidden: true,
-    'aria-pressed': 'false', title: 'The remote desktop\'s sound plays here; press to mute it' }, 'Mute sound');
+    title: 'The remote desktop\'s sound plays here; press to mute it' }, 'Mute sound');
   let context = null;
+  let volume = null; // the GainNode every piece plays through: muting silences what is scheduled
   let enabled = false;
   let nextTime = 0;
   let muted = false;
@@ -40,6 +41,8 @@ export function audioPlayer() {
     if (context === null) {
       try {
         context = new AudioContext();
+        volume = context.createGain();
+        volume.connect(context.destination);
       } catch {
         context = undefined; // no audio output here: sound is counted, not played
       }
@@ -57,13 +60,13 @@ export function audioPlayer() {
     muted = !muted;
     button.textContent = muted ? 'Unmute sound' : 'Mute sound';
     button.title = muted ? 'The remote desktop\'s sound is muted; press to hear it' : 'The remote desktop\'s sound plays here; press to mute it';
-    button.setAttribute('aria-pressed', muted ? 'true' : 'false');
+    if (volume) volume.gain.value = muted ? 0 : 1;
     if (!muted) resume();
   });
 
   const play = (rate, channels, samples) => {
     const ctx = audioContext();
-    if (!ctx || muted || ctx.state !== 'running') return;
+    if (!ctx || !volume || muted || ctx.state !== 'running') return;
     const frames = samples.byteLength / (2 * channels);
     const buffer = ctx.createBuffer(channels, frames, rate);
     for (let c = 0; c < channels; c += 1) {
@@ -78,7 +81,7 @@ export function audioPlayer() {
     }
     const source = ctx.createBufferSource();
     source.buffer = buffer;
-    source.connect(ctx.destination);
+    source.connect(volume);
     source.start(nextTime);
     nextTime += buffer.duration;
     played += 1;

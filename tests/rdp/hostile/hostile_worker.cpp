@@ -6,7 +6,7 @@
 // ("paced I") every N ms instead, until the broker's close. Then it waits for that close. With
 // CONDUIT_HOSTILE_SEND=audio it sends sound (46 ms of 44.1 kHz stereo PCM per frame) instead of
 // clipboard text and no frame end; with frame+audio, the frame end and then sound; with
-// bad-audio, sound at 0 Hz.
+// bad-audio, sound at 0 Hz; with flip-audio, sound whose rate changes with every piece.
 #include <poll.h>
 #include <unistd.h>
 
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   const int paceMs = pace != nullptr ? std::atoi(pace) : 0;
   const char* send = std::getenv("CONDUIT_HOSTILE_SEND");
   const std::string_view what = send != nullptr ? send : "";
-  const bool audio = what == "audio" || what == "frame+audio" || what == "bad-audio";
+  const bool audio =
+      what == "audio" || what == "frame+audio" || what == "bad-audio" || what == "flip-audio";
   Bytes out = encodeConnected(Connected{request.width, request.height, request.certificateSha256});
   if (!audio || what == "frame+audio") {
     const Bytes end = encodeFrameEnd(FrameEnd{1, false});
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
     AudioChunk chunk;
     chunk.pcm.assign(8192, static_cast<std::uint8_t>(body.size()));
     if (what == "bad-audio") chunk.rate = 0;  // no RDP server plays sound at 0 Hz
+    // flip-audio: every other piece at 22,050 Hz (a target switching formats all the time).
+    if (what == "flip-audio" && body.back() % 2 == 1) chunk.rate = 22050;
     return encodeAudio(chunk);
   };
   for (int i = 0; i < 30 && paceMs <= 0; ++i) {

@@ -349,12 +349,17 @@ namespace {
 /// CONDUIT_HOSTILE_PACE_MS=`paceMs`) in its environment (the worker inherits it at start).
 std::unique_ptr<rdp::RdpSession> startWith(Backend& backend, Browser& browser, const char* send,
                                            const char* paceMs = nullptr) {
-  ::setenv("CONDUIT_HOSTILE_SEND", send, 1);
-  if (paceMs != nullptr) ::setenv("CONDUIT_HOSTILE_PACE_MS", paceMs, 1);
-  auto session = startSession(backend, browser);
-  ::unsetenv("CONDUIT_HOSTILE_SEND");
-  ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
-  return session;
+  struct Env {  // unset again however the start ends
+    Env(const char* s, const char* pace) {
+      ::setenv("CONDUIT_HOSTILE_SEND", s, 1);
+      if (pace != nullptr) ::setenv("CONDUIT_HOSTILE_PACE_MS", pace, 1);
+    }
+    ~Env() {
+      ::unsetenv("CONDUIT_HOSTILE_SEND");
+      ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
+    }
+  } env(send, paceMs);
+  return startSession(backend, browser);
 }
 
 /// Limits with audio allowed.
@@ -473,4 +478,29 @@ TEST_CASE("a malformed sound frame from the worker ends the session") {
   session.reset();
   std::lock_guard lock(browser.mutex);
   CHECK(browser.audioMessages == 0);
+}
+
+TEST_CASE("a target that changes its sound format all the time gets one note a second") {
+  REQUIRE(sodium_init() >= 0);
+  Backend backend(withAudio());
+  Browser browser;
+  auto session = startWith(backend, browser, "flip-audio", "50");  // a new format every 50 ms
+  std::this_thread::sleep_for(2500ms);                             // ~50 changes
+  session->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
+  session.reset();
+  const auto markers = backend.markers();
+  std::string all;
+  for (const auto& m : markers) all += m + "\n";
+  INFO(all);
+  const auto notes = static_cast<int>(std::count_if(markers.begin(), markers.end(), [](auto& m) {
+    return m.rfind("sound from the target: PCM", 0) == 0;
+  }));
+  CHECK(notes >= 2);
+  CHECK(notes <= 4);
+  // And how many there were in all.
+  CHECK_THAT(all,
+             Catch::Contains("times; " + std::to_string(notes) + " noted (at most one a second)"));
+  std::lock_guard lock(browser.mutex);
+  CHECK(browser.audioMessages >= 30);  // the sound itself still went to the browser
 }
