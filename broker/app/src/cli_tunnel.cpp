@@ -259,6 +259,7 @@ class Link : public std::enable_shared_from_this<Link> {
   bool localClosed_ = false;
   bool refused_ = false;
   bool closing_ = false;
+  std::string closingReason_;  // why this side closed the WebSocket
   std::string closedReason_;
   std::uint64_t window_ = 0;
   std::uint64_t sent_ = 0;          // bytes sent to the portal
@@ -532,7 +533,11 @@ void Link::readPortal() {
 void Link::onPortalMessage(const boost::system::error_code& ec) {
   if (ec) {
     portalDone_ = true;
-    if (closedReason_.empty() && !closing_) {
+    if (closedReason_.empty() && closing_) {
+      // This side ended it (the local connection failed or closed, a broken portal): said
+      // too, so every connection that said "session" also says how it ended.
+      say(std::string(started_ ? "closed: " : "refused: ") + closingReason_);
+    } else if (closedReason_.empty()) {
       const auto why = ws_.reason().reason;
       say(std::string(started_ ? "closed: " : "refused: ") +
           (why.empty() ? describeFailure(ec) : std::string(why.data(), why.size())));
@@ -549,6 +554,7 @@ void Link::onPortalMessage(const boost::system::error_code& ec) {
     if (!started_ || received_ - acknowledged_ > window_) {
       say("the portal broke the tunnel's flow control; closing");
       closing_ = true;
+      closingReason_ = "the portal broke the tunnel's flow control";
       ws_.async_close(websocket::close_code::protocol_error,
                       [self = shared_from_this()](const boost::system::error_code&) {});
       return closeLocal();
@@ -623,6 +629,7 @@ void Link::readLocal() {
         if (ec) {
           if (ec != asio::error::operation_aborted && !self->closing_) {
             self->closing_ = true;
+            self->closingReason_ = "the local connection failed: " + ec.message();
             self->ws_.async_close(websocket::close_reason(websocket::close_code::normal,
                                                           "the local connection failed"),
                                   [self](const boost::system::error_code&) {});
@@ -655,6 +662,7 @@ void Link::writeLocal() {
           self->toLocal_.clear();
           if (!self->closing_ && !self->portalDone_) {
             self->closing_ = true;
+            self->closingReason_ = "the local connection closed";
             self->ws_.async_close(websocket::close_reason(websocket::close_code::normal,
                                                           "the local connection closed"),
                                   [self](const boost::system::error_code&) {});
@@ -709,6 +717,7 @@ void Link::closeLocal() {
 void Link::stop() {
   if (!portalDone_ && !closing_ && ws_.is_open()) {
     closing_ = true;
+    closingReason_ = "conduit tunnel stopped";
     ws_.async_close(websocket::close_reason(websocket::close_code::going_away,
                                             "the vendor stopped conduit tunnel"),
                     [self = shared_from_this()](const boost::system::error_code&) {});

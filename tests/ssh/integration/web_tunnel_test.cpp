@@ -125,6 +125,28 @@ TEST_CASE("conduit tunnel relays 3 MiB each way intact and carries mbpoll, and i
     CHECK_THAT(trail, Catch::Contains("session.started"));
   }
 
+  SECTION("a tool that resets its connection: conduit tunnel says the connection closed") {
+    auto t = startTunnel(p, portal, token, "echo-box", echo.port());
+    const int fd = connectLocal(t.localPort);
+    REQUIRE(fd >= 0);
+    REQUIRE(::send(fd, "ping", 4, MSG_NOSIGNAL) == 4);
+    char back[4] = {};
+    std::size_t got = 0;
+    while (got < sizeof back) {
+      const auto n = ::recv(fd, back + got, sizeof back - got, 0);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    CHECK(std::string(back, got) == "ping");  // the tunnel is up, no EOF sent
+    const linger reset{1, 0};  // close with RST, as a killed tool's connection ends
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(fd);
+    // Every connection that said "session" says how it ended, also when this side ended it.
+    const auto line = t.process->waitForLine(": closed: the local connection", 5s);
+    INFO(t.process->errors());
+    CHECK(line.has_value());
+  }
+
   SECTION("mbpoll reads holding registers, and the recording's pcap decodes as Modbus/TCP") {
     auto t = startTunnel(p, portal, token, "plc-17", plcPort);
     auto [rc, out] = mbpoll(t.localPort, {"-t", "4", "-r", "1", "-c", "4", "127.0.0.1", "-1"});
