@@ -138,7 +138,7 @@ TEST_CASE("conduit tunnel relays 3 MiB each way intact and carries mbpoll, and i
       got += static_cast<std::size_t>(n);
     }
     CHECK(std::string(back, got) == "ping");  // the tunnel is up, no EOF sent
-    const linger reset{1, 0};  // close with RST, as a killed tool's connection ends
+    const linger reset{1, 0};                 // close with RST, as a killed tool's connection ends
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     ::close(fd);
     // Every connection that said "session" says how it ended, also when this side ended it.
