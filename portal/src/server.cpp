@@ -11,6 +11,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -310,11 +311,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     void sendText(std::string text) override { send(std::move(text), false); }
     void sendBinary(std::string bytes) override { send(std::move(bytes), true); }
     void sendBinaryIfRoom(std::string bytes, std::size_t maxQueued) override {
-      if (auto s = session_.lock()) {
-        asio::post(s->executor(), [s, data = std::move(bytes), maxQueued]() mutable {
-          if (s->queuedBytes_ <= maxQueued) s->wsQueue(std::move(data), true);
-        });
-      }
+      send(std::move(bytes), true, maxQueued);
     }
     void close(std::string reason) override {
       if (auto s = session_.lock()) {
@@ -323,10 +320,12 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
 
    private:
-    void send(std::string data, bool binary) {
+    // Queued on the connection's strand; dropped there if more than maxQueued bytes wait.
+    void send(std::string data, bool binary,
+              std::size_t maxQueued = std::numeric_limits<std::size_t>::max()) {
       if (auto s = session_.lock()) {
-        asio::post(s->executor(), [s, data = std::move(data), binary]() mutable {
-          s->wsQueue(std::move(data), binary);
+        asio::post(s->executor(), [s, data = std::move(data), binary, maxQueued]() mutable {
+          if (s->queuedBytes_ <= maxQueued) s->wsQueue(std::move(data), binary);
         });
       }
     }

@@ -98,7 +98,7 @@ int runDemo(const std::filesystem::path& dataDir, std::uint16_t port) {
         "on its desktop page to put a file there (the panel's screen lists it) or to save the\n"
         "trend file the panel writes there every 10 s. Each file is recorded with its SHA-256.\n"
         "The panel chimes when it writes the file: click the desktop once and the page plays\n"
-        "its sound (\"Sound on\" mutes it).\n",
+        "its sound (\"Mute sound\" mutes it).\n",
         conduit::app::kDemoPanelAsset, static_cast<unsigned>(conduit::app::kDemoPanelPort));
     std::printf(
         "\nIn the portal (https://127.0.0.1:%u/): sign in as alice with her password and the\n"

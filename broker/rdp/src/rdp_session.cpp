@@ -509,13 +509,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       ++audioDropped_;
       return std::nullopt;
     }
-    if (!io_.audio) return std::nullopt;
-    std::string message;
-    message.reserve(1 + f.body.size());
-    message.push_back(static_cast<char>(f.type));
-    message.append(reinterpret_cast<const char*>(f.body.data()), f.body.size());
-    bytesToVendor_ += message.size();
-    io_.audio(std::move(message));
+    if (io_.audio) io_.audio(toBrowser(f));
     return std::nullopt;
   }
 
@@ -668,12 +662,18 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
   }
 
-  void forward(const Frame& f) {
+  /// The browser's binary message for a worker frame (the frame without its length), counted.
+  std::string toBrowser(const Frame& f) {
     std::string message;
     message.reserve(1 + f.body.size());
     message.push_back(static_cast<char>(f.type));
     message.append(reinterpret_cast<const char*>(f.body.data()), f.body.size());
     bytesToVendor_ += message.size();
+    return message;
+  }
+
+  void forward(const Frame& f) {
+    std::string message = toBrowser(f);
     backend_.liveFrame(sessionId_, message);
     io_.frame(std::move(message));
   }

@@ -424,28 +424,10 @@ int RdpClient::loop() {
       running = false;
       break;
     }
-    if (running && clipboard_) {
-      for (const auto& text : clipboard_->take()) {
-        if (!link_.send(encodeClipboard(MessageType::target_clipboard, text))) running = false;
-      }
-      if (!running) {
-        log("the broker is gone");
-        exitCode = 1;
-        break;
-      }
-    }
-    if (running && audio_) {
-      for (const auto& chunk : audio_->take()) {
-        if (!link_.send(encodeAudio(chunk))) {
-          running = false;
-          break;
-        }
-      }
-      if (!running) {
-        log("the broker is gone");
-        exitCode = 1;
-        break;
-      }
+    if (running && !sendChannelData()) {
+      log("the broker is gone");
+      exitCode = 1;
+      break;
     }
     if (running && !maybeSendFrame()) {
       log("the broker is gone");
@@ -456,6 +438,20 @@ int RdpClient::loop() {
   CloseHandle(socketEvent);
   freerdp_disconnect(instance_);
   return exitCode;
+}
+
+bool RdpClient::sendChannelData() {
+  if (clipboard_) {
+    for (const auto& text : clipboard_->take()) {
+      if (!link_.send(encodeClipboard(MessageType::target_clipboard, text))) return false;
+    }
+  }
+  if (audio_) {
+    for (const auto& chunk : audio_->take()) {
+      if (!link_.send(encodeAudio(chunk))) return false;
+    }
+  }
+  return true;
 }
 
 RdpClient::Step RdpClient::handle(const Frame& frame) {

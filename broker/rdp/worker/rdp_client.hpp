@@ -55,6 +55,8 @@ class RdpClient {
   enum class Step { keep, closed, error };
   Step handle(const Frame& frame);
   bool maybeSendFrame();
+  /// Sends what the clipboard and audio channels have for the broker; false if it is gone.
+  bool sendChannelData();
   int desktopWidth() const;
   int desktopHeight() const;
 

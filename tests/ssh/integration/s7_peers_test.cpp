@@ -76,6 +76,15 @@ std::pair<int, std::string> s7Tool(const std::string& tool, std::uint16_t port,
   return test::runCommand(argv);
 }
 
+/// tshark's s7comm dissector over a recording's pcap export: one line per S7 message,
+/// "DSTPORT;ROSCTR;FUNCTION;ERROR" (the PLC's port marks requests that went towards it).
+std::pair<int, std::string> decodeS7(const std::string& pcap, std::uint16_t plcPort) {
+  return test::runCommand(
+      {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plcPort) + ",tpkt", "-Y", "s7comm",
+       "-T", "fields", "-E", "separator=;", "-e", "tcp.dstport", "-e", "s7comm.header.rosctr", "-e",
+       "s7comm.param.func", "-e", "s7comm.param.errcod"});
+}
+
 /// A Snap7 PLC as asset press-3 (s7 endpoint), alice's approved s7 grant for it under a policy
 /// with `s7Table` as its [rule.s7], and her `ssh -L local:press-3:PLCPORT` running.
 struct PressTunnel {
@@ -163,10 +172,7 @@ TEST_CASE(
   // ROSCTR, function and error of every S7 message tshark finds in the connection the tunnel
   // recorded (what the broker passed on each way): the reads reached the PLC and were
   // answered; no write reached it; each tool got the broker's 0xD241 answer to its write.
-  auto [rcShark, decoded] = test::runCommand(
-      {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plc.port) + ",tpkt", "-Y",
-       "s7comm", "-T", "fields", "-E", "separator=;", "-e", "tcp.dstport", "-e",
-       "s7comm.header.rosctr", "-e", "s7comm.param.func", "-e", "s7comm.param.errcod"});
+  auto [rcShark, decoded] = decodeS7(pcap, plc.port);
   INFO(decoded);
   CHECK(rcShark == 0);
   const std::string toPlc = std::to_string(plc.port) + ";";
@@ -309,10 +315,7 @@ TEST_CASE(
         {"recording", "--data-dir", p.data, "export", id, "--format", "pcap", "--output", pcap});
     INFO(exported);
     REQUIRE(rcExport == 0);
-    auto [rcShark, out] = test::runCommand(
-        {"tshark", "-r", pcap, "-d", "tcp.port==" + std::to_string(plc.port) + ",tpkt", "-Y",
-         "s7comm", "-T", "fields", "-E", "separator=;", "-e", "tcp.dstport", "-e",
-         "s7comm.header.rosctr", "-e", "s7comm.param.func", "-e", "s7comm.param.errcod"});
+    auto [rcShark, out] = decodeS7(pcap, plc.port);
     CHECK(rcShark == 0);
     decoded += out;
   }
