@@ -9,35 +9,45 @@
 #
 # Conduit as deployed: a fresh data directory, policy with recording = "required", mfa =
 # "required", one approval, max_sessions_per_user raised to 100 (the default 1 allows one
-# session per vendor) and the asset's --max-sessions 100; the endpoint's password in the vault
-# and its certificate pinned with `conduit admin asset pin-rdp --probe`. One vendor signs in
-# once (password + TOTP) and opens every session with that cookie.
+# session per vendor; 100 is the policy language's largest) and the asset's --max-sessions
+# 1000; the endpoint's password in the vault and its certificate pinned with `conduit admin
+# asset pin-rdp --probe`. One vendor per 100 sessions of the largest N in SESSIONS signs in
+# once (password + TOTP); session i opens with vendor i mod V's cookie.
 #
 # Figures:
 #   1. first frame: FIRST_RUNS (5) times per path, interleaved, on the idle screen (an xterm
 #      running `cat`): the portal from the WebSocket connect to the first frame end; the worker
 #      from its spawn to its first frame end (and from the connect frame);
+#   1b. input: INPUT_RUNS (50) key presses per path on the idle screen, alternately "a" and
+#      Backspace into the xterm running `cat`: from the press sent (the page's key message; the
+#      worker's key frame) to the end of the first frame with tiles, the echo;
 #   2. stream: a second xterm scrolls `ls -lR /usr/share` in a loop (the screen changes all
 #      the time); one session per path for STREAM_S (20) seconds: frames and bytes per second,
 #      CPU of the broker and the worker, worker RSS/Pss and the broker's RSS growth;
-#   3. many: for N in SESSIONS ("1 5 10 20 40"): N portal sessions at once on the scrolling
+#      with SCREEN=panel instead an operator panel: a 64x10-character xterm in the corner
+#      whose eight values and bars change ten times a second (bench/hmi_panel.py), the rest
+#      of the screen still, as an HMI or a SCADA overview shows it;
+#   3. many: for N in SESSIONS ("1 5 10 20 40"): N portal sessions at once on that
 #      screen for MANY_S (10) seconds: per-session frames per second (median, min), CPU of the
 #      broker, of the workers and of the server side (shadow server, Xvfb, xterms: on the same 2
 #      cores), memory; then N workers alone the same way (the baseline: what the RDP server
 #      and the machine give N clients without the broker).
 #
 # Release build. Usage: bench/rdp.sh
-# Environment: FIRST_RUNS, STREAM_S, MANY_S, SESSIONS (above), DESKTOP (1024x768: the Xvfb
+# Environment: FIRST_RUNS, INPUT_RUNS, STREAM_S, MANY_S, SESSIONS, SCREEN (scroll or panel; above), DESKTOP (1024x768: the Xvfb
 # screen and the desktop every session asks for), OPEN_PARALLEL (4: sessions
 # connecting at a time), SKIP_BUILD=1 uses the binaries already in build/release, KEEP_WORK=1
 # keeps the temporary directory (logs, data directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 first_runs=${FIRST_RUNS:-5}
+input_runs=${INPUT_RUNS:-50}
 stream_s=${STREAM_S:-20}
 many_s=${MANY_S:-10}
 sessions=${SESSIONS:-1 5 10 20 40}
 desktop=${DESKTOP:-1024x768}
+screen=${SCREEN:-scroll}
+case $screen in scroll | panel) ;; *) echo "SCREEN must be scroll or panel" >&2; exit 2 ;; esac
 root=$PWD
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   ./scripts/deps.sh
@@ -105,7 +115,7 @@ warning_period = "1m"
 approvals = 1
 recording = "required"       # as deployed: every tile recorded
 mfa = "required"
-max_sessions_per_user = 100  # default 1: one vendor opens all the sessions
+max_sessions_per_user = 100  # default 1: one vendor opens up to 100 sessions
 POLICY
 data=$work/data
 "$conduit" init --data-dir "$data" >/dev/null
@@ -124,33 +134,44 @@ TOML
 printf 'bench-password-1\n' >"$work/pw"
 add_organisation
 "$conduit" vault --data-dir "$data" put desk/rdp --value-file "$work/rdp.pw" >/dev/null
-admin asset add desk --owner-group ops --criticality medium --max-sessions 100 \
+admin asset add desk --owner-group ops --criticality medium --max-sessions 1000 \
   --rdp "127.0.0.1:$rdp_port:$rdp_user" >/dev/null
 admin asset set-credential desk --protocol rdp --secret desk/rdp >/dev/null
 fingerprint=$(admin asset pin-rdp desk --probe 2>"$work/probe.log" | grep -o 'sha256 [0-9a-f]\{64\}' | cut -d' ' -f2)
-admin user add v1 --role vendor --vendor acme --password-file "$work/pw" >/dev/null
-secret=$(admin user enrol-totp v1 | grep -o 'secret=[A-Z2-7]*' | cut -d= -f2)
-grant v1 desk rdp
+# shellcheck disable=SC2086 # a list of numbers
+largest=$(printf '%s\n' 1 $sessions | sort -n | tail -1)
+vendors=$(((largest + 99) / 100))
+secrets=()
+for v in $(seq "$vendors"); do
+  admin user add "v$v" --role vendor --vendor acme --password-file "$work/pw" >/dev/null
+  secrets+=("$(admin user enrol-totp "v$v" | grep -o 'secret=[A-Z2-7]*' | cut -d= -f2)")
+  grant "v$v" desk rdp
+done
 
 "$conduit" serve --config "$work/conduit.toml" </dev/null >"$work/serve.log" 2>&1 &
 serve_pid=$!
 pids+=("$serve_pid")
 portal=$(wait_for "$work/serve.log" "event=portal_listening" | sed 's/.* port=\([0-9]*\).*/\1/')
 
-# Sign in: password, then the TOTP code.
-jar=$work/cookies
-csrf=$(curl -sk -c "$jar" -H 'Content-Type: application/json' \
-  -d '{"username":"v1","password":"bench-password-1"}' "https://127.0.0.1:$portal/api/v1/login" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf"])')
-curl -sfk -b "$jar" -c "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-  -d "{\"code\":\"$(totp_code "$secret")\"}" "https://127.0.0.1:$portal/api/v1/login/totp" >/dev/null
-cookie=$(awk '$6=="__Host-conduit-session"{print $7}' "$jar")
-echo "portal on $portal (conduit serve pid $serve_pid); shadow server on $rdp_port (pid $shadow_pid)," \
+# Sign in each vendor: password, then the TOTP code.
+cookies=
+for v in $(seq "$vendors"); do
+  jar=$work/cookies$v
+  csrf=$(curl -sk -c "$jar" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"v$v\",\"password\":\"bench-password-1\"}" \
+    "https://127.0.0.1:$portal/api/v1/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf"])')
+  curl -sfk -b "$jar" -c "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+    -d "{\"code\":\"$(totp_code "${secrets[v - 1]}")\"}" \
+    "https://127.0.0.1:$portal/api/v1/login/totp" >/dev/null
+  cookies+=${cookies:+,}$(awk '$6=="__Host-conduit-session"{print $7}' "$jar")
+done
+echo "portal on $portal (conduit serve pid $serve_pid), $vendors vendor(s) signed in; shadow server on $rdp_port (pid $shadow_pid)," \
   "display $display; certificate $fingerprint"
 
 export WORKER_LOG=${WORKER_LOG:-$work/workers.log}
 run() {
-  "$driver" --portal "$portal" --cookie "$cookie" --asset desk --worker "$worker" \
+  "$driver" --portal "$portal" --cookie "$cookies" --asset desk --worker "$worker" \
     --target "127.0.0.1:$rdp_port" --user "$rdp_user" --password-file "$work/rdp.pw" \
     --fingerprint "$fingerprint" --desktop "$desktop" --broker-pid "$serve_pid" \
     --other-pids "$shadow_pid,$xvfb_pid,$xterm_idle${xterm_scroll:+,$xterm_scroll}" "$@"
@@ -160,16 +181,25 @@ echo "== 1. connect to first frame, idle screen ($first_runs runs per path, inte
 load
 run first "$first_runs"
 
-echo "== 2. scrolling screen (ls -lR /usr/share in a loop), ${stream_s} s per path"
-DISPLAY=$display xterm -geometry 170x58+0+0 -e sh -c 'while :; do ls -lR /usr/share; done' \
-  2>/dev/null &
+echo "== 1b. key press to echo on the idle screen ($input_runs presses per path)"
+load
+run input "$input_runs"
+
+if [ "$screen" = panel ]; then
+  echo "== 2. operator panel (eight values, ten times a second), ${stream_s} s per path"
+  DISPLAY=$display xterm -geometry 64x10+0+0 -e python3 "$root/bench/hmi_panel.py" 2>/dev/null &
+else
+  echo "== 2. scrolling screen (ls -lR /usr/share in a loop), ${stream_s} s per path"
+  DISPLAY=$display xterm -geometry 170x58+0+0 -e sh -c 'while :; do ls -lR /usr/share; done' \
+    2>/dev/null &
+fi
 xterm_scroll=$!
 pids+=("$xterm_scroll")
 sleep 2
 load
 run stream "$stream_s"
 
-echo "== 3. concurrent sessions on the scrolling screen, portal then workers alone, ${many_s} s each: $sessions"
+echo "== 3. concurrent sessions on the $screen screen, portal then workers alone, ${many_s} s each: $sessions"
 load
 # shellcheck disable=SC2086 # a list of numbers
 run many "$many_s" $sessions

@@ -8,7 +8,10 @@
 // tile checks or WebSocket).
 //
 // Common options (before the mode):
-//   --portal PORT --cookie VALUE --asset NAME           the portal and the signed-in vendor
+//   --portal PORT --cookie VALUE[,VALUE...] --asset NAME
+//                                                       the portal and the signed-in vendors
+//                                                       (session i of `many` uses cookie i mod
+//                                                       the count; the others the first)
 //   --worker PATH --target HOST:PORT --user NAME --password-file FILE --fingerprint SHA256
 //                                                       the worker alone (same RDP server)
 //   --desktop WIDTHxHEIGHT                              the desktop asked for (1024x768)
@@ -23,6 +26,10 @@
 //                         portal from the WebSocket connect (TCP + TLS + upgrade) to the first
 //                         frame end; the worker alone from its spawn (and, apart, from the
 //                         connect frame) to its first frame end.
+//   input RUNS            one session per path, one after the other, on the idle screen: RUNS
+//                         key presses (press and release) into the xterm, alternately "a" and
+//                         Backspace, 250 ms or more apart; from sending the press to the end
+//                         of the first frame with tiles (the echo): p50, p90, p99, max.
 //   stream SECONDS        one session per path, one after the other, each measured for SECONDS
 //                         after its first frame: frames and bytes per second received, CPU of
 //                         the broker and of the worker over the window, memory.
@@ -70,7 +77,7 @@ namespace rdp = conduit::rdp;
 
 struct Options {
   std::uint16_t portal = 0;
-  std::string cookie;
+  std::vector<std::string> cookies;
   std::string asset = "desk";
   std::string worker;
   std::string host = "127.0.0.1";
@@ -230,19 +237,30 @@ std::uint32_t u32(const std::string& b, std::size_t at) {
 struct PortalSession {
   conduit::test::WsClient ws;
   std::string error;
+  std::size_t vendor = 0;  // which of opt.cookies
 
   bool open() {
-    const int status = ws.connect(
-        opt.portal,
-        "/api/v1/rdp?asset=" + opt.asset + "&width=" + std::to_string(opt.width) +
-            "&height=" + std::to_string(opt.height),
-        "__Host-conduit-session=" + opt.cookie, "https://127.0.0.1:" + std::to_string(opt.portal));
+    const int status =
+        ws.connect(opt.portal,
+                   "/api/v1/rdp?asset=" + opt.asset + "&width=" + std::to_string(opt.width) +
+                       "&height=" + std::to_string(opt.height),
+                   "__Host-conduit-session=" + opt.cookies.at(vendor % opt.cookies.size()),
+                   "https://127.0.0.1:" + std::to_string(opt.portal));
     if (status != 101) {
       error = "upgrade answered " + std::to_string(status) + ": " + ws.refusalBody();
       return false;
     }
     return true;
   }
+
+  /// A key press and release, as the page sends them.
+  void press(std::uint16_t scancode) {
+    for (const char* down : {"true", "false"}) {
+      ws.sendText(R"({"type":"key","code":)" + std::to_string(scancode) + R"(,"down":)" + down +
+                  "}");
+    }
+  }
+  bool closed() const { return ws.closed(); }
 
   /// Reads until the next frame end and acknowledges it. Adds the binary bytes read to
   /// `bytes`. False when the session closed or nothing came within the timeout.
@@ -323,6 +341,12 @@ struct WorkerAlone {
   }
 
   void send(const rdp::Bytes& b) { (void)::send(fd, b.data(), b.size(), MSG_NOSIGNAL); }
+  /// A key press and release, as the broker forwards them.
+  void press(std::uint16_t scancode) {
+    send(rdp::encodeKey({.down = true, .scancode = scancode}));
+    send(rdp::encodeKey({.down = false, .scancode = scancode}));
+  }
+  bool closed() const { return error == "worker closed its socket"; }
 
   void connect() {
     rdp::ConnectRequest r;
@@ -445,6 +469,81 @@ int first(int runs) {
               median(worker), *std::min_element(worker.begin(), worker.end()),
               *std::max_element(worker.begin(), worker.end()), median(workerConnect));
   std::printf("first.portal_minus_worker_median_ms=%.0f\n", median(portal) - median(worker));
+  return 0;
+}
+
+/// Reads frames until none comes for `quiet`; false if the session closed.
+template <class Session>
+bool drain(Session& s, std::chrono::milliseconds quiet) {
+  for (;;) {
+    std::uint64_t bytes = 0;
+    bool key = false;
+    if (!s.frame(bytes, key, quiet)) return !s.closed();
+  }
+}
+
+// A frame end alone (type, u32 sequence, u8 keyframe): a frame with more carried tiles.
+constexpr std::uint64_t kFrameEndBytes = 6;
+
+/// `runs` key presses into the idle xterm (`cat`), alternately "a" and Backspace so the screen
+/// stays as it was: from sending the press to the end of the first frame with tiles.
+template <class Session>
+bool keyLatencies(Session& s, int runs, std::vector<double>& out) {
+  if (!drain(s, 1000ms)) return false;
+  for (int i = 0; i < runs; ++i) {
+    const std::uint16_t scancode = i % 2 == 0 ? 0x1E : 0x0E;  // a, Backspace
+    const auto t0 = Clock::now();
+    s.press(scancode);
+    for (;;) {
+      std::uint64_t bytes = 0;
+      bool key = false;
+      if (!s.frame(bytes, key, 3s)) return false;
+      if (bytes > kFrameEndBytes) break;
+    }
+    out.push_back(ms(Clock::now() - t0));
+    std::this_thread::sleep_for(100ms);
+    if (!drain(s, 150ms)) return false;
+  }
+  return true;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.at(static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+}
+
+int input(int runs) {
+  std::vector<double> portal, worker;
+  {
+    waitNoWorkers(20s);
+    PortalSession s;
+    std::uint64_t bytes = 0;
+    bool key = false;
+    if (!s.open() || !s.frame(bytes, key, 30s) || !keyLatencies(s, runs, portal)) {
+      std::printf("input.portal.error=%s\n", s.error.c_str());
+      return 1;
+    }
+  }
+  {
+    waitNoWorkers(20s);
+    WorkerAlone w;
+    w.spawn();
+    w.connect();
+    std::uint64_t bytes = 0;
+    bool key = false;
+    if (!w.frame(bytes, key, 30s) || !keyLatencies(w, runs, worker)) {
+      std::printf("input.worker.error=%s\n", w.error.c_str());
+      return 1;
+    }
+  }
+  for (auto [name, v] : {std::pair{"portal", &portal}, std::pair{"worker", &worker}}) {
+    std::printf("input.%s.n=%zu p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f\n", name, v->size(),
+                percentile(*v, 0.5), percentile(*v, 0.9), percentile(*v, 0.99),
+                *std::max_element(v->begin(), v->end()));
+  }
+  std::printf("input.portal_minus_worker_p50_ms=%.1f p99_ms=%.1f\n",
+              percentile(portal, 0.5) - percentile(worker, 0.5),
+              percentile(portal, 0.99) - percentile(worker, 0.99));
   return 0;
 }
 
@@ -655,9 +754,10 @@ bool manyStep(int seconds, int n, bool portal) {
           }
         }
       };
-      c->thread = std::thread([c, run, portal] {
+      c->thread = std::thread([c, run, portal, i] {
         if (portal) {
           PortalSession s;
+          s.vendor = static_cast<std::size_t>(i);
           run(s, [&] { return s.open(); });
         } else {
           WorkerAlone w;
@@ -766,7 +866,8 @@ int many(int seconds, const std::vector<int>& counts) {
 int usage() {
   std::fprintf(
       stderr,
-      "usage: bench_rdp_sessions OPTIONS first RUNS | stream SECONDS | many SECONDS N...\n");
+      "usage: bench_rdp_sessions OPTIONS first RUNS | input RUNS | stream SECONDS | many SECONDS "
+      "N...\n");
   return 2;
 }
 
@@ -781,9 +882,12 @@ int main(int argc, char** argv) {
       const std::string k = argv[i], v = argv[i + 1];
       if (k == "--portal")
         opt.portal = static_cast<std::uint16_t>(std::stoi(v));
-      else if (k == "--cookie")
-        opt.cookie = v;
-      else if (k == "--asset")
+      else if (k == "--cookie") {
+        std::istringstream in(v);
+        std::string c;
+        while (std::getline(in, c, ','))
+          if (!c.empty()) opt.cookies.push_back(c);
+      } else if (k == "--asset")
         opt.asset = v;
       else if (k == "--worker")
         opt.worker = v;
@@ -810,12 +914,13 @@ int main(int argc, char** argv) {
       } else
         return usage();
     }
-    if (i >= argc) return usage();
+    if (i >= argc || opt.cookies.empty()) return usage();
     const std::string mode = argv[i++];
     std::vector<int> nums;
     for (; i < argc; ++i) nums.push_back(std::stoi(argv[i]));
     if (mode == "first" && nums.size() == 1) return first(nums[0]);
     if (mode == "stream" && nums.size() == 1) return stream(nums[0]);
+    if (mode == "input" && nums.size() == 1 && nums[0] > 0) return input(nums[0]);
     if (mode == "many" && nums.size() >= 2)
       return many(nums[0], std::vector<int>(nums.begin() + 1, nums.end()));
     return usage();

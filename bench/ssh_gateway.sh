@@ -21,7 +21,7 @@
 #      +%s%N` on the target: same machine, same clock) to the end, so the login is not in it
 #      (the wall time with the login is printed too). For Conduit also: its CPU time, the time
 #      from the end of the transfer until the session has ended (the recording sealed and
-#      indexed; the log's event=ssh_session_ended) and the bytes on disk per byte. During the
+#      indexed; the log's event=session_ended) and the bytes on disk per byte. During the
 #      random download, an interactive session types a key every 200 ms for 60 s and a
 #      second vendor logs in after the transfer: whether sealing holds other sessions up;
 #   2. setup: `ssh ... true`, SETUP_RUNS times per path, interleaved; the TOTP code is computed
@@ -197,12 +197,12 @@ set_cmd() {
 }
 # CPU seconds (user + system) of `conduit serve` so far.
 serve_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$serve_pid/stat"; }
-# Waits until every gateway session has ended: `event=ssh_session_ended` is logged once the
+# Waits until every gateway session has ended: `event=session_ended` is logged once the
 # session's recording is sealed and indexed.
 wait_sessions_ended() {
   local limit=$((SECONDS + ${1:-900}))
-  while [ "$(grep -c 'event=ssh_session_ended' "$work/serve.log")" -lt \
-    "$(grep -c 'event=ssh_session_started' "$work/serve.log")" ]; do
+  while [ "$(grep -c 'event=session_ended' "$work/serve.log")" -lt \
+    "$(grep -c 'event=session_started' "$work/serve.log")" ]; do
     if [ "$SECONDS" -gt "$limit" ]; then
       echo "ssh_gateway: gateway sessions still open after ${1:-900} s" >&2
       return 1
@@ -219,7 +219,7 @@ session_line() {
   printf -v quoted '%q ' "${cmd[@]}"
   echo "exec $quoted'stty raw -echo; echo READY; exec cat' 2>>$work/sessions.err"
 }
-ended() { grep -c 'event=ssh_session_ended' "$work/serve.log" || true; }
+ended() { grep -c 'event=session_ended' "$work/serve.log" || true; }
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # ---- 1. bulk transfer ----
@@ -302,7 +302,7 @@ transfer() {
     extra+=" seal_cpu_s=$(since "$cpu1" "$(serve_cpu)") recorded_bytes=$(($(recorded_bytes) - rec0))"
     # The relayed bytes the recording holds (its manifest's bytes_in: every record's payload).
     local id
-    id=$(grep -o "event=ssh_session_started session=[^ ]* user=$v " "$work/serve.log" | cut -d' ' -f2 |
+    id=$(grep -o "event=session_started session=[^ ]* user=$v " "$work/serve.log" | cut -d' ' -f2 |
       cut -d= -f2)
     extra+=" recording_bytes_in=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytes_in"])' \
       "$data/recordings/$id.crec.manifest.json")"

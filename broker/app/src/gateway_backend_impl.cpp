@@ -689,11 +689,9 @@ void GatewayBackendImpl::sessionStarted(const std::string& sessionId, const std:
        access::auditDetails({{"asset", asset}, {"protocol", row.protocol}})},
       clock_.now());
   if (e) (void)tx->commit();
-  // Browser RDP sessions log their own start (event=rdp_session_started).
-  if (allow.protocol != core::Protocol::rdp) {
-    spdlog::info("event=ssh_session_started session={} user={} asset={} source={}", sessionId, user,
-                 asset, source);
-  }
+  // Every protocol's sessions (browser RDP logs its details apart: event=rdp_session_started).
+  spdlog::info("event=session_started session={} user={} asset={} source={} protocol={}", sessionId,
+               user, asset, source, row.protocol);
 }
 
 void GatewayBackendImpl::terminalOutput(const std::string& sessionId, std::string_view bytes) {
@@ -707,6 +705,7 @@ void GatewayBackendImpl::fileEvent(const std::string& sessionId, const std::stri
 void GatewayBackendImpl::sessionEnded(const std::string& sessionId, const std::string& reason,
                                       std::uint64_t bytesToTarget, std::uint64_t bytesToVendor) {
   if (liveHub_ != nullptr) liveHub_->ended(sessionId, reason);
+  if (memoryReturn_ != nullptr) memoryReturn_->sessionEnded();
   std::lock_guard lock(mutex_);
   sessions_.erase(sessionId);  // closeRecording, which needs it, has run by now
   auto tx = store::Transaction::begin(db_);
@@ -722,7 +721,7 @@ void GatewayBackendImpl::sessionEnded(const std::string& sessionId, const std::s
                              {"bytes_to_vendor", static_cast<std::int64_t>(bytesToVendor)}})},
       clock_.now());
   if (e) (void)tx->commit();
-  spdlog::info("event=ssh_session_ended session={} reason=\"{}\"", sessionId, reason);
+  spdlog::info("event=session_ended session={} reason=\"{}\"", sessionId, reason);
 }
 
 }  // namespace conduit::app

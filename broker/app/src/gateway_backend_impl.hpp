@@ -13,6 +13,7 @@
 #include "conduit/access/auth_service.hpp"
 #include "conduit/access/recording_keys.hpp"
 #include "conduit/access/vault_service.hpp"
+#include "conduit/app/memory_return.hpp"
 #include "conduit/core/audit.hpp"
 #include "conduit/rdp/rdp_backend.hpp"
 #include "conduit/session/hold_board.hpp"
@@ -90,6 +91,9 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
   /// Where Modbus writes held for approval wait (set before the gateway starts); without one,
   /// such writes are refused.
   void setHoldDesk(tunnel::HoldDesk* desk) { holdDesk_ = desk; }
+  /// Told of every session's end, so the broker gives freed memory back (set before the
+  /// gateway starts; optional).
+  void setMemoryReturn(MemoryReturn* memoryReturn) { memoryReturn_ = memoryReturn; }
   /// Audits a step of a held write (session::HoldBoard's auditor): tunnel.write_held, _approved,
   /// _rejected, _expired or _cancelled. An error when the event could not be written.
   core::Status auditHold(const session::HeldWrite& write, std::string_view what,
@@ -119,6 +123,7 @@ class GatewayBackendImpl final : public ssh::GatewayBackend {
 
   session::LiveHub* liveHub_ = nullptr;
   tunnel::HoldDesk* holdDesk_ = nullptr;
+  MemoryReturn* memoryReturn_ = nullptr;
   mutable std::mutex healthMutex_;
   std::string rotationFailure_;
   std::mutex mutex_;

@@ -4,6 +4,7 @@
 #include "web_terminal.hpp"
 #include "web_tunnel.hpp"
 
+#include <malloc.h>
 #include <prometheus/registry.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "conduit/access/audit_details.hpp"
 #include "conduit/access/vault_service.hpp"
 #include "conduit/app/data_dir.hpp"
+#include "conduit/app/memory_return.hpp"
 #include "conduit/app/secure_files.hpp"
 #include "conduit/core/clock.hpp"
 #include "conduit/notify/notifier.hpp"
@@ -218,6 +220,26 @@ std::optional<access::RecordingKeys> openRecordingKeysOrLog(access::VaultService
   return std::move(*keys);
 }
 
+// The broker's resident memory in KiB (0 if /proc cannot say).
+long residentKib() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// MemoryReturn's call: glibc's malloc_trim(0) gives free pages in every arena back (see
+// conduit/app/memory_return.hpp).
+void returnFreedMemory() {
+  const long before = residentKib();
+  const auto start = std::chrono::steady_clock::now();
+  malloc_trim(0);
+  const auto took =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+  spdlog::info("event=memory_returned rss_before_kib={} rss_after_kib={} ms={:.1f}", before,
+               residentKib(), took.count());
+}
+
 }  // namespace
 
 void blockShutdownSignals() {
@@ -279,6 +301,8 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
   (*notifier)->start();  // does nothing when no webhook is configured
 
   session::LiveHub liveHub;  // live sessions' output, for engineers' live view
+  // Declared before the backend that tells it of every session's end.
+  MemoryReturn memoryReturn({}, returnFreedMemory);
   // Writes held for an engineer's approval; declared before the gateway, whose sessions'
   // inspectors withdraw their holds when they end.
   std::optional<session::HoldBoard> holds;
@@ -299,6 +323,7 @@ int serve(const Config& rawConfig, const ServeOptions& options) {
         DataDirLayout{config.dataDir}.recordingsDir(), openRecordingKeysOrLog(vault),
         auditorKey(config));
     backend->setLiveHub(&liveHub);
+    backend->setMemoryReturn(&memoryReturn);
     holds.emplace([b = backend.get()](const session::HeldWrite& w, std::string_view what,
                                       const std::string& by) { return b->auditHold(w, what, by); });
     backend->setHoldDesk(&*holds);

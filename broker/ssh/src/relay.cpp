@@ -1202,11 +1202,13 @@ class Relay {
       // once left the vendor without it: ssh exited 255 and scp/sftp failed with nothing but
       // "Connection closed". So, as sshd does with a running command, the vendor's close is
       // answered once the target has given its status or closed (or after kExitStatusWait).
-      // Not a terminal's close: its status precedes its EOF (sshd sends it when the command
-      // exits, and the output ends after that), so a terminal closed earlier was closed by
-      // the vendor (a killed client, a closed window): the target's command is hung up at once,
-      // as sshd does, rather than left running for kExitStatusWait.
-      if (p.started && !p.pty && !exitKnown && !targetClosed && !targetGone_) {
+      // A terminal closed while the target's output still runs was closed by the vendor (a
+      // killed client, a closed window): the target's command is hung up at once, as sshd
+      // does, rather than left running for kExitStatusWait. Once the target's terminal output
+      // has ended (EOF) its status is on the way: sshd sees the pty's end before it reaps the
+      // command, so the EOF can come first, and the vendor's client, its stdin at EOF too,
+      // closes on it (an OpenSSH mux client then exited 255 without the status).
+      if (p.started && (!p.pty || targetEof) && !exitKnown && !targetClosed && !targetGone_) {
         const auto now = std::chrono::steady_clock::now();
         if (!p.vendorClosedAt) p.vendorClosedAt = now;
         if (now - *p.vendorClosedAt < kExitStatusWait) return false;

@@ -33,7 +33,7 @@ TEST_CASE("exec through the gateway: stdout, stderr and exit code pass through")
   Plant p;
   p.grant();
   auto [rc, out, err] = p.ssh("alice+hmi", "id -un; echo to-stderr >&2; exit 3");
-  p.broker->waitForLine("event=ssh_session_ended", 2s);
+  p.broker->waitForLine("event=session_ended", 2s);
   INFO(err);
   INFO(p.broker->errors());
   CHECK(rc == 3);
@@ -147,10 +147,10 @@ TEST_CASE("a login without an asset gets a menu of the granted assets and reache
     // The menu as the vendor's terminal shows it (the keyboard-interactive instruction).
     CHECK_THAT(err, Catch::Contains("Assets you may reach now (or log in as alice+ASSET") &&
                         Catch::Contains("1) hmi (until ") && Catch::Contains(" UTC)"));
-    auto started = p.broker->waitForLine("event=ssh_session_started", 5s);
+    auto started = p.broker->waitForLine("event=session_started", 5s);
     REQUIRE(started.has_value());
     CHECK_THAT(*started, Catch::Contains("user=alice asset=hmi"));
-    REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+    REQUIRE(p.broker->waitForLine("event=session_ended", 10s).has_value());
     std::this_thread::sleep_for(300ms);
     // The recording and the audit trail carry the chosen asset like any named login's.
     auto [rcFind, found] =
@@ -170,7 +170,7 @@ TEST_CASE("a login without an asset gets a menu of the granted assets and reache
     REQUIRE(rc == 0);
     CHECK(out == p.account.name() + "\n");
     CHECK_THAT(err, Catch::Contains("1) hmi (until ") && Catch::Contains("2) other (until "));
-    auto started = p.broker->waitForLine("event=ssh_session_started", 5s);
+    auto started = p.broker->waitForLine("event=session_started", 5s);
     REQUIRE(started.has_value());
     CHECK_THAT(*started, Catch::Contains("asset=other"));
   }
@@ -194,7 +194,7 @@ TEST_CASE("the asset menu after password and code and within the authentication 
     CHECK(rc == 255);
     CHECK(out.empty());
     CHECK(menuRounds(p) == 1);
-    CHECK_FALSE(p.broker->waitForLine("event=ssh_session_started", 1s).has_value());
+    CHECK_FALSE(p.broker->waitForLine("event=session_started", 1s).has_value());
   }
 }
 
@@ -235,7 +235,7 @@ TEST_CASE("revocation ends a live session within about a second, with a notice")
                           " sleep 60' </dev/null";
   test::Process session({"/bin/sh", "-c", cmd});
   // stderr of the session carries the banner; wait until the command runs on the target.
-  REQUIRE(p.broker->waitForLine("event=ssh_session_started", 15s).has_value());
+  REQUIRE(p.broker->waitForLine("event=session_started", 15s).has_value());
   std::this_thread::sleep_for(500ms);
   const auto revokedAt = std::chrono::steady_clock::now();
   p.admin("erin", {"revoke", "1", "--reason", "vendor left site"});
@@ -245,7 +245,7 @@ TEST_CASE("revocation ends a live session within about a second, with a notice")
   CHECK(*rc != 0);
   CHECK(took < 3s);
   CHECK_THAT(session.errors(), Catch::Contains("access ended") && Catch::Contains("revoked"));
-  CHECK(p.broker->waitForLine("event=ssh_session_ended", 5s).has_value());
+  CHECK(p.broker->waitForLine("event=session_ended", 5s).has_value());
 }
 
 TEST_CASE(
@@ -277,7 +277,7 @@ TEST_CASE(
 
   // An engineer watches the session (still open: the shared connection) from now on: the
   // files the scp steps below move show in the live view as they are recorded.
-  const auto started = p.broker->waitForLine("event=ssh_session_started", 5s);
+  const auto started = p.broker->waitForLine("event=session_started", 5s);
   REQUIRE(started.has_value());
   const auto at = started->find("session=") + 8;
   const std::string sessionId = started->substr(at, started->find(' ', at) - at);
@@ -327,7 +327,7 @@ TEST_CASE(
   // The recording names each file with its size and the SHA-256 of the bytes that moved:
   // decoded from the sftp channels (sftp, and scp, which speaks SFTP since OpenSSH 9.0) and
   // from the legacy scp protocol (scp -O).
-  const bool ended = p.broker->waitForLine("event=ssh_session_ended", 40s).has_value();
+  const bool ended = p.broker->waitForLine("event=session_ended", 40s).has_value();
   INFO(p.broker->errors());
   REQUIRE(ended);
   // Sealing (and indexing ~120 MiB of channel bytes) follows the session's end.
@@ -441,8 +441,9 @@ TEST_CASE("a terminal the vendor's client closes ends on the target at once") {
        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
   CHECK(took < 4s);
   client.reset();
-  // A terminal's command that ends by itself still gives its exit code through the master.
-  for (int i = 0; i < 5; ++i) {
+  // A terminal's command that ends by itself still gives its exit code through the master
+  // (sshd may send the terminal's EOF before the status: a race, so several rounds).
+  for (int i = 0; i < 12; ++i) {
     const auto [rc, out] = test::runCommand(
         {"sh", "-c",
          p.askpassEnv() + "ssh -tt -p " + std::to_string(p.sshPort) + p.sharedConnectionOptions() +
@@ -502,7 +503,7 @@ TEST_CASE("a recorded session verifies, is anchored in the audit chain, and repl
   auto [rc, out, err] = p.ssh("alice+hmi", "echo recorded-marker-42");
   INFO(err);
   REQUIRE(rc == 0);
-  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+  REQUIRE(p.broker->waitForLine("event=session_ended", 10s).has_value());
   std::this_thread::sleep_for(300ms);
   auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
   REQUIRE(rcList == 0);
@@ -773,7 +774,7 @@ TEST_CASE("recordings are also sealed to the auditors' key: exported without the
   p.grant();
   auto [rc, out, err] = p.ssh("alice+hmi", "echo for-the-auditors-7");
   REQUIRE(rc == 0);
-  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+  REQUIRE(p.broker->waitForLine("event=session_ended", 10s).has_value());
   std::this_thread::sleep_for(300ms);
   auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
   const std::string id = list.substr(0, list.find(' '));
@@ -802,7 +803,7 @@ TEST_CASE("a recorded download is recorded once: the recording holds each delive
   INFO(err);
   REQUIRE(rc == 0);
   CHECK(out.size() == kBytes);
-  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 20s).has_value());
+  REQUIRE(p.broker->waitForLine("event=session_ended", 20s).has_value());
   std::string trail;
   for (int i = 0; i < 100 && trail.find("recording.sealed") == std::string::npos; ++i) {
     std::this_thread::sleep_for(200ms);

@@ -181,7 +181,7 @@ inline std::string endTunnelSession(Plant& p, Process& ssh) {
   using namespace std::chrono_literals;
   ssh.signal(SIGTERM);
   ssh.wait(5s);
-  REQUIRE(p.broker->waitForLine("event=ssh_session_ended", 10s).has_value());
+  REQUIRE(p.broker->waitForLine("event=session_ended", 10s).has_value());
   std::this_thread::sleep_for(300ms);
   auto [rcList, list] = p.conduit({"recording", "--data-dir", p.data, "list"});
   REQUIRE(rcList == 0);
