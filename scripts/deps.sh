@@ -19,6 +19,8 @@ packages=(
   openssl curl openssh-client openssh-server sudo
   # recorder/: exports checked with the real players and decoders; libFuzzer for the reader
   asciinema tshark clang libclang-rt-14-dev
+  # recorder/: RDP recordings exported as H.264 MP4 video (ffmpeg with libx264)
+  ffmpeg
   # portal/: TOTP enrolment QR codes; the web front end (npm) and its end-to-end tests in Chromium
   libqrencode-dev chromium wrk
   # ssh -L tunnels: the demo PLC (libmodbus) and a real Modbus client for the tests

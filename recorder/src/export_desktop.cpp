@@ -2,16 +2,17 @@
 
 #include "bytes.hpp"
 #include "conduit/recorder/export.hpp"
+#include "desktop_records.hpp"
 #include "utf8.hpp"
 
 namespace conduit::recorder {
 
 namespace {
 
-// The channels an RDP session records on (broker/rdp/src/rdp_session.cpp): notices on 0 as in
-// SSH sessions, the desktop on 2.
-constexpr std::uint32_t kNoticeChannel = 0;
-constexpr std::uint32_t kDesktopChannel = 2;
+using detail::desktopUpdate;
+using detail::kDesktopChannel;
+using detail::kNoticeChannel;
+
 // 1 MiB of notices and sizes before the first tile or frame end: an RDP session sends its first
 // keyframe within seconds of its start records, so this is not a desktop recording; stop
 // buffering rather than hold a terminal session's notices in memory.
@@ -66,21 +67,6 @@ class DesktopStream {
   bool started_ = false;
   std::vector<unsigned char> pending_;
 };
-
-/// A tile or frame end of the desktop channel; nullopt for anything else or a malformed one.
-std::optional<RdpTile> desktopUpdate(const Record& r) {
-  if (r.kind != RecordKind::rdp_update || r.channel != kDesktopChannel) return std::nullopt;
-  auto tile = decodeRdpTile(r.payload);
-  if (!tile) return std::nullopt;
-  const bool frameEnd = tile->width == 0 && tile->height == 0 && tile->format == 0;
-  if (frameEnd) {
-    if (tile->pixels.size() != 5 || tile->pixels[4] > 1) return std::nullopt;
-    return tile;
-  }
-  const bool knownFormat = tile->format == 1 || tile->format == 2;  // PNG, JPEG
-  if (tile->width == 0 || tile->height == 0 || !knownFormat) return std::nullopt;
-  return tile;
-}
 
 }  // namespace
 

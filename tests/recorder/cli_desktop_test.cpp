@@ -1,7 +1,11 @@
-// `conduit recording export ID --format desktop` through the real binary, over a data directory
-// from `conduit init`: an RDP recording exports (audited), a terminal recording is refused
-// without an audit event or an output file.
+// `conduit recording export ID --format desktop|mp4` through the real binary, over a data
+// directory from `conduit init`: an RDP recording exports (audited), a terminal recording is
+// refused without an audit event or an output file. The video export's frames are checked in
+// process (YUV4MPEG2) and in the MP4 by the real ffprobe and ffmpeg.
+#include <array>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "conduit/access/recording_keys.hpp"
@@ -10,6 +14,7 @@
 #include "conduit/recorder/export.hpp"
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/database.hpp"
+#include "recorder/cli_keys.hpp"
 #include "recorder/fixtures.hpp"
 #include "recorder/session_fixture.hpp"
 #include "support/process.hpp"
@@ -70,63 +75,85 @@ std::vector<Record> rdpSessionRecords() {
   };
 }
 
-std::size_t exportEvents(store::Database& db, const std::string& target) {
+std::size_t exportEvents(store::Database& db, const std::string& target,
+                         const std::string& format = "desktop") {
   auto events = store::AuditLog(db).list();
   REQUIRE(events.ok());
   std::size_t n = 0;
   for (const auto& e : *events) {
     if (e.draft.type == "recording.exported" && e.draft.target == target) {
-      CHECK(e.draft.details == R"({"format":"desktop"})");
+      CHECK(e.draft.details == R"({"format":")" + format + R"("})");
       ++n;
     }
   }
   return n;
 }
 
-}  // namespace
+const std::string rdpId = "rdp-1-1";
+const std::string sshId = "ssh-term-1";
 
-TEST_CASE("recording export --format desktop exports RDP sessions only, audited") {
+/// `conduit init` in DIR/data with an RDP recording (rdpSessionRecords) and a terminal one.
+struct DataWithRecordings {
   test::TempDir dir;
-  const auto data = dir / "data";
-  auto conduitCli = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), CONDUIT_BINARY);
-    return test::runCommand(args);
-  };
-  {
-    auto [rc, out] = conduitCli({"init", "--data-dir", data.string()});
+  std::filesystem::path data = dir / "data";
+
+  DataWithRecordings() {
+    auto [rc, out] = cli({"init", "--data-dir", data.string()});
     INFO(out);
     REQUIRE(rc == 0);
-  }
-  const std::string rdpId = "rdp-1-1";
-  const std::string sshId = "ssh-term-1";
-  std::string expected;
-  {
-    auto db = store::Database::open(data / "conduit.db");
-    REQUIRE(db.ok());
-    core::SystemClock clock;
-    access::VaultService vault(*db, clock);
-    REQUIRE(vault.unsealWithKeyFile(data / "vault" / "master.key").ok());
-    auto keys = access::openRecordingKeys(vault);
-    REQUIRE(keys.ok());
+    auto k = keys();
     std::filesystem::create_directories(data / "recordings");
     auto write = [&](const std::string& id, const std::vector<Record>& records) {
-      auto w = RecordingWriter::create(
-          {.file = data / "recordings" / (id + ".crec"), .sessionId = id}, *keys->wrapper);
+      auto w = RecordingWriter::create({.file = file(id), .sessionId = id}, *k.wrapper);
       REQUIRE(w.ok());
       for (const auto& r : records) REQUIRE((*w)->append(r).ok());
-      REQUIRE((*w)->close(*keys->signer).ok());
+      REQUIRE((*w)->close(*k.signer).ok());
     };
     write(rdpId, rdpSessionRecords());
     write(sshId, terminalSessionRecords(3));
-    const StreamKeyWrapper* wrappers[] = {keys->wrapper.get()};
-    RecordingReader reader(data / "recordings" / (rdpId + ".crec"), wrappers);
-    std::ostringstream out;
-    auto summary = exportDesktop(reader, out);
-    REQUIRE(summary.ok());
-    CHECK(summary->recordsWritten == 12);
-    CHECK(summary->recordsSkipped == 1);
-    expected = out.str();
   }
+
+  std::filesystem::path file(const std::string& id) const {
+    return data / "recordings" / (id + ".crec");
+  }
+
+  access::RecordingKeys keys() const { return recordingKeysOf(data); }
+
+  /// `exporter(reader, out)` over recording `id` in this process: its summary and output.
+  template <class Exporter>
+  std::pair<ExportSummary, std::string> exportHere(const std::string& id, Exporter exporter) const {
+    auto k = keys();
+    const StreamKeyWrapper* wrappers[] = {k.wrapper.get()};
+    RecordingReader reader(file(id), wrappers);
+    std::ostringstream out;
+    auto summary = exporter(reader, out);
+    REQUIRE(summary.ok());
+    return {*summary, out.str()};
+  }
+
+  static std::pair<int, std::string> cli(std::vector<std::string> args) {
+    args.insert(args.begin(), CONDUIT_BINARY);
+    return test::runCommand(args);
+  }
+
+  std::pair<int, std::string> exportAs(const std::string& id, const std::string& format,
+                                       const std::filesystem::path& output) const {
+    return cli({"recording", "--data-dir", data.string(), "export", id, "--format", format,
+                "--output", output.string()});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("recording export --format desktop exports RDP sessions only, audited") {
+  DataWithRecordings d;
+  const auto [summary, expected] =
+      d.exportHere(rdpId, [](RecordingReader& r, std::ostream& o) { return exportDesktop(r, o); });
+  CHECK(summary.recordsWritten == 12);
+  CHECK(summary.recordsSkipped == 1);
+  const auto& dir = d.dir;
+  const auto& data = d.data;
+  auto conduitCli = DataWithRecordings::cli;
 
   const auto cdsk = dir / "rdp.cdsk";
   {
@@ -153,4 +180,140 @@ TEST_CASE("recording export --format desktop exports RDP sessions only, audited"
   REQUIRE(db.ok());
   CHECK(exportEvents(*db, "session:" + rdpId) == 1);
   CHECK(exportEvents(*db, "session:" + sshId) == 0);
+}
+
+namespace {
+
+/// A YUV4MPEG2 stream's frames (4:4:4: the Y, Cb and Cr planes of width x height each).
+struct Y4m {
+  std::string header;
+  int width = 0;
+  int height = 0;
+  std::vector<std::string> frames;
+
+  explicit Y4m(const std::string& s) {
+    const auto nl = s.find('\n');
+    REQUIRE(nl != std::string::npos);
+    header = s.substr(0, nl);
+    REQUIRE(std::sscanf(header.c_str(), "YUV4MPEG2 W%d H%d", &width, &height) == 2);
+    const auto bytes = static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 3;
+    for (std::size_t at = nl + 1; at < s.size(); at += bytes) {
+      REQUIRE(s.compare(at, 6, "FRAME\n") == 0);
+      at += 6;
+      REQUIRE(at + bytes <= s.size());
+      frames.push_back(s.substr(at, bytes));
+    }
+  }
+  /// Y, Cb, Cr at (x, y) of frame n.
+  std::array<int, 3> at(std::size_t n, int x, int y) const {
+    const auto plane = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
+    const auto i =
+        static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x);
+    const auto& f = frames.at(n);
+    return {static_cast<unsigned char>(f[i]), static_cast<unsigned char>(f[plane + i]),
+            static_cast<unsigned char>(f[2 * plane + i])};
+  }
+};
+
+// BT.601 studio range: red and blue as every YUV table gives them.
+constexpr std::array<int, 3> kRedYuv = {82, 90, 240};
+constexpr std::array<int, 3> kBlueYuv = {41, 240, 110};
+
+}  // namespace
+
+TEST_CASE("the video export shows each moment's desktop at ten frames a second") {
+  DataWithRecordings d;
+  const auto [summary, y4m] =
+      d.exportHere(rdpId, [](RecordingReader& r, std::ostream& o) { return exportVideo(r, o); });
+  const Y4m video(y4m);
+  CHECK(video.header == "YUV4MPEG2 W64 H32 F10:1 Ip A1:1 C444");
+  // From the first frame end (0.100002 s) to the last record (4 s), one frame every 0.1 s.
+  REQUIRE(video.frames.size() == 39);
+  CHECK(summary.recordsWritten == 39);
+  // Frames 0-8 (up to 0.9 s): the first keyframe, red | blue.
+  for (std::size_t n : {0u, 8u}) {
+    INFO("frame " << n);
+    CHECK(video.at(n, 16, 16) == kRedYuv);
+    CHECK(video.at(n, 48, 16) == kBlueYuv);
+  }
+  // Frames 9-28 (1.0-2.9 s): blue drawn on the left at 1.0 s.
+  for (std::size_t n : {9u, 28u}) {
+    INFO("frame " << n);
+    CHECK(video.at(n, 16, 16) == kBlueYuv);
+    CHECK(video.at(n, 48, 16) == kBlueYuv);
+  }
+  // Frames 29-38 (3.0 s on): the second keyframe, red | red.
+  for (std::size_t n : {29u, 38u}) {
+    INFO("frame " << n);
+    CHECK(video.at(n, 0, 0) == kRedYuv);
+    CHECK(video.at(n, 63, 31) == kRedYuv);
+  }
+
+  // A terminal recording has no desktop: refused, nothing written.
+  auto k = d.keys();
+  const StreamKeyWrapper* wrappers[] = {k.wrapper.get()};
+  RecordingReader terminal(d.file(sshId), wrappers);
+  std::ostringstream none;
+  auto refused = exportVideo(terminal, none);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message == "not an RDP recording");
+  CHECK(none.str().empty());
+}
+
+TEST_CASE("recording export --format mp4 writes an H.264 video that ffmpeg plays, audited") {
+  DataWithRecordings d;
+  const auto mp4 = d.dir / "rdp.mp4";
+  {
+    auto [rc, out] = d.exportAs(rdpId, "mp4", mp4);
+    INFO(out);
+    REQUIRE(rc == 0);
+    CHECK(out.find("reader: intact") != std::string::npos);
+  }
+  {
+    auto [rc, out] = test::runCommand(
+        {"ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+         "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0", mp4.string()});
+    INFO(out);
+    REQUIRE(rc == 0);
+    CHECK(out == "h264,64,32,39\n");
+  }
+  // Frame 5 (0.5 s): red | blue; frame 20 (2.1 s): blue | blue; frame 35: red | red. Decoded
+  // to RGB by ffmpeg itself; H.264 is lossy, so within a margin.
+  auto pixel = [&](int frame, int x, int y) {
+    auto [rc, out] = test::runCommand({"ffmpeg", "-v", "error", "-i", mp4.string(), "-vf",
+                                       "select=eq(n\\," + std::to_string(frame) + ")", "-frames:v",
+                                       "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"});
+    REQUIRE(rc == 0);
+    REQUIRE(out.size() == 64u * 32u * 3u);
+    const auto i = static_cast<std::size_t>(y * 64 + x) * 3;
+    return std::array<int, 3>{static_cast<unsigned char>(out[i]),
+                              static_cast<unsigned char>(out[i + 1]),
+                              static_cast<unsigned char>(out[i + 2])};
+  };
+  auto near = [](std::array<int, 3> got, std::array<int, 3> want) {
+    for (std::size_t c = 0; c < 3; ++c) {
+      if (std::abs(got[c] - want[c]) > 24) return false;
+    }
+    return true;
+  };
+  const std::array<int, 3> red = {255, 0, 0}, blue = {0, 0, 255};
+  CHECK(near(pixel(5, 16, 16), red));
+  CHECK(near(pixel(5, 48, 16), blue));
+  CHECK(near(pixel(20, 16, 16), blue));
+  CHECK(near(pixel(35, 16, 16), red));
+  CHECK(near(pixel(35, 48, 16), red));
+
+  // A terminal session: refused before ffmpeg writes anything that stays.
+  const auto refused = d.dir / "ssh.mp4";
+  {
+    auto [rc, out] = d.exportAs(sshId, "mp4", refused);
+    INFO(out);
+    CHECK(rc != 0);
+    CHECK(out.find("not an RDP recording") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(refused));
+  auto db = store::Database::open(d.data / "conduit.db");
+  REQUIRE(db.ok());
+  CHECK(exportEvents(*db, "session:" + rdpId, "mp4") == 1);
+  CHECK(exportEvents(*db, "session:" + sshId, "mp4") == 0);
 }

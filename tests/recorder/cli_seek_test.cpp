@@ -14,6 +14,7 @@
 #include "conduit/store/database.hpp"
 #include "conduit/store/migrations.hpp"
 #include "conduit/store/recording_index.hpp"
+#include "recorder/cli_keys.hpp"
 #include "recorder/fixtures.hpp"
 #include "recorder/session_fixture.hpp"
 #include "support/process.hpp"
@@ -50,22 +51,16 @@ struct SealedSession {
       INFO(out);
       REQUIRE(rc == 0);
     }
-    auto db = store::Database::open(data / "conduit.db");
-    REQUIRE(db.ok());
-    core::SystemClock clock;
-    access::VaultService vault(*db, clock);
-    REQUIRE(vault.unsealWithKeyFile(data / "vault" / "master.key").ok());
-    auto keys = access::openRecordingKeys(vault);
-    REQUIRE(keys.ok());
+    auto keys = recordingKeysOf(data);
     std::filesystem::create_directories(file.parent_path());
     WriterOptions o{.file = file, .sessionId = id};
     o.sealBytes = 128;
-    auto w = RecordingWriter::create(o, *keys->wrapper);
+    auto w = RecordingWriter::create(o, *keys.wrapper);
     REQUIRE(w.ok());
     records = terminalSessionRecords(60);
     for (const auto& r : records) REQUIRE((*w)->append(r).ok());
-    REQUIRE((*w)->close(*keys->signer).ok());
-    const StreamKeyWrapper* wrappers[] = {keys->wrapper.get()};
+    REQUIRE((*w)->close(*keys.signer).ok());
+    const StreamKeyWrapper* wrappers[] = {keys.wrapper.get()};
     RecordingReader reader(file, wrappers);
     auto indexed = indexRecording(reader);
     std::vector<store::RecordingSeekPoint> seek;
@@ -75,6 +70,9 @@ struct SealedSession {
     std::vector<std::pair<std::uint64_t, std::string>> lines;
     for (auto& l : indexed.lines) lines.emplace_back(l.timeUs, std::move(l.text));
     REQUIRE(lines.size() > 100);
+    auto db = store::Database::open(data / "conduit.db");
+    REQUIRE(db.ok());
+    core::SystemClock clock;
     store::RecordingIndex index(*db);
     REQUIRE(index.add({id, file.filename().string(), "alice", "hmi", clock.now(), "00"}, {}).ok());
     REQUIRE(index.addSeekPoints(id, seek).ok());
@@ -117,14 +115,8 @@ TEST_CASE("recording export --from writes the cast from that time, through the s
 
   // The same cast as an export that reads the whole recording and starts at 45 s.
   {
-    auto db = store::Database::open(data / "conduit.db");
-    REQUIRE(db.ok());
-    core::SystemClock clock;
-    access::VaultService vault(*db, clock);
-    REQUIRE(vault.unsealWithKeyFile(data / "vault" / "master.key").ok());
-    auto keys = access::openRecordingKeys(vault);
-    REQUIRE(keys.ok());
-    const StreamKeyWrapper* wrappers[] = {keys->wrapper.get()};
+    auto keys = recordingKeysOf(data);
+    const StreamKeyWrapper* wrappers[] = {keys.wrapper.get()};
     RecordingReader reader(file, wrappers);
     AsciicastOptions options;
     options.fromUs = 45'000'000;

@@ -104,9 +104,10 @@ core::Result<RecordingVerdict> RecordingAuditService::verify(const std::string& 
 core::Result<std::string> RecordingAuditService::exportTo(
     const Actor& actor, const std::string& id, const std::string& format, std::ostream& out,
     const recorder::StreamKeyWrapper* wrapper) {
-  if (format != "cast" && format != "jsonl" && format != "pcap" && format != "desktop" &&
-      format != "files") {
-    return fail(ErrorCode::invalid_argument, "format must be cast, jsonl, pcap, desktop or files");
+  const bool desktop = format == "desktop" || format == "mp4";
+  if (format != "cast" && format != "jsonl" && format != "pcap" && format != "files" && !desktop) {
+    return fail(ErrorCode::invalid_argument,
+                "format must be cast, jsonl, pcap, desktop, files or mp4");
   }
   auto path = file(id);
   if (!path) return path.error();
@@ -117,7 +118,7 @@ core::Result<std::string> RecordingAuditService::exportTo(
   const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
   // A desktop export of a terminal session is refused before it is audited: no export happens.
   // An RDP recording's first tile follows its start within its first records.
-  if (format == "desktop") {
+  if (desktop) {
     recorder::RecordingReader probe(*path, wrappers);
     if (!recorder::hasDesktop(probe)) {
       return fail(ErrorCode::invalid_argument, "not an RDP recording");
@@ -135,6 +136,8 @@ core::Result<std::string> RecordingAuditService::exportTo(
     recorder::exportPcap(reader, out);
   } else if (format == "files") {
     recorder::exportFileEvents(reader, out);
+  } else if (format == "mp4") {
+    if (auto summary = recorder::exportVideo(reader, out); !summary) return summary.error();
   } else if (auto summary = recorder::exportDesktop(reader, out); !summary) {
     return summary.error();
   }

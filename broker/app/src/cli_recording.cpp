@@ -20,6 +20,7 @@
 #include "conduit/store/audit_log.hpp"
 #include "conduit/store/recording_index.hpp"
 #include "conduit/vault/secret.hpp"
+#include "video_encoder.hpp"
 
 namespace conduit::app {
 
@@ -72,6 +73,26 @@ auto withRecordingService(CliContext& ctx, F&& f)
   access::RecordingAuditService audits(**db, **vault, ctx.clock(),
                                        DataDirLayout{config->dataDir}.recordingsDir());
   return f(audits);
+}
+
+// `--format mp4`: the desktop's video frames through ffmpeg into `output`, which is removed
+// again when anything fails (no partial video is left).
+core::Status exportMp4(access::RecordingAuditService& audits, const access::Actor& actor,
+                       const std::string& id, const std::string& output,
+                       const recorder::StreamKeyWrapper* wrapper) {
+  auto encoder = VideoEncoder::start(output);
+  if (!encoder) return encoder.error();
+  auto verdict = audits.exportTo(actor, id, "mp4", (*encoder)->input(), wrapper);
+  auto finished = verdict ? (*encoder)->finish() : core::Status(verdict.error());
+  if (!finished) {
+    encoder->reset();  // stops ffmpeg if it still runs
+    std::error_code ec;
+    std::filesystem::remove(output, ec);
+    return finished.error();
+  }
+  std::printf("exported %s (mp4) to %s; reader: %s\n", id.c_str(), output.c_str(),
+              verdict->c_str());
+  return core::Done{};
 }
 
 }  // namespace
@@ -290,9 +311,9 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
   exp->add_option("session", values->id, "Session id")->required();
   exp->add_option(
          "--format", values->format,
-         "cast (asciinema), jsonl, pcap, desktop (RDP sessions, for the portal's player) or "
-         "files (the files moved, as JSON)")
-      ->check(CLI::IsMember({"cast", "jsonl", "pcap", "desktop", "files"}))
+         "cast (asciinema), jsonl, pcap, desktop (RDP sessions, for the portal's player), "
+         "mp4 (RDP sessions as H.264 video, through ffmpeg) or files (the files moved, as JSON)")
+      ->check(CLI::IsMember({"cast", "jsonl", "pcap", "desktop", "mp4", "files"}))
       ->capture_default_str();
   exp->add_option("--output", values->output, "File to write")->required();
   exp->add_option("--auditor-key", values->auditorKey,
@@ -327,6 +348,9 @@ void addRecordingCommands(CLI::App& app, CliContext& ctx, int& exitCode) {
       if (auto f = audits.file(values->id); !f) return f.error();
       if (values->fromSeconds >= 0 && values->format != "cast") {
         return core::fail(ErrorCode::invalid_argument, "--from works with --format cast only");
+      }
+      if (values->format == "mp4") {
+        return exportMp4(audits, ctx.actor(), values->id, values->output, wrapper.get());
       }
       std::ofstream out(values->output, std::ios::binary | std::ios::trunc);
       if (!out) return core::fail(ErrorCode::unavailable, "cannot write " + values->output);

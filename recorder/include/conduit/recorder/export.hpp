@@ -70,6 +70,21 @@ inline constexpr std::string_view kDesktopMagic = "CDSK1\n";
 /// (and writes nothing) if the readable part has no tile or frame end.
 core::Result<ExportSummary> exportDesktop(RecordingReader& reader, std::ostream& out);
 
+/// Options for the video export.
+struct VideoOptions {
+  unsigned framesPerSecond = 10;  // 1-60; the RDP worker sends at most about 20
+};
+
+/// Writes the desktop of an RDP recording as an uncompressed YUV4MPEG2 video (4:4:4, studio
+/// range) for an encoder (`conduit recording export --format mp4` pipes it into ffmpeg): the
+/// size of the first desktop size record, frames at a constant rate from the first frame end to
+/// the recording's last record, each showing the screen after every frame end up to its time
+/// (tiles decoded with libpng / libjpeg-turbo). Later size changes are not followed (tiles are
+/// clipped); tiles that do not decode are skipped. Returns invalid_argument "not an RDP
+/// recording" (and writes nothing) without a size record and a frame end.
+core::Result<ExportSummary> exportVideo(RecordingReader& reader, std::ostream& out,
+                                        const VideoOptions& options = {});
+
 /// Reads from `reader` up to the first desktop tile or frame end; true if there is one (an RDP
 /// recording), false at the end of the readable part. For checking before an audited export.
 bool hasDesktop(RecordingReader& reader);

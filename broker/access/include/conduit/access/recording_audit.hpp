@@ -41,10 +41,12 @@ class RecordingAuditService {
 
   core::Result<RecordingVerdict> verify(const std::string& sessionId);
 
-  /// Writes `format` ("cast", "jsonl", "pcap" or "desktop") to out, decrypting with `wrapper`
-  /// or, when it is null, the broker's key from the vault. Audited as recording.exported.
-  /// Returns the reader's verdict name; invalid_argument for an unknown format, a malformed id
-  /// or (not audited) "not an RDP recording" for a desktop export of another session.
+  /// Writes `format` ("cast", "jsonl", "pcap", "desktop", "files" or "mp4") to out, decrypting
+  /// with `wrapper` or, when it is null, the broker's key from the vault. Audited as
+  /// recording.exported. "mp4" writes the desktop's video frames (recorder::exportVideo,
+  /// YUV4MPEG2) for the MP4 encoder the caller feeds from `out`. Returns the reader's verdict
+  /// name; invalid_argument for an unknown format, a malformed id or (not audited) "not an RDP
+  /// recording" for a desktop or mp4 export of another session.
   core::Result<std::string> exportTo(const Actor& actor, const std::string& sessionId,
                                      const std::string& format, std::ostream& out,
                                      const recorder::StreamKeyWrapper* wrapper = nullptr);
