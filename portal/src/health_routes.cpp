@@ -16,10 +16,12 @@ void addHealthRoutes(Router& router, HealthCheck check, const HttpMetrics& metri
     }
     boost::json::object body{{"status", allOk ? "ok" : "degraded"}};
     body["components"] = std::move(components);
-    return HttpResponse{allOk ? 200 : 503, "application/json", boost::json::serialize(body), {}};
+    return HttpResponse{
+        allOk ? 200 : 503, "application/json", boost::json::serialize(body), {}, {}};
   });
   router.add("GET", "/metrics", [&metrics](const HttpRequest&) {
-    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition(), {}};
+    return HttpResponse{
+        200, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition(), {}, {}};
   });
 }
 

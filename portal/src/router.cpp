@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 
@@ -53,11 +54,15 @@ std::string HttpRequest::param(const std::string& name) const {
   return it == params.end() ? std::string() : it->second;
 }
 
+BodyFile::~BodyFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 HttpResponse jsonError(int status, std::string_view code, std::string_view message) {
   boost::json::object body;
   body["error"] = code;
   body["message"] = message;
-  return HttpResponse{status, "application/json", boost::json::serialize(body), {}};
+  return HttpResponse{status, "application/json", boost::json::serialize(body), {}, {}};
 }
 
 void Router::add(std::string method, std::string path, Handler handler) {

@@ -37,7 +37,8 @@ namespace {
 // 'wasm-unsafe-eval' lets the replay player compile its WebAssembly terminal (it allows no
 // JavaScript eval); inline styles are allowed because xterm.js inserts <style> elements, and
 // all user text is rendered as text, never markup (docs/threat-model.md).
-void addSecurityHeaders(http::response<http::string_body>& res) {
+template <class Body>
+void addSecurityHeaders(http::response<Body>& res) {
   res.set(http::field::strict_transport_security, "max-age=31536000; includeSubDomains");
   res.set("Content-Security-Policy",
           "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
@@ -420,18 +421,53 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  template <class Body>
+  void setHeaders(http::response<Body>& res, HttpResponse& response, bool keepAlive) {
+    res.set(http::field::server, "conduit");
+    res.set(http::field::content_type, response.contentType);
+    // insert, not set: a response may carry several Set-Cookie headers.
+    for (auto& [name, value] : response.headers) res.insert(name, value);
+    addSecurityHeaders(res);
+    res.keep_alive(keepAlive && !server_.stopping_);
+  }
+
   void reply(HttpResponse response, bool keepAlive) {
+    if (response.bodyFile) return replyWithFile(std::move(response), keepAlive);
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), 11);
-    res->set(http::field::server, "conduit");
-    res->set(http::field::content_type, response.contentType);
-    // insert, not set: a response may carry several Set-Cookie headers.
-    for (auto& [name, value] : response.headers) res->insert(name, value);
-    addSecurityHeaders(*res);
+    setHeaders(*res, response, keepAlive);
     res->body() = std::move(response.body);
-    res->keep_alive(keepAlive && !server_.stopping_);
     res->prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(server_.options_.requestTimeout);
+    write(std::move(res));
+  }
+
+  // The body from a file (an export spooled to disk), read and sent a piece at a time.
+  void replyWithFile(HttpResponse response, bool keepAlive) {
+    const int fd = response.bodyFile->release();
+    beast::file file;
+    file.native_handle(fd);  // owns it from here
+    beast::error_code ec;
+    file.seek(0, ec);
+    http::file_body::value_type body;
+    if (!ec) body.reset(std::move(file), ec);
+    if (ec) {
+      spdlog::error("event=http_body_file_failed error=\"{}\"", ec.message());
+      return reply(jsonError(500, "internal", "the response could not be read back"), keepAlive);
+    }
+    auto res = std::make_shared<http::response<http::file_body>>(
+        std::piecewise_construct, std::make_tuple(std::move(body)),
+        std::make_tuple(static_cast<http::status>(response.status), 11));
+    setHeaders(*res, response, keepAlive);
+    res->prepare_payload();
+    // A download may take longer than a request may: allow at least 64 KiB a second on top.
+    const auto seconds = std::chrono::seconds(res->body().size() >> 16);
+    beast::get_lowest_layer(stream_).expires_after(server_.options_.requestTimeout + seconds);
+    write(std::move(res));
+  }
+
+  template <class Body>
+  void write(std::shared_ptr<http::response<Body>> res) {
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec) return;

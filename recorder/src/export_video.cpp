@@ -10,6 +10,7 @@ namespace conduit::recorder {
 namespace {
 
 // Larger than any desktop the RDP worker opens (4096x2160): a size record beyond it is not ours.
+// It also keeps width * height * 3 far below 2^32 (libpng's PNG_IMAGE_SIZE is 32-bit).
 constexpr std::uint32_t kMaxSide = 8192;
 
 /// The desktop as the viewer saw it, and its frames for YUV4MPEG2.
@@ -83,11 +84,14 @@ core::Result<ExportSummary> exportVideo(RecordingReader& reader, std::ostream& o
   std::uint64_t nextUs = 0;  // the next video frame's time in the recording
   std::uint64_t lastUs = 0;
   auto emitBefore = [&](std::uint64_t t, bool inclusive) {
-    while (nextUs < t || (inclusive && nextUs == t)) {
+    while (out && (nextUs < t || (inclusive && nextUs == t))) {
       canvas->writeFrame(out);
       ++summary.recordsWritten;
       nextUs += intervalUs;
     }
+  };
+  const auto writeFailed = [] {
+    return core::fail(core::ErrorCode::io, "the video could not be written (its reader stopped)");
   };
   while (auto r = reader.next()) {
     lastUs = r->timeUs;
@@ -123,13 +127,15 @@ core::Result<ExportSummary> exportVideo(RecordingReader& reader, std::ostream& o
     for (const auto& tile : pending) {
       auto image = detail::decodeTile(static_cast<std::uint8_t>(tile.format), tile.pixels,
                                       static_cast<std::size_t>(width) * height);
-      if (!image) {
+      // An image of another size than its tile says is not what the broker checked: skipped.
+      if (!image || image->width != tile.width || image->height != tile.height) {
         ++summary.recordsSkipped;
         continue;
       }
       canvas->draw(tile.x, tile.y, *image);
     }
     pending.clear();
+    if (!out) return writeFailed();  // the encoder is gone: stop reading
   }
   summary.source = reader.status();
   if (!started) {
@@ -139,11 +145,9 @@ core::Result<ExportSummary> exportVideo(RecordingReader& reader, std::ostream& o
                              : "not an RDP recording, or no desktop frame is readable (" +
                                    std::string(verdictName(summary.source.verdict)) + ")");
   }
-  emitBefore(lastUs, true);  // up to the recording's last record, at least one frame
-  if (summary.recordsWritten == 0) {
-    canvas->writeFrame(out);
-    ++summary.recordsWritten;
-  }
+  // Up to the recording's last record: nextUs starts at a record's time, so at least one frame.
+  emitBefore(lastUs, true);
+  if (!out) return writeFailed();
   return summary;
 }
 

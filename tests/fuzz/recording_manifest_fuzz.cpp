@@ -2,7 +2,7 @@
 //
 // fuzz-sources: recorder/src/*.cpp broker/core/src/result.cpp
 // fuzz-includes: recorder/include broker/core/include
-// fuzz-libs: -lsodium -lzstd -lpthread
+// fuzz-libs: -lsodium -lzstd -lpng16 -ljpeg -lpthread
 
 #include <sodium.h>
 

@@ -3,7 +3,7 @@
 //
 // fuzz-sources: recorder/src/*.cpp broker/core/src/result.cpp
 // fuzz-includes: recorder/include recorder/src broker/core/include
-// fuzz-libs: -lsodium -lzstd -lpthread
+// fuzz-libs: -lsodium -lzstd -lpng16 -ljpeg -lpthread
 //
 // Input: one mode byte, then
 //   mode 0: the bytes of a recording file, read with the fuzzer's key (PlainKeyWrapper);

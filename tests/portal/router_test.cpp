@@ -18,10 +18,10 @@ HttpRequest request(std::string method, std::string path) {
 TEST_CASE("the router dispatches on method and exact path") {
   Router router;
   router.add("GET", "/a", [](const HttpRequest&) {
-    return HttpResponse{200, "text/plain", "A", {}};
+    return HttpResponse{200, "text/plain", "A", {}, {}};
   });
   router.add("POST", "/a", [](const HttpRequest&) {
-    return HttpResponse{201, "text/plain", "P", {}};
+    return HttpResponse{201, "text/plain", "P", {}, {}};
   });
   CHECK(router.dispatch(request("GET", "/a")).body == "A");
   CHECK(router.dispatch(request("POST", "/a")).status == 201);

@@ -2,6 +2,7 @@
 // directory from `conduit init`: an RDP recording exports (audited), a terminal recording is
 // refused without an audit event or an output file. The video export's frames are checked in
 // process (YUV4MPEG2) and in the MP4 by the real ffprobe and ffmpeg.
+#include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -272,10 +273,12 @@ TEST_CASE("recording export --format mp4 writes an H.264 video that ffmpeg plays
   {
     auto [rc, out] = test::runCommand(
         {"ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-         "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0", mp4.string()});
+         "stream=codec_name,width,height,color_range,color_space,nb_read_frames", "-of", "csv=p=0",
+         mp4.string()});
     INFO(out);
     REQUIRE(rc == 0);
-    CHECK(out == "h264,64,32,39\n");
+    // H.264 tagged with the BT.601 studio range the frames were made in; 39 frames.
+    CHECK(out == "h264,64,32,tv,smpte170m,39\n");
   }
   // Frame 5 (0.5 s): red | blue; frame 20 (2.1 s): blue | blue; frame 35: red | red. Decoded
   // to RGB by ffmpeg itself; H.264 is lossy, so within a margin.
@@ -312,8 +315,41 @@ TEST_CASE("recording export --format mp4 writes an H.264 video that ffmpeg plays
     CHECK(out.find("not an RDP recording") != std::string::npos);
   }
   CHECK_FALSE(std::filesystem::exists(refused));
+
+  // ffmpeg cannot write where it is told: its reason, and no file.
+  const auto nowhere = d.dir / "missing" / "rdp.mp4";
+  {
+    auto [rc, out] = d.exportAs(rdpId, "mp4", nowhere);
+    INFO(out);
+    CHECK(rc != 0);
+    CHECK(out.find("ffmpeg could not encode the video") != std::string::npos);
+    CHECK(out.find("No such file or directory") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(nowhere.parent_path()));
+
+  // No ffmpeg at all: said before anything is exported (no audit event).
+  {
+    auto [rc, out] =
+        test::runCommand({"env", "PATH=" + (d.dir / "empty").string(), CONDUIT_BINARY, "recording",
+                          "--data-dir", d.data.string(), "export", rdpId, "--format", "mp4",
+                          "--output", (d.dir / "no-ffmpeg.mp4").string()});
+    INFO(out);
+    CHECK(rc != 0);
+    CHECK(out.find("cannot run ffmpeg") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(d.dir / "no-ffmpeg.mp4"));
+
+  // Only finished videos are in the directory: no partial file stays behind.
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(d.dir.path())) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"data", "rdp.mp4"});
+
   auto db = store::Database::open(d.data / "conduit.db");
   REQUIRE(db.ok());
-  CHECK(exportEvents(*db, "session:" + rdpId, "mp4") == 1);
+  // The export to rdp.mp4 and the one ffmpeg could not write (audited before a frame left).
+  CHECK(exportEvents(*db, "session:" + rdpId, "mp4") == 2);
   CHECK(exportEvents(*db, "session:" + sshId, "mp4") == 0);
 }

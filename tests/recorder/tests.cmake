@@ -33,5 +33,8 @@ add_test(NAME fuzz_recording_reader
   COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh recording_reader 20)
 add_test(NAME fuzz_recording_manifest
   COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh recording_manifest 10)
-set_tests_properties(fuzz_recording_reader fuzz_recording_manifest PROPERTIES
+# The MP4 export's PNG and JPEG tile decoding: tiles are what a possibly hostile worker sent.
+add_test(NAME fuzz_tile_image
+  COMMAND ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh tile_image 10)
+set_tests_properties(fuzz_recording_reader fuzz_recording_manifest fuzz_tile_image PROPERTIES
   LABELS unit TIMEOUT 600 RESOURCE_LOCK conduit_fuzz_build)

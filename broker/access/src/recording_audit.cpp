@@ -101,8 +101,31 @@ core::Result<RecordingVerdict> RecordingAuditService::verify(const std::string& 
   return v;
 }
 
-core::Result<std::string> RecordingAuditService::exportTo(
-    const Actor& actor, const std::string& id, const std::string& format, std::ostream& out,
+PreparedExport::PreparedExport(PreparedExport&&) noexcept = default;
+PreparedExport& PreparedExport::operator=(PreparedExport&&) noexcept = default;
+PreparedExport::~PreparedExport() = default;
+
+core::Result<std::string> PreparedExport::writeTo(std::ostream& out) const {
+  const recorder::StreamKeyWrapper* wrappers[] = {wrapper_};
+  recorder::RecordingReader reader(path_, wrappers);
+  if (format_ == "cast") {
+    recorder::exportAsciicast(reader, out);
+  } else if (format_ == "jsonl") {
+    recorder::exportJsonl(reader, out);
+  } else if (format_ == "pcap") {
+    recorder::exportPcap(reader, out);
+  } else if (format_ == "files") {
+    recorder::exportFileEvents(reader, out);
+  } else if (format_ == "mp4") {
+    if (auto summary = recorder::exportVideo(reader, out); !summary) return summary.error();
+  } else if (auto summary = recorder::exportDesktop(reader, out); !summary) {
+    return summary.error();
+  }
+  return std::string(recorder::verdictName(reader.status().verdict));
+}
+
+core::Result<PreparedExport> RecordingAuditService::prepareExport(
+    const Actor& actor, const std::string& id, const std::string& format,
     const recorder::StreamKeyWrapper* wrapper) {
   const bool desktop = format == "desktop" || format == "mp4";
   if (format != "cast" && format != "jsonl" && format != "pcap" && format != "files" && !desktop) {
@@ -111,14 +134,16 @@ core::Result<std::string> RecordingAuditService::exportTo(
   }
   auto path = file(id);
   if (!path) return path.error();
-  std::unique_ptr<VaultStreamKeyWrapper> own;
-  auto keys = streamKeys(vault_, wrapper, own);
+  PreparedExport job;
+  auto keys = streamKeys(vault_, wrapper, job.own_);
   if (!keys) return keys.error();
-  wrapper = *keys;
-  const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
+  job.wrapper_ = *keys;
+  job.path_ = *path;
+  job.format_ = format;
   // A desktop export of a terminal session is refused before it is audited: no export happens.
   // An RDP recording's first tile follows its start within its first records.
   if (desktop) {
+    const recorder::StreamKeyWrapper* wrappers[] = {job.wrapper_};
     recorder::RecordingReader probe(*path, wrappers);
     if (!recorder::hasDesktop(probe)) {
       return fail(ErrorCode::invalid_argument, "not an RDP recording");
@@ -127,21 +152,15 @@ core::Result<std::string> RecordingAuditService::exportTo(
   if (auto st = auditExport(db_, clock_, actor, id, auditDetails({{"format", format}})); !st) {
     return st.error();
   }
-  recorder::RecordingReader reader(*path, wrappers);
-  if (format == "cast") {
-    recorder::exportAsciicast(reader, out);
-  } else if (format == "jsonl") {
-    recorder::exportJsonl(reader, out);
-  } else if (format == "pcap") {
-    recorder::exportPcap(reader, out);
-  } else if (format == "files") {
-    recorder::exportFileEvents(reader, out);
-  } else if (format == "mp4") {
-    if (auto summary = recorder::exportVideo(reader, out); !summary) return summary.error();
-  } else if (auto summary = recorder::exportDesktop(reader, out); !summary) {
-    return summary.error();
-  }
-  return std::string(recorder::verdictName(reader.status().verdict));
+  return job;
+}
+
+core::Result<std::string> RecordingAuditService::exportTo(
+    const Actor& actor, const std::string& id, const std::string& format, std::ostream& out,
+    const recorder::StreamKeyWrapper* wrapper) {
+  auto job = prepareExport(actor, id, format, wrapper);
+  if (!job) return job.error();
+  return job->writeTo(out);
 }
 
 core::Result<std::string> RecordingAuditService::exportCastFrom(

@@ -75,21 +75,18 @@ auto withRecordingService(CliContext& ctx, F&& f)
   return f(audits);
 }
 
-// `--format mp4`: the desktop's video frames through ffmpeg into `output`, which is removed
-// again when anything fails (no partial video is left).
+// `--format mp4`: the desktop's video frames through ffmpeg into `output` (VideoEncoder puts
+// only a finished video there).
 core::Status exportMp4(access::RecordingAuditService& audits, const access::Actor& actor,
                        const std::string& id, const std::string& output,
                        const recorder::StreamKeyWrapper* wrapper) {
   auto encoder = VideoEncoder::start(output);
   if (!encoder) return encoder.error();
   auto verdict = audits.exportTo(actor, id, "mp4", (*encoder)->input(), wrapper);
-  auto finished = verdict ? (*encoder)->finish() : core::Status(verdict.error());
-  if (!finished) {
-    encoder->reset();  // stops ffmpeg if it still runs
-    std::error_code ec;
-    std::filesystem::remove(output, ec);
-    return finished.error();
-  }
+  // Always waited for: when the frames could not be written, ffmpeg's message says why.
+  auto finished = (*encoder)->finish();
+  if (!verdict && (verdict.error().code != ErrorCode::io || finished)) return verdict.error();
+  if (!finished) return finished.error();  // the encoder removes its partial file
   std::printf("exported %s (mp4) to %s; reader: %s\n", id.c_str(), output.c_str(),
               verdict->c_str());
   return core::Done{};

@@ -59,33 +59,22 @@ core::Result<std::unique_ptr<VideoEncoder>> VideoEncoder::start(
     return core::fail(ErrorCode::io, std::string("ffmpeg's log: ") + std::strerror(errno));
   }
   ::unlink(logName);
+  const auto partial = output.parent_path() / ("." + output.filename().string() + ".partial-" +
+                                               std::to_string(::getpid()));
   // H.264 in MP4 with 4:2:0 chroma (what players expect; it needs even sizes, hence the pad),
-  // CRF 18: text on a desktop stays sharp. "file:" so that no output name reads as a protocol.
-  const std::vector<std::string> args = {"ffmpeg",
-                                         "-hide_banner",
-                                         "-nostats",
-                                         "-loglevel",
-                                         "error",
-                                         "-f",
-                                         "yuv4mpegpipe",
-                                         "-i",
-                                         "pipe:0",
-                                         "-vf",
-                                         "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-                                         "-c:v",
-                                         "libx264",
-                                         "-preset",
-                                         "veryfast",
-                                         "-crf",
-                                         "18",
-                                         "-pix_fmt",
-                                         "yuv420p",
-                                         "-movflags",
-                                         "+faststart",
-                                         "-f",
-                                         "mp4",
-                                         "-y",
-                                         "file:" + output.string()};
+  // CRF 18: text on a desktop stays sharp. Tagged BT.601 studio range, as the frames are made
+  // (recorder::exportVideo): untagged, players assume BT.709 for large pictures and shift the
+  // colours. "file:" so that no output name reads as a protocol.
+  // clang-format off
+  const std::vector<std::string> args = {
+      "ffmpeg", "-hide_banner", "-nostats", "-loglevel", "error",
+      "-f", "yuv4mpegpipe", "-i", "pipe:0",
+      "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+      "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
+      "-colorspace", "smpte170m", "-color_primaries", "smpte170m",
+      "-color_trc", "smpte170m", "-color_range", "tv",
+      "-movflags", "+faststart", "-f", "mp4", "-y", "file:" + partial.string()};
+  // clang-format on
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -94,9 +83,14 @@ core::Result<std::unique_ptr<VideoEncoder>> VideoEncoder::start(
   posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, log, 2);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, "ffmpeg", &actions, nullptr, argv.data(), environ);
+  const int rc = ::posix_spawnp(&pid, "ffmpeg", &actions, &attributes, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   ::close(fds[0]);
   if (rc != 0) {
     ::close(fds[1]);
@@ -105,11 +99,16 @@ core::Result<std::unique_ptr<VideoEncoder>> VideoEncoder::start(
         ErrorCode::unavailable,
         std::string("cannot run ffmpeg (Debian package ffmpeg): ") + std::strerror(rc));
   }
-  return std::unique_ptr<VideoEncoder>(new VideoEncoder(pid, fds[1], log));
+  return std::unique_ptr<VideoEncoder>(new VideoEncoder(pid, fds[1], log, partial, output));
 }
 
-VideoEncoder::VideoEncoder(pid_t pid, int input, int errorLog)
-    : pid_(pid), errorLog_(errorLog), io_(std::make_unique<Io>(input)) {}
+VideoEncoder::VideoEncoder(pid_t pid, int input, int errorLog, std::filesystem::path partial,
+                           std::filesystem::path output)
+    : pid_(pid),
+      errorLog_(errorLog),
+      partial_(std::move(partial)),
+      output_(std::move(output)),
+      io_(std::make_unique<Io>(input)) {}
 
 VideoEncoder::~VideoEncoder() {
   if (pid_ > 0) {
@@ -119,6 +118,8 @@ VideoEncoder::~VideoEncoder() {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  std::error_code ec;
+  std::filesystem::remove(partial_, ec);  // gone already after a finished export
   if (errorLog_ >= 0) ::close(errorLog_);
 }
 
@@ -136,7 +137,12 @@ core::Status VideoEncoder::finish() {
   }
   pid_ = -1;
   const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (ok && written && closed) return core::Done{};
+  if (ok && written && closed) {
+    std::error_code ec;
+    std::filesystem::rename(partial_, output_, ec);
+    if (!ec) return core::Done{};
+    return core::fail(ErrorCode::io, "cannot write " + output_.string() + ": " + ec.message());
+  }
   const std::string log = readLog(errorLog_);
   return core::fail(ErrorCode::io, "ffmpeg could not encode the video" +
                                        (log.empty() ? std::string() : ": " + log));

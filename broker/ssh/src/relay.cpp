@@ -1207,7 +1207,9 @@ class Relay {
       // does, rather than left running for kExitStatusWait. Once the target's terminal output
       // has ended (EOF) its status is on the way: sshd sees the pty's end before it reaps the
       // command, so the EOF can come first, and the vendor's client, its stdin at EOF too,
-      // closes on it (an OpenSSH mux client then exited 255 without the status).
+      // closes on it (an OpenSSH mux client then exited 255 without the status). A target
+      // that ends its output but never sends a status or closes costs the vendor's close
+      // kExitStatusWait.
       if (p.started && (!p.pty || targetEof) && !exitKnown && !targetClosed && !targetGone_) {
         const auto now = std::chrono::steady_clock::now();
         if (!p.vendorClosedAt) p.vendorClosedAt = now;

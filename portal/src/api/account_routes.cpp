@@ -84,7 +84,7 @@ void addAccountRoutes(Router& router, ApiState& s) {
     if (auto st = s.tokens.revoke(caller->actor, caller->user, *id); !st) {
       return errorResponse(st.error());
     }
-    return HttpResponse{204, "application/json", "", {}};
+    return HttpResponse{204, "application/json", "", {}, {}};
   });
 }
 

@@ -28,7 +28,7 @@ ApiState::ApiState(store::Database database, const policies::PolicySet& policies
       loginLimiter(clock, options.loginAttemptsPerMinute) {}
 
 HttpResponse jsonResponse(int status, const boost::json::value& body) {
-  return HttpResponse{status, "application/json", boost::json::serialize(body), {}};
+  return HttpResponse{status, "application/json", boost::json::serialize(body), {}, {}};
 }
 
 HttpResponse errorResponse(const core::Error& e) {

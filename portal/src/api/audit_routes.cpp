@@ -1,6 +1,10 @@
 // The audit trail and session recordings for auditors (docs/api.md "Audit and recordings").
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <cmath>
+#include <ext/stdio_filebuf.h>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -51,6 +55,35 @@ boost::json::value recordingJson(const store::RecordingEntry& e,
 
 core::Status auditorOrAdmin(const Caller& c) {
   return requireRole(c, {core::Role::auditor, core::Role::admin});
+}
+
+struct SpooledExport {
+  std::shared_ptr<BodyFile> file;
+  std::string verdict;
+};
+
+// Writes a prepared export into an unlinked temporary file in the recordings' directory (the
+// broker's own: the export is decrypted session content) for the server to send from disk, so
+// memory stays flat however long the session was.
+core::Result<SpooledExport> spoolExport(const access::PreparedExport& job) {
+  std::string name = (job.file().parent_path() / ".export-XXXXXX").string();
+  const int fd = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return core::fail(core::ErrorCode::io, "cannot make a temporary file for the export");
+  }
+  ::unlink(name.c_str());
+  auto file = std::make_shared<BodyFile>(fd);
+  const int writeFd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (writeFd < 0) return core::fail(core::ErrorCode::io, "cannot write the export");
+  // libstdc++'s file buffer over the descriptor (it closes writeFd).
+  __gnu_cxx::stdio_filebuf<char> buffer(writeFd, std::ios::out | std::ios::binary, 1 << 16);
+  std::ostream out(&buffer);
+  auto verdict = job.writeTo(out);
+  out.flush();
+  const bool written = static_cast<bool>(out) && buffer.close() != nullptr;
+  if (!verdict) return verdict.error();
+  if (!written) return core::fail(core::ErrorCode::io, "cannot write the export (disk full?)");
+  return SpooledExport{std::move(file), std::move(*verdict)};
 }
 
 }  // namespace
@@ -225,13 +258,13 @@ void addAuditRoutes(Router& router, ApiState& s) {
     if (!events) return errorResponse(events.error());
     std::string body;
     for (const auto& e : *events) body += store::auditEventJsonLine(e) + "\n";
-    HttpResponse res{200, "application/x-ndjson", std::move(body), {}};
+    HttpResponse res{200, "application/x-ndjson", std::move(body), {}, {}};
     res.headers.emplace_back("Content-Disposition", "attachment; filename=\"audit.jsonl\"");
     return res;
   });
 
   router.add("GET", "/api/v1/recordings/{id}/export", [&s](const HttpRequest& r) {
-    std::lock_guard lock(s.mutex);
+    std::unique_lock lock(s.mutex);
     auto caller = authenticate(s, r);
     if (!caller) return errorResponse(caller.error());
     if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
@@ -253,21 +286,26 @@ void addAuditRoutes(Router& router, ApiState& s) {
     if (!kind) {
       return jsonError(400, "bad_request", "format must be cast, jsonl, pcap, desktop or files");
     }
-    std::ostringstream out;
-    auto verdict = s.recordings.exportTo(caller->actor, r.param("id"), kind->format, out);
-    if (!verdict) {
+    auto job = s.recordings.prepareExport(caller->actor, r.param("id"), kind->format);
+    if (!job) {
       // A malformed id names no recording; for a well-formed one, invalid_argument is a format
       // that does not fit (desktop of a terminal session): a 400 that says so.
-      if (verdict.error().code == core::ErrorCode::invalid_argument &&
+      if (job.error().code == core::ErrorCode::invalid_argument &&
           !core::isSessionId(r.param("id"))) {
         return jsonError(404, "not_found", "no such recording");
       }
-      return errorResponse(verdict.error());
+      return errorResponse(job.error());
     }
-    HttpResponse res{200, kind->type, out.str(), {}};
+    // Decided and audited: the export itself needs neither the database nor the vault, so the
+    // other requests go on while a long session is read (an hour of a busy desktop is gigabytes).
+    lock.unlock();
+    auto spooled = spoolExport(*job);
+    if (!spooled) return errorResponse(spooled.error());
+    HttpResponse res{200, kind->type, {}, {}, std::move(spooled->file)};
+    const std::string verdict = std::move(spooled->verdict);
     res.headers.emplace_back("Content-Disposition",
                              "attachment; filename=\"" + r.param("id") + "." + kind->ext + "\"");
-    res.headers.emplace_back("X-Conduit-Verdict", *verdict);
+    res.headers.emplace_back("X-Conduit-Verdict", verdict);
     return res;
   });
 
@@ -297,7 +335,7 @@ void addAuditRoutes(Router& router, ApiState& s) {
       }
       return errorResponse(verdict.error());
     }
-    HttpResponse res{200, "application/x-asciicast", out.str(), {}};
+    HttpResponse res{200, "application/x-asciicast", out.str(), {}, {}};
     res.headers.emplace_back("Content-Disposition",
                              "attachment; filename=\"" + r.param("id") + ".cast\"");
     res.headers.emplace_back("X-Conduit-Verdict", *verdict);

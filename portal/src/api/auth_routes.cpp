@@ -137,7 +137,7 @@ void addAuthRoutes(Router& router, ApiState& s) {
     }
     // Logging out ends this session's terminals and live views too.
     s.sockets.closeForCookie(caller->cookieValue, "signed out");
-    HttpResponse res{204, "application/json", "", {}};
+    HttpResponse res{204, "application/json", "", {}, {}};
     res.headers.emplace_back("Set-Cookie", expiredSessionCookie());
     return res;
   });

@@ -26,7 +26,7 @@ HttpResponse serveFile(const std::filesystem::path& file, bool immutable) {
   if (!in) return jsonError(404, "not_found", "no such resource");
   std::ostringstream body;
   body << in.rdbuf();
-  HttpResponse r{200, contentTypeFor(file.filename().string()), body.str(), {}};
+  HttpResponse r{200, contentTypeFor(file.filename().string()), body.str(), {}, {}};
   // vite names assets by content hash, so they never change; index.html must always be fresh.
   r.headers.emplace_back("Cache-Control",
                          immutable ? "public, max-age=31536000, immutable" : "no-cache");

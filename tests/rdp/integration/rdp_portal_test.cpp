@@ -377,6 +377,22 @@ TEST_CASE(
   const std::string records = test::readText(jsonl);
   CHECK(count(records, "rdp_update") >= 1);
   CHECK(records.find("key 0x") == std::string::npos);  // keystrokes only where policy says
+  // The auditor's download (what the replay page plays) is the same desktop stream as the
+  // command's, sent from the export spooled to disk.
+  w.p.admin("", {"user", "add", "ann", "--role", "auditor", "--password-file",
+                 (w.p.dir / "pw").string()});
+  const auto ann = signIn(w.portal, "ann", test::enrolTotp(w.p, "ann"));
+  const auto served =
+      call(w.portal, "GET", "/api/v1/recordings/" + id + "/export?format=desktop", ann.headers());
+  REQUIRE(served.status == 200);
+  CHECK_THAT(served.raw, Catch::Contains("X-Conduit-Verdict: intact"));
+  const std::string cdsk = (w.p.dir / "rdp.cdsk").string();
+  auto [rcDesktop, desktop] = w.p.conduit(
+      {"recording", "--data-dir", w.p.data, "export", id, "--format", "desktop", "--output", cdsk});
+  INFO(desktop);
+  REQUIRE(rcDesktop == 0);
+  CHECK(served.body.size() > 10000);  // the keyframe's tiles at least
+  CHECK(served.body == test::readText(cdsk));
   w.drain();
   CHECK(records.find(w.target.password()) == std::string::npos);
   CHECK(trail.find(w.target.password()) == std::string::npos);

@@ -28,12 +28,28 @@ struct HttpRequest {
   std::string param(const std::string& name) const;
 };
 
+/// A file the server sends as a response's body and then closes: an export spooled to an
+/// unlinked temporary file, so a large download does not sit in memory.
+class BodyFile {
+ public:
+  explicit BodyFile(int fd) noexcept : fd_(fd) {}
+  ~BodyFile();  // closes the descriptor unless released
+  BodyFile(const BodyFile&) = delete;
+  BodyFile& operator=(const BodyFile&) = delete;
+  /// The descriptor, now the caller's to close.
+  int release() noexcept { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
 /// What a handler answers. The server adds security headers to every response.
 struct HttpResponse {
   int status = 200;
   std::string contentType = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<BodyFile> bodyFile;  // when set, the body instead of `body` (from its start)
 };
 
 /// A JSON error response: {"error": code, "message": text}.

@@ -80,8 +80,9 @@ struct VideoOptions {
 /// size of the first desktop size record, frames at a constant rate from the first frame end to
 /// the recording's last record, each showing the screen after every frame end up to its time
 /// (tiles decoded with libpng / libjpeg-turbo). Later size changes are not followed (tiles are
-/// clipped); tiles that do not decode are skipped. Returns invalid_argument "not an RDP
-/// recording" (and writes nothing) without a size record and a frame end.
+/// clipped); tiles that do not decode, or decode to another size than the tile's, are skipped.
+/// Returns invalid_argument "not an RDP recording" (and writes nothing) without a size record and a
+/// frame end.
 core::Result<ExportSummary> exportVideo(RecordingReader& reader, std::ostream& out,
                                         const VideoOptions& options = {});
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <ostream>
 #include <string>
 
@@ -27,6 +28,32 @@ struct RecordingVerdict {
   bool ok() const { return verdict == "intact" && anchored; }
 };
 
+class VaultStreamKeyWrapper;
+
+/// An export decided and audited (RecordingAuditService::prepareExport), still to be written:
+/// it holds the file and the key, not the database or the vault, so it can run while other
+/// requests use those.
+class PreparedExport {
+ public:
+  PreparedExport(PreparedExport&&) noexcept;
+  PreparedExport& operator=(PreparedExport&&) noexcept;
+  ~PreparedExport();
+
+  /// Writes the export to out; returns the reader's verdict name ("intact", "truncated", ...),
+  /// or the exporter's error.
+  core::Result<std::string> writeTo(std::ostream& out) const;
+  /// The recording file it reads.
+  const std::filesystem::path& file() const { return path_; }
+
+ private:
+  friend class RecordingAuditService;
+  PreparedExport() = default;
+  std::filesystem::path path_;
+  std::string format_;
+  const recorder::StreamKeyWrapper* wrapper_ = nullptr;
+  std::unique_ptr<VaultStreamKeyWrapper> own_;  // the broker's key, when no wrapper was given
+};
+
 /// What auditors do with recordings, shared by the CLI and the portal: find the file of a session
 /// (ids are checked so they cannot walk out of the directory), verify it against the signed
 /// manifest and the audit chain, and export it (audited).
@@ -50,6 +77,12 @@ class RecordingAuditService {
   core::Result<std::string> exportTo(const Actor& actor, const std::string& sessionId,
                                      const std::string& format, std::ostream& out,
                                      const recorder::StreamKeyWrapper* wrapper = nullptr);
+
+  /// exportTo in two steps: checks and audits now (the same errors), writes later with
+  /// PreparedExport::writeTo. `wrapper`, when given, must outlive the result.
+  core::Result<PreparedExport> prepareExport(const Actor& actor, const std::string& sessionId,
+                                             const std::string& format,
+                                             const recorder::StreamKeyWrapper* wrapper = nullptr);
 
   /// An asciicast that starts `fromUs` into the session on the screen shown then (audited as
   /// recording.exported with format cast and from_us). With a seek point before that moment in

@@ -18,8 +18,8 @@ std::chrono::steady_clock::time_point memoryReturnAt(
     std::chrono::milliseconds longest);
 
 /// Gives the allocator's free memory back to the system after sessions end. glibc keeps what a
-/// session's threads freed in their arenas: a broker that served 250 browser desktops at once
-/// stayed at 333 MiB resident with none open, and malloc_trim(0) brought it to 47 MiB
+/// session's threads freed in their arenas: a broker that served 300 browser desktops at once
+/// stayed at 333 MiB resident after all had closed, and malloc_trim(0) brought it to 47 MiB
 /// (docs/benchmarks.md, RDP). `returnMemory` is that call (injected so tests can count it); it
 /// runs on this object's own thread, never on a session's.
 class MemoryReturn {
