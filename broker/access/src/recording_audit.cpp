@@ -108,6 +108,30 @@ PreparedExport::~PreparedExport() = default;
 core::Result<std::string> PreparedExport::writeTo(std::ostream& out) const {
   const recorder::StreamKeyWrapper* wrappers[] = {wrapper_};
   recorder::RecordingReader reader(path_, wrappers);
+  if (fromUs_) {
+    std::optional<recorder::TerminalScreen> screen;
+    std::string how = "read from the start";
+    if (seek_) {
+      if (reader.seek({seek_->messageIndex, seek_->atUs, seek_->offset})) {
+        screen = recorder::TerminalScreen::parse(seek_->screen);
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "read from the seek point at %.3f s (message %ju)",
+                      static_cast<double>(seek_->atUs) / 1e6,
+                      static_cast<std::uintmax_t>(seek_->messageIndex));
+        how = buf;
+      } else {
+        // The index does not match the file: the export is still right from the start, only
+        // slower; the mismatch is for `recording verify` to explain.
+        how = "read from the start (" + reader.status().message + ")";
+        reader = recorder::RecordingReader(path_, wrappers);
+      }
+    }
+    recorder::AsciicastOptions options;
+    options.fromUs = *fromUs_;
+    options.startScreen = screen ? &*screen : nullptr;
+    recorder::exportAsciicast(reader, out, options);
+    return std::string(recorder::verdictName(reader.status().verdict)) + ", " + how;
+  }
   if (format_ == "cast") {
     recorder::exportAsciicast(reader, out);
   } else if (format_ == "jsonl") {
@@ -163,15 +187,18 @@ core::Result<std::string> RecordingAuditService::exportTo(
   return job->writeTo(out);
 }
 
-core::Result<std::string> RecordingAuditService::exportCastFrom(
-    const Actor& actor, const std::string& id, std::uint64_t fromUs, std::ostream& out,
+core::Result<PreparedExport> RecordingAuditService::prepareCastFrom(
+    const Actor& actor, const std::string& id, std::uint64_t fromUs,
     const recorder::StreamKeyWrapper* wrapper) {
   auto path = file(id);
   if (!path) return path.error();
-  std::unique_ptr<VaultStreamKeyWrapper> own;
-  auto keys = streamKeys(vault_, wrapper, own);
+  PreparedExport job;
+  auto keys = streamKeys(vault_, wrapper, job.own_);
   if (!keys) return keys.error();
-  wrapper = *keys;
+  job.wrapper_ = *keys;
+  job.path_ = *path;
+  job.format_ = "cast";
+  job.fromUs_ = fromUs;
   if (auto st = auditExport(db_, clock_, actor, id,
                             auditDetails({{"format", std::string("cast")},
                                           {"from_us", static_cast<std::int64_t>(fromUs)}}));
@@ -180,30 +207,19 @@ core::Result<std::string> RecordingAuditService::exportCastFrom(
   }
   auto point = store::RecordingIndex(db_).seekPointBefore(id, fromUs);
   if (!point) return point.error();
-  const recorder::StreamKeyWrapper* wrappers[] = {wrapper};
-  recorder::RecordingReader reader(*path, wrappers);
-  std::optional<recorder::TerminalScreen> screen;
-  std::string how = "read from the start";
   if (*point) {
     const auto& p = **point;
-    if (reader.seek({p.messageIndex, p.atUs, p.offset})) {
-      screen = recorder::TerminalScreen::parse(p.screen);
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "read from the seek point at %.3f s (message %ju)",
-                    static_cast<double>(p.atUs) / 1e6, static_cast<std::uintmax_t>(p.messageIndex));
-      how = buf;
-    } else {
-      // The index does not match the file: the export is still right from the start, only
-      // slower; the mismatch is for `recording verify` to explain.
-      how = "read from the start (" + reader.status().message + ")";
-      reader = recorder::RecordingReader(*path, wrappers);
-    }
+    job.seek_ = PreparedExport::SeekFrom{p.messageIndex, p.atUs, p.offset, p.screen};
   }
-  recorder::AsciicastOptions options;
-  options.fromUs = fromUs;
-  options.startScreen = screen ? &*screen : nullptr;
-  recorder::exportAsciicast(reader, out, options);
-  return std::string(recorder::verdictName(reader.status().verdict)) + ", " + how;
+  return job;
+}
+
+core::Result<std::string> RecordingAuditService::exportCastFrom(
+    const Actor& actor, const std::string& id, std::uint64_t fromUs, std::ostream& out,
+    const recorder::StreamKeyWrapper* wrapper) {
+  auto job = prepareCastFrom(actor, id, fromUs, wrapper);
+  if (!job) return job.error();
+  return job->writeTo(out);
 }
 
 core::Result<std::size_t> RecordingAuditService::reindex(const Actor& actor,

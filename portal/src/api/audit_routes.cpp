@@ -7,7 +7,6 @@
 #include <ext/stdio_filebuf.h>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "api_state.hpp"
 #include "conduit/core/session_id.hpp"
@@ -310,7 +309,7 @@ void addAuditRoutes(Router& router, ApiState& s) {
   });
 
   router.add("GET", "/api/v1/recordings/{id}/cast", [&s](const HttpRequest& r) {
-    std::lock_guard lock(s.mutex);
+    std::unique_lock lock(s.mutex);
     auto caller = authenticate(s, r);
     if (!caller) return errorResponse(caller.error());
     if (auto st = auditorOrAdmin(*caller); !st) return errorResponse(st.error());
@@ -326,19 +325,21 @@ void addAuditRoutes(Router& router, ApiState& s) {
       }
       fromUs = static_cast<std::uint64_t>(std::llround(seconds * 1e6));
     }
-    std::ostringstream out;
-    auto verdict = fromUs ? s.recordings.exportCastFrom(caller->actor, r.param("id"), *fromUs, out)
-                          : s.recordings.exportTo(caller->actor, r.param("id"), "cast", out);
-    if (!verdict) {
-      if (verdict.error().code == core::ErrorCode::invalid_argument) {
+    auto job = fromUs ? s.recordings.prepareCastFrom(caller->actor, r.param("id"), *fromUs)
+                      : s.recordings.prepareExport(caller->actor, r.param("id"), "cast");
+    if (!job) {
+      if (job.error().code == core::ErrorCode::invalid_argument) {
         return jsonError(404, "not_found", "no such recording");
       }
-      return errorResponse(verdict.error());
+      return errorResponse(job.error());
     }
-    HttpResponse res{200, "application/x-asciicast", out.str(), {}, {}};
+    lock.unlock();  // as the export route: read outside the API's lock, sent from disk
+    auto spooled = spoolExport(*job);
+    if (!spooled) return errorResponse(spooled.error());
+    HttpResponse res{200, "application/x-asciicast", {}, {}, std::move(spooled->file)};
     res.headers.emplace_back("Content-Disposition",
                              "attachment; filename=\"" + r.param("id") + ".cast\"");
-    res.headers.emplace_back("X-Conduit-Verdict", *verdict);
+    res.headers.emplace_back("X-Conduit-Verdict", spooled->verdict);
     return res;
   });
 }

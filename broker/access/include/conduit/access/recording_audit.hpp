@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -39,8 +40,8 @@ class PreparedExport {
   PreparedExport& operator=(PreparedExport&&) noexcept;
   ~PreparedExport();
 
-  /// Writes the export to out; returns the reader's verdict name ("intact", "truncated", ...),
-  /// or the exporter's error.
+  /// Writes the export to out; returns the reader's verdict name ("intact", "truncated", ...;
+  /// for a cast from a moment also how it was read), or the exporter's error.
   core::Result<std::string> writeTo(std::ostream& out) const;
   /// The recording file it reads.
   const std::filesystem::path& file() const { return path_; }
@@ -52,6 +53,15 @@ class PreparedExport {
   std::string format_;
   const recorder::StreamKeyWrapper* wrapper_ = nullptr;
   std::unique_ptr<VaultStreamKeyWrapper> own_;  // the broker's key, when no wrapper was given
+  // A cast from a moment (format_ "cast" with fromUs_ set): the index's seek point before it.
+  std::optional<std::uint64_t> fromUs_;
+  struct SeekFrom {
+    std::uint64_t messageIndex = 0;
+    std::uint64_t atUs = 0;
+    std::uint64_t offset = 0;
+    std::string screen;
+  };
+  std::optional<SeekFrom> seek_;
 };
 
 /// What auditors do with recordings, shared by the CLI and the portal: find the file of a session
@@ -91,6 +101,10 @@ class RecordingAuditService {
   core::Result<std::string> exportCastFrom(const Actor& actor, const std::string& sessionId,
                                            std::uint64_t fromUs, std::ostream& out,
                                            const recorder::StreamKeyWrapper* wrapper = nullptr);
+  /// exportCastFrom in two steps, as prepareExport.
+  core::Result<PreparedExport> prepareCastFrom(const Actor& actor, const std::string& sessionId,
+                                               std::uint64_t fromUs,
+                                               const recorder::StreamKeyWrapper* wrapper = nullptr);
 
   /// Indexes a sealed recording's text again from its file (the broker's key from the vault),
   /// replacing what the index has: for a recording whose text index was cut short (search
