@@ -148,6 +148,20 @@ core::Result<std::string> PreparedExport::writeTo(std::ostream& out) const {
   return std::string(recorder::verdictName(reader.status().verdict));
 }
 
+core::Result<PreparedExport> RecordingAuditService::startExport(
+    const std::string& id, const std::string& format,
+    const recorder::StreamKeyWrapper* wrapper) const {
+  auto path = file(id);
+  if (!path) return path.error();
+  PreparedExport job;
+  auto keys = streamKeys(vault_, wrapper, job.own_);
+  if (!keys) return keys.error();
+  job.wrapper_ = *keys;
+  job.path_ = std::move(*path);
+  job.format_ = format;
+  return job;
+}
+
 core::Result<PreparedExport> RecordingAuditService::prepareExport(
     const Actor& actor, const std::string& id, const std::string& format,
     const recorder::StreamKeyWrapper* wrapper) {
@@ -156,19 +170,14 @@ core::Result<PreparedExport> RecordingAuditService::prepareExport(
     return fail(ErrorCode::invalid_argument,
                 "format must be cast, jsonl, pcap, desktop, files or mp4");
   }
-  auto path = file(id);
-  if (!path) return path.error();
-  PreparedExport job;
-  auto keys = streamKeys(vault_, wrapper, job.own_);
-  if (!keys) return keys.error();
-  job.wrapper_ = *keys;
-  job.path_ = *path;
-  job.format_ = format;
+  auto started = startExport(id, format, wrapper);
+  if (!started) return started.error();
+  PreparedExport job = std::move(*started);
   // A desktop export of a terminal session is refused before it is audited: no export happens.
   // An RDP recording's first tile follows its start within its first records.
   if (desktop) {
     const recorder::StreamKeyWrapper* wrappers[] = {job.wrapper_};
-    recorder::RecordingReader probe(*path, wrappers);
+    recorder::RecordingReader probe(job.path_, wrappers);
     if (!recorder::hasDesktop(probe)) {
       return fail(ErrorCode::invalid_argument, "not an RDP recording");
     }
@@ -190,14 +199,9 @@ core::Result<std::string> RecordingAuditService::exportTo(
 core::Result<PreparedExport> RecordingAuditService::prepareCastFrom(
     const Actor& actor, const std::string& id, std::uint64_t fromUs,
     const recorder::StreamKeyWrapper* wrapper) {
-  auto path = file(id);
-  if (!path) return path.error();
-  PreparedExport job;
-  auto keys = streamKeys(vault_, wrapper, job.own_);
-  if (!keys) return keys.error();
-  job.wrapper_ = *keys;
-  job.path_ = *path;
-  job.format_ = "cast";
+  auto started = startExport(id, "cast", wrapper);
+  if (!started) return started.error();
+  PreparedExport job = std::move(*started);
   job.fromUs_ = fromUs;
   if (auto st = auditExport(db_, clock_, actor, id,
                             auditDetails({{"format", std::string("cast")},

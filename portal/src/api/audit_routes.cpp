@@ -56,33 +56,36 @@ core::Status auditorOrAdmin(const Caller& c) {
   return requireRole(c, {core::Role::auditor, core::Role::admin});
 }
 
-struct SpooledExport {
-  std::shared_ptr<BodyFile> file;
-  std::string verdict;
-};
-
 // Writes a prepared export into an unlinked temporary file in the recordings' directory (the
-// broker's own: the export is decrypted session content) for the server to send from disk, so
-// memory stays flat however long the session was.
-core::Result<SpooledExport> spoolExport(const access::PreparedExport& job) {
+// broker's own: the export is decrypted session content) and answers with it as a download of
+// `fileName`, sent from disk, so memory stays flat however long the session was.
+HttpResponse exportResponse(const access::PreparedExport& job, const char* contentType,
+                            const std::string& fileName) {
   std::string name = (job.file().parent_path() / ".export-XXXXXX").string();
   const int fd = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0) {
-    return core::fail(core::ErrorCode::io, "cannot make a temporary file for the export");
+    return errorResponse(
+        core::Error{core::ErrorCode::io, "cannot make a temporary file for the export"});
   }
   ::unlink(name.c_str());
   auto file = std::make_shared<BodyFile>(fd);
   const int writeFd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (writeFd < 0) return core::fail(core::ErrorCode::io, "cannot write the export");
+  if (writeFd < 0)
+    return errorResponse(core::Error{core::ErrorCode::io, "cannot write the export"});
   // libstdc++'s file buffer over the descriptor (it closes writeFd).
   __gnu_cxx::stdio_filebuf<char> buffer(writeFd, std::ios::out | std::ios::binary, 1 << 16);
   std::ostream out(&buffer);
   auto verdict = job.writeTo(out);
   out.flush();
   const bool written = static_cast<bool>(out) && buffer.close() != nullptr;
-  if (!verdict) return verdict.error();
-  if (!written) return core::fail(core::ErrorCode::io, "cannot write the export (disk full?)");
-  return SpooledExport{std::move(file), std::move(*verdict)};
+  if (!verdict) return errorResponse(verdict.error());
+  if (!written) {
+    return errorResponse(core::Error{core::ErrorCode::io, "cannot write the export (disk full?)"});
+  }
+  HttpResponse res{200, contentType, {}, {}, std::move(file)};
+  res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + fileName + "\"");
+  res.headers.emplace_back("X-Conduit-Verdict", *verdict);
+  return res;
 }
 
 }  // namespace
@@ -298,14 +301,7 @@ void addAuditRoutes(Router& router, ApiState& s) {
     // Decided and audited: the export itself needs neither the database nor the vault, so the
     // other requests go on while a long session is read (an hour of a busy desktop is gigabytes).
     lock.unlock();
-    auto spooled = spoolExport(*job);
-    if (!spooled) return errorResponse(spooled.error());
-    HttpResponse res{200, kind->type, {}, {}, std::move(spooled->file)};
-    const std::string verdict = std::move(spooled->verdict);
-    res.headers.emplace_back("Content-Disposition",
-                             "attachment; filename=\"" + r.param("id") + "." + kind->ext + "\"");
-    res.headers.emplace_back("X-Conduit-Verdict", verdict);
-    return res;
+    return exportResponse(*job, kind->type, r.param("id") + "." + kind->ext);
   });
 
   router.add("GET", "/api/v1/recordings/{id}/cast", [&s](const HttpRequest& r) {
@@ -334,13 +330,7 @@ void addAuditRoutes(Router& router, ApiState& s) {
       return errorResponse(job.error());
     }
     lock.unlock();  // as the export route: read outside the API's lock, sent from disk
-    auto spooled = spoolExport(*job);
-    if (!spooled) return errorResponse(spooled.error());
-    HttpResponse res{200, "application/x-asciicast", {}, {}, std::move(spooled->file)};
-    res.headers.emplace_back("Content-Disposition",
-                             "attachment; filename=\"" + r.param("id") + ".cast\"");
-    res.headers.emplace_back("X-Conduit-Verdict", spooled->verdict);
-    return res;
+    return exportResponse(*job, "application/x-asciicast", r.param("id") + ".cast");
   });
 }
 

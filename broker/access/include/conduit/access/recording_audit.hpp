@@ -113,6 +113,10 @@ class RecordingAuditService {
   core::Result<std::size_t> reindex(const Actor& actor, const std::string& sessionId);
 
  private:
+  // The file and key of an export of `format` (nothing checked or audited yet).
+  core::Result<PreparedExport> startExport(const std::string& sessionId, const std::string& format,
+                                           const recorder::StreamKeyWrapper* wrapper) const;
+
   store::Database& db_;
   VaultService& vault_;
   const core::Clock& clock_;
