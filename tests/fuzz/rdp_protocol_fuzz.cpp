@@ -166,6 +166,19 @@ void checkFrame(const Frame& f, int desktopWidth, int desktopHeight) {
       FUZZ_CHECK(encodeAudio(*a) == framed(f));
       break;
     }
+    case MessageType::print_data: {
+      auto d = decodePrintData(body);
+      if (!d) break;
+      FUZZ_CHECK(!d->bytes.empty() && d->bytes.size() <= kMaxPrintChunkBytes);
+      FUZZ_CHECK(encodePrintData(*d) == framed(f));
+      break;
+    }
+    case MessageType::print_end: {
+      auto e = decodePrintEnd(body);
+      if (!e) break;
+      FUZZ_CHECK(encodePrintEnd(*e) == framed(f));
+      break;
+    }
     case MessageType::refresh:
     case MessageType::close:
       break;

@@ -185,8 +185,8 @@ TEST_CASE("FrameReader refuses lengths and types a peer cannot send", "[rdp][fra
     CHECK_FALSE(reader.feed(stream).ok());
   }
   SECTION("every known type is accepted") {
-    for (int t :
-         {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87}) {
+    for (int t : {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+                  0x87, 0x88, 0x89}) {
       FrameReader r;
       auto got = r.feed(Bytes{1, 0, 0, 0, static_cast<std::uint8_t>(t)});
       INFO("type " << t);
@@ -681,4 +681,34 @@ TEST_CASE("audio chunks round-trip and bad ones are refused", "[rdp][audio]") {
   CHECK_FALSE(decodeWith(44100, 1, 0).ok());  // no samples
   CHECK_FALSE(decodeWith(44100, 2, kMaxAudioChunkBytes + 4).ok());
   CHECK_FALSE(decodeAudio(std::span(frame).subspan(5, 3)).ok());  // a short header
+}
+
+TEST_CASE("print frames round-trip and bad ones are refused", "[rdp][printer]") {
+  PrintData data{7, Bytes{'%', '!', 'P', 'S'}};
+  FrameReader reader;
+  auto frames = reader.feed(encodePrintData(data));
+  REQUIRE(frames.ok());
+  REQUIRE(frames->size() == 1);
+  CHECK((*frames)[0].type == MessageType::print_data);
+  auto back = decodePrintData((*frames)[0].body);
+  REQUIRE(back.ok());
+  CHECK(back->job == 7);
+  CHECK(back->bytes == data.bytes);
+
+  auto end = reader.feed(encodePrintEnd({7, true}));
+  REQUIRE(end.ok());
+  REQUIRE(end->size() == 1);
+  CHECK((*end)[0].type == MessageType::print_end);
+  auto endBack = decodePrintEnd((*end)[0].body);
+  REQUIRE(endBack.ok());
+  CHECK(endBack->job == 7);
+  CHECK(endBack->truncated);
+  CHECK_FALSE(decodePrintEnd(Bytes{7, 0, 0, 0}).ok());        // no status
+  CHECK_FALSE(decodePrintEnd(Bytes{7, 0, 0, 0, 2}).ok());     // a status that means nothing
+  CHECK_FALSE(decodePrintEnd(Bytes{7, 0, 0, 0, 0, 0}).ok());  // trailing bytes
+  CHECK_FALSE(decodePrintData(Bytes{7, 0, 0, 0}).ok());       // no bytes
+  Bytes big(4 + kMaxPrintChunkBytes, 'x');
+  CHECK(decodePrintData(big).ok());
+  big.push_back('x');
+  CHECK_FALSE(decodePrintData(big).ok());  // over 1 MiB in one piece
 }

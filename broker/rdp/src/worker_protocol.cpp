@@ -30,7 +30,7 @@ std::uint32_t getU32(std::span<const std::uint8_t> b, std::size_t at) {
 }
 
 bool knownType(std::uint8_t t) {
-  return (t >= 0x01 && t <= 0x07) || (t >= 0x81 && t <= 0x87);
+  return (t >= 0x01 && t <= 0x07) || (t >= 0x81 && t <= 0x89);
 }
 
 Bytes jsonBody(const boost::json::object& o) {
@@ -404,6 +404,35 @@ core::Result<AudioChunk> decodeAudio(std::span<const std::uint8_t> body) {
   }
   chunk.pcm.assign(samples.begin(), samples.end());
   return chunk;
+}
+
+Bytes encodePrintData(const PrintData& data) {
+  Bytes body;
+  body.reserve(4 + data.bytes.size());
+  putU32(body, data.job);
+  body.insert(body.end(), data.bytes.begin(), data.bytes.end());
+  return encodeFrame(MessageType::print_data, body);
+}
+
+core::Result<PrintData> decodePrintData(std::span<const std::uint8_t> body) {
+  if (body.size() <= 4 || body.size() - 4 > kMaxPrintChunkBytes) {
+    return fail(ErrorCode::invalid_argument, "print_data: a job id and 1 byte to 1 MiB");
+  }
+  return PrintData{getU32(body, 0), Bytes(body.begin() + 4, body.end())};
+}
+
+Bytes encodePrintEnd(const PrintEnd& end) {
+  Bytes body;
+  putU32(body, end.job);
+  body.push_back(end.truncated ? 1 : 0);
+  return encodeFrame(MessageType::print_end, body);
+}
+
+core::Result<PrintEnd> decodePrintEnd(std::span<const std::uint8_t> body) {
+  if (body.size() != 5 || body[4] > 1) {
+    return fail(ErrorCode::invalid_argument, "print_end: a job id and a status of 0 or 1");
+  }
+  return PrintEnd{getU32(body, 0), body[4] == 1};
 }
 
 }  // namespace conduit::rdp

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "audio_channel.hpp"
+#include "printer_channel.hpp"
 
 namespace conduit::rdp::worker {
 
@@ -16,6 +17,10 @@ PVIRTUALCHANNELENTRY provider(LPCSTR name, LPCSTR subsystem, LPCSTR type, DWORD 
       std::string_view(subsystem) == kAudioDeviceName) {
     // FreeRDP's loader hands every entry out as the plain channel entry type.
     return reinterpret_cast<PVIRTUALCHANNELENTRY>(audioDeviceEntry());
+  }
+  if (name != nullptr && subsystem != nullptr && std::string_view(name) == "printer" &&
+      std::string_view(subsystem) == kPrinterBackendName) {
+    return reinterpret_cast<PVIRTUALCHANNELENTRY>(printerBackendEntry());
   }
   return freerdp_channels_load_static_addin_entry(name, subsystem, type, flags);
 }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 namespace conduit::rdp::worker {
 
@@ -21,9 +23,8 @@ std::string makeConfigDir() {
 
 void removeConfigDir(const std::string& dir) {
   if (dir.empty()) return;
-  ::rmdir((dir + "/certs").c_str());
-  ::rmdir((dir + "/server").c_str());
-  ::rmdir(dir.c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace conduit::rdp::worker

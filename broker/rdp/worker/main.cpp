@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
     log("cannot create the FreeRDP configuration directory");
     finish(1);
   }
-  if (auto failure = conduit::rdp::worker::applySandbox(configDir, request->drive);
+  if (auto failure =
+          conduit::rdp::worker::applySandbox(configDir, request->drive, request->printer);
       !failure.empty()) {
     removeConfigDir(configDir);
     ::sodium_memzero(password.data(), password.size());

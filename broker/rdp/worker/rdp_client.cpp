@@ -261,14 +261,18 @@ bool RdpClient::configure(Bytes& password) {
     ok = ok && freerdp_settings_set_bool(s, static_cast<size_t>(id), FALSE);
   }
   ok = ok && freerdp_settings_set_bool(s, FreeRDP_SoftwareGdi, TRUE);
-  if (request_.drive || request_.audio) {
+  if (request_.drive || request_.audio || request_.printer) {
     // The session's drive (the directory the broker made); FreeRDP's drive device serves it.
-    // With sound but no drive, the channel opens without a device (Windows wants it for sound).
+    // With sound or a printer but no drive, the channel opens without a drive (Windows wants
+    // it for sound; the printer is a device on it).
     drive_ = std::make_unique<DriveChannel>(request_.drive ? request_.drivePath : "");
     ok = ok && drive_->configure(s);
     instance_->ReceiveChannelData = receiveChannelData;
   }
-  if (request_.printer) log("printer redirection is not supported; kept off");
+  if (request_.printer) {
+    printer_ = std::make_unique<PrinterChannel>();
+    ok = ok && printer_->configure(s);
+  }
   // Audio output only (the channel asks the server for PCM); AudioCapture stays off.
   if (request_.audio) audio_ = std::make_unique<AudioChannel>();
   if (request_.clipboard) clipboard_ = std::make_unique<ClipboardChannel>();
@@ -395,6 +399,7 @@ int RdpClient::loop() {
     handles[own++] = socketEvent;
     if (clipboard_) handles[own++] = clipboard_->event();
     if (audio_) handles[own++] = audio_->event();
+    if (printer_) handles[own++] = printer_->event();
     const DWORD count = freerdp_get_event_handles(instance_->context, handles.data() + own,
                                                   static_cast<DWORD>(handles.size() - own));
     if (count == 0) {
@@ -449,6 +454,11 @@ bool RdpClient::sendChannelData() {
   if (audio_) {
     for (const auto& chunk : audio_->take()) {
       if (!link_.send(encodeAudio(chunk))) return false;
+    }
+  }
+  if (printer_) {
+    for (const auto& frame : printer_->take()) {
+      if (!link_.send(frame)) return false;
     }
   }
   return true;

@@ -10,6 +10,7 @@
 #include "conduit/rdp/worker_protocol.hpp"
 #include "damage_grid.hpp"
 #include "drive_channel.hpp"
+#include "printer_channel.hpp"
 
 struct rdp_freerdp;
 struct rdp_context;
@@ -55,7 +56,8 @@ class RdpClient {
   enum class Step { keep, closed, error };
   Step handle(const Frame& frame);
   bool maybeSendFrame();
-  /// Sends what the clipboard and audio channels have for the broker; false if it is gone.
+  /// Sends what the clipboard, audio and printer channels have for the broker; false if it is
+  /// gone.
   bool sendChannelData();
   int desktopWidth() const;
   int desktopHeight() const;
@@ -68,6 +70,7 @@ class RdpClient {
   std::unique_ptr<ClipboardChannel> clipboard_;  // only where the request allows it
   std::unique_ptr<DriveChannel> drive_;          // likewise
   std::unique_ptr<AudioChannel> audio_;          // likewise
+  std::unique_ptr<PrinterChannel> printer_;      // likewise
   std::string presentedSha256_;
   bool certificateSeen_ = false;
   bool certificateRejected_ = false;

@@ -96,7 +96,7 @@ std::string installFilter() {
 
 }  // namespace
 
-std::string applySandbox(const std::string& ownedDir, bool drive) {
+std::string applySandbox(const std::string& ownedDir, bool drive, bool printer) {
   // A setuid binary or file capability reached later must not raise privileges (and seccomp
   // without CAP_SYS_ADMIN requires it).
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errnoText("no_new_privs");
@@ -107,12 +107,13 @@ std::string applySandbox(const std::string& ownedDir, bool drive) {
   // (FreeRDP's drive device answers "too many open files" past that).
   if (auto e = setLimit(RLIMIT_NOFILE, drive ? 128 : 64, "RLIMIT_NOFILE"); !e.empty()) return e;
   // The worker writes no files (the certificate store is disabled) except on the session's
-  // drive, where each file is capped; stderr and sockets are not files under this limit. No
-  // RLIMIT_AS: ASan reserves terabytes of virtual memory, and file mappings need no cap.
-  if (auto e = setLimit(RLIMIT_FSIZE, drive ? static_cast<rlim_t>(kMaxDriveFileBytes) : 0,
-                        "RLIMIT_FSIZE");
-      !e.empty())
-    return e;
+  // drive, where each file is capped, and the printer's settings FreeRDP keeps (a few bytes);
+  // stderr and sockets are not files under this limit. No RLIMIT_AS: ASan reserves terabytes
+  // of virtual memory, and file mappings need no cap.
+  const rlim_t fileBytes = drive     ? static_cast<rlim_t>(kMaxDriveFileBytes)
+                           : printer ? rlim_t{64} << 10
+                                     : 0;
+  if (auto e = setLimit(RLIMIT_FSIZE, fileBytes, "RLIMIT_FSIZE"); !e.empty()) return e;
   // 1 GiB of data (heap, thread stacks, private writable mappings): a 4096x2160 desktop's
   // buffers and FreeRDP's caches need a small part of it; a hostile server that makes FreeRDP
   // hold its data without bound (e.g. sound queued for a playback thread it broke) makes an

@@ -9,8 +9,9 @@ namespace conduit::rdp::worker {
 /// against exec, fork, ptrace, namespaces, mounts, modules and kernel keyrings.
 /// `ownedDir` (may be empty) is handed to the dropped user first. With `drive` (the session
 /// redirects a drive) files up to kMaxDriveFileBytes may be written and more descriptors are
-/// open, for the target's files. Returns an error message (empty on success); the caller
-/// must not connect if it fails.
-std::string applySandbox(const std::string& ownedDir, bool drive);
+/// open, for the target's files. With `printer` (and no drive) files up to 64 KiB may be
+/// written: FreeRDP's printer device keeps the printer's driver name in `ownedDir`. Returns an
+/// error message (empty on success); the caller must not connect if it fails.
+std::string applySandbox(const std::string& ownedDir, bool drive, bool printer);
 
 }  // namespace conduit::rdp::worker

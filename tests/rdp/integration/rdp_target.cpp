@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 namespace conduit::test {
 
@@ -219,6 +221,46 @@ void RdpTarget::stopServer() {
     server_->signal(SIGKILL);
     server_->wait(std::chrono::seconds(5));
   }
+}
+
+PrintTarget::PrintTarget(Options options) {
+  const auto cert = dir_ / "cert.pem";
+  const auto key = dir_ / "key.pem";
+  const auto doc = dir_ / "document.ps";
+  auto [rc, out] =
+      runCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                  "/CN=print-test", "-keyout", key.string(), "-out", cert.string()});
+  if (rc != 0) throw std::runtime_error("openssl req failed: " + out);
+  std::tie(rc, out) = runCommand(
+      {"sh", "-c",
+       "openssl x509 -in '" + cert.string() + "' -outform DER | sha256sum | cut -c1-64"});
+  if (rc != 0 || out.size() < 64) throw std::runtime_error("cannot hash the certificate: " + out);
+  fingerprint_ = out.substr(0, 64);
+  {
+    std::ofstream f(doc, std::ios::binary);
+    f << options.document;
+  }
+  port_ = freeLocalPort();
+  server_ = std::make_unique<Process>(std::vector<std::string>{
+      options.program, "--port", std::to_string(port_), "--cert", cert.string(), "--key",
+      key.string(), "--document", doc.string(), "--copies", std::to_string(options.copies)});
+  if (!server_->waitForLine("listening", std::chrono::seconds(10))) {
+    throw std::runtime_error("conduit-test-rdp-printer did not listen: " + server_->errors());
+  }
+}
+
+PrintTarget::~PrintTarget() = default;
+
+std::string postScriptDocument(const std::string& text, std::size_t bytes) {
+  std::string doc =
+      "%!PS-Adobe-3.0\n%%Title: Pump station 3 report\n%%Creator: HMI\n%%Pages: 1\n"
+      "%%EndComments\n";
+  for (int i = 0; doc.size() + 200 < bytes; ++i) {
+    doc += "% padding line " + std::to_string(i) + " of a large driver prologue\n";
+  }
+  doc += "%%Page: 1 1\n/Helvetica findfont 24 scalefont setfont\n72 700 moveto (" + text +
+         ") show\nshowpage\n%%EOF\n";
+  return doc;
 }
 
 }  // namespace conduit::test

@@ -108,4 +108,38 @@ class XrdpTarget {
   std::unique_ptr<Process> server_;
 };
 
+/// An RDP server that prints (tests/rdp/print_server: no RDP server that runs here has a print
+/// spooler): conduit-test-rdp-printer on 127.0.0.1 (a free port, TLS with a fresh self-signed
+/// certificate, any account), which prints `document` `copies` times to the printer its client
+/// offers and serves that one client. Killed when this is destroyed.
+class PrintTarget {
+ public:
+  struct Options {
+    std::string program;   // the conduit-test-rdp-printer executable
+    std::string document;  // the bytes it prints
+    int copies = 1;
+  };
+  explicit PrintTarget(Options options);
+  ~PrintTarget();
+  PrintTarget(const PrintTarget&) = delete;
+  PrintTarget& operator=(const PrintTarget&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  /// SHA-256 of the certificate's DER (what the endpoint pins), lowercase hex.
+  const std::string& fingerprint() const { return fingerprint_; }
+  /// The server's log: "printer NAME announced", "printed N bytes to NAME", "client left".
+  Process& process() { return *server_; }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_ = 0;
+  std::string fingerprint_;
+  std::unique_ptr<Process> server_;
+};
+
+/// A one-page PostScript document as Windows' PostScript drivers make them (DSC comments, a
+/// title), padded with comment lines to about `bytes` so it crosses several writes; its page
+/// shows `text`.
+std::string postScriptDocument(const std::string& text, std::size_t bytes);
+
 }  // namespace conduit::test

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@
 namespace {
 
 using namespace conduit::rdp;
+using conduit::test::PrintTarget;
 using conduit::test::Process;
 using conduit::test::RdpTarget;
 using conduit::test::XrdpTarget;
@@ -379,6 +381,17 @@ TEST_CASE("rdp worker ends when the server dies mid-session", "[rdp][worker]") {
 
 namespace {
 
+/// A tile or frame end (acknowledged, as the browser would): true; any other frame: false.
+bool desktopFrame(Worker& worker, const Frame& f) {
+  if (f.type == MessageType::frame_end) {
+    auto end = decodeFrameEnd(f.body);
+    REQUIRE(end.ok());
+    worker.send(encodeAck(end->sequence));
+    return true;
+  }
+  return f.type == MessageType::tile;
+}
+
 /// A session to a fresh xrdp target (TLS: xrdp has no NLA) with the clipboard as given: the
 /// certificate learnt by a first worker, then pinned; the first frame read and acknowledged.
 struct XrdpSession {
@@ -433,12 +446,8 @@ struct XrdpSession {
     const auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
       auto f = worker.next(std::chrono::milliseconds(200));
-      if (!f) continue;
-      if (f->type == MessageType::frame_end) {
-        auto end = decodeFrameEnd(f->body);
-        REQUIRE(end.ok());
-        worker.send(encodeAck(end->sequence));
-      } else if (f->type == MessageType::audio) {
+      if (!f || desktopFrame(worker, *f)) continue;
+      if (f->type == MessageType::audio) {
         auto chunk = decodeAudio(f->body);
         REQUIRE(chunk.ok());
         sound.push_back(std::move(*chunk));
@@ -446,7 +455,7 @@ struct XrdpSession {
         auto text = decodeClipboard(f->body);
         REQUIRE(text.ok());
         return *text;
-      } else if (f->type != MessageType::tile) {
+      } else {
         FAIL("unexpected frame type " << static_cast<int>(f->type));
       }
     }
@@ -709,4 +718,91 @@ TEST_CASE("rdp worker opens no sound channel where the request does not allow au
   std::error_code ec;
   CHECK_FALSE(std::filesystem::exists(s.target.audioSocket(), ec));
   CHECK(s.sound.empty());
+}
+
+namespace {
+
+/// A worker connected to a PrintTarget (TLS, its certificate pinned) with the printer as given.
+struct PrintSession {
+  PrintTarget target;
+  Worker worker;
+
+  PrintSession(const std::string& document, bool printer, int copies = 1)
+      : target({CONDUIT_TEST_RDP_PRINTER, document, copies}) {
+    ConnectRequest r;
+    r.host = "127.0.0.1";
+    r.port = target.port();
+    r.username = "vendor";
+    r.security = Security::tls;
+    r.connectTimeoutMs = 5000;
+    r.certificateSha256 = target.fingerprint();
+    r.printer = printer;
+    worker.send(connectFrame(r, "any-password"));
+    expectConnected(worker);
+  }
+
+  /// Reads the worker's frames for up to `timeout` (acknowledging frames): the documents it
+  /// passed on, each with whether print_end said it was cut, until `count` are complete.
+  std::vector<std::pair<std::string, bool>> documents(std::size_t count,
+                                                      std::chrono::milliseconds timeout) {
+    std::map<std::uint32_t, std::string> open;
+    std::vector<std::pair<std::string, bool>> done;
+    const auto deadline = Clock::now() + timeout;
+    while (done.size() < count && Clock::now() < deadline) {
+      auto f = worker.next(std::chrono::milliseconds(200));
+      if (!f || desktopFrame(worker, *f)) continue;
+      if (f->type == MessageType::print_data) {
+        auto d = decodePrintData(f->body);
+        REQUIRE(d.ok());
+        open[d->job].append(d->bytes.begin(), d->bytes.end());
+      } else if (f->type == MessageType::print_end) {
+        auto e = decodePrintEnd(f->body);
+        REQUIRE(e.ok());
+        done.emplace_back(std::move(open[e->job]), e->truncated);
+        open.erase(e->job);
+      } else {
+        FAIL("unexpected frame type " << static_cast<int>(f->type));
+      }
+    }
+    return done;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rdp worker passes on what the target prints where the request allows the printer",
+          "[rdp][worker][printer]") {
+  // 100 KiB: seven of the server's 16 KiB writes; two copies, two documents.
+  const std::string doc = conduit::test::postScriptDocument("CONDUIT PRINT TEST 4711", 100000);
+  PrintSession s(doc, true, 2);
+  auto printer = s.target.process().waitForLine("announced", std::chrono::seconds(10));
+  INFO(s.worker.process().errors());
+  INFO(s.target.process().errors());
+  REQUIRE(printer);
+  // The target sees the printer by its name, as its default, with the PostScript driver.
+  CHECK(printer->find("printer Conduit PDF announced (driver MS Publisher Imagesetter)") !=
+        std::string::npos);
+  const auto docs = s.documents(2, std::chrono::seconds(20));
+  REQUIRE(docs.size() == 2);
+  for (const auto& [bytes, truncated] : docs) {
+    CHECK(bytes.size() == doc.size());
+    CHECK(bytes == doc);  // byte for byte, in order
+    CHECK_FALSE(truncated);
+  }
+  CHECK(s.target.process().waitForLine("printed " + std::to_string(doc.size()) + " bytes",
+                                       std::chrono::seconds(5)));
+  s.worker.send(encodeFrame(MessageType::close, {}));
+  CHECK(s.worker.process().wait(std::chrono::seconds(10)) == 0);
+}
+
+TEST_CASE("rdp worker offers no printer where the request does not allow it",
+          "[rdp][worker][printer]") {
+  const std::string doc = conduit::test::postScriptDocument("NOT PRINTED", 1000);
+  PrintSession s(doc, false);
+  // The device channel is not even opened: the server's rdpdr never hears from the client.
+  // (With the printer allowed, the announcement comes within a second, the case above.)
+  CHECK_FALSE(s.target.process().waitForLine("announced", std::chrono::seconds(4)));
+  CHECK(s.documents(1, std::chrono::seconds(1)).empty());
+  s.worker.send(encodeFrame(MessageType::close, {}));
+  CHECK(s.worker.process().wait(std::chrono::seconds(10)) == 0);
 }

@@ -9,9 +9,10 @@
 //   u32 LE length (of type + body, 1..kMaxFrameBytes) | u8 type | body
 //
 // Broker -> worker: connect (once, first), key, pointer, ack, refresh, close, clipboard.
-// Worker -> broker: connected (once), tile*, frame_end, target_clipboard, audio, failed /
-// closed (last). The clipboard messages exist only where the connect request allowed the
-// clipboard, audio only where it allowed audio.
+// Worker -> broker: connected (once), tile*, frame_end, target_clipboard, audio, print_data,
+// print_end, failed / closed (last). The clipboard messages exist only where the connect
+// request allowed the clipboard, audio only where it allowed audio, print only where it allowed
+// the printer.
 // Tiles and frame ends go on unchanged to the browser (the WebSocket message is the frame
 // without its length) and into the recording, after the broker checked them (decodeTile).
 //
@@ -57,6 +58,8 @@ enum class MessageType : std::uint8_t {
   closed = 0x85,            // JSON {"code", "message"}: the server ended the session
   target_clipboard = 0x86,  // UTF-8 text copied on the target (its clipboard changed)
   audio = 0x87,             // AudioChunk: sound the target played
+  print_data = 0x88,        // PrintData: the next bytes of a document the target printed
+  print_end = 0x89,         // PrintEnd: that document is complete
 };
 
 /// One frame read from the stream (type and body; the length is gone).
@@ -108,6 +111,9 @@ struct ConnectRequest {
   // session, absolute) to the target as a drive named kDriveName. Required when `drive`.
   bool drive = false;
   std::string drivePath;
+  // Printer redirection: the worker offers the target a printer named kPrinterName (driver
+  // kPrinterDriver, which makes Windows send PostScript); what the target prints comes back as
+  // print_data and print_end frames.
   bool printer = false;
   bool audio = false;
   int connectTimeoutMs = 15000;
@@ -120,6 +126,11 @@ inline constexpr std::string_view kDriveName = "Conduit";
 /// 256 MiB: the largest file the drive takes from the vendor or lets the target write (the
 /// worker's RLIMIT_FSIZE); firmware images and PLC projects fit, a disk image does not.
 inline constexpr std::uint64_t kMaxDriveFileBytes = 256ull << 20;
+/// The printer the target sees, and the Windows driver it is announced with: "MS Publisher
+/// Imagesetter" is a PostScript driver every Windows has in the box (what Apache Guacamole
+/// announces too), so the spooler sends PostScript, which the broker turns into PDF.
+inline constexpr std::string_view kPrinterName = "Conduit PDF";
+inline constexpr std::string_view kPrinterDriver = "MS Publisher Imagesetter";
 
 /// The connect frame; `password` is copied into it (wipe the result after writing it).
 Bytes encodeConnect(const ConnectRequest& request, std::span<const std::uint8_t> password);
@@ -234,5 +245,27 @@ Bytes encodeAudio(const AudioChunk& chunk);
 /// invalid_argument unless the rate and channels are in range and the samples are whole frames
 /// (non-empty, at most kMaxAudioChunkBytes).
 core::Result<AudioChunk> decodeAudio(std::span<const std::uint8_t> body);
+
+/// A piece of a document the target printed, in order. Body: u32 LE job id (the worker's
+/// number for the document), then 1..kMaxPrintChunkBytes bytes.
+struct PrintData {
+  std::uint32_t job = 0;
+  Bytes bytes;
+};
+inline constexpr std::size_t kMaxPrintChunkBytes = 1u << 20;
+/// 64 MiB: the largest document the worker passes on (a few pages of an HMI's screens as
+/// PostScript are well under 10 MiB); past it the rest is dropped and print_end says so.
+inline constexpr std::uint64_t kMaxPrintJobBytes = 64ull << 20;
+Bytes encodePrintData(const PrintData& data);
+/// invalid_argument for an empty or oversized piece.
+core::Result<PrintData> decodePrintData(std::span<const std::uint8_t> body);
+
+/// The document is complete. Body: u32 LE job id, u8 status.
+struct PrintEnd {
+  std::uint32_t job = 0;
+  bool truncated = false;  // over kMaxPrintJobBytes: what came before is not the whole document
+};
+Bytes encodePrintEnd(const PrintEnd& end);
+core::Result<PrintEnd> decodePrintEnd(std::span<const std::uint8_t> body);
 
 }  // namespace conduit::rdp
