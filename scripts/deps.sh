@@ -28,6 +28,8 @@ packages=(
   # broker/rdp: the FreeRDP 2 client in its sandboxed worker, tile encoding (PNG, JPEG); a real
   # RDP server for the tests and the demo (FreeRDP's shadow server on Xvfb showing an xterm)
   freerdp2-dev libpng-dev libjpeg62-turbo-dev libseccomp-dev
+  # broker/rdp: what a target prints (PostScript) becomes PDF with Ghostscript
+  ghostscript
   freerdp2-shadow-x11 winpr-utils xvfb xterm x11-apps
   # a second, independent RDP server for the worker's tests: xrdp (TLS) in front of TigerVNC,
   # whose clipboard the tests set and read with xclip

@@ -182,6 +182,8 @@ std::string_view fileOperationName(FileOperation operation) noexcept {
       return "set_attributes";
     case FileOperation::link:
       return "link";
+    case FileOperation::print:
+      return "print";
   }
   return "unknown";
 }
@@ -190,7 +192,7 @@ std::optional<FileTransferEvent> decodeFileTransfer(std::span<const unsigned cha
   Cursor c(payload);
   FileTransferEvent e;
   const auto op = c.u8();
-  if (op < 1 || op > 7) return std::nullopt;
+  if (op < 1 || op > 8) return std::nullopt;
   e.operation = static_cast<FileOperation>(op);
   e.size = c.u64Le();
   e.path = c.string(c.u16Le());

@@ -121,7 +121,8 @@ void TerminalTextExtractor::feed(const Record& record) {
     auto event = decodeFileTransfer(record.payload);
     if (!event) return;
     std::string line = std::string(fileOperationName(event->operation)) + " " + event->path;
-    if (event->operation == FileOperation::upload || event->operation == FileOperation::download) {
+    if (event->operation == FileOperation::upload || event->operation == FileOperation::download ||
+        event->operation == FileOperation::print) {
       line += " " + std::to_string(event->size) + " bytes";
       if (!event->sha256.empty()) line += " sha256 " + event->sha256;
     }

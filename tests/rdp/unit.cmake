@@ -1,7 +1,10 @@
 # Browser RDP: the broker <-> worker framing (unit), and its libFuzzer target, built and run by
 # scripts/fuzz.sh with clang (unit).
 conduit_test(test_rdp unit SOURCES rdp/worker_protocol_test.cpp rdp/drive_folder_test.cpp
+  rdp/print_to_pdf_test.cpp
   LIBS conduit_rdp PkgConfig::SODIUM)
+# The print queue is internal to broker/rdp.
+target_include_directories(test_rdp PRIVATE ${PROJECT_SOURCE_DIR}/broker/rdp/src)
 # The worker's tile encoder, compiled from its sources (the worker is an executable).
 pkg_check_modules(TEST_RDP_PNG REQUIRED IMPORTED_TARGET libpng16)
 pkg_check_modules(TEST_RDP_JPEG REQUIRED IMPORTED_TARGET libjpeg)

@@ -46,6 +46,13 @@ TEST_CASE("file transfer, protocol event and RDP tile payloads round trip") {
   CHECK(decodeFileTransfer(encodeFileTransfer(up)) == up);
   const FileTransferEvent link{FileOperation::link, 0, "/opt/link", "to /opt/real", ""};
   CHECK(decodeFileTransfer(encodeFileTransfer(link)) == link);
+  const FileTransferEvent printed{FileOperation::print, 4096, "printer/print-1.pdf", "",
+                                  std::string(64, 'a')};
+  CHECK(decodeFileTransfer(encodeFileTransfer(printed)) == printed);
+  CHECK(fileOperationName(FileOperation::print) == "print");
+  auto unknown = encodeFileTransfer(printed);
+  unknown[0] = 9;  // no such operation
+  CHECK_FALSE(decodeFileTransfer(unknown).has_value());
   // A hash that is not 64 lowercase hex digits is not a SHA-256: refused on reading.
   auto upper = encodeFileTransfer(up);
   upper.back() = 'E';

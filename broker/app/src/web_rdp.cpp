@@ -54,6 +54,12 @@ class WebRdpSession final : public portal::RemoteDesktop {
     if (!content) return content.error();
     return std::make_pair(std::move(content->bytes), std::move(content->sha256));
   }
+  core::Result<std::pair<std::vector<std::uint8_t>, std::string>> printGet(
+      const std::string& name) override {
+    auto content = s_->printGet(name);
+    if (!content) return content.error();
+    return std::make_pair(std::move(content->bytes), std::move(content->sha256));
+  }
   void close(const std::string& reason) override { s_->close(reason); }
   std::string sessionId() const override { return s_->sessionId(); }
   int width() const override { return s_->width(); }
@@ -132,13 +138,19 @@ core::Result<std::unique_ptr<portal::RemoteDesktop>> WebRdpLauncher::start(
   if (io.started) {
     started = [to = std::move(io.started)](const rdp::RdpStarted& s) {
       to(portal::RemoteDesktopStarted{s.sessionId, s.width, s.height, s.clipboardToTarget,
-                                      s.clipboardFromTarget, s.drive, s.audio});
+                                      s.clipboardFromTarget, s.drive, s.audio, s.printer});
     };
   }
-  auto s =
-      rdp::RdpSession::start(backend_, options_, {user, asset, source, width, height},
-                             {std::move(started), std::move(io.frame), std::move(io.notice),
-                              std::move(io.closed), std::move(io.clipboard), std::move(io.audio)});
+  std::function<void(const rdp::RdpPrinted&)> printed;
+  if (io.printed) {
+    printed = [to = std::move(io.printed)](const rdp::RdpPrinted& p) {
+      to(portal::RemoteDesktopPrinted{p.name, p.size, p.sha256, p.note});
+    };
+  }
+  auto s = rdp::RdpSession::start(
+      backend_, options_, {user, asset, source, width, height},
+      {std::move(started), std::move(io.frame), std::move(io.notice), std::move(io.closed),
+       std::move(io.clipboard), std::move(io.audio), std::move(printed)});
   if (!s) return s.error();
   return std::unique_ptr<portal::RemoteDesktop>(std::make_unique<WebRdpSession>(std::move(*s)));
 }

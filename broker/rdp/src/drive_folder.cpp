@@ -45,18 +45,6 @@ class Fd {
   int fd_;
 };
 
-std::string sha256Hex(std::span<const std::uint8_t> bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    return {};
-  }
-  std::string hex(2 * length + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), digest.data(), length);
-  hex.pop_back();
-  return hex;
-}
-
 /// Writes all of `bytes`; false on error.
 bool writeAll(int fd, std::span<const std::uint8_t> bytes) {
   std::size_t done = 0;
@@ -75,6 +63,18 @@ std::string stagingName() {
 }
 
 }  // namespace
+
+std::string sha256Hex(std::span<const std::uint8_t> bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    return {};
+  }
+  std::string hex(2 * length + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), length);
+  hex.pop_back();
+  return hex;
+}
 
 std::string DriveFolder::drivesDirectory() {
   // As root, a directory only root can create (so no local user can take the name first) on

@@ -18,7 +18,9 @@
 #include <variant>
 
 #include "conduit/rdp/drive_folder.hpp"
+#include "conduit/rdp/print_to_pdf.hpp"
 #include "conduit/recorder/record.hpp"
+#include "print_queue.hpp"
 #include "worker_process.hpp"
 
 namespace conduit::rdp {
@@ -96,6 +98,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
         sessionId_(nextSessionId()) {}
 
   ~Impl() {
+    if (prints_) prints_->stop();  // its thread wakes the session through wake_
     if (wake_ >= 0) ::close(wake_);
   }
 
@@ -141,6 +144,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
       driveAllowed_ = true;
     }
     c.printer = allow_.limits.rdp.printer;
+    printerChannel_ = c.printer;
+    printerAllowed_ = c.printer;
     c.audio = allow_.limits.rdp.audio;
     audioChannel_ = c.audio;
     audioAllowed_ = c.audio;
@@ -200,6 +205,21 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_ < 0) return failConnect("eventfd failed");
+    if (printerChannel_) {
+      auto convert = options_.printToPdf;
+      if (!convert) {
+        convert = [](std::span<const std::uint8_t> doc, const std::atomic<bool>& cancel) {
+          PdfConversion how;
+          how.cancel = &cancel;
+          return postScriptToPdf(doc, how);
+        };
+      }
+      const int wake = wake_;
+      prints_ = std::make_unique<PrintQueue>(std::move(convert), [wake] {
+        const std::uint64_t one = 1;
+        (void)!::write(wake, &one, sizeof one);
+      });
+    }
     backend_.sessionStarted(sessionId_, request_.user, request_.asset, request_.source, allow_);
     spdlog::info("event=rdp_session_started session={} user={} asset={} desktop={}x{}", sessionId_,
                  request_.user, request_.asset, width_, height_);
@@ -339,6 +359,25 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     return content;
   }
 
+  core::Result<DriveContent> printGet(const std::string& name) {
+    if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
+    if (!prints_ || !printerAllowed_.load()) {
+      return fail(ErrorCode::permission_denied,
+                  "the policy does not allow printing from " + request_.asset);
+    }
+    auto doc = prints_->get(name);
+    if (!doc) return doc.error();
+    recorder::FileTransferEvent e{recorder::FileOperation::download, doc->bytes.size(),
+                                  printPathOf(name), "a printed document saved by the vendor",
+                                  doc->sha256};
+    if (!recordFile(e, recorder::Direction::to_client)) {
+      requestClose("the recording failed");
+      return fail(ErrorCode::unavailable, "the recording failed");
+    }
+    bytesToVendor_ += doc->bytes.size();
+    return DriveContent{std::move(doc->bytes), std::move(doc->sha256)};
+  }
+
   bool driveOffered() const { return driveChannel_; }
 
   void ack(std::uint32_t sequence) {
@@ -430,7 +469,52 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     return core::Done{};
   }
 
-  /// A file moved through the drive: recorded, logged, shown live. False if recording failed.
+  static std::string printPathOf(const std::string& name) { return "printer/" + name; }
+
+  /// A print frame from the worker; only where the session offered the printer.
+  std::optional<std::string> printFrame(const Frame& f) {
+    if (!prints_) {
+      return std::string("the RDP worker sent a printed document the session does not allow");
+    }
+    core::Status st = core::Done{};
+    if (f.type == MessageType::print_data) {
+      auto d = decodePrintData(f.body);
+      if (!d) return "the RDP worker broke the protocol: " + d.error().message;
+      st = prints_->data(std::move(*d));
+    } else {
+      auto e = decodePrintEnd(f.body);
+      if (!e) return "the RDP worker broke the protocol: " + e.error().message;
+      st = prints_->end(*e);
+    }
+    if (!st) return "the RDP worker broke the protocol: " + st.error().message;
+    return std::nullopt;
+  }
+
+  /// Documents converted since the last look: recorded (what the target printed and what the
+  /// vendor gets, with their SHA-256), then offered, or only recorded where the policy no
+  /// longer allows the printer. A reason when recording failed.
+  std::optional<std::string> finishPrints() {
+    if (!prints_) return std::nullopt;
+    for (auto& doc : prints_->takeReady()) {
+      const bool offer = printerAllowed_.load() && !doc.bytes.empty();
+      std::string detail = "printed on the target: " + std::to_string(doc.printedBytes) +
+                           " bytes, sha256 " + doc.printedSha256;
+      if (!doc.note.empty()) detail += "; " + doc.note;
+      if (!printerAllowed_.load()) detail += "; not passed on: the policy no longer allows it";
+      recorder::FileTransferEvent e{recorder::FileOperation::print, offer ? doc.bytes.size() : 0,
+                                    printPathOf(doc.name), detail,
+                                    offer ? doc.sha256 : std::string()};
+      if (!recordFile(e, recorder::Direction::to_client)) return "the recording failed";
+      if (!offer) continue;
+      RdpPrinted printed{doc.name, doc.bytes.size(), doc.sha256, doc.note};
+      prints_->keep(std::move(doc));
+      if (io_.printed) io_.printed(printed);
+    }
+    return std::nullopt;
+  }
+
+  /// A file moved through the drive or printed: recorded, logged, shown live. False if
+  /// recording failed.
   bool recordFile(const recorder::FileTransferEvent& e, recorder::Direction direction) {
     if (recording_ && !recording_
                            ->append(recorder::RecordKind::file_transfer, kDesktopChannel, direction,
@@ -560,7 +644,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     // Before any frame, so the browser sizes its canvas before it draws.
     if (io_.started) {
       io_.started(RdpStarted{sessionId_, width_, height_, toTargetAllowed_.load(),
-                             fromTargetAllowed_.load(), driveChannel_, audioChannel_});
+                             fromTargetAllowed_.load(), driveChannel_, audioChannel_,
+                             printerChannel_});
     }
     std::string reason = run_loop();
     end(std::move(reason));
@@ -601,6 +686,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
           }
         }
       }
+      if (auto why = finishPrints()) return *why;
       const auto now = std::chrono::steady_clock::now();
       if (now >= nextCheck) {
         nextCheck = now + std::chrono::seconds{1};
@@ -650,6 +736,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
         return fromTargetClipboard(f);
       case MessageType::audio:
         return audio(f);
+      case MessageType::print_data:
+      case MessageType::print_end:
+        return printFrame(f);
       case MessageType::closed:
       case MessageType::failed: {
         auto why = decodeFailure(f.body);
@@ -692,6 +781,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     driveAllowed_ = driveChannel_ && allow_.limits.rdp.drive;
     // And the sound: a policy that drops it silences the session from now on.
     audioAllowed_ = audioChannel_ && allow_.limits.rdp.audio;
+    // And the printer: documents printed from now on are recorded, not passed on.
+    printerAllowed_ = printerChannel_ && allow_.limits.rdp.printer;
     const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
     if (!warned_ && now >= allow_.until - allow_.limits.warningPeriod) {
       warned_ = true;
@@ -711,6 +802,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     ended_ = true;
     (void)worker_->write(encodeFrame(MessageType::close, {}), std::chrono::milliseconds{200});
     const std::string how = worker_->stop(std::chrono::seconds{2});
+    // A conversion still running is stopped; documents it did not finish are not offered.
+    if (prints_) prints_->stop();
     {
       // The worker is gone: nothing uses the drive any more; what is left on it is removed.
       std::lock_guard lock(driveMutex_);
@@ -773,9 +866,12 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::atomic<std::uint32_t> lastAcked_{0};
   // steady_clock ticks of the last ack, or of the frame sent when all were acknowledged.
   std::atomic<std::int64_t> waitingSince_{0};
-  bool driveChannel_ = false;              // the worker offers the session's drive
-  std::atomic<bool> driveAllowed_{false};  // and the policy still allows it
-  std::mutex driveMutex_;                  // drive_ and the files on it
+  bool printerChannel_ = false;              // the worker offers the target a printer
+  std::atomic<bool> printerAllowed_{false};  // and the policy still allows it
+  std::unique_ptr<PrintQueue> prints_;       // where it does
+  bool driveChannel_ = false;                // the worker offers the session's drive
+  std::atomic<bool> driveAllowed_{false};    // and the policy still allows it
+  std::mutex driveMutex_;                    // drive_ and the files on it
   std::unique_ptr<DriveFolder> drive_;
   std::mutex closeMutex_;
   std::optional<std::string> closeReason_;
@@ -848,6 +944,9 @@ core::Result<std::string> RdpSession::drivePut(const std::string& name,
 }
 core::Result<DriveContent> RdpSession::driveGet(const std::string& name) {
   return impl_->driveGet(name);
+}
+core::Result<DriveContent> RdpSession::printGet(const std::string& name) {
+  return impl_->printGet(name);
 }
 void RdpSession::close(const std::string& reason) {
   impl_->requestClose(reason);

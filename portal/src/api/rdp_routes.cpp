@@ -108,7 +108,8 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
         peer_->sendText(boost::json::serialize(
             boost::json::object{{"type", "clipboard_refused"}, {"message", st.error().message}}));
       }
-    } else if (*type == "drive_list" || *type == "drive_put" || *type == "drive_get") {
+    } else if (*type == "drive_list" || *type == "drive_put" || *type == "drive_get" ||
+               *type == "print_get") {
       driveRequest(type->as_string(), *o);
     } else if (*type == "drive_more") {
       // None in progress (it was replaced by a newer drive_get): said, the desktop goes on.
@@ -183,18 +184,19 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
     if (driveBusy_) return driveRefused(file, kDriveBusy);
     if (type == "drive_list") return sendDriveList(session_->driveList());
     if (upload_) return driveRefused(file, "a file is still arriving");
-    // drive_get: read and recorded whole (at most 256 MiB) by a job, then sent piece by piece;
-    // one not fetched to its end is dropped first.
+    // drive_get (print_get: a document the target printed): read and recorded whole (at most
+    // 256 MiB) by a job, then sent piece by piece; one not fetched to its end is dropped first.
     download_.reset();
-    startDriveJob(file, [file](RemoteDesktop& desk) {
-      auto content = desk.driveGet(file);
-      return [file, content = std::move(content)](RdpSocket& self) mutable {
+    const bool print = type == "print_get";
+    startDriveJob(file, [file, print](RemoteDesktop& desk) {
+      auto content = print ? desk.printGet(file) : desk.driveGet(file);
+      return [file, print, content = std::move(content)](RdpSocket& self) mutable {
         if (!content) return self.driveRefused(file, content.error().message);
-        self.peer_->sendText(
-            boost::json::serialize(boost::json::object{{"type", "drive_file"},
-                                                       {"name", file},
-                                                       {"size", content->first.size()},
-                                                       {"sha256", content->second}}));
+        self.peer_->sendText(boost::json::serialize(
+            boost::json::object{{"type", print ? "print_file" : "drive_file"},
+                                {"name", file},
+                                {"size", content->first.size()},
+                                {"sha256", content->second}}));
         self.download_ = Download{std::move(content->first), 0};
         self.sendDownloadChunk();
       };
@@ -318,7 +320,15 @@ class RdpSocket final : public SessionSocket<RemoteDesktop> {
                               {"clipboard_to_target", s.clipboardToTarget},
                               {"clipboard_from_target", s.clipboardFromTarget},
                               {"drive", s.drive},
-                              {"audio", s.audio}}));
+                              {"audio", s.audio},
+                              {"printer", s.printer}}));
+    };
+    io.printed = [peer](const RemoteDesktopPrinted& p) {
+      peer->sendText(boost::json::serialize(boost::json::object{{"type", "printed"},
+                                                                {"name", p.name},
+                                                                {"size", p.size},
+                                                                {"sha256", p.sha256},
+                                                                {"note", p.note}}));
     };
     io.clipboard = [peer](const std::string& text) {
       peer->sendText(

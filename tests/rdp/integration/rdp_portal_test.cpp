@@ -922,3 +922,108 @@ TEST_CASE(
   CHECK_THAT(found, Catch::Contains(id));
   w.drain();
 }
+
+namespace {
+
+const std::string& printedDocument() {
+  static const std::string doc = test::postScriptDocument("CONDUIT PRINT TEST 4711", 100000);
+  return doc;
+}
+
+/// The RDP server that prints printedDocument() once to each client's printer.
+struct PortalPrintTarget : test::PrintTarget {
+  PortalPrintTarget() : PrintTarget({CONDUIT_TEST_RDP_PRINTER, printedDocument(), 1}) {}
+};
+using PrintPlant = BasicRdpPlant<PortalPrintTarget>;
+
+}  // namespace
+
+TEST_CASE(
+    "browser RDP printer: what the target prints comes to the vendor as PDF, recorded with its "
+    "SHA-256") {
+  PrintPlant w(std::string(kRdpPolicy) + "[rule.rdp]\nprinter = true\n");
+  test::WsClient ws;
+  const std::string started = startDesktop(w, ws);
+  CHECK_THAT(started, Catch::Contains("\"printer\":true"));
+  const std::string id = test::jsonString(started, "session_id");
+  // The target printed to "Conduit PDF" (PostScript); the vendor is told a PDF is ready.
+  auto printed = readText(ws, "printed", 30s);
+  INFO(w.target.process().errors());
+  REQUIRE(printed.has_value());
+  INFO(*printed);
+  CHECK(test::jsonString(*printed, "name") == "print-1.pdf");
+  CHECK(test::jsonString(*printed, "note").empty());
+  const auto size =
+      static_cast<std::size_t>(boost::json::parse(*printed).as_object().at("size").as_int64());
+  const std::string sha = test::jsonString(*printed, "sha256");
+
+  // Saved as the page saves it: a header, then pieces of at most 1 MiB on request.
+  ws.sendText(R"({"type":"print_get","name":"print-1.pdf"})");
+  auto header = readText(ws, "print_file", 10s);
+  REQUIRE(header.has_value());
+  CHECK(test::jsonString(*header, "sha256") == sha);
+  std::string pdf;
+  while (pdf.size() < size) {
+    auto piece = readDriveData(ws, 10s);
+    REQUIRE(piece.has_value());
+    pdf += *piece;
+    if (pdf.size() < size) ws.sendText(R"({"type":"drive_more"})");
+  }
+  REQUIRE(pdf.size() == size);
+  CHECK(pdf.rfind("%PDF-", 0) == 0);
+  CHECK(sha256Hex(pdf) == sha);
+  // The page's text, as Ghostscript reads it back out of the PDF the vendor got.
+  const auto pdfPath = w.p.dir / "print-1.pdf";
+  test::writeText(pdfPath, pdf);
+  const auto [rcText, text] =
+      test::runCommand({"gs", "-q", "-dSAFER", "-dNOPAUSE", "-dBATCH", "-sDEVICE=txtwrite",
+                        "-sOutputFile=-", pdfPath.string()});
+  CHECK(rcText == 0);
+  CHECK_THAT(text, Catch::Contains("CONDUIT PRINT TEST 4711"));
+
+  // A document never offered is refused; the desktop goes on.
+  ws.sendText(R"({"type":"print_get","name":"print-9.pdf"})");
+  auto missing = readText(ws, "drive_refused", 5s);
+  REQUIRE(missing.has_value());
+  CHECK_THAT(test::jsonString(*missing, "message"), Catch::Contains("no printed document"));
+  CHECK_FALSE(ws.closed());
+
+  // The recording: what the target printed (its size and SHA-256) and what the vendor got and
+  // saved, both with the PDF's SHA-256.
+  REQUIRE(w.p.conduit({"admin", "--data-dir", w.p.data, "--as", "erin", "revoke", "1", "--reason",
+                       "done"})
+              .first == 0);
+  CHECK_THAT(closedReason(ws), Catch::Contains("access ended"));
+  auditOnce(w.p, "recording.sealed");
+  bool printRecorded = false, saveRecorded = false;
+  for (const auto& f : test::recordedFiles(w.p, id, "print.jsonl")) {
+    const std::string line = f.direction + " " + f.operation + " " + f.path + " " +
+                             std::to_string(f.size) + " " + f.sha256;
+    const std::string expected = "printer/print-1.pdf " + std::to_string(size) + " " + sha;
+    if (line == "to_client print " + expected) {
+      printRecorded = true;
+      CHECK_THAT(f.detail, Catch::Contains("printed on the target: " +
+                                           std::to_string(printedDocument().size()) +
+                                           " bytes, sha256 " + sha256Hex(printedDocument())));
+    }
+    if (line == "to_client download " + expected) saveRecorded = true;
+  }
+  CHECK(printRecorded);
+  CHECK(saveRecorded);
+  w.drain();
+}
+
+TEST_CASE("browser RDP printer: none where the policy does not allow it") {
+  PrintPlant w;
+  test::WsClient ws;
+  const std::string started = startDesktop(w, ws);
+  CHECK_THAT(started, Catch::Contains("\"printer\":false"));
+  // The target never sees a printer (with it allowed, it prints within a second or two).
+  CHECK_FALSE(w.target.process().waitForLine("announced", 4s).has_value());
+  CHECK_FALSE(readText(ws, "printed", 1s).has_value());
+  ws.sendText(R"({"type":"print_get","name":"print-1.pdf"})");
+  auto refused = readText(ws, "drive_refused", 5s);
+  REQUIRE(refused.has_value());
+  CHECK_THAT(test::jsonString(*refused, "message"), Catch::Contains("does not allow printing"));
+  w.drain();
+}

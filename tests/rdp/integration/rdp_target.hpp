@@ -110,8 +110,8 @@ class XrdpTarget {
 
 /// An RDP server that prints (tests/rdp/print_server: no RDP server that runs here has a print
 /// spooler): conduit-test-rdp-printer on 127.0.0.1 (a free port, TLS with a fresh self-signed
-/// certificate, any account), which prints `document` `copies` times to the printer its client
-/// offers and serves that one client. Killed when this is destroyed.
+/// certificate, any account), which prints `document` `copies` times to the printer each
+/// client offers, one client after the other. Killed when this is destroyed.
 class PrintTarget {
  public:
   struct Options {
@@ -125,6 +125,9 @@ class PrintTarget {
   PrintTarget& operator=(const PrintTarget&) = delete;
 
   std::uint16_t port() const { return port_; }
+  /// Any account logs in; these are what tests give.
+  const std::string& user() const { return user_; }
+  const std::string& password() const { return password_; }
   /// SHA-256 of the certificate's DER (what the endpoint pins), lowercase hex.
   const std::string& fingerprint() const { return fingerprint_; }
   /// The server's log: "printer NAME announced", "printed N bytes to NAME", "client left".
@@ -132,6 +135,8 @@ class PrintTarget {
 
  private:
   TempDir dir_;
+  const std::string user_ = "vendor";
+  const std::string password_ = "print-any-password";
   std::uint16_t port_ = 0;
   std::string fingerprint_;
   std::unique_ptr<Process> server_;

@@ -5,7 +5,8 @@
 // and when the client announces a printer, prints a document to it the way Windows does
 // (MS-RDPEPC 3.2.5.1.2): a create, writes of at most 16 KiB, a close. It says on stderr what
 // happens ("printer NAME announced (driver D)", "printed N bytes to NAME"), so a test knows what
-// the target saw and sent. Exits when the client leaves.
+// the target saw and sent. Serves clients one after the other (a probe of its certificate,
+// then the session) until it is killed.
 //
 // The rdpdr server side is written here rather than taken from FreeRDP's server library: that
 // one insists on a byte a printer's create reply does not carry (FreeRDP's own printer device
@@ -13,7 +14,7 @@
 //
 //   conduit-test-rdp-printer --port P --cert FILE --key FILE --document FILE [--copies N]
 //
-// A test tool, not part of the product: it trusts its arguments and serves one client.
+// A test tool, not part of the product: it trusts its arguments and serves one client at a time.
 #include <freerdp/channels/channels.h>
 #include <freerdp/channels/wtsvc.h>
 #include <freerdp/freerdp.h>
@@ -301,9 +302,10 @@ BOOL activate(freerdp_peer*) {
   return TRUE;
 }
 
-// Serves one client until it disconnects (on the listener's thread: there is only one).
+// Serves one client until it disconnects (on the listener's thread: the next waits).
 BOOL serve(freerdp_listener* listener, freerdp_peer* client) {
   const auto& options = *static_cast<const Options*>(listener->param1);
+  g_active = false;
   if (!freerdp_peer_context_new(client)) return FALSE;
   rdpSettings* s = client->settings;
   if (!freerdp_settings_set_string(s, FreeRDP_CertificateFile, options.cert.c_str()) ||
@@ -361,7 +363,7 @@ BOOL serve(freerdp_listener* listener, freerdp_peer* client) {
   WTSCloseServer(vcm);
   freerdp_peer_context_free(client);
   freerdp_peer_free(client);
-  std::exit(0);
+  return TRUE;
 }
 
 int usage() {

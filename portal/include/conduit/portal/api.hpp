@@ -144,8 +144,17 @@ struct RemoteDesktopStarted {
   int height = 0;
   bool clipboardToTarget = false;  // which ways clipboard text may pass
   bool clipboardFromTarget = false;
-  bool drive = false;  // the session has a drive
-  bool audio = false;  // the target's sound comes as binary audio messages
+  bool drive = false;    // the session has a drive
+  bool audio = false;    // the target's sound comes as binary audio messages
+  bool printer = false;  // what the target prints comes to the vendor
+};
+
+/// A document the target printed, ready to save (RemoteDesktop::printGet).
+struct RemoteDesktopPrinted {
+  std::string name;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string note;  // why it is PostScript or cut; empty when all went well
 };
 
 /// Callbacks from a browser RDP session to the portal; called on the session's thread, never
@@ -161,6 +170,8 @@ struct RemoteDesktopIo {
   // Binary message: sound (0x87, docs/api.md), to drop rather than queue behind a slow
   // browser.
   std::function<void(std::string)> audio;
+  // A document the target printed is ready to save.
+  std::function<void(const RemoteDesktopPrinted&)> printed;
 };
 
 /// One running browser RDP session (implemented in the broker; thread-safe). Input is
@@ -188,6 +199,9 @@ class RemoteDesktop {
                                              std::span<const std::uint8_t> bytes) = 0;
   /// A file from the drive: its bytes and SHA-256 (hex).
   virtual core::Result<std::pair<std::vector<std::uint8_t>, std::string>> driveGet(
+      const std::string& name) = 0;
+  /// A document the target printed (named by `printed`): its bytes and SHA-256 (hex).
+  virtual core::Result<std::pair<std::vector<std::uint8_t>, std::string>> printGet(
       const std::string& name) = 0;
   virtual void close(const std::string& reason) = 0;
   virtual std::string sessionId() const = 0;

@@ -117,7 +117,8 @@ enum class FileOperation : std::uint8_t {
   rename = 4,
   make_directory = 5,
   set_attributes = 6,
-  link = 7,  // a symbolic or hard link: `detail` names what it points to
+  link = 7,   // a symbolic or hard link: `detail` names what it points to
+  print = 8,  // a document the target printed (RDP printer redirection), as the vendor got it
 };
 /// An sftp/scp event. `detail` holds e.g. the new name of a rename, an error, or why there is
 /// no SHA-256.

@@ -32,6 +32,9 @@ struct DriveFile {
   std::int64_t modified = 0;  // seconds since the epoch
 };
 
+/// SHA-256 of the bytes, lowercase hex (what file events record).
+std::string sha256Hex(std::span<const std::uint8_t> bytes);
+
 struct DriveContent {
   std::vector<std::uint8_t> bytes;
   std::string sha256;  // lowercase hex

@@ -6,11 +6,13 @@
 // a second like the SSH gateway (window end, revocation, kill). A worker that crashes or breaks
 // the protocol ends only its own session.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "conduit/core/result.hpp"
@@ -35,8 +37,17 @@ struct RdpStarted {
   int height = 0;
   bool clipboardToTarget = false;  // which ways the policy lets clipboard text pass
   bool clipboardFromTarget = false;
-  bool drive = false;  // the session has a drive
-  bool audio = false;  // the target's sound comes as audio frames
+  bool drive = false;    // the session has a drive
+  bool audio = false;    // the target's sound comes as audio frames
+  bool printer = false;  // the target prints to the vendor
+};
+
+/// A document the target printed, ready for the vendor (printGet).
+struct RdpPrinted {
+  std::string name;  // "print-N.pdf" (or ".ps" when it could not become PDF)
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string note;  // why it is PostScript or cut; empty when all went well
 };
 
 /// The browser's side. Called on the session's thread, never while it holds a lock; must not
@@ -55,6 +66,9 @@ struct RdpSessionIo {
   // has audio; the portal drops it rather than queue it behind a slow browser. Optional:
   // without it, sound is dropped.
   std::function<void(std::string)> audio;
+  // A document the target printed is ready (recorded first) where the policy allows the
+  // printer. Optional: without it, documents are still recorded and kept for printGet.
+  std::function<void(const RdpPrinted&)> printed;
 };
 
 struct RdpSessionOptions {
@@ -70,6 +84,9 @@ struct RdpSessionOptions {
   // copies a few times a minute; more would only fill the recording. More from the browser
   // ends the session; more from the target are recorded by size only and not passed on.
   int maxClipboardPerSecond = 10;
+  // What the target prints (PostScript) as PDF: postScriptToPdf (Ghostscript) when empty.
+  std::function<core::Result<Bytes>(std::span<const std::uint8_t>, const std::atomic<bool>&)>
+      printToPdf;
 };
 
 class RdpSession {
@@ -113,6 +130,11 @@ class RdpSession {
   core::Status driveAccepts(const std::string& name, std::uint64_t size);
   core::Result<std::string> drivePut(const std::string& name, std::span<const std::uint8_t> bytes);
   core::Result<DriveContent> driveGet(const std::string& name);
+  /// A document the target printed (RdpSessionIo::printed named it), recorded as saved by the
+  /// vendor. permission_denied where the policy does not (or no longer) allow the printer,
+  /// not_found for a name not offered (or no longer kept: the last 16 are), unavailable once
+  /// ended or if recording failed.
+  core::Result<DriveContent> printGet(const std::string& name);
   void close(const std::string& reason);
 
   std::string sessionId() const;

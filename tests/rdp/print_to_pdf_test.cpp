@@ -1,0 +1,212 @@
+// What a target prints becomes PDF with the real Ghostscript (Debian's gs), and what goes wrong
+// on the way is said: a document that is not PostScript, one that never ends, a session that
+// ends mid-conversion, no Ghostscript at all. The print queue around it (one thread, limits).
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "conduit/rdp/drive_folder.hpp"
+#include "conduit/rdp/print_to_pdf.hpp"
+#include "print_queue.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace conduit::rdp;
+using namespace std::chrono_literals;
+
+namespace {
+
+Bytes bytesOf(const std::string& s) {
+  return Bytes(s.begin(), s.end());
+}
+
+const std::string kPage =
+    "%!PS-Adobe-3.0\n%%Title: report\n%%Pages: 1\n%%EndComments\n%%Page: 1 1\n"
+    "/Helvetica findfont 20 scalefont setfont 72 700 moveto (PUMP 3 FLOW 42) show\nshowpage\n"
+    "%%EOF\n";
+
+/// The text Ghostscript reads back out of a PDF.
+std::string pdfText(const Bytes& pdf) {
+  conduit::test::TempDir dir;
+  const auto path = dir.path() / "out.pdf";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(pdf.data()), static_cast<std::streamsize>(pdf.size()));
+  }
+  auto [rc, text] =
+      conduit::test::runCommand({"gs", "-q", "-dSAFER", "-dNOPAUSE", "-dBATCH", "-sDEVICE=txtwrite",
+                                 "-sOutputFile=-", path.string()});
+  REQUIRE(rc == 0);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("a printed PostScript page becomes a PDF with the same text", "[rdp][printer]") {
+  auto pdf = postScriptToPdf(bytesOf(kPage));
+  REQUIRE(pdf.ok());
+  CHECK(std::string(pdf->begin(), pdf->begin() + 5) == "%PDF-");
+  CHECK_THAT(pdfText(*pdf), Catch::Contains("PUMP 3 FLOW 42"));
+}
+
+TEST_CASE("a PJL wrapper around the PostScript is taken off", "[rdp][printer]") {
+  const std::string uel = "\x1b%-12345X";
+  const std::string wrapped = uel +
+                              "@PJL JOB NAME=\"report\"\r\n@PJL ENTER LANGUAGE=POSTSCRIPT\r\n" +
+                              kPage + uel + "@PJL EOJ\r\n" + uel;
+  const Bytes wrappedBytes = bytesOf(wrapped);
+  const auto inner = unwrapPjl(wrappedBytes);
+  CHECK(std::string(inner.begin(), inner.end()) == kPage);
+  // Plain PostScript, and anything else, stays as it is.
+  const Bytes plain = bytesOf(kPage);
+  CHECK(unwrapPjl(plain).size() == plain.size());
+  const Bytes other = bytesOf(
+      "PCL\x1b"
+      "E");
+  CHECK(unwrapPjl(other).size() == other.size());
+  auto pdf = postScriptToPdf(wrappedBytes);
+  REQUIRE(pdf.ok());
+  CHECK_THAT(pdfText(*pdf), Catch::Contains("PUMP 3 FLOW 42"));
+}
+
+TEST_CASE("a document Ghostscript cannot read is refused with its reason", "[rdp][printer]") {
+  auto pdf = postScriptToPdf(bytesOf("%!PS\n/undefinedthing 42 frobnicate\nshowpage\n"));
+  REQUIRE_FALSE(pdf.ok());
+  CHECK(pdf.error().code == conduit::core::ErrorCode::invalid_argument);
+  CHECK_THAT(pdf.error().message, Catch::StartsWith("Ghostscript could not read the document"));
+  CHECK_THAT(pdf.error().message, Catch::Contains("undefined"));
+}
+
+TEST_CASE("-dSAFER: a document cannot read the broker's files", "[rdp][printer]") {
+  // A PostScript program that copies /etc/hostname onto the page: refused by Ghostscript's
+  // SAFER mode (an invalidfileaccess error), so nothing of the host reaches the PDF.
+  const std::string snoop =
+      "%!PS\n/f (/etc/hostname) (r) file def /Helvetica findfont 12 scalefont setfont 72 700 "
+      "moveto f 100 string readline pop show showpage\n";
+  auto pdf = postScriptToPdf(bytesOf(snoop));
+  REQUIRE_FALSE(pdf.ok());
+  CHECK_THAT(pdf.error().message, Catch::Contains("invalidfileaccess"));
+}
+
+TEST_CASE("a document that never ends is stopped at the time limit or when cancelled",
+          "[rdp][printer]") {
+  const Bytes forever = bytesOf("%!PS\n{ 1 pop } loop\n");
+  PdfConversion how;
+  how.timeout = 1500ms;
+  const auto started = std::chrono::steady_clock::now();
+  auto pdf = postScriptToPdf(forever, how);
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE_FALSE(pdf.ok());
+  CHECK(pdf.error().code == conduit::core::ErrorCode::unavailable);
+  CHECK_THAT(pdf.error().message, Catch::Contains("stopped"));
+  CHECK(took >= 1500ms);
+  CHECK(took < 10s);
+
+  std::atomic<bool> cancel{true};
+  PdfConversion cancelled;
+  cancelled.cancel = &cancel;
+  const auto again = std::chrono::steady_clock::now();
+  CHECK_FALSE(postScriptToPdf(forever, cancelled).ok());
+  CHECK(std::chrono::steady_clock::now() - again < 5s);  // not the 60 s limit
+}
+
+TEST_CASE("without Ghostscript the conversion says so", "[rdp][printer]") {
+  PdfConversion how;
+  how.program = "conduit-no-such-ghostscript";
+  auto pdf = postScriptToPdf(bytesOf(kPage), how);
+  REQUIRE_FALSE(pdf.ok());
+  CHECK(pdf.error().code == conduit::core::ErrorCode::unavailable);
+  CHECK_THAT(pdf.error().message, Catch::Contains("not installed"));
+}
+
+namespace {
+
+/// Waits until the queue has finished `n` documents (they wake `ready`).
+std::vector<PrintedDocument> waitReady(PrintQueue& q, std::size_t n) {
+  std::vector<PrintedDocument> out;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+    for (auto& d : q.takeReady()) out.push_back(std::move(d));
+    std::this_thread::sleep_for(20ms);
+  }
+  return out;
+}
+
+PrintQueue::Convert ghostscript() {
+  return [](std::span<const std::uint8_t> doc, const std::atomic<bool>& cancel) {
+    PdfConversion how;
+    how.cancel = &cancel;
+    return postScriptToPdf(doc, how);
+  };
+}
+
+}  // namespace
+
+TEST_CASE("the print queue puts documents together, converts them in order and keeps them",
+          "[rdp][printer]") {
+  std::atomic<int> wakes{0};
+  PrintQueue q(ghostscript(), [&] { ++wakes; });
+  // Two documents arriving interleaved, as two jobs could.
+  const std::string half = kPage.substr(0, 40);
+  REQUIRE(q.data({7, bytesOf(half)}).ok());
+  REQUIRE(q.data({8, bytesOf("%!PS\n(not) frobnicate\n")}).ok());
+  REQUIRE(q.data({7, bytesOf(kPage.substr(40))}).ok());
+  REQUIRE(q.end({7, false}).ok());
+  REQUIRE(q.end({8, false}).ok());
+  auto done = waitReady(q, 2);
+  REQUIRE(done.size() == 2);
+  CHECK(wakes.load() >= 1);
+  CHECK(done[0].name == "print-1.pdf");
+  CHECK(done[0].note.empty());
+  CHECK(done[0].printedBytes == kPage.size());
+  CHECK(done[0].sha256 == sha256Hex(done[0].bytes));
+  CHECK_THAT(pdfText(done[0].bytes), Catch::Contains("PUMP 3 FLOW 42"));
+  // Not PostScript Ghostscript can read: the vendor still gets what was printed, as it came.
+  CHECK(done[1].name == "print-2.ps");
+  CHECK(std::string(done[1].bytes.begin(), done[1].bytes.end()) == "%!PS\n(not) frobnicate\n");
+  CHECK_THAT(done[1].note, Catch::StartsWith("kept as PostScript: Ghostscript could not read"));
+
+  for (auto& d : done) q.keep(std::move(d));
+  auto kept = q.get("print-1.pdf");
+  REQUIRE(kept.ok());
+  CHECK_THAT(pdfText(kept->bytes), Catch::Contains("PUMP 3 FLOW 42"));
+  CHECK(q.get("print-3.pdf").error().code == conduit::core::ErrorCode::not_found);
+}
+
+TEST_CASE("the print queue refuses a worker past its limits and keeps the last 16",
+          "[rdp][printer]") {
+  PrintQueue q(
+      [](std::span<const std::uint8_t> doc,
+         const std::atomic<bool>&) -> conduit::core::Result<Bytes> {
+        return Bytes(doc.begin(), doc.end());  // no conversion needed for these limits
+      },
+      {});
+  for (std::uint32_t job = 1; job <= 4; ++job) REQUIRE(q.data({job, bytesOf("x")}).ok());
+  // A fifth document at once: the worker never sends one (it refuses it to the target).
+  CHECK_THAT(q.data({5, bytesOf("x")}).error().message, Catch::Contains("more than 4"));
+  // More bytes in one document than the worker passes on.
+  CHECK_FALSE(q.data({1, Bytes(kMaxPrintJobBytes, 'y')}).ok());
+
+  for (int i = 1; i <= 20; ++i) {
+    PrintedDocument d;
+    d.name = "print-" + std::to_string(i) + ".pdf";
+    d.bytes = bytesOf("pdf");
+    q.keep(std::move(d));
+  }
+  CHECK_FALSE(q.get("print-4.pdf").ok());  // the oldest went
+  CHECK(q.get("print-5.pdf").ok());
+  CHECK(q.get("print-20.pdf").ok());
+}
+
+TEST_CASE("a session that ends stops a conversion still running", "[rdp][printer]") {
+  PrintQueue q(ghostscript(), {});
+  REQUIRE(q.data({1, bytesOf("%!PS\n{ 1 pop } loop\n")}).ok());
+  REQUIRE(q.end({1, false}).ok());
+  std::this_thread::sleep_for(300ms);  // Ghostscript is running now
+  const auto started = std::chrono::steady_clock::now();
+  q.stop();
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  CHECK(q.takeReady().empty());  // not offered
+}
