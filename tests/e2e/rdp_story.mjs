@@ -48,6 +48,9 @@ function config() {
     drive: process.env.DRIVE_ASSET ? {
       asset: process.env.DRIVE_ASSET, path: env('DRIVE_PATH'), sound: process.env.SOUND_SOCKET || null,
     } : null,
+    // Optional: a fourth desktop whose policy allows the printer, and which prints a page with
+    // this text as soon as a client offers one (conduit-test-rdp-printer in the test).
+    print: process.env.PRINT_ASSET ? { asset: process.env.PRINT_ASSET, text: env('PRINT_TEXT') } : null,
     artefacts: env('ARTEFACTS'),
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
   };
@@ -250,6 +253,16 @@ export async function runStory(cfg = config()) {
     : 'no WebSocket to /api/v1/rdp was opened');
   const shoot = (name) => page.screenshot({ path: join(cfg.artefacts, `${name}.png`), fullPage: true });
   const status = () => page.locator('#rdp-status').innerText();
+  // Opens the remote desktop page of `asset` and waits until it is connected.
+  const openDesktop = async (asset) => {
+    await page.goto(`${cfg.url}/#/rdp/${encodeURIComponent(asset)}`);
+    await until('#rdp-status to say connected', 20000, async () => {
+      if (/closed/i.test(await status())) {
+        throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
+      }
+      return /connected/.test(await status());
+    });
+  };
   const frames = async () => Number(await page.locator('#rdp-canvas').getAttribute('data-frames')) || 0;
   const keysSent = () => socket.sent.filter((t) => t.includes('"key"')).length;
   const s = {};
@@ -400,13 +413,7 @@ export async function runStory(cfg = config()) {
       // it copies CLIPBOARD_FROM_TARGET there, which must then show in the panel.
       if (!cfg.clipboard) return;
       const c = cfg.clipboard;
-      await page.goto(`${cfg.url}/#/rdp/${encodeURIComponent(c.asset)}`);
-      await until('#rdp-status to say connected', 20000, async () => {
-        if (/closed/i.test(await status())) {
-          throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
-        }
-        return /connected/.test(await status());
-      });
+      await openDesktop(c.asset);
       // The engineer watches this session too: clipboard text shows under the live desktop.
       if (!s.watcher) throw new Error('no engineer page to watch with (the live-view step did not run)');
       const clipSession = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
@@ -454,13 +461,7 @@ export async function runStory(cfg = config()) {
     ['drive', async () => {
       if (!cfg.drive) return;
       const d = cfg.drive;
-      await page.goto(`${cfg.url}/#/rdp/${encodeURIComponent(d.asset)}`);
-      await until('#rdp-status to say connected', 20000, async () => {
-        if (/closed/i.test(await status())) {
-          throw new Fatal(`#rdp-status says closed: ${await page.locator('#rdp-closed-reason').innerText()}`);
-        }
-        return /connected/.test(await status());
-      });
+      await openDesktop(d.asset);
       s.driveSessionId = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
       console.log(`DRIVE_SESSION_ID=${s.driveSessionId}`);
       if (d.sound) await playSound(page, d.sound);
@@ -515,6 +516,34 @@ export async function runStory(cfg = config()) {
       });
       await noErrorBanner(page);
       await shoot('rdp-drive');
+      await page.click('#rdp-disconnect');
+      await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
+    }],
+    ['print', async () => {
+      if (!cfg.print) return;
+      await openDesktop(cfg.print.asset);
+      s.printSessionId = ((await page.locator('#rdp-session').textContent()) ?? '').trim();
+      console.log(`PRINT_SESSION_ID=${s.printSessionId}`);
+      // The target prints at once to "Conduit PDF": the panel opens by itself with the document.
+      const row = '#rdp-print-files tr[data-name="print-1.pdf"]';
+      await page.waitForSelector(row, { timeout: 30000 });
+      if (await page.locator('#rdp-drive-panel').isHidden()) throw new Error('the panel did not open for the printed document');
+      const label = (await page.locator('#rdp-drive').innerText()).trim();
+      if (label !== 'Printed') throw new Error(`the panel's button says ${label}, not Printed (no drive on this desktop)`);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${row} button`)]);
+      const pdf = readFileSync(await download.path());
+      if (download.suggestedFilename() !== 'print-1.pdf' || pdf.subarray(0, 5).toString() !== '%PDF-') {
+        throw new Error(`the saved document is ${download.suggestedFilename()}, starting ${JSON.stringify(pdf.subarray(0, 8).toString())}`);
+      }
+      const driveStatus = page.locator('#rdp-drive-status');
+      await until('#rdp-drive-status to say print-1.pdf was saved and checked', 5000, async () => {
+        const text = await driveStatus.innerText();
+        return text.startsWith('Saved print-1.pdf') && text.includes('— checked');
+      });
+      writeFileSync(join(cfg.artefacts, 'print-1.pdf'), pdf);
+      console.log(`PRINT_PDF=${join(cfg.artefacts, 'print-1.pdf')}`);
+      await noErrorBanner(page);
+      await shoot('rdp-print');
       await page.click('#rdp-disconnect');
       await until('#rdp-status to say "closed"', 5000, async () => /closed/i.test(await status()));
     }],

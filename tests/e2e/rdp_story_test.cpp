@@ -7,9 +7,10 @@
 // clipboard: text sent from the page's Clipboard panel becomes the target's clipboard and text
 // copied there shows in the panel; then a third (xrdp with its channel server) where the policy
 // allows a drive: a file chosen in the page reaches the target's side of the drive and a file
-// written there is saved from the page. This side checks that the typed line and the pasted text
-// reached the target, and the audit trail, the sealed recordings and the search.
-// Screenshots are kept in <build dir>/e2e-artefacts/rdp.
+// written there is saved from the page; then a fourth (an RDP server that prints) where the policy
+// allows the printer: the page offers the printed page as PDF and saves it. This side checks that
+// the typed line and the pasted text reached the target, and the audit trail, the sealed recordings
+// and the search. Screenshots are kept in <build dir>/e2e-artefacts/rdp.
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +45,22 @@ constexpr const char* kTyped = "hello-from-chromium";
 // login is the second factor.
 constexpr const char* kPolicy = R"(
 [[rule]]
+id = "vendor-rdp-print-e2e"
+effect = "allow"
+[rule.match]
+roles = ["vendor"]
+protocols = ["rdp"]
+assets = ["printer-*"]
+[rule.limits]
+max_duration = "4h"
+warning_period = "1m"
+approvals = 1
+recording = "required"
+mfa = "required"
+[rule.rdp]
+printer = true
+
+[[rule]]
 id = "vendor-rdp-e2e"
 effect = "allow"
 [rule.match]
@@ -66,6 +83,9 @@ constexpr const char* kToTarget = "setpoint TIC-101 = 72.5 (from Chromium)";
 constexpr const char* kFromTarget = "alarm list exported on the HMI: 3 active";
 // The third desktop (xrdp with its channel server, which mounts the session's drive).
 constexpr const char* kDriveAsset = "share";
+// The fourth desktop prints a page with this text to the printer the session offers.
+constexpr const char* kPrintAsset = "printer-hmi";
+constexpr const char* kPrintText = "TANK 4 LEVEL 73 PERCENT";
 
 /// The broker (`conduit serve` with the RDP worker), the shadow server as asset `desk` (its
 /// password in the vault, its certificate pinned by one probe) and alice's approved rdp grant.
@@ -78,6 +98,9 @@ struct World {
       panel;  // a second desktop, with a clipboard channel (the shadow server has none)
   // A third, with a drive and sound.
   test::XrdpTarget share{test::XrdpTarget::Options{.drives = true, .audio = true}};
+  // A fourth, which prints.
+  test::PrintTarget printing{
+      {CONDUIT_TEST_RDP_PRINTER, test::postScriptDocument(kPrintText, 20000), 1}};
   std::unique_ptr<test::Process> broker;
   std::uint16_t portalPort = 0;
   std::string vendorSecret;
@@ -142,6 +165,7 @@ struct World {
     addDesktop(kAsset, target.port(), target.user(), target.password());
     addDesktop(kClipboardAsset, panel.port(), panel.user(), panel.password());
     addDesktop(kDriveAsset, share.port(), share.user(), share.password());
+    addDesktop(kPrintAsset, printing.port(), printing.user(), printing.password());
 
     broker = std::make_unique<test::Process>(
         std::vector<std::string>{CONDUIT_BINARY, "serve", "--config", config});
@@ -246,6 +270,8 @@ TEST_CASE(
   ::setenv("DRIVE_ASSET", kDriveAsset, 1);
   ::setenv("DRIVE_PATH", (w.share.drives() / "Conduit").c_str(), 1);
   ::setenv("SOUND_SOCKET", w.share.audioSocket().c_str(), 1);
+  ::setenv("PRINT_ASSET", kPrintAsset, 1);
+  ::setenv("PRINT_TEXT", kPrintText, 1);
 
   // stdout joins stderr (Process captures stderr); the script has its own 150 s watchdog.
   // While it runs, the target's file is watched: the typed line must land there within 10 s of
@@ -344,11 +370,12 @@ TEST_CASE(
   for (std::string id; listed >> id;) {
     if (id.rfind("rdp-", 0) == 0) rdpRecordings.push_back(id);
   }
-  // Three: the desktop's, the clipboard desktop's and the drive desktop's.
+  // Four: the desktop's, the clipboard desktop's, the drive desktop's and the printing one's.
   const std::string clipboardSession = lineValue(story.errors(), "CLIPBOARD_SESSION_ID");
   const std::string driveSession = lineValue(story.errors(), "DRIVE_SESSION_ID");
+  const std::string printSession = lineValue(story.errors(), "PRINT_SESSION_ID");
   std::sort(rdpRecordings.begin(), rdpRecordings.end());
-  std::vector<std::string> expected{sessionId, clipboardSession, driveSession};
+  std::vector<std::string> expected{sessionId, clipboardSession, driveSession, printSession};
   std::sort(expected.begin(), expected.end());
   CHECK(rdpRecordings == expected);
   auto [rcVerify, verify] = w.conduit({"recording", "--data-dir", w.data, "verify", sessionId});
@@ -374,5 +401,23 @@ TEST_CASE(
   CHECK_THAT(files, Catch::Contains("fw-e2e.bin") && Catch::Contains("report-e2e.csv") &&
                         Catch::Contains("\"operation\":\"upload\"") &&
                         Catch::Contains("\"operation\":\"download\""));
+  // The printed page the browser saved reads as the target printed it; the recording names
+  // the document, its print and its save, with the SHA-256 of what the vendor got.
+  const std::string pdfPath = lineValue(story.errors(), "PRINT_PDF");
+  REQUIRE_FALSE(pdfPath.empty());
+  const auto [rcText, text] = test::runCommand({"gs", "-q", "-dSAFER", "-dNOPAUSE", "-dBATCH",
+                                                "-sDEVICE=txtwrite", "-sOutputFile=-", pdfPath});
+  CHECK(rcText == 0);
+  CHECK_THAT(text, Catch::Contains(kPrintText));
+  const auto printJson = w.dir / "print-files.json";
+  auto [rcPrint, printOut] = w.conduit({"recording", "--data-dir", w.data, "export", printSession,
+                                        "--format", "files", "--output", printJson.string()});
+  INFO(printOut);
+  REQUIRE(rcPrint == 0);
+  const std::string printed = test::readText(printJson);
+  INFO(printed);
+  CHECK_THAT(printed, Catch::Contains("printer/print-1.pdf") &&
+                          Catch::Contains("\"operation\":\"print\"") &&
+                          Catch::Contains("\"operation\":\"download\""));
   CHECK(w.broker->errors().find(w.target.password()) == std::string::npos);
 }

@@ -1,8 +1,10 @@
 // The session's drive on the remote desktop page (docs/rdp.md "Drive", docs/api.md "Browser
 // RDP"): where the policy allows one, the target sees a drive named Conduit; this panel lists its
-// files, puts a file from the vendor's computer on it and saves a file from it. Every file that
-// crosses is recorded by the broker with its SHA-256; the page shows the hash it was told and,
-// for files it saves, checks it against the bytes received.
+// files, puts a file from the vendor's computer on it and saves a file from it. Where the policy
+// allows the printer, the same panel lists what the remote desktop printed (to its printer
+// "Conduit PDF") and saves it as PDF (docs/rdp.md "Printing"). Every file that crosses is
+// recorded by the broker with its SHA-256; the page shows the hash it was told and, for files
+// it saves, checks it against the bytes received.
 import { h, replace } from './dom.js';
 import { fmtBytes, fmtTime } from './format.js';
 
@@ -32,13 +34,25 @@ export function drivePanel({ sendJson, sendBinary }) {
   const rows = h('tbody', { id: 'rdp-drive-files' });
   const table = h('table', { class: 'table rdp-drive-table' },
     h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Size'), h('th', {}, 'Changed'), h('th', {}, ''))), rows);
-  const panel = h('div', { class: 'rdp-drive', id: 'rdp-drive-panel', hidden: true },
+  const driveSection = h('div', { id: 'rdp-drive-section', hidden: true },
     h('p', { class: 'muted' }, 'The remote desktop sees these files on the drive “Conduit” (\\\\tsclient\\Conduit on Windows). ',
       'Every file put there or saved from it is recorded with its SHA-256.'),
-    h('div', { class: 'rdp-clipboard-row' }, fileInput, putButton, refreshButton, status),
+    h('div', { class: 'rdp-clipboard-row' }, fileInput, putButton, refreshButton),
     table);
+  const printRows = h('tbody', { id: 'rdp-print-files' },
+    h('tr', {}, h('td', { colspan: '4', class: 'muted' }, 'Nothing printed yet.')));
+  const printSection = h('div', { id: 'rdp-print-section', hidden: true },
+    h('p', { class: 'muted' }, 'What the remote desktop prints to the printer “Conduit PDF” arrives here as PDF. ',
+      'Every document is recorded with its SHA-256.'),
+    h('table', { class: 'table rdp-drive-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Printed'), h('th', {}, 'Size'), h('th', {}, 'Note'), h('th', {}, ''))), printRows));
+  const panel = h('div', { class: 'rdp-drive', id: 'rdp-drive-panel', hidden: true },
+    driveSection, printSection, h('div', { class: 'rdp-clipboard-row' }, status));
 
   let maxFile = DEFAULT_MAX_FILE;
+  let driveOn = false;
+  let printerOn = false;
+  let printedAny = false;
   let busy = false;
   let pending = null; // the name of the file being put or fetched
   let incoming = null; // {name, size, sha256, bytes, received} of the file being saved
@@ -61,9 +75,9 @@ export function drivePanel({ sendJson, sendBinary }) {
         h('td', {}, h('button', { type: 'button', class: 'btn btn-small btn-quiet', onclick: () => save(String(file.name)) }, 'Save')))));
   };
 
-  const save = (name) => {
+  const save = (name, kind = 'drive') => {
     if (busy) return;
-    if (!sendJson({ type: 'drive_get', name })) {
+    if (!sendJson({ type: kind === 'print' ? 'print_get' : 'drive_get', name })) {
       status.textContent = 'Not saved: the remote desktop is not connected.';
       return;
     }
@@ -121,18 +135,46 @@ export function drivePanel({ sendJson, sendBinary }) {
   button.addEventListener('click', () => {
     panel.hidden = !panel.hidden;
     button.setAttribute('aria-expanded', String(!panel.hidden));
-    if (!panel.hidden) sendJson({ type: 'drive_list' });
+    if (!panel.hidden && driveOn) sendJson({ type: 'drive_list' });
   });
   refreshButton.addEventListener('click', () => sendJson({ type: 'drive_list' }));
   putButton.addEventListener('click', () => { put(); });
+
+  const showButton = () => {
+    button.hidden = !(driveOn || printerOn);
+    button.textContent = driveOn ? (printerOn ? 'Files' : 'Drive') : 'Printed';
+  };
+
+  const addPrinted = (message) => {
+    const name = String(message.name ?? 'print.pdf');
+    if (!printedAny) replace(printRows);
+    printedAny = true;
+    printRows.append(h('tr', { dataset: { name } },
+      h('td', { class: 'mono' }, name),
+      h('td', {}, sizeText(Number(message.size) || 0)),
+      h('td', { class: 'muted' }, String(message.note ?? '')),
+      h('td', {}, h('button', { type: 'button', class: 'btn btn-small btn-quiet', onclick: () => save(name, 'print') }, 'Save'))));
+    // The vendor printed on purpose: the panel opens to offer the document.
+    panel.hidden = false;
+    button.setAttribute('aria-expanded', 'true');
+    if (!busy) status.textContent = `The remote desktop printed ${name} (${sizeText(Number(message.size) || 0)}): save it below.`;
+  };
 
   return {
     button,
     panel,
     /// The session has a drive (from the started message).
     enable(on) {
-      button.hidden = !on;
+      driveOn = on;
+      driveSection.hidden = !on;
+      showButton();
       if (on) sendJson({ type: 'drive_list' });
+    },
+    /// What the session's target prints comes here (from the started message).
+    enablePrinter(on) {
+      printerOn = on;
+      printSection.hidden = !on;
+      showButton();
     },
     disable() {
       button.disabled = true;
@@ -157,7 +199,9 @@ export function drivePanel({ sendJson, sendBinary }) {
           pending = null;
           setBusy(false);
         }
-      } else if (message?.type === 'drive_file') {
+      } else if (message?.type === 'printed') {
+        addPrinted(message);
+      } else if (message?.type === 'drive_file' || message?.type === 'print_file') {
         const size = Number(message.size) || 0;
         incoming = { name: String(message.name ?? 'file'), size, sha256: String(message.sha256 ?? ''),
           bytes: new Uint8Array(size), received: 0 };
@@ -169,7 +213,7 @@ export function drivePanel({ sendJson, sendBinary }) {
       return true;
     },
     /// A binary message starting with DRIVE_DATA: the next piece of the file announced by
-    /// drive_file (the broker sends one piece per drive_more).
+    /// drive_file or print_file (the broker sends one piece per drive_more).
     onData(bytes) {
       const file = incoming;
       if (!file) return;

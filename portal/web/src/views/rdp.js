@@ -7,7 +7,8 @@
 // on the remote desktop appears in it (its Copy button puts it on the local clipboard: never
 // without the vendor's click, so a hostile desktop cannot plant text there); text put in it
 // and sent becomes the remote clipboard, to paste there. Where it allows a drive, a panel
-// (rdp_drive.js) moves files to and from the drive the remote desktop sees; where it allows
+// (rdp_drive.js) moves files to and from the drive the remote desktop sees; where it allows the
+// printer, the same panel saves what the remote desktop prints, as PDF; where it allows
 // audio, the remote desktop's sound plays here (rdp_audio.js).
 import { get, openSocket } from '../api.js';
 import { h } from '../dom.js';
@@ -217,6 +218,7 @@ export function renderRdp(root, context) {
         clipboardCopy.hidden = !fromTarget;
         clipboardText.readOnly = !toTarget;
         drive.enable(message.drive === true);
+        drive.enablePrinter(message.printer === true);
         audio.enable(message.audio === true);
         clipboardText.placeholder = toTarget && fromTarget
           ? 'Text copied on the remote desktop appears here. Put text here and send it to paste it there.'
