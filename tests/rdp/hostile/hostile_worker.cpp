@@ -6,7 +6,9 @@
 // ("paced I") every N ms instead, until the broker's close. Then it waits for that close. With
 // CONDUIT_HOSTILE_SEND=audio it sends sound (46 ms of 44.1 kHz stereo PCM per frame) instead of
 // clipboard text and no frame end; with frame+audio, the frame end and then sound; with
-// bad-audio, sound at 0 Hz; with flip-audio, sound whose rate changes with every piece.
+// bad-audio, sound at 0 Hz; with flip-audio, sound whose rate changes with every piece; with
+// print, the frame end and then printed documents (a one-page PostScript each, in two pieces)
+// instead of clipboard text.
 #include <poll.h>
 #include <unistd.h>
 
@@ -64,12 +66,28 @@ int main(int argc, char** argv) {
   const std::string_view what = send != nullptr ? send : "";
   const bool audio =
       what == "audio" || what == "frame+audio" || what == "bad-audio" || what == "flip-audio";
+  const bool print = what == "print";
   Bytes out = encodeConnected(Connected{request.width, request.height, request.certificateSha256});
   if (!audio || what == "frame+audio") {
     const Bytes end = encodeFrameEnd(FrameEnd{1, false});
     out.insert(out.end(), end.begin(), end.end());
   }
-  const auto message = [audio, what](const std::string& body) {
+  std::uint32_t job = 0;
+  const auto message = [audio, print, what, &job](const std::string& body) {
+    if (print) {
+      const std::string doc = "%!PS\n/Helvetica findfont 12 scalefont setfont 72 700 moveto (" +
+                              body + ") show\nshowpage\n";
+      const std::size_t half = doc.size() / 2;
+      ++job;
+      Bytes frames =
+          encodePrintData({job, Bytes(doc.begin(), doc.begin() + static_cast<long>(half))});
+      const Bytes rest =
+          encodePrintData({job, Bytes(doc.begin() + static_cast<long>(half), doc.end())});
+      const Bytes end = encodePrintEnd({job, false});
+      frames.insert(frames.end(), rest.begin(), rest.end());
+      frames.insert(frames.end(), end.begin(), end.end());
+      return frames;
+    }
     if (!audio) return encodeClipboard(MessageType::target_clipboard, body);
     AudioChunk chunk;
     chunk.pcm.assign(8192, static_cast<std::uint8_t>(body.size()));

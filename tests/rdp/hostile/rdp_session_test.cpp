@@ -2,7 +2,8 @@
 // (tests/rdp/hostile/hostile_worker.cpp) that floods clipboard text: with the clipboard allowed,
 // ten texts a second reach the browser and the rest are recorded by size only; with the
 // clipboard off, the first text ends the session as a protocol breach; a policy that stops the
-// clipboard during the session stops it within a second, both ways; likewise for sound. The backend
+// clipboard during the session stops it within a second, both ways; likewise for sound and for
+// printed documents (which also meet the limit on documents waiting for Ghostscript). The backend
 // is an in-memory stand-in with a real recording (the gateway's is tested through the portal).
 #include <sodium.h>
 
@@ -153,6 +154,7 @@ struct Browser {
   std::vector<std::string> clipboard;
   std::optional<std::string> closed;
   std::optional<rdp::RdpStarted> started;
+  std::vector<rdp::RdpPrinted> printed;
   int audioMessages = 0;  // sound messages (type 0x87)
   int frameEnds = 0;      // frame ends (0x83)
 
@@ -178,6 +180,10 @@ struct Browser {
     io.clipboard = [this](const std::string& text) {
       std::lock_guard lock(mutex);
       clipboard.push_back(text);
+    };
+    io.printed = [this](const rdp::RdpPrinted& p) {
+      std::lock_guard lock(mutex);
+      printed.push_back(p);
     };
     return io;
   }
@@ -502,4 +508,143 @@ TEST_CASE("a target that changes its sound format all the time gets one note a s
              Catch::Contains("times; " + std::to_string(notes) + " noted (at most one a second)"));
   std::lock_guard lock(browser.mutex);
   CHECK(browser.audioMessages >= 30);  // the sound itself still went to the browser
+}
+
+namespace {
+
+/// Sets CONDUIT_HOSTILE_SEND (and the pace) for workers started while it lives.
+struct HostileEnv {
+  HostileEnv(const char* send, const char* paceMs = nullptr) {
+    ::setenv("CONDUIT_HOSTILE_SEND", send, 1);
+    if (paceMs != nullptr) ::setenv("CONDUIT_HOSTILE_PACE_MS", paceMs, 1);
+  }
+  ~HostileEnv() {
+    ::unsetenv("CONDUIT_HOSTILE_SEND");
+    ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
+  }
+};
+
+core::AccessLimits printerAllowed() {
+  core::AccessLimits limits;
+  limits.rdp.printer = true;
+  return limits;
+}
+
+}  // namespace
+
+TEST_CASE("a printed document from a worker whose session has no printer ends the session",
+          "[printer]") {
+  REQUIRE(sodium_init() >= 0);
+  Backend backend(core::AccessLimits{});  // no printer
+  Browser browser;
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    HostileEnv env("print");
+    session = startSession(backend, browser);
+  }
+  const auto reason = backend.awaitEnd(5s);
+  REQUIRE(reason.has_value());
+  CHECK(*reason == "the RDP worker sent a printed document the session does not allow");
+  session.reset();
+  std::lock_guard lock(browser.mutex);
+  CHECK(browser.printed.empty());
+  CHECK(backend.fileEvents().empty());
+}
+
+TEST_CASE("a target printing 30 documents at once: the first are converted, the rest recorded",
+          "[printer]") {
+  REQUIRE(sodium_init() >= 0);
+  Backend backend(printerAllowed());
+  Browser browser;
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    HostileEnv env("print");
+    session = startSession(backend, browser);
+  }
+  // Every document ends up recorded: converted ones offered, the rest noted as not passed on
+  // (4 wait for Ghostscript at most; the session reads all 30 long before one is converted).
+  std::size_t offered = 0;
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard lock(browser.mutex);
+      offered = browser.printed.size();
+    }
+    if (offered >= 4) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  std::this_thread::sleep_for(1s);  // one waiting conversion may still finish
+  session->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
+  std::vector<rdp::RdpPrinted> printed;
+  {
+    std::lock_guard lock(browser.mutex);
+    printed = browser.printed;
+  }
+  REQUIRE(printed.size() >= 4);
+  CHECK(printed.size() <= 6);  // the one converting when the flood came, 4 waiting, maybe 1 more
+  CHECK(printed.front().name == "print-1.pdf");
+  // Once the session has ended, nothing more is saved from it.
+  CHECK(session->printGet("print-1.pdf").error().code == core::ErrorCode::unavailable);
+  session.reset();
+  const auto events = backend.fileEvents();
+  std::size_t recordedOffered = 0, notPassed = 0;
+  for (const auto& e : events) {
+    if (e.rfind("print printer/print-", 0) != 0) continue;
+    if (e.find(".pdf ") != std::string::npos && e.find(" 0 ") == std::string::npos) {
+      ++recordedOffered;
+    } else {
+      ++notPassed;
+    }
+  }
+  std::string all;
+  for (const auto& e : events) all += e + "\n";
+  INFO(all);
+  CHECK(recordedOffered == printed.size());
+  CHECK(recordedOffered + notPassed == 30);
+}
+
+TEST_CASE("a policy that drops the printer during a session stops documents within a second",
+          "[printer]") {
+  REQUIRE(sodium_init() >= 0);
+  Backend backend(printerAllowed());
+  Browser browser;
+  std::unique_ptr<rdp::RdpSession> session;
+  {
+    HostileEnv env("print", "300");  // a document every 300 ms
+    session = startSession(backend, browser);
+  }
+  const auto offered = [&browser] {
+    std::lock_guard lock(browser.mutex);
+    return browser.printed.size();
+  };
+  for (int i = 0; i < 100 && offered() < 2; ++i) std::this_thread::sleep_for(100ms);
+  REQUIRE(offered() >= 2);
+  auto saved = session->printGet("print-1.pdf");
+  REQUIRE(saved.ok());
+  CHECK(std::string(saved->bytes.begin(), saved->bytes.begin() + 5) == "%PDF-");
+  CHECK(saved->sha256 == browser.printed.front().sha256);
+
+  const int since = backend.rechecks();
+  backend.setLimits(core::AccessLimits{});  // no printer from now on
+  REQUIRE(backend.awaitRechecks(since, 2) >= since + 2);
+  const auto before = offered();
+  std::this_thread::sleep_for(1500ms);  // ~5 more documents from the target meanwhile
+  CHECK(offered() == before);
+  auto refused = session->printGet("print-1.pdf");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == core::ErrorCode::permission_denied);
+  CHECK_THAT(refused.error().message, Catch::Contains("does not allow printing from hmi"));
+
+  session->close("test over");
+  REQUIRE(backend.awaitEnd(5s).has_value());
+  session.reset();
+  std::string all;
+  for (const auto& e : backend.fileEvents()) all += e + "\n";
+  INFO(all);
+  // The save is recorded, and documents after the change only as printed, not passed on.
+  CHECK_THAT(all, Catch::Contains("download printer/print-1.pdf " +
+                                  std::to_string(saved->bytes.size()) + " " + saved->sha256));
+  const auto last = "print printer/print-" + std::to_string(before + 2);
+  CHECK_THAT(all, Catch::Contains(last));
+  CHECK(all.find(last + ".pdf 0 \n") != std::string::npos);
 }
