@@ -28,8 +28,9 @@ packages=(
   # broker/rdp: the FreeRDP 2 client in its sandboxed worker, tile encoding (PNG, JPEG); a real
   # RDP server for the tests and the demo (FreeRDP's shadow server on Xvfb showing an xterm)
   freerdp2-dev libpng-dev libjpeg62-turbo-dev libseccomp-dev
-  # broker/rdp: what a target prints (PostScript) becomes PDF with Ghostscript
-  ghostscript
+  # broker/rdp: what a target prints (PostScript) becomes PDF with Ghostscript's library in a
+  # sandboxed helper (libgs-dev); the gs command reads PDFs back in the tests
+  libgs-dev ghostscript
   freerdp2-shadow-x11 winpr-utils xvfb xterm x11-apps
   # a second, independent RDP server for the worker's tests: xrdp (TLS) in front of TigerVNC,
   # whose clipboard the tests set and read with xclip

@@ -8,6 +8,6 @@ target_compile_definitions(test_e2e_rdp PRIVATE
   CONDUIT_E2E_ARTEFACTS="${CMAKE_BINARY_DIR}/e2e-artefacts/rdp"
   CONDUIT_RDP_WORKER="$<TARGET_FILE:conduit-rdp-worker>")
 add_dependencies(test_e2e_rdp conduit conduit-rdp-worker)
-add_dependencies(test_e2e_rdp conduit-test-rdp-printer)
+add_dependencies(test_e2e_rdp conduit-test-rdp-printer conduit-print-converter)
 target_compile_definitions(test_e2e_rdp PRIVATE
   CONDUIT_TEST_RDP_PRINTER="$<TARGET_FILE:conduit-test-rdp-printer>")

@@ -7,6 +7,6 @@ conduit_test(test_rdp_portal integration
 add_dependencies(test_rdp_portal conduit conduit-rdp-worker)
 target_compile_definitions(test_rdp_portal PRIVATE
   CONDUIT_RDP_WORKER="$<TARGET_FILE:conduit-rdp-worker>")
-add_dependencies(test_rdp_portal conduit-test-rdp-printer)
+add_dependencies(test_rdp_portal conduit-test-rdp-printer conduit-print-converter)
 target_compile_definitions(test_rdp_portal PRIVATE
   CONDUIT_TEST_RDP_PRINTER="$<TARGET_FILE:conduit-test-rdp-printer>")

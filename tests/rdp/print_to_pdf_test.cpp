@@ -1,11 +1,19 @@
-// What a target prints becomes PDF with the real Ghostscript (Debian's gs), and what goes wrong
-// on the way is said: a document that is not PostScript, one that never ends, a session that
-// ends mid-conversion, no Ghostscript at all. The print queue around it (one thread, limits).
+// What a target prints becomes PDF with the real Ghostscript (Debian's libgs in the sandboxed
+// conduit-print-converter), and what goes wrong on the way is said: a document that is not
+// PostScript, one that tries to read the host's files or never ends, a session that ends
+// mid-conversion, no converter at all. The print queue around it (one thread, limits).
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 
 #include "conduit/rdp/drive_folder.hpp"
 #include "conduit/rdp/print_to_pdf.hpp"
@@ -17,6 +25,13 @@ using namespace conduit::rdp;
 using namespace std::chrono_literals;
 
 namespace {
+
+/// The built converter.
+PdfConversion converter() {
+  PdfConversion how;
+  how.converter = CONDUIT_PRINT_CONVERTER;
+  return how;
+}
 
 Bytes bytesOf(const std::string& s) {
   return Bytes(s.begin(), s.end());
@@ -45,7 +60,7 @@ std::string pdfText(const Bytes& pdf) {
 }  // namespace
 
 TEST_CASE("a printed PostScript page becomes a PDF with the same text", "[rdp][printer]") {
-  auto pdf = postScriptToPdf(bytesOf(kPage));
+  auto pdf = postScriptToPdf(bytesOf(kPage), converter());
   REQUIRE(pdf.ok());
   CHECK(std::string(pdf->begin(), pdf->begin() + 5) == "%PDF-");
   CHECK_THAT(pdfText(*pdf), Catch::Contains("PUMP 3 FLOW 42"));
@@ -66,34 +81,71 @@ TEST_CASE("a PJL wrapper around the PostScript is taken off", "[rdp][printer]") 
       "PCL\x1b"
       "E");
   CHECK(unwrapPjl(other).size() == other.size());
-  auto pdf = postScriptToPdf(wrappedBytes);
+  auto pdf = postScriptToPdf(wrappedBytes, converter());
   REQUIRE(pdf.ok());
   CHECK_THAT(pdfText(*pdf), Catch::Contains("PUMP 3 FLOW 42"));
 }
 
 TEST_CASE("a document Ghostscript cannot read is refused with its reason", "[rdp][printer]") {
-  auto pdf = postScriptToPdf(bytesOf("%!PS\n/undefinedthing 42 frobnicate\nshowpage\n"));
+  auto pdf =
+      postScriptToPdf(bytesOf("%!PS\n/undefinedthing 42 frobnicate\nshowpage\n"), converter());
   REQUIRE_FALSE(pdf.ok());
   CHECK(pdf.error().code == conduit::core::ErrorCode::invalid_argument);
   CHECK_THAT(pdf.error().message, Catch::StartsWith("Ghostscript could not read the document"));
   CHECK_THAT(pdf.error().message, Catch::Contains("undefined"));
 }
 
-TEST_CASE("-dSAFER: a document cannot read the broker's files", "[rdp][printer]") {
+TEST_CASE("Ghostscript with -dSAFER: a document cannot read the host's files", "[rdp][printer]") {
   // A PostScript program that copies /etc/hostname onto the page: refused by Ghostscript's
   // SAFER mode (an invalidfileaccess error), so nothing of the host reaches the PDF.
   const std::string snoop =
       "%!PS\n/f (/etc/hostname) (r) file def /Helvetica findfont 12 scalefont setfont 72 700 "
       "moveto f 100 string readline pop show showpage\n";
-  auto pdf = postScriptToPdf(bytesOf(snoop));
+  auto pdf = postScriptToPdf(bytesOf(snoop), converter());
   REQUIRE_FALSE(pdf.ok());
   CHECK_THAT(pdf.error().message, Catch::Contains("invalidfileaccess"));
+}
+
+TEST_CASE("the converter confines itself before Ghostscript reads the document", "[rdp][printer]") {
+  // Run as the broker runs it, on a document that never ends, and looked at while Ghostscript
+  // works on it: nobody when started as root (as the broker and these tests run here), no new
+  // privileges, a seccomp filter in force.
+  conduit::test::TempDir dir;
+  {
+    std::ofstream out(dir.path() / "loop.ps", std::ios::binary);
+    out << "%!PS\n{ 1 pop } loop\n";
+  }
+  conduit::test::Process converter({"/bin/sh", "-c",
+                                    "exec '" + std::string(CONDUIT_PRINT_CONVERTER) + "' < '" +
+                                        (dir.path() / "loop.ps").string() + "' > '" +
+                                        (dir.path() / "out.pdf").string() + "'"});
+  std::string status;
+  for (int i = 0; i < 50 && status.find("Seccomp:\t2") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    std::ifstream in("/proc/" + std::to_string(converter.pid()) + "/status");
+    status.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  INFO(status);
+  CHECK_THAT(status, Catch::Contains("NoNewPrivs:\t1"));
+  CHECK_THAT(status, Catch::Contains("Seccomp:\t2"));
+  const passwd* nobody = ::getpwnam("nobody");
+  REQUIRE(nobody != nullptr);
+  const unsigned uid = ::geteuid() == 0 ? nobody->pw_uid : ::geteuid();
+  const std::string ids = std::to_string(uid) + "\t" + std::to_string(uid) + "\t" +
+                          std::to_string(uid) + "\t" + std::to_string(uid);
+  CHECK_THAT(status, Catch::Contains("Uid:\t" + ids));
+  converter.signal(SIGKILL);
+  converter.wait(5s);
+  // Arguments it does not take: refused before anything is read.
+  auto [rcBad, outBad] = conduit::test::runCommand({CONDUIT_PRINT_CONVERTER, "--dir", "x"});
+  CHECK(rcBad == 2);
+  CHECK_THAT(outBad, Catch::Contains("usage"));
 }
 
 TEST_CASE("a document that never ends is stopped at the time limit or when cancelled",
           "[rdp][printer]") {
   const Bytes forever = bytesOf("%!PS\n{ 1 pop } loop\n");
-  PdfConversion how;
+  PdfConversion how = converter();
   how.timeout = 1500ms;
   const auto started = std::chrono::steady_clock::now();
   auto pdf = postScriptToPdf(forever, how);
@@ -105,16 +157,16 @@ TEST_CASE("a document that never ends is stopped at the time limit or when cance
   CHECK(took < 10s);
 
   std::atomic<bool> cancel{true};
-  PdfConversion cancelled;
+  PdfConversion cancelled = converter();
   cancelled.cancel = &cancel;
   const auto again = std::chrono::steady_clock::now();
   CHECK_FALSE(postScriptToPdf(forever, cancelled).ok());
   CHECK(std::chrono::steady_clock::now() - again < 5s);  // not the 60 s limit
 }
 
-TEST_CASE("without Ghostscript the conversion says so", "[rdp][printer]") {
+TEST_CASE("without the converter the conversion says so", "[rdp][printer]") {
   PdfConversion how;
-  how.program = "conduit-no-such-ghostscript";
+  how.converter = "/nonexistent/conduit-print-converter";
   auto pdf = postScriptToPdf(bytesOf(kPage), how);
   REQUIRE_FALSE(pdf.ok());
   CHECK(pdf.error().code == conduit::core::ErrorCode::unavailable);
@@ -136,7 +188,7 @@ std::vector<PrintedDocument> waitReady(PrintQueue& q, std::size_t n) {
 
 PrintQueue::Convert ghostscript() {
   return [](std::span<const std::uint8_t> doc, const std::atomic<bool>& cancel) {
-    PdfConversion how;
+    PdfConversion how = converter();
     how.cancel = &cancel;
     return postScriptToPdf(doc, how);
   };

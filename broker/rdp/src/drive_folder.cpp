@@ -18,6 +18,7 @@
 #include <filesystem>
 
 #include "conduit/rdp/worker_protocol.hpp"
+#include "unique_fd.hpp"
 
 namespace conduit::rdp {
 
@@ -30,20 +31,7 @@ std::string errnoText(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 /// Writes all of `bytes`; false on error.
 bool writeAll(int fd, std::span<const std::uint8_t> bytes) {

@@ -2,6 +2,8 @@
 
 #include "conduit/rdp/drive_folder.hpp"
 
+#include <utility>
+
 namespace conduit::rdp {
 
 using core::ErrorCode;
@@ -9,10 +11,11 @@ using core::fail;
 
 namespace {
 
-constexpr std::size_t kMaxArriving = 4;
-constexpr std::size_t kMaxWaiting = 4;
+constexpr std::size_t kMaxArriving = kMaxPrintJobsAtOnce;
+constexpr std::size_t kMaxWaiting = 2;
+constexpr int kMaxPerSecond = 10;
 constexpr std::size_t kMaxKept = 16;
-constexpr std::uint64_t kMaxKeptBytes = 256ull << 20;
+constexpr std::uint64_t kMaxKeptBytes = 64ull << 20;
 
 std::string megabytes(std::uint64_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
@@ -41,7 +44,8 @@ core::Status PrintQueue::data(PrintData piece) {
   auto it = arriving_.find(piece.job);
   if (it == arriving_.end()) {
     if (arriving_.size() >= kMaxArriving) {
-      return fail(ErrorCode::invalid_argument, "more than 4 documents printing at once");
+      return fail(ErrorCode::invalid_argument,
+                  "more than " + std::to_string(kMaxArriving) + " documents printing at once");
     }
     it = arriving_.emplace(piece.job, Bytes()).first;
   }
@@ -53,30 +57,66 @@ core::Status PrintQueue::data(PrintData piece) {
   return core::Done{};
 }
 
-core::Status PrintQueue::end(const PrintEnd& end) {
+PrintedDocument PrintQueue::notPassedOn(const Raw& raw, const std::string& why) {
+  PrintedDocument doc;
+  doc.name = "print-" + std::to_string(raw.number) + ".ps";
+  doc.printedBytes = raw.bytes.size();
+  doc.printedSha256 = sha256Hex(raw.bytes);
+  doc.note = (raw.truncated ? "cut at " + megabytes(kMaxPrintJobBytes) + "; " : std::string()) +
+             "not passed on: " + why;
+  return doc;
+}
+
+core::Status PrintQueue::end(const PrintEnd& end, bool offer) {
   Raw raw;
-  raw.number = ++printed_;
   raw.truncated = end.truncated;
   if (auto it = arriving_.find(end.job); it != arriving_.end()) {
     raw.bytes = std::move(it->second);
     arriving_.erase(it);
   }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - second_ >= std::chrono::seconds{1}) {
+    second_ = now;
+    inSecond_ = 0;
+  }
   std::lock_guard lock(mutex_);
-  if (waiting_.size() >= kMaxWaiting) {
+  if (++inSecond_ > kMaxPerSecond) {
+    ++suppressed_;  // a flood of documents: counted, not recorded one by one
+    if (ready_) ready_();
+    return core::Done{};
+  }
+  raw.number = ++printed_;
+  if (!offer || waiting_.size() >= kMaxWaiting) {
     // Not converted and not offered; the recording still says it was printed.
-    PrintedDocument skipped;
-    skipped.name = "print-" + std::to_string(raw.number) + ".ps";
-    skipped.printedBytes = raw.bytes.size();
-    skipped.printedSha256 = sha256Hex(raw.bytes);
-    skipped.note = "not passed on: " + std::to_string(kMaxWaiting) +
-                   " earlier documents are still being converted";
-    done_.push_back(std::move(skipped));
+    done_.push_back(notPassedOn(raw, !offer ? std::string("the policy no longer allows the printer")
+                                            : std::to_string(kMaxWaiting) +
+                                                  " earlier documents are still being converted"));
     if (ready_) ready_();
     return core::Done{};
   }
   waiting_.push_back(std::move(raw));
   wake_.notify_all();
   return core::Done{};
+}
+
+std::uint64_t PrintQueue::takeSuppressed() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(suppressed_, 0);
+}
+
+std::vector<PrintedDocument> PrintQueue::takeUnfinished() {
+  std::vector<PrintedDocument> out = takeReady();
+  std::lock_guard lock(mutex_);
+  for (const auto& raw : waiting_) out.push_back(notPassedOn(raw, "the session ended"));
+  waiting_.clear();
+  for (auto& [job, bytes] : arriving_) {
+    Raw raw;
+    raw.number = ++printed_;
+    raw.bytes = std::move(bytes);
+    out.push_back(notPassedOn(raw, "the session ended before the target finished printing it"));
+  }
+  arriving_.clear();
+  return out;
 }
 
 void PrintQueue::run() {
@@ -91,21 +131,20 @@ void PrintQueue::run() {
     }
     PrintedDocument doc;
     try {
-      doc = convert(std::move(raw));
+      doc = convert(raw);
     } catch (const std::exception& e) {  // e.g. bad_alloc: this document is lost, noted
-      doc.name = "print-" + std::to_string(raw.number) + ".ps";
-      doc.note = std::string("not passed on: ") + e.what();
+      doc = notPassedOn(raw, e.what());
     }
     {
       std::lock_guard lock(mutex_);
+      done_.push_back(std::move(doc));  // after stop(), takeUnfinished() still names it
       if (stopping_) return;
-      done_.push_back(std::move(doc));
     }
     if (ready_) ready_();
   }
 }
 
-PrintedDocument PrintQueue::convert(Raw raw) {
+PrintedDocument PrintQueue::convert(Raw& raw) {
   PrintedDocument doc;
   const std::string base = "print-" + std::to_string(raw.number);
   doc.printedBytes = raw.bytes.size();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -30,8 +31,9 @@ struct PrintedDocument {
 /// The documents the target prints in one session: put together from the worker's print
 /// frames (on the session's thread), turned into PDF one at a time on a thread of their own
 /// (Ghostscript takes up to a minute, the desktop must not wait), then kept for the vendor to
-/// save. Bounded: 4 documents arriving at once, 4 waiting for conversion (a fifth is not
-/// offered), 16 kept (or 256 MiB; the oldest goes first).
+/// save. Bounded: 4 documents arriving at once (kMaxPrintJobsAtOnce, 32 MiB each), 2 waiting
+/// for conversion (a third is not offered), 10 a second (more are counted, not kept), 16 kept
+/// (or 64 MiB; the oldest goes first): at most about 300 MiB of a hostile session's.
 class PrintQueue {
  public:
   using Convert = std::function<core::Result<Bytes>(std::span<const std::uint8_t>,
@@ -45,10 +47,17 @@ class PrintQueue {
   /// A piece of a document. invalid_argument when the worker breaks its own limits (more
   /// documents at once, or more bytes, than it may send): the session ends.
   core::Status data(PrintData piece);
-  /// The document is complete: queued for conversion (or noted as not offered).
-  core::Status end(const PrintEnd& end);
+  /// The document is complete: queued for conversion, or, where `offer` is false (the policy
+  /// no longer allows the printer), noted at once as not passed on without converting it.
+  core::Status end(const PrintEnd& end, bool offer = true);
   /// The documents finished since the last call, in the order they were printed.
   std::vector<PrintedDocument> takeReady();
+  /// Documents past 10 in a second since the last call: not converted, recorded or kept one by
+  /// one (the caller notes how many).
+  std::uint64_t takeSuppressed();
+  /// After stop(): what was still arriving, waiting or finished and not taken, as documents not
+  /// passed on ("the session ended"), so the recording still names them.
+  std::vector<PrintedDocument> takeUnfinished();
   /// Keeps a finished document (after it was recorded) for get().
   void keep(PrintedDocument document);
   /// A kept document by name (a copy); not_found otherwise.
@@ -62,13 +71,17 @@ class PrintQueue {
     Bytes bytes;
     bool truncated = false;
   };
+  static PrintedDocument notPassedOn(const Raw& raw, const std::string& why);
   void run();
-  PrintedDocument convert(Raw raw);
+  PrintedDocument convert(Raw& raw);
 
   Convert convert_;
   std::function<void()> ready_;
-  std::map<std::uint32_t, Bytes> arriving_;  // the session's thread only
-  int printed_ = 0;                          // likewise
+  std::map<std::uint32_t, Bytes> arriving_;         // the session's thread only
+  int printed_ = 0;                                 // likewise
+  std::chrono::steady_clock::time_point second_{};  // likewise: the rate's window
+  int inSecond_ = 0;
+  std::uint64_t suppressed_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Raw> waiting_;

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +16,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include "unique_fd.hpp"
 
 extern char** environ;
 
@@ -46,13 +47,36 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-std::string readText(const std::filesystem::path& path, std::size_t max) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text;
-  text.resize(max);
-  in.read(text.data(), static_cast<std::streamsize>(max));
-  text.resize(static_cast<std::size_t>(in.gcount()));
+// A file of the conversion's, created here (never one the converter could have put in place)
+// and kept open: the broker reads what the converter wrote through this descriptor.
+int createFile(const std::filesystem::path& path) {
+  return ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+// Up to `max` bytes from the start of `fd`.
+std::string readFd(int fd, std::size_t max) {
+  std::string text(max, '\0');
+  std::size_t got = 0;
+  while (got < max) {
+    const ssize_t n = ::pread(fd, text.data() + got, max - got, static_cast<off_t>(got));
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
   return text;
+}
+
+using Fd = UniqueFd;
+
+// At most 300 characters of printable ASCII: the line goes to the vendor's page (a WebSocket
+// text frame must be UTF-8) and into the recording, and the document chose what it says.
+std::string printable(const std::string& line) {
+  std::string out;
+  for (const char c : line) {
+    if (out.size() >= 300) break;
+    out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  }
+  return out;
 }
 
 // Ghostscript's complaint as one line: its first line that names an error, else its first.
@@ -65,28 +89,9 @@ std::string oneLine(const std::string& log) {
     at = end + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (first.empty()) first = line;
-    if (line.find("Error") != std::string::npos) return line.substr(0, 300);
+    if (line.find("Error") != std::string::npos) return printable(line);
   }
-  return first.substr(0, 300);
-}
-
-std::string programPath(const std::string& program) {
-  if (program.find('/') != std::string::npos) return program;
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
-  while (!dirs.empty()) {
-    const std::size_t colon = dirs.find(':');
-    const std::string dir(dirs.substr(0, colon));
-    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return {};
-}
-
-void limit(pid_t pid, int resource, rlim_t value) {
-  const rlimit l{value, value};
-  (void)::prlimit(pid, static_cast<__rlimit_resource>(resource), &l, nullptr);
+  return printable(first);
 }
 
 }  // namespace
@@ -106,38 +111,39 @@ std::span<const std::uint8_t> unwrapPjl(std::span<const std::uint8_t> document) 
 
 core::Result<std::vector<std::uint8_t>> postScriptToPdf(std::span<const std::uint8_t> document,
                                                         const PdfConversion& how) {
-  const std::string program = programPath(how.program);
-  if (program.empty()) {
-    return fail(ErrorCode::unavailable, "cannot run Ghostscript (" + how.program +
-                                            "): not installed; the document stays PostScript");
+  const std::string program = how.converter.string();
+  if (program.empty() || ::access(program.c_str(), X_OK) != 0) {
+    return fail(ErrorCode::unavailable,
+                "cannot run the print converter " +
+                    (program.empty() ? std::string(kPrintConverterName) : program) +
+                    ": not installed; the document stays PostScript");
   }
   TempDir dir;
   if (dir.path().empty()) {
     return fail(ErrorCode::io, std::string("a temporary directory: ") + std::strerror(errno));
   }
-  const auto input = dir.path() / "document.ps";
-  const auto output = dir.path() / "document.pdf";
-  const auto log = dir.path() / "gs.log";
-  {
-    const auto body = unwrapPjl(document);
-    std::ofstream out(input, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(body.data()),
-              static_cast<std::streamsize>(body.size()));
-    if (!out) return fail(ErrorCode::io, "cannot write the document for Ghostscript");
+  // The document, the PDF and the messages: files the broker makes in its private directory
+  // and hands over as stdin, stdout and stderr; the converter never sees a path.
+  const Fd input(createFile(dir.path() / "document.ps"));
+  const Fd output(createFile(dir.path() / "document.pdf"));
+  const Fd log(createFile(dir.path() / "messages.txt"));
+  if (input.get() < 0 || output.get() < 0 || log.get() < 0) {
+    return fail(ErrorCode::io, std::string("the converter's files: ") + std::strerror(errno));
   }
-  const std::string outputArg = "-sOutputFile=" + output.string();
-  std::vector<std::string> args = {program,     "-q",          "-dSAFER",           "-dBATCH",
-                                   "-dNOPAUSE", "-dNOPROMPT",  "-sDEVICE=pdfwrite", outputArg,
-                                   "-f",        input.string()};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  const auto body = unwrapPjl(document);
+  for (std::size_t at = 0; at < body.size();) {
+    const ssize_t n = ::write(input.get(), body.data() + at, body.size() - at);
+    if (n <= 0) return fail(ErrorCode::io, "cannot write the document for Ghostscript");
+    at += static_cast<std::size_t>(n);
+  }
+  if (::lseek(input.get(), 0, SEEK_SET) != 0) return fail(ErrorCode::io, "lseek failed");
+  std::vector<char*> argv = {const_cast<char*>(program.c_str()), nullptr};
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_adddup2(&actions, input.get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, output.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, log.get(), 2);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -149,14 +155,8 @@ core::Result<std::vector<std::uint8_t>> postScriptToPdf(std::span<const std::uin
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     return fail(ErrorCode::unavailable,
-                "cannot run Ghostscript: " + std::string(std::strerror(rc)));
+                "cannot run the print converter: " + std::string(std::strerror(rc)));
   }
-  // Set at once after the start (posix_spawn cannot): Ghostscript reads the document only
-  // after its own start-up. Output up to kMaxPdfBytes, 60 s of CPU, 2 GiB of memory.
-  limit(pid, RLIMIT_FSIZE, kMaxPdfBytes);
-  limit(pid, RLIMIT_CPU, 60);
-  limit(pid, RLIMIT_AS, rlim_t{2} << 30);
-  limit(pid, RLIMIT_CORE, 0);
 
   const auto deadline = std::chrono::steady_clock::now() + how.timeout;
   int status = 0;
@@ -178,23 +178,31 @@ core::Result<std::vector<std::uint8_t>> postScriptToPdf(std::span<const std::uin
                                             std::to_string(how.timeout.count() / 1000) +
                                             " s, or the session ended)");
   }
-  const std::string complaint = oneLine(readText(log, 64 * 1024));
+  const std::string complaint = oneLine(readFd(log.get(), 64 * 1024));
+  if (WIFSIGNALED(status)) {
+    return fail(ErrorCode::unavailable, "the print converter was stopped by signal " +
+                                            std::to_string(WTERMSIG(status)) +
+                                            " (a limit on CPU time or memory)");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) >= 2) {
+    return fail(ErrorCode::unavailable, "the print converter could not start" +
+                                            (complaint.empty() ? std::string() : ": " + complaint));
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return fail(ErrorCode::invalid_argument,
                 "Ghostscript could not read the document" +
                     (complaint.empty() ? std::string() : ": " + complaint));
   }
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(output, ec);
-  if (ec || size < 5 || size > kMaxPdfBytes) {
+  struct stat st {};
+  if (::fstat(output.get(), &st) != 0 || st.st_size < 5 ||
+      static_cast<std::uint64_t>(st.st_size) > kMaxPdfBytes) {
     return fail(ErrorCode::invalid_argument, "Ghostscript made no PDF of the document");
   }
-  std::ifstream in(output, std::ios::binary);
-  std::vector<std::uint8_t> pdf(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(pdf.data()), static_cast<std::streamsize>(size));
-  if (!in || std::string_view(reinterpret_cast<const char*>(pdf.data()), 5) != "%PDF-") {
+  const std::string bytes = readFd(output.get(), static_cast<std::size_t>(st.st_size));
+  if (bytes.size() != static_cast<std::size_t>(st.st_size) || bytes.rfind("%PDF-", 0) != 0) {
     return fail(ErrorCode::invalid_argument, "Ghostscript made no PDF of the document");
   }
+  std::vector<std::uint8_t> pdf(bytes.begin(), bytes.end());
   return pdf;
 }
 

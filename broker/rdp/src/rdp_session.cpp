@@ -208,9 +208,13 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     if (printerChannel_) {
       auto convert = options_.printToPdf;
       if (!convert) {
-        convert = [](std::span<const std::uint8_t> doc, const std::atomic<bool>& cancel) {
+        const auto converter = options_.printConverter.empty()
+                                   ? options_.workerPath.parent_path() / kPrintConverterName
+                                   : options_.printConverter;
+        convert = [converter](std::span<const std::uint8_t> doc, const std::atomic<bool>& cancel) {
           PdfConversion how;
           how.cancel = &cancel;
+          how.converter = converter;
           return postScriptToPdf(doc, how);
         };
       }
@@ -484,7 +488,8 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     } else {
       auto e = decodePrintEnd(f.body);
       if (!e) return "the RDP worker broke the protocol: " + e.error().message;
-      st = prints_->end(*e);
+      // Not converted at all once the policy dropped the printer: recorded, not passed on.
+      st = prints_->end(*e, printerAllowed_.load());
     }
     if (!st) return "the RDP worker broke the protocol: " + st.error().message;
     return std::nullopt;
@@ -496,21 +501,47 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   std::optional<std::string> finishPrints() {
     if (!prints_) return std::nullopt;
     for (auto& doc : prints_->takeReady()) {
-      const bool offer = printerAllowed_.load() && !doc.bytes.empty();
-      std::string detail = "printed on the target: " + std::to_string(doc.printedBytes) +
-                           " bytes, sha256 " + doc.printedSha256;
-      if (!doc.note.empty()) detail += "; " + doc.note;
-      if (!printerAllowed_.load()) detail += "; not passed on: the policy no longer allows it";
-      recorder::FileTransferEvent e{recorder::FileOperation::print, offer ? doc.bytes.size() : 0,
-                                    printPathOf(doc.name), detail,
-                                    offer ? doc.sha256 : std::string()};
-      if (!recordFile(e, recorder::Direction::to_client)) return "the recording failed";
-      if (!offer) continue;
-      RdpPrinted printed{doc.name, doc.bytes.size(), doc.sha256, doc.note};
-      prints_->keep(std::move(doc));
-      if (io_.printed) io_.printed(printed);
+      if (!recordPrint(doc, printerAllowed_.load(), "")) return "the recording failed";
     }
+    if (!recordSuppressedPrints()) return "the recording failed";
     return std::nullopt;
+  }
+
+  /// One document: recorded first; offered (kept for printGet, the page told) when `offer` and
+  /// it has bytes, else recorded as not passed on (`why`, where its note does not say). False
+  /// when recording failed.
+  bool recordPrint(PrintedDocument& doc, bool offer, const std::string& why) {
+    offer = offer && !doc.bytes.empty();
+    std::string detail = "printed on the target: " + std::to_string(doc.printedBytes) +
+                         " bytes, sha256 " + doc.printedSha256;
+    if (!doc.note.empty()) detail += "; " + doc.note;
+    if (!offer && doc.note.find("not passed on") == std::string::npos) {
+      detail += "; not passed on: " +
+                (why.empty() ? std::string("the policy no longer allows the printer") : why);
+    }
+    recorder::FileTransferEvent e{recorder::FileOperation::print, offer ? doc.bytes.size() : 0,
+                                  printPathOf(doc.name), detail,
+                                  offer ? doc.sha256 : std::string()};
+    if (!recordFile(e, recorder::Direction::to_client)) return false;
+    if (!offer) return true;
+    RdpPrinted printed{doc.name, doc.bytes.size(), doc.sha256, doc.note};
+    prints_->keep(std::move(doc));
+    if (io_.printed) io_.printed(printed);
+    return true;
+  }
+
+  /// Documents past the rate (10 a second): one note for them all. False if recording failed.
+  bool recordSuppressedPrints() {
+    const std::uint64_t n = prints_->takeSuppressed();
+    if (n == 0 || !recording_) return true;
+    const std::string text = std::to_string(n) +
+                             " more documents printed on the target were not passed on (more "
+                             "than 10 in a second)";
+    spdlog::warn("event=prints_suppressed session={} count={}", sessionId_, n);
+    return recording_
+        ->append(recorder::RecordKind::marker, kNoticeChannel, recorder::Direction::none,
+                 bytesOf(text))
+        .ok();
   }
 
   /// A file moved through the drive or printed: recorded, logged, shown live. False if
@@ -802,8 +833,14 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     ended_ = true;
     (void)worker_->write(encodeFrame(MessageType::close, {}), std::chrono::milliseconds{200});
     const std::string how = worker_->stop(std::chrono::seconds{2});
-    // A conversion still running is stopped; documents it did not finish are not offered.
-    if (prints_) prints_->stop();
+    // A conversion still running is stopped; documents not offered yet are recorded as such.
+    if (prints_) {
+      prints_->stop();
+      for (auto& doc : prints_->takeUnfinished()) {
+        if (!recordPrint(doc, false, "the session ended")) break;
+      }
+      (void)recordSuppressedPrints();
+    }
     {
       // The worker is gone: nothing uses the drive any more; what is left on it is removed.
       std::lock_guard lock(driveMutex_);

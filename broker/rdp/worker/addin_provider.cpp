@@ -22,6 +22,11 @@ PVIRTUALCHANNELENTRY provider(LPCSTR name, LPCSTR subsystem, LPCSTR type, DWORD 
       std::string_view(subsystem) == kPrinterBackendName) {
     return reinterpret_cast<PVIRTUALCHANNELENTRY>(printerBackendEntry());
   }
+  if (name != nullptr && subsystem == nullptr && type != nullptr &&
+      std::string_view(name) == "printer" && std::string_view(type) == "DeviceServiceEntry") {
+    return reinterpret_cast<PVIRTUALCHANNELENTRY>(printerDeviceEntry(reinterpret_cast<void (*)()>(
+        freerdp_channels_load_static_addin_entry(name, subsystem, type, flags))));
+  }
   return freerdp_channels_load_static_addin_entry(name, subsystem, type, flags);
 }
 

@@ -10,7 +10,8 @@ namespace conduit::rdp::worker {
 /// it offers (a few bytes, under `printers/`). Creates an empty private one under /tmp; empty
 /// string on failure.
 std::string makeConfigDir();
-/// Removes it and what FreeRDP wrote there (idempotent), once the session is over.
+/// Removes it and what FreeRDP wrote there (idempotent): after the connect, or with a printer
+/// once the session is over.
 void removeConfigDir(const std::string& dir);
 
 }  // namespace conduit::rdp::worker

@@ -23,7 +23,7 @@ void log(const std::string& line) {
 
 // Documents printing at once: a spooler sends one at a time per printer; more is a broken or
 // hostile server, whose further jobs are refused (the target shows the queue as full).
-constexpr std::size_t kMaxOpenJobs = 4;
+constexpr std::size_t kMaxOpenJobs = kMaxPrintJobsAtOnce;
 
 }  // namespace
 
@@ -41,6 +41,7 @@ struct PrinterChannel::Backend {
   struct Job {
     rdpPrintJob job{};
     std::uint64_t bytes = 0;  // what the target sent so far
+    bool lost = false;        // a piece could not be queued
   };
   std::mutex mutex;
   std::map<std::uint32_t, std::unique_ptr<Job>> jobs;
@@ -77,7 +78,7 @@ UINT writeJob(rdpPrintJob* job, const BYTE* data, size_t size) noexcept {
     j.bytes += size;
     // Past the limit the rest is dropped (print_end says so); the target still gets "written".
     std::size_t keep =
-        before >= kMaxPrintJobBytes
+        before >= kMaxPrintJobBytes || j.lost
             ? 0
             : static_cast<std::size_t>(std::min<std::uint64_t>(size, kMaxPrintJobBytes - before));
     for (std::size_t at = 0; at < keep;) {
@@ -85,7 +86,9 @@ UINT writeJob(rdpPrintJob* job, const BYTE* data, size_t size) noexcept {
       b.queue(encodePrintData(PrintData{job->id, Bytes(data + at, data + at + n)}));
       at += n;
     }
-  } catch (...) {  // out of memory: this document is lost (print_end comes all the same)
+  } catch (...) {  // out of memory: the rest is lost, and print_end says the document is cut
+    std::lock_guard lock(b.mutex);
+    if (auto it = b.jobs.find(job->id); it != b.jobs.end()) it->second->lost = true;
   }
   return CHANNEL_RC_OK;
 }
@@ -97,7 +100,7 @@ void closeJob(rdpPrintJob* job) noexcept {
   if (it == b.jobs.end()) return;
   const std::uint64_t bytes = it->second->bytes;
   try {
-    b.queue(encodePrintEnd(PrintEnd{job->id, bytes > kMaxPrintJobBytes}));
+    b.queue(encodePrintEnd(PrintEnd{job->id, bytes > kMaxPrintJobBytes || it->second->lost}));
   } catch (...) {
   }
   log("document " + std::to_string(job->id) + " printed: " + std::to_string(bytes) + " bytes");
@@ -152,10 +155,40 @@ rdpPrinterDriver* backendEntry() noexcept {
   return g_channel != nullptr ? &g_channel->backend().driver.driver : nullptr;
 }
 
+// FreeRDP's own printer device entry, and the rdpdr function it registers its device with.
+PDEVICE_SERVICE_ENTRY g_deviceEntry = nullptr;
+pcRegisterDevice g_registerDevice = nullptr;
+
+// The server's printer configuration messages (PAKID_PRN_CACHE_DATA: add, update, rename,
+// delete a printer's cached settings) are taken and dropped. FreeRDP's device would write each
+// into the configuration directory, one directory per printer name the server chooses: a
+// hostile server could fill the disk that way, and the session needs none of it.
+UINT ignoreCacheData(DEVICE*, UINT16, UINT16, wStream*) noexcept {
+  return CHANNEL_RC_OK;
+}
+
+UINT registerDevice(DEVMAN* devman, DEVICE* device) noexcept {
+  if (device != nullptr) device->CustomComponentRequest = ignoreCacheData;
+  return g_registerDevice != nullptr ? g_registerDevice(devman, device) : ERROR_INTERNAL_ERROR;
+}
+
+UINT deviceEntry(PDEVICE_SERVICE_ENTRY_POINTS points) noexcept {
+  if (points == nullptr || g_deviceEntry == nullptr) return ERROR_INVALID_PARAMETER;
+  DEVICE_SERVICE_ENTRY_POINTS own = *points;
+  g_registerDevice = points->RegisterDevice;
+  own.RegisterDevice = registerDevice;
+  return g_deviceEntry(&own);
+}
+
 }  // namespace
 
 void (*printerBackendEntry())() {
   return reinterpret_cast<void (*)()>(backendEntry);
+}
+
+AddinEntry printerDeviceEntry(AddinEntry builtIn) {
+  g_deviceEntry = reinterpret_cast<PDEVICE_SERVICE_ENTRY>(builtIn);
+  return builtIn == nullptr ? nullptr : reinterpret_cast<void (*)()>(deviceEntry);
 }
 
 PrinterChannel::PrinterChannel()

@@ -52,5 +52,10 @@ class PrinterChannel {
 /// worker's addin provider (addin_provider.hpp).
 inline constexpr const char* kPrinterBackendName = "conduit";
 void (*printerBackendEntry())();
+/// FreeRDP's printer device entry (`builtIn`, as the addin loader found it) wrapped so the
+/// device it registers ignores the server's printer configuration messages (which FreeRDP
+/// would write to disk, as many as the server likes); nullptr when `builtIn` is.
+using AddinEntry = void (*)();
+AddinEntry printerDeviceEntry(AddinEntry builtIn);
 
 }  // namespace conduit::rdp::worker

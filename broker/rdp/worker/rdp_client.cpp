@@ -368,7 +368,10 @@ int RdpClient::run(Bytes& password) {
   log("connecting to " + request_.host + ":" + std::to_string(request_.port));
   const BOOL connected = freerdp_connect(instance_);
   wipeSetting(instance_->settings, FreeRDP_Password);
-  removeConfigDir(configDir_);  // only the connect's certificate store needed it
+  // Only the connect's certificate store needed it, unless a printer is offered: FreeRDP's
+  // printer device writes its driver name there on rdpdr's own thread, which may still run;
+  // the directory then goes when the session ends (main).
+  if (!request_.printer) removeConfigDir(configDir_);
   if (!connected) return reportConnectFailure();
   connectedAt_ = std::chrono::steady_clock::now();
   log("connected in " +

@@ -61,7 +61,7 @@ std::string dropRoot(const std::string& ownedDir) {
 
 // Default allow: FreeRDP, WinPR, OpenSSL and the sanitizers use a wide, version-dependent set of
 // syscalls; a deny-list of what an exploit needs to leave this process is robust across them.
-std::string installFilter() {
+std::string installFilter(bool network) {
   scmp_filter_ctx ctx = ::seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return "seccomp_init failed";
   const auto deny = SCMP_ACT_ERRNO(EPERM);
@@ -81,6 +81,9 @@ std::string installFilter() {
     rc = ::seccomp_rule_add(ctx, deny, nr, 0);
     if (rc != 0) break;
   }
+  // No new sockets where the process needs none (the print converter): what it reads cannot
+  // reach the network.
+  if (rc == 0 && !network) rc = ::seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 0);
   // New processes (fork, or clone without CLONE_THREAD): a worker only ever adds threads.
   if (rc == 0)
     rc = ::seccomp_rule_add(ctx, deny, SCMP_SYS(clone), 1,
@@ -95,6 +98,26 @@ std::string installFilter() {
 }
 
 }  // namespace
+
+std::string applyConverterSandbox(const std::string& ownedDir, std::uint64_t maxOutputBytes) {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errnoText("no_new_privs");
+  if (auto e = setLimit(RLIMIT_CORE, 0, "RLIMIT_CORE"); !e.empty()) return e;
+  // Its input, its output, Ghostscript's resource and font files, stdio.
+  if (auto e = setLimit(RLIMIT_NOFILE, 32, "RLIMIT_NOFILE"); !e.empty()) return e;
+  if (auto e = setLimit(RLIMIT_FSIZE, static_cast<rlim_t>(maxOutputBytes), "RLIMIT_FSIZE");
+      !e.empty())
+    return e;
+  // 60 s of CPU: a few pages take well under one; a document written to keep Ghostscript busy
+  // (PostScript is a programming language) is killed by the kernel if the broker's wall-clock
+  // limit has not stopped it first.
+  if (auto e = setLimit(RLIMIT_CPU, 60, "RLIMIT_CPU"); !e.empty()) return e;
+  // 2 GiB of data: large pages rendered at high resolution fit; not under AddressSanitizer.
+  if (!kSanitized) {
+    if (auto e = setLimit(RLIMIT_DATA, rlim_t{2} << 30, "RLIMIT_DATA"); !e.empty()) return e;
+  }
+  if (auto e = dropRoot(ownedDir); !e.empty()) return e;
+  return installFilter(false);
+}
 
 std::string applySandbox(const std::string& ownedDir, bool drive, bool printer) {
   // A setuid binary or file capability reached later must not raise privileges (and seccomp
@@ -123,7 +146,7 @@ std::string applySandbox(const std::string& ownedDir, bool drive, bool printer) 
     if (auto e = setLimit(RLIMIT_DATA, kMaxDataBytes, "RLIMIT_DATA"); !e.empty()) return e;
   }
   if (auto e = dropRoot(ownedDir); !e.empty()) return e;
-  return installFilter();
+  return installFilter(true);
 }
 
 }  // namespace conduit::rdp::worker

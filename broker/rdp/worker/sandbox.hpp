@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace conduit::rdp::worker {
@@ -13,5 +14,12 @@ namespace conduit::rdp::worker {
 /// written: FreeRDP's printer device keeps the printer's driver name in `ownedDir`. Returns an
 /// error message (empty on success); the caller must not connect if it fails.
 std::string applySandbox(const std::string& ownedDir, bool drive, bool printer);
+
+/// The same confinement for the print converter (conduit-print-converter), which runs
+/// Ghostscript on PostScript a target sent: no new privileges, no core dumps, 32 descriptors,
+/// files up to `maxOutputBytes`, 60 s of CPU, 2 GiB of data, nobody/nogroup when started as root
+/// (`ownedDir`, if not empty, handed over first), and the worker's seccomp filter plus no
+/// sockets.
+std::string applyConverterSandbox(const std::string& ownedDir, std::uint64_t maxOutputBytes);
 
 }  // namespace conduit::rdp::worker

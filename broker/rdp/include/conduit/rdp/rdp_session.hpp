@@ -84,7 +84,10 @@ struct RdpSessionOptions {
   // copies a few times a minute; more would only fill the recording. More from the browser
   // ends the session; more from the target are recorded by size only and not passed on.
   int maxClipboardPerSecond = 10;
-  // What the target prints (PostScript) as PDF: postScriptToPdf (Ghostscript) when empty.
+  // conduit-print-converter (what the target prints becomes PDF there); empty: beside
+  // workerPath.
+  std::filesystem::path printConverter;
+  // What the target prints (PostScript) as PDF: postScriptToPdf with printConverter when empty.
   std::function<core::Result<Bytes>(std::span<const std::uint8_t>, const std::atomic<bool>&)>
       printToPdf;
 };

@@ -253,9 +253,12 @@ struct PrintData {
   Bytes bytes;
 };
 inline constexpr std::size_t kMaxPrintChunkBytes = 1u << 20;
-/// 64 MiB: the largest document the worker passes on (a few pages of an HMI's screens as
+/// 32 MiB: the largest document the worker passes on (a few pages of an HMI's screens as
 /// PostScript are well under 10 MiB); past it the rest is dropped and print_end says so.
-inline constexpr std::uint64_t kMaxPrintJobBytes = 64ull << 20;
+inline constexpr std::uint64_t kMaxPrintJobBytes = 32ull << 20;
+/// Documents printing at once (a spooler sends one at a time per printer); the worker refuses
+/// more to the target, the broker ends a session whose worker sends more.
+inline constexpr std::size_t kMaxPrintJobsAtOnce = 4;
 Bytes encodePrintData(const PrintData& data);
 /// invalid_argument for an empty or oversized piece.
 core::Result<PrintData> decodePrintData(std::span<const std::uint8_t> body);
