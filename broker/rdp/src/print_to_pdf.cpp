@@ -1,6 +1,7 @@
 #include "conduit/rdp/print_to_pdf.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,8 +19,6 @@
 #include <system_error>
 #include <thread>
 #include "unique_fd.hpp"
-
-extern char** environ;
 
 namespace conduit::rdp {
 
@@ -94,6 +94,23 @@ std::string oneLine(const std::string& log) {
   return printable(first);
 }
 
+// The converter's scratch directory inside the conversion's: when the broker is root, the
+// converter runs as nobody, which gets this directory and may pass through (not list) the one
+// above it, whose files it cannot open (0600, root's).
+core::Status makeScratch(const std::filesystem::path& dir, const std::filesystem::path& scratch) {
+  if (::mkdir(scratch.c_str(), 0700) != 0) {
+    return core::fail(core::ErrorCode::io,
+                      std::string("the converter's scratch directory: ") + std::strerror(errno));
+  }
+  if (::geteuid() != 0) return core::Done{};
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr || ::chown(scratch.c_str(), nobody->pw_uid, nobody->pw_gid) != 0 ||
+      ::chmod(dir.c_str(), 0711) != 0) {
+    return core::fail(core::ErrorCode::io, "the converter's scratch directory cannot be its own");
+  }
+  return core::Done{};
+}
+
 }  // namespace
 
 std::span<const std::uint8_t> unwrapPjl(std::span<const std::uint8_t> document) {
@@ -138,6 +155,19 @@ core::Result<std::vector<std::uint8_t>> postScriptToPdf(std::span<const std::uin
   }
   if (::lseek(input.get(), 0, SEEK_SET) != 0) return fail(ErrorCode::io, "lseek failed");
   std::vector<char*> argv = {const_cast<char*>(program.c_str()), nullptr};
+  // Ghostscript's own scratch files (pdfwrite makes several) go to a directory of this
+  // conversion's, not the shared /tmp: no other session's converter (the same user, nobody)
+  // can reach them, and a converter stopped mid-way leaves nothing behind the directory's
+  // removal. Its environment is this and no more (sanitizer settings in sanitizer builds).
+  const auto scratch = dir.path() / "tmp";
+  if (auto st = makeScratch(dir.path(), scratch); !st) return st.error();
+  std::vector<std::string> env = {"TMPDIR=" + scratch.string(), "PATH=/usr/bin:/bin", "LC_ALL=C"};
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+    if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -150,7 +180,7 @@ core::Result<std::vector<std::uint8_t>> postScriptToPdf(std::span<const std::uin
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), environ);
+  const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
@@ -163,7 +193,11 @@ core::Result<std::vector<std::uint8_t>> postScriptToPdf(std::span<const std::uin
   bool stopped = false;
   while (true) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid || (r < 0 && errno != EINTR)) break;
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) {  // cannot tell how it ended: stopped, and not trusted
+      ::kill(-pid, SIGKILL);
+      return fail(ErrorCode::unavailable, "the print converter could not be waited for");
+    }
     if ((how.cancel != nullptr && how.cancel->load()) ||
         std::chrono::steady_clock::now() >= deadline) {
       ::kill(-pid, SIGKILL);

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
   const int exitCode = gsapi_exit(gs);
   if (code == 0 || code == gs_error_Quit) code = exitCode;
   gsapi_delete_instance(gs);
-  std::fflush(stdout);
+  // A PDF whose last bytes could not be written (disk full) is no PDF.
+  const bool written = std::fflush(stdout) == 0 && std::ferror(stdout) == 0;
   std::fflush(stderr);
-  ::_exit(code == 0 || code == gs_error_Quit ? 0 : 1);
+  ::_exit((code == 0 || code == gs_error_Quit) && written ? 0 : 1);
 }

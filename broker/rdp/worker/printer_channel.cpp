@@ -188,7 +188,10 @@ void (*printerBackendEntry())() {
 
 AddinEntry printerDeviceEntry(AddinEntry builtIn) {
   g_deviceEntry = reinterpret_cast<PDEVICE_SERVICE_ENTRY>(builtIn);
-  return builtIn == nullptr ? nullptr : reinterpret_cast<void (*)()>(deviceEntry);
+  // Never FreeRDP's device without the wrapper (a plugin file it would look for next): without
+  // a built-in one, the wrapper's entry fails and the target gets no printer.
+  if (builtIn == nullptr) log("this FreeRDP has no built-in printer device; no printer offered");
+  return reinterpret_cast<void (*)()>(deviceEntry);
 }
 
 PrinterChannel::PrinterChannel()

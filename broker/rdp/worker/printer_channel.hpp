@@ -54,7 +54,8 @@ inline constexpr const char* kPrinterBackendName = "conduit";
 void (*printerBackendEntry())();
 /// FreeRDP's printer device entry (`builtIn`, as the addin loader found it) wrapped so the
 /// device it registers ignores the server's printer configuration messages (which FreeRDP
-/// would write to disk, as many as the server likes); nullptr when `builtIn` is.
+/// would write to disk, as many as the server likes); when `builtIn` is nullptr the wrapper
+/// fails the device (no printer) rather than let FreeRDP load one without it.
 using AddinEntry = void (*)();
 AddinEntry printerDeviceEntry(AddinEntry builtIn);
 

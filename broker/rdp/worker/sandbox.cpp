@@ -69,10 +69,33 @@ std::string installFilter(bool network) {
   // view or namespaces, loading kernel code or BPF, and kernel keyrings: none of these is part
   // of an RDP client; each is a step of an escape.
   constexpr std::array kDenied = {
-      "execve",        "execveat",   "ptrace",          "process_vm_readv", "process_vm_writev",
-      "mount",         "umount2",    "pivot_root",      "chroot",           "setns",
-      "unshare",       "bpf",        "perf_event_open", "init_module",      "finit_module",
-      "delete_module", "kexec_load", "keyctl",          "add_key",          "request_key",
+      "execve",
+      "execveat",
+      "ptrace",
+      "process_vm_readv",
+      "process_vm_writev",
+      "mount",
+      "umount2",
+      "pivot_root",
+      "chroot",
+      "setns",
+      "unshare",
+      "bpf",
+      "perf_event_open",
+      "init_module",
+      "finit_module",
+      "delete_module",
+      "kexec_load",
+      "keyctl",
+      "add_key",
+      "request_key",
+      // io_uring could open and connect sockets (and more) without the calls filtered here;
+      // fork and vfork are new processes as the clone rule below.
+      "io_uring_setup",
+      "io_uring_enter",
+      "io_uring_register",
+      "fork",
+      "vfork",
   };
   int rc = 0;
   for (const char* name : kDenied) {

@@ -564,17 +564,18 @@ TEST_CASE(
     HostileEnv env("print");
     session = startSession(backend, browser);
   }
-  // 10 a second are taken: the one converting, 2 waiting for Ghostscript, the other 7
-  // recorded as not passed on; the 20 past the rate are counted in one note.
+  // 10 a second are taken: 2 waiting for Ghostscript (3 when the first was already taken up
+  // for conversion as the flood came), the rest recorded as not passed on; the 20 past the
+  // rate are counted in one note.
   std::size_t offered = 0;
-  for (int i = 0; i < 100 && offered < 3; ++i) {
+  for (int i = 0; i < 100 && offered < 2; ++i) {
     {
       std::lock_guard lock(browser.mutex);
       offered = browser.printed.size();
     }
-    if (offered < 3) std::this_thread::sleep_for(100ms);
+    if (offered < 2) std::this_thread::sleep_for(100ms);
   }
-  std::this_thread::sleep_for(1s);
+  std::this_thread::sleep_for(2s);  // the others still converting finish
   session->close("test over");
   REQUIRE(backend.awaitEnd(5s).has_value());
   std::vector<rdp::RdpPrinted> printed;
@@ -582,8 +583,8 @@ TEST_CASE(
     std::lock_guard lock(browser.mutex);
     printed = browser.printed;
   }
-  REQUIRE(printed.size() >= 3);
-  CHECK(printed.size() <= 4);
+  REQUIRE(printed.size() >= 2);
+  CHECK(printed.size() <= 3);
   CHECK(printed.front().name == "print-1.pdf");
   // Once the session has ended, nothing more is saved from it.
   CHECK(session->printGet("print-1.pdf").error().code == core::ErrorCode::unavailable);
