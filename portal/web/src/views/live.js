@@ -162,7 +162,7 @@ export function renderLive(root, context) {
         while (clipboardList.children.length > 200) clipboardList.lastElementChild.remove();
         clipboardBox.hidden = false;
       } else if (message?.type === 'file') {
-        const moved = ['upload', 'download'].includes(message.operation);
+        const moved = ['upload', 'download', 'print'].includes(message.operation);
         filesList.prepend(h('li', {}, h('span', { class: 'mono' }, fmtTime(new Date().toISOString(), { seconds: true, today: true })),
           ` ${String(message.operation ?? '')} `, h('span', { class: 'mono' }, String(message.path ?? '')),
           moved ? ` (${fmtBytes(Number(message.size) || 0)}${message.sha256 ? `, SHA-256 ${message.sha256}` : ''})` : '',

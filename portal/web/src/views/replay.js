@@ -59,10 +59,12 @@ export function renderReplay(root, context) {
 // Operation names as the recording has them (docs/recording-format.md, file_transfer).
 const OPERATIONS = {
   upload: 'upload', download: 'download', remove: 'remove', rename: 'rename',
-  make_directory: 'new directory', set_attributes: 'attributes', link: 'link',
+  make_directory: 'new directory', set_attributes: 'attributes', link: 'link', print: 'printed',
 };
+// Operations that moved bytes (their size and SHA-256 mean something).
+const MOVED = ['upload', 'download', 'print'];
 
-/// The files moved in this session (sftp, scp, a desktop's drive) as recorded: when, what,
+/// The files moved in this session (sftp, scp, a desktop's drive and printer) as recorded: when, what,
 /// which path, how many bytes and their SHA-256 (to compare with the file the auditor holds).
 function filesCard(context, id) {
   const { el, body } = table(['At', 'Operation', 'Path', ['Bytes', 'num'], 'SHA-256', 'Detail'],
@@ -78,7 +80,7 @@ function filesCard(context, id) {
           h('td', { class: 'mono' }, `${(f.t_us / 1e6).toFixed(1)} s`),
           h('td', {}, OPERATIONS[f.operation] ?? f.operation),
           h('td', { class: 'mono' }, f.path),
-          h('td', { class: 'num' }, ['upload', 'download'].includes(f.operation) ? fmtBytes(f.size) : ''),
+          h('td', { class: 'num' }, MOVED.includes(f.operation) ? fmtBytes(f.size) : ''),
           h('td', { class: 'mono hash' }, f.sha256 || '—'),
           h('td', {}, f.detail)))));
     })
@@ -87,7 +89,7 @@ function filesCard(context, id) {
     });
   return card('Files', {
     id: 'replay-files',
-    description: 'Uploads and downloads (sftp, scp, a desktop session\'s drive) with the SHA-256 of the bytes that moved, and changes to names, as the broker saw them pass.',
+    description: 'Uploads and downloads (sftp, scp, a desktop session\'s drive), documents the desktop printed, with the SHA-256 of the bytes that moved, and changes to names, as the broker saw them pass.',
   }, el);
 }
 
