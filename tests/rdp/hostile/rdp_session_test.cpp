@@ -513,18 +513,6 @@ TEST_CASE("a target that changes its sound format all the time gets one note a s
 
 namespace {
 
-/// Sets CONDUIT_HOSTILE_SEND (and the pace) for workers started while it lives.
-struct HostileEnv {
-  HostileEnv(const char* send, const char* paceMs = nullptr) {
-    ::setenv("CONDUIT_HOSTILE_SEND", send, 1);
-    if (paceMs != nullptr) ::setenv("CONDUIT_HOSTILE_PACE_MS", paceMs, 1);
-  }
-  ~HostileEnv() {
-    ::unsetenv("CONDUIT_HOSTILE_SEND");
-    ::unsetenv("CONDUIT_HOSTILE_PACE_MS");
-  }
-};
-
 core::AccessLimits printerAllowed() {
   core::AccessLimits limits;
   limits.rdp.printer = true;
@@ -538,11 +526,7 @@ TEST_CASE("a printed document from a worker whose session has no printer ends th
   REQUIRE(sodium_init() >= 0);
   Backend backend(core::AccessLimits{});  // no printer
   Browser browser;
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    HostileEnv env("print");
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "print");
   const auto reason = backend.awaitEnd(5s);
   REQUIRE(reason.has_value());
   CHECK(*reason == "the RDP worker sent a printed document the session does not allow");
@@ -559,11 +543,7 @@ TEST_CASE(
   REQUIRE(sodium_init() >= 0);
   Backend backend(printerAllowed());
   Browser browser;
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    HostileEnv env("print");
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "print");
   // 10 a second are taken: 2 waiting for Ghostscript (3 when the first was already taken up
   // for conversion as the flood came), the rest recorded as not passed on; the 20 past the
   // rate are counted in one note.
@@ -615,11 +595,7 @@ TEST_CASE("a policy that drops the printer during a session stops documents with
   REQUIRE(sodium_init() >= 0);
   Backend backend(printerAllowed());
   Browser browser;
-  std::unique_ptr<rdp::RdpSession> session;
-  {
-    HostileEnv env("print", "300");  // a document every 300 ms
-    session = startSession(backend, browser);
-  }
+  auto session = startWith(backend, browser, "print", "300");  // a document every 300 ms
   const auto offered = [&browser] {
     std::lock_guard lock(browser.mutex);
     return browser.printed.size();

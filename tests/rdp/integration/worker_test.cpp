@@ -381,6 +381,17 @@ TEST_CASE("rdp worker ends when the server dies mid-session", "[rdp][worker]") {
 
 namespace {
 
+/// A request to a TLS target on 127.0.0.1 (xrdp and the printing server have no NLA).
+ConnectRequest tlsRequest(std::uint16_t port) {
+  ConnectRequest r;
+  r.host = "127.0.0.1";
+  r.port = port;
+  r.username = "vendor";
+  r.security = Security::tls;
+  r.connectTimeoutMs = 5000;
+  return r;
+}
+
 /// A tile or frame end (acknowledged, as the browser would): true; any other frame: false.
 bool desktopFrame(Worker& worker, const Frame& f) {
   if (f.type == MessageType::frame_end) {
@@ -406,12 +417,7 @@ struct XrdpSession {
   explicit XrdpSession(bool clipboard, const std::string& drivePath = {},
                        XrdpTarget::Options options = {}, bool audio = false)
       : target(options) {
-    ConnectRequest r;
-    r.host = "127.0.0.1";
-    r.port = target.port();
-    r.username = "vendor";
-    r.security = Security::tls;
-    r.connectTimeoutMs = 5000;
+    ConnectRequest r = tlsRequest(target.port());
     r.clipboard = clipboard;
     r.drive = !drivePath.empty();
     r.drivePath = drivePath;
@@ -729,12 +735,7 @@ struct PrintSession {
 
   PrintSession(const std::string& document, bool printer, int copies = 1)
       : target({CONDUIT_TEST_RDP_PRINTER, document, copies}) {
-    ConnectRequest r;
-    r.host = "127.0.0.1";
-    r.port = target.port();
-    r.username = "vendor";
-    r.security = Security::tls;
-    r.connectTimeoutMs = 5000;
+    ConnectRequest r = tlsRequest(target.port());
     r.certificateSha256 = target.fingerprint();
     r.printer = printer;
     worker.send(connectFrame(r, "any-password"));
