@@ -21,7 +21,9 @@
 #include "conduit/ssh/scp_observer.hpp"
 #include "conduit/ssh/sftp_observer.hpp"
 #include "conduit/ssh/shell_line_filter.hpp"
+#include "forwarding.hpp"
 #include "live_session.hpp"
+#include "printable.hpp"
 #include "session_thread.hpp"
 #include "tunnel.hpp"
 
@@ -48,29 +50,10 @@ constexpr std::size_t kHandOver = 256 * 1024;
 // A vendor may run a few channels at once (shell + sftp + exec); 1,000 would only tie up the
 // target's session slots.
 constexpr std::size_t kMaxChannels = 16;
-// `ssh -L` connections open at once in one session. The asset's own limit (GatewayBackend::
-// openTunnel) is usually far lower; this caps a client that opens connections in a loop.
-constexpr std::size_t kMaxTunnels = 32;
-// 1 s: a healthy PLC answers in milliseconds; the session's end (kill, revocation, window end)
-// must still take effect within about a second.
-constexpr auto kTunnelDrain = std::chrono::seconds(1);
-// 1 s: how long a tunnel connection that finds the asset full waits while the session's own
-// tunnels may give a slot back (an ending one takes a round trip to the endpoint: milliseconds).
-constexpr auto kReconnectWait = std::chrono::seconds(1);
 // 10 s: how long a channel the vendor closed waits for the target's exit status (a command
 // that closed its output first and exits a moment later). Window end, revocation and kill
 // still end it at once.
 constexpr auto kExitStatusWait = std::chrono::seconds(10);
-// Reason lines and host names from the vendor are echoed to terminals and logs: no control
-// characters, no quotes that would break a log field, and not too long.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (char c : text.substr(0, 200)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f || c == '"') ? '?' : c;
-  }
-  return out;
-}
 // Environment variables passed to the target; anything else (LD_PRELOAD, PATH...) is dropped.
 const std::set<std::string> kEnvAllowList{"LANG",        "LC_ALL", "LC_CTYPE",
                                           "LC_MESSAGES", "TZ",     "COLORTERM"};
@@ -141,8 +124,12 @@ class Relay {
   explicit Relay(RelaySetup& s)
       : s_(s),
         recheck_(s.backend, s.login, s.source, s.allow),
-        tunnelContext_{nullptr, s.backend, s.recording, s.options.tunnelIdleTimeout,
-                       s.options.tunnelConnectTimeout} {}
+        forwarding_(ForwardingSession{s.vendor, s.backend, s.login, s.source, s.sessionId, s.allow,
+                                      [this] { return reason(); },
+                                      [this](const std::string& text) { tell(text); },
+                                      [this] { return ++channelCounter_; }},
+                    TunnelContext{nullptr, s.backend, s.recording, s.options.tunnelIdleTimeout,
+                                  s.options.tunnelConnectTimeout}) {}
 
   RelayResult run() {
     std::memset(&serverCb_, 0, sizeof serverCb_);
@@ -155,7 +142,7 @@ class Relay {
     ssh_set_message_callback(s_.vendor, &Relay::onMessage, this);
 
     event_ = ssh_event_new();
-    tunnelContext_.event = event_;
+    forwarding_.setEvent(event_);
     ssh_event_add_session(event_, s_.vendor);
     if (!wake_.addTo(event_)) end("internal error: cannot poll the relay's eventfd");
     if (s_.target != nullptr) {
@@ -197,12 +184,12 @@ class Relay {
         nextCheck = now + std::chrono::seconds(1);
       }
     }
-    drainTunnels();
-    for (auto& t : tunnels_) t->finish(reason());
-    collectTunnels();
-    for (auto& open : pendingOpens_)
-      abandon(open.request, open.channel, "the session ended (" + reason() + ")");
-    pendingOpens_.clear();
+    forwarding_.drain([this] {
+      releaseTargetWake();
+      ssh_event_dopoll(event_, 20);
+      flush();
+    });
+    forwarding_.finish();
     for (auto& p : pairs_) closeVendorSide(p, true);
     if (targetThread_) {
       // The target side's channels are closed on its own thread, which then stops.
@@ -215,7 +202,8 @@ class Relay {
     wake_.removeFrom(event_);
     ssh_event_remove_session(event_, s_.vendor);
     ssh_event_free(event_);
-    return RelayResult{reason(), toTarget_, toVendor_};
+    return RelayResult{reason(), toTarget_ + forwarding_.bytesToTarget(),
+                       toVendor_ + forwarding_.bytesToVendor()};
   }
 
  private:
@@ -231,21 +219,6 @@ class Relay {
       reason_ = why;
     }
     wake_.signal();  // from the target's thread: the vendor's loop ends the session now
-  }
-
-  /// The session ended: tunnels refuse new writes and get up to kTunnelDrain for the
-  /// requests in flight (issue 8 item 5: never cut a transfer halfway without trying to drain).
-  void drainTunnels() {
-    if (tunnels_.empty()) return;
-    const std::string why = reason();
-    for (auto& t : tunnels_) t->endAfterDrain(why, kTunnelDrain);
-    const auto deadline = std::chrono::steady_clock::now() + kTunnelDrain;
-    while (!tunnels_.empty() && std::chrono::steady_clock::now() < deadline &&
-           ssh_is_connected(s_.vendor) != 0) {
-      releaseTargetWake();
-      ssh_event_dopoll(event_, 20);
-      flush();
-    }
   }
 
   /// No bytes from the target wait for the vendor (vendor thread).
@@ -276,11 +249,7 @@ class Relay {
       end(*r.ended);
       return;
     }
-    enforceTunnels();
-    // Shortly before the window closes, writes stop so that requests in flight can finish.
-    if (std::chrono::system_clock::now() + kTunnelDrain * 2 >= s_.allow.until) {
-      for (auto& t : tunnels_) t->beginDrain();
-    }
+    forwarding_.enforce();
     // Warned only once a channel has shown it: the first check can run before the vendor's
     // first channel is open.
     if (r.warning && notice("\r\nConduit: " + *r.warning + "\r\n") > 0) recheck_.warned();
@@ -374,27 +343,6 @@ class Relay {
     return shown;
   }
 
-  /// Tunnels to another protocol than the login's (an HMI's ssh login with a tunnel to its
-  /// Modbus endpoint) hang on that protocol's grant: it is re-checked every second too.
-  void enforceTunnels() {
-    std::set<core::Protocol> protocols;
-    for (const auto& t : tunnels_) {
-      if (!t->done() && t->protocol() != s_.allow.protocol) protocols.insert(t->protocol());
-    }
-    for (const core::Protocol p : protocols) {
-      const GatewayDecision d =
-          s_.backend.recheckAccess(s_.login.user, s_.login.asset, p, s_.source);
-      const auto* no = std::get_if<GatewayRefuse>(&d);
-      if (no == nullptr) continue;
-      for (auto& t : tunnels_) {
-        if (t->done() || t->protocol() != p) continue;
-        tell("\r\nConduit: tunnel " + printable(t->describe()) +
-             " closed: access ended: " + printable(no->reason) + "\r\n");
-        t->endAfterDrain("access ended: " + no->reason, kTunnelDrain);
-      }
-    }
-  }
-
   /// A line on every open console or session channel's stderr, queued (never a blocking
   /// write) and recorded as a marker. Vendor thread.
   void tell(const std::string& text) {
@@ -411,193 +359,10 @@ class Relay {
 
   static int onMessage(ssh_session, ssh_message msg, void* self) noexcept {
     try {
-      return static_cast<Relay*>(self)->message(msg);
+      return static_cast<Relay*>(self)->forwarding_.open(msg);
     } catch (...) {
       return 1;  // libssh refuses it
     }
-  }
-
-  /// `ssh -L LOCALPORT:HOST:PORT`: one direct-tcpip channel per connection to LOCALPORT. The
-  /// backend decides; the broker connects to the endpoint's configured address, never to
-  /// HOST itself.
-  int message(ssh_message msg) {
-    if (ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
-        ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP) {
-      return 1;
-    }
-    TunnelRequest r;
-    r.user = s_.login.user;
-    r.loginAsset = s_.login.asset;
-    const char* host = ssh_message_channel_request_open_destination(msg);
-    r.host = host != nullptr ? host : "";
-    r.port = static_cast<std::uint32_t>(ssh_message_channel_request_open_destination_port(msg));
-    const char* originator = ssh_message_channel_request_open_originator(msg);
-    // Only shown and parsed as an address: made printable (the client may send anything).
-    r.originator = printable(originator != nullptr ? originator : "");
-    r.originatorPort =
-        static_cast<std::uint32_t>(ssh_message_channel_request_open_originator_port(msg));
-    r.source = s_.source;
-    r.sessionId = s_.sessionId;
-    if (!reason().empty()) return refuseTunnel(msg, r, "the session is ending");
-    std::size_t live = pendingOpens_.size();
-    for (const auto& t : tunnels_) live += t->done() ? 0U : 1U;
-    if (live >= kMaxTunnels) {
-      return refuseTunnel(msg, r,
-                          "at most " + std::to_string(kMaxTunnels) + " tunnel connections at once");
-    }
-    // A tool that reconnects at once (mbpoll opens a connection per poll and closes it without
-    // a half-close) can send this open before, or right behind, the end of its last
-    // connection, whose tunnel keeps the asset's connection slot until the endpoint has closed
-    // too. Decided now, it would be refused by an asset that allows one connection: while this
-    // session has tunnels open, a full asset makes the channel wait (accepted, decided again
-    // as tunnels end, for at most kReconnectWait) in openPending().
-    r.waitForSlot = std::any_of(tunnels_.begin(), tunnels_.end(),
-                                [](const std::unique_ptr<Tunnel>& t) { return !t->done(); });
-    TunnelDecision decision = s_.backend.openTunnel(r);
-    if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
-      if (!no->busy) return refuseTunnel(msg, r, no->reason);
-      ssh_channel channel = ssh_message_channel_request_open_reply_accept(msg);
-      if (channel != nullptr) {
-        pendingOpens_.push_back({std::move(r), channel,
-                                 std::chrono::steady_clock::now() + kReconnectWait, tunnelsEnded_});
-      }
-      return 0;
-    }
-    auto tunnel = Tunnel::connect(tunnelContext_, r, std::move(std::get<TunnelTarget>(decision)),
-                                  ++channelCounter_);
-    if (!tunnel) return refuseTunnel(msg, r, tunnel.error().message);
-    ssh_channel channel = ssh_message_channel_request_open_reply_accept(msg);
-    if (channel == nullptr) {
-      (*tunnel)->finish("the vendor's channel could not be opened");
-      return 0;
-    }
-    startTunnel(std::move(*tunnel), channel);
-    return 0;
-  }
-
-  void startTunnel(std::unique_ptr<Tunnel> tunnel, ssh_channel channel) {
-    // In the list first: once attached the tunnel owns (and frees) the channel, whatever
-    // throws after.
-    Tunnel& t = *tunnels_.emplace_back(std::move(tunnel));
-    t.attach(channel);
-    spdlog::info("event=ssh_tunnel_opened session={} user={} tunnel=\"{}\"", s_.sessionId,
-                 s_.login.user, printable(t.describe()));
-  }
-
-  /// Decides again the tunnel connections that found the asset full (see message()) when one
-  /// of the session's tunnels has ended, and for the last time (audited) after
-  /// kReconnectWait. Vendor thread, after the tunnels' pumps.
-  void openPending() {
-    if (pendingOpens_.empty()) return;
-    const auto now = std::chrono::steady_clock::now();
-    std::vector<PendingOpen> due;
-    for (auto it = pendingOpens_.begin(); it != pendingOpens_.end();) {
-      if (it->seenEnded == tunnelsEnded_ && now < it->deadline && reason().empty() &&
-          ssh_channel_is_open(it->channel) != 0) {
-        ++it;
-        continue;
-      }
-      due.push_back(std::move(*it));
-      it = pendingOpens_.erase(it);
-    }
-    // libssh calls below may run message() again, which appends to pendingOpens_: not iterated.
-    for (auto& open : due) {
-      if (!reason().empty()) {
-        abandon(open.request, open.channel, "the session ended (" + reason() + ")");
-        continue;
-      }
-      if (ssh_channel_is_open(open.channel) == 0) {
-        abandon(open.request, open.channel,
-                "closed by the vendor while " + open.request.host + " had no free connection slot");
-        continue;
-      }
-      open.request.waitForSlot = now < open.deadline;
-      std::string why;
-      std::unique_ptr<Tunnel> connected;
-      try {
-        TunnelDecision decision = s_.backend.openTunnel(open.request);
-        if (const auto* no = std::get_if<GatewayRefuse>(&decision)) {
-          if (no->busy) {  // still full: wait for the next tunnel to end
-            open.seenEnded = tunnelsEnded_;
-            pendingOpens_.push_back(std::move(open));
-            continue;
-          }
-          why = no->reason;
-        } else {
-          auto tunnel =
-              Tunnel::connect(tunnelContext_, open.request,
-                              std::move(std::get<TunnelTarget>(decision)), ++channelCounter_);
-          if (tunnel) {
-            connected = std::move(*tunnel);
-          } else {
-            why = tunnel.error().message;
-          }
-        }
-      } catch (const std::exception&) {  // e.g. the audit trail cannot be written: no tunnel
-        why = "internal error while deciding the tunnel";
-      }
-      if (connected) {  // outside the try: from here on the tunnel owns (and frees) the channel
-        startTunnel(std::move(connected), open.channel);
-        continue;
-      }
-      // Accepted already: the refusal closes the channel; the reason goes where it is seen.
-      tellTunnelRefused(open.request, why);
-      closeAccepted(open.channel);
-    }
-  }
-
-  /// A waiting tunnel connection that ends undecided: closed, and audited as refused (its open
-  /// was not, the asset being full only for the moment).
-  void abandon(const TunnelRequest& request, ssh_channel channel, const std::string& why) {
-    spdlog::info("event=ssh_tunnel_refused session={} user={} reason=\"{}\"", s_.sessionId,
-                 s_.login.user, printable(why));
-    try {
-      s_.backend.tunnelAbandoned(request, why);
-    } catch (const std::exception& e) {
-      spdlog::error("event=audit_failed session={} what=\"tunnel.refused\" reason=\"{}\"",
-                    s_.sessionId, e.what());
-    }
-    closeAccepted(channel);
-  }
-
-  static void closeAccepted(ssh_channel channel) {
-    if (ssh_channel_is_open(channel) != 0) ssh_channel_close(channel);
-    ssh_channel_free(channel);
-  }
-
-  /// Refuses a direct-tcpip channel. libssh 0.10 can only send an empty reason with
-  /// SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, so the reason also goes where the vendor can see
-  /// it: any open terminal of the session, and a debug message (`ssh -v`).
-  int refuseTunnel(ssh_message msg, const TunnelRequest& r, const std::string& why) {
-    ssh_message_reply_default(msg);
-    tellTunnelRefused(r, why);
-    return 0;
-  }
-  void tellTunnelRefused(const TunnelRequest& r, const std::string& why) {
-    const std::string line = "Conduit: tunnel to " + printable(r.host) + ":" +
-                             std::to_string(r.port) + " refused: " + printable(why);
-    spdlog::info("event=ssh_tunnel_refused session={} user={} reason=\"{}\"", s_.sessionId,
-                 s_.login.user, line);
-    ssh_send_debug(s_.vendor, line.c_str(), 1);
-    tell("\r\n" + line + "\r\n");
-  }
-
-  /// Adds finished tunnels' bytes to the session's totals and drops them.
-  void collectTunnels() {
-    for (const auto& t : tunnels_) {
-      if (!t->done()) continue;
-      toTarget_ += t->bytesToTarget();
-      toVendor_ += t->bytesToVendor();
-      // The vendor's client only sees its connection close: say why where it can be seen.
-      if (t->failure() && reason().empty()) {
-        tell("\r\nConduit: tunnel " + printable(t->describe()) +
-             " closed: " + printable(*t->failure()) + "\r\n");
-      }
-    }
-    tunnelsEnded_ += static_cast<std::uint64_t>(
-        std::count_if(tunnels_.begin(), tunnels_.end(),
-                      [](const std::unique_ptr<Tunnel>& t) { return t->done(); }));
-    tunnels_.remove_if([](const std::unique_ptr<Tunnel>& t) { return t->done(); });
   }
 
   static ssh_channel onChannelOpen(ssh_session, void* self) noexcept {
@@ -1125,17 +890,7 @@ class Relay {
       std::lock_guard lk(mu_);
       pairs_.remove_if([](const Pair& p) { return p.shared.vendorDone && p.shared.targetDone; });
     }
-    const auto now = std::chrono::steady_clock::now();
-    // A pump may poll libssh and so open a new tunnel: std::list keeps this loop valid.
-    for (auto& t : tunnels_) {
-      try {
-        t->pump(now);
-      } catch (...) {  // an inspector's exception (e.g. bad_alloc) ends its connection only
-        t->finish("internal error while relaying");
-      }
-    }
-    collectTunnels();
-    openPending();
+    forwarding_.pump();
     return busy;
   }
 
@@ -1447,16 +1202,7 @@ class Relay {
   std::mutex mu_;            // Pair::shared of every pair, and pairs_'s structure
   std::list<Pair> pairs_;    // stable addresses: callbacks hold pointers to pairs
   std::vector<Pair*> live_;  // the target thread's pairs in one pump
-  TunnelContext tunnelContext_;
-  std::list<std::unique_ptr<Tunnel>> tunnels_;
-  struct PendingOpen {
-    TunnelRequest request;
-    ssh_channel channel = nullptr;  // accepted, no callbacks yet
-    std::chrono::steady_clock::time_point deadline;
-    std::uint64_t seenEnded = 0;  // tunnelsEnded_ when last decided
-  };
-  std::vector<PendingOpen> pendingOpens_;
-  std::uint64_t tunnelsEnded_ = 0;  // tunnels collected so far: a slot may have come free
+  Forwarding forwarding_;    // `ssh -L` connections (vendor thread)
   mutable std::mutex reasonMu_;
   std::string reason_;
   std::atomic<bool> targetGone_{false};
