@@ -18,9 +18,8 @@
 #include <variant>
 
 #include "conduit/rdp/drive_folder.hpp"
-#include "conduit/rdp/print_to_pdf.hpp"
 #include "conduit/recorder/record.hpp"
-#include "print_queue.hpp"
+#include "session_printer.hpp"
 #include "worker_process.hpp"
 
 namespace conduit::rdp {
@@ -98,7 +97,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
         sessionId_(nextSessionId()) {}
 
   ~Impl() {
-    if (prints_) prints_->stop();  // its thread wakes the session through wake_
+    printer_.reset();  // its thread wakes the session through wake_
     if (wake_ >= 0) ::close(wake_);
   }
 
@@ -145,7 +144,6 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     }
     c.printer = allow_.limits.rdp.printer;
     printerChannel_ = c.printer;
-    printerAllowed_ = c.printer;
     c.audio = allow_.limits.rdp.audio;
     audioChannel_ = c.audio;
     audioAllowed_ = c.audio;
@@ -206,23 +204,23 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_ < 0) return failConnect("eventfd failed");
     if (printerChannel_) {
-      auto convert = options_.printToPdf;
-      if (!convert) {
-        const auto converter = options_.printConverter.empty()
-                                   ? options_.workerPath.parent_path() / kPrintConverterName
-                                   : options_.printConverter;
-        convert = [converter](std::span<const std::uint8_t> doc, const std::atomic<bool>& cancel) {
-          PdfConversion how;
-          how.cancel = &cancel;
-          how.converter = converter;
-          return postScriptToPdf(doc, how);
-        };
-      }
       const int wake = wake_;
-      prints_ = std::make_unique<PrintQueue>(std::move(convert), [wake] {
+      SessionPrinter::Hooks hooks;
+      hooks.recordFile = [this](const recorder::FileTransferEvent& e) {
+        return recordFile(e, recorder::Direction::to_client);
+      };
+      hooks.recordNotice = [this](const std::string& text) {
+        return !recording_ || recording_
+                                  ->append(recorder::RecordKind::marker, kNoticeChannel,
+                                           recorder::Direction::none, bytesOf(text))
+                                  .ok();
+      };
+      hooks.offered = io_.printed;
+      hooks.wake = [wake] {
         const std::uint64_t one = 1;
         (void)!::write(wake, &one, sizeof one);
-      });
+      };
+      printer_ = std::make_unique<SessionPrinter>(options_, std::move(hooks), sessionId_);
     }
     backend_.sessionStarted(sessionId_, request_.user, request_.asset, request_.source, allow_);
     spdlog::info("event=rdp_session_started session={} user={} asset={} desktop={}x{}", sessionId_,
@@ -365,15 +363,15 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
 
   core::Result<DriveContent> printGet(const std::string& name) {
     if (ended_.load()) return fail(ErrorCode::unavailable, "the remote desktop has ended");
-    if (!prints_ || !printerAllowed_.load()) {
+    if (!printer_ || !printer_->allowed()) {
       return fail(ErrorCode::permission_denied,
                   "the policy does not allow printing from " + request_.asset);
     }
-    auto doc = prints_->get(name);
+    auto doc = printer_->get(name);
     if (!doc) return doc.error();
     recorder::FileTransferEvent e{recorder::FileOperation::download, doc->bytes.size(),
-                                  printPathOf(name), "a printed document saved by the vendor",
-                                  doc->sha256};
+                                  SessionPrinter::pathOf(name),
+                                  "a printed document saved by the vendor", doc->sha256};
     if (!recordFile(e, recorder::Direction::to_client)) {
       requestClose("the recording failed");
       return fail(ErrorCode::unavailable, "the recording failed");
@@ -471,77 +469,6 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
                   "the policy does not allow a drive on " + request_.asset);
     }
     return core::Done{};
-  }
-
-  static std::string printPathOf(const std::string& name) { return "printer/" + name; }
-
-  /// A print frame from the worker; only where the session offered the printer.
-  std::optional<std::string> printFrame(const Frame& f) {
-    if (!prints_) {
-      return std::string("the RDP worker sent a printed document the session does not allow");
-    }
-    core::Status st = core::Done{};
-    if (f.type == MessageType::print_data) {
-      auto d = decodePrintData(f.body);
-      if (!d) return "the RDP worker broke the protocol: " + d.error().message;
-      st = prints_->data(std::move(*d));
-    } else {
-      auto e = decodePrintEnd(f.body);
-      if (!e) return "the RDP worker broke the protocol: " + e.error().message;
-      // Not converted at all once the policy dropped the printer: recorded, not passed on.
-      st = prints_->end(*e, printerAllowed_.load());
-    }
-    if (!st) return "the RDP worker broke the protocol: " + st.error().message;
-    return std::nullopt;
-  }
-
-  /// Documents converted since the last look: recorded (what the target printed and what the
-  /// vendor gets, with their SHA-256), then offered, or only recorded where the policy no
-  /// longer allows the printer. A reason when recording failed.
-  std::optional<std::string> finishPrints() {
-    if (!prints_) return std::nullopt;
-    for (auto& doc : prints_->takeReady()) {
-      if (!recordPrint(doc, printerAllowed_.load(), "")) return "the recording failed";
-    }
-    if (!recordSuppressedPrints()) return "the recording failed";
-    return std::nullopt;
-  }
-
-  /// One document: recorded first; offered (kept for printGet, the page told) when `offer` and
-  /// it has bytes, else recorded as not passed on (`why`, where its note does not say). False
-  /// when recording failed.
-  bool recordPrint(PrintedDocument& doc, bool offer, const std::string& why) {
-    offer = offer && !doc.bytes.empty();
-    std::string detail = "printed on the target: " + std::to_string(doc.printedBytes) +
-                         " bytes, sha256 " + doc.printedSha256;
-    if (!doc.note.empty()) detail += "; " + doc.note;
-    if (!offer && doc.note.find("not passed on") == std::string::npos) {
-      detail += "; not passed on: " +
-                (why.empty() ? std::string("the policy no longer allows the printer") : why);
-    }
-    recorder::FileTransferEvent e{recorder::FileOperation::print, offer ? doc.bytes.size() : 0,
-                                  printPathOf(doc.name), detail,
-                                  offer ? doc.sha256 : std::string()};
-    if (!recordFile(e, recorder::Direction::to_client)) return false;
-    if (!offer) return true;
-    RdpPrinted printed{doc.name, doc.bytes.size(), doc.sha256, doc.note};
-    prints_->keep(std::move(doc));
-    if (io_.printed) io_.printed(printed);
-    return true;
-  }
-
-  /// Documents past the rate (10 a second): one note for them all. False if recording failed.
-  bool recordSuppressedPrints() {
-    const std::uint64_t n = prints_->takeSuppressed();
-    if (n == 0 || !recording_) return true;
-    const std::string text = std::to_string(n) +
-                             " more documents printed on the target were not passed on (more "
-                             "than 10 in a second)";
-    spdlog::warn("event=prints_suppressed session={} count={}", sessionId_, n);
-    return recording_
-        ->append(recorder::RecordKind::marker, kNoticeChannel, recorder::Direction::none,
-                 bytesOf(text))
-        .ok();
   }
 
   /// A file moved through the drive or printed: recorded, logged, shown live. False if
@@ -717,7 +644,9 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
           }
         }
       }
-      if (auto why = finishPrints()) return *why;
+      if (printer_) {
+        if (auto why = printer_->finish()) return *why;
+      }
       const auto now = std::chrono::steady_clock::now();
       if (now >= nextCheck) {
         nextCheck = now + std::chrono::seconds{1};
@@ -769,7 +698,10 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
         return audio(f);
       case MessageType::print_data:
       case MessageType::print_end:
-        return printFrame(f);
+        if (!printer_) {
+          return std::string("the RDP worker sent a printed document the session does not allow");
+        }
+        return printer_->frame(f);
       case MessageType::closed:
       case MessageType::failed: {
         auto why = decodeFailure(f.body);
@@ -813,7 +745,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     // And the sound: a policy that drops it silences the session from now on.
     audioAllowed_ = audioChannel_ && allow_.limits.rdp.audio;
     // And the printer: documents printed from now on are recorded, not passed on.
-    printerAllowed_ = printerChannel_ && allow_.limits.rdp.printer;
+    if (printer_) printer_->allow(allow_.limits.rdp.printer);
     const auto now = std::chrono::time_point_cast<core::Seconds>(std::chrono::system_clock::now());
     if (!warned_ && now >= allow_.until - allow_.limits.warningPeriod) {
       warned_ = true;
@@ -834,13 +766,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
     (void)worker_->write(encodeFrame(MessageType::close, {}), std::chrono::milliseconds{200});
     const std::string how = worker_->stop(std::chrono::seconds{2});
     // A conversion still running is stopped; documents not offered yet are recorded as such.
-    if (prints_) {
-      prints_->stop();
-      for (auto& doc : prints_->takeUnfinished()) {
-        if (!recordPrint(doc, false, "the session ended")) break;
-      }
-      (void)recordSuppressedPrints();
-    }
+    if (printer_) printer_->end();
     {
       // The worker is gone: nothing uses the drive any more; what is left on it is removed.
       std::lock_guard lock(driveMutex_);
@@ -904,8 +830,7 @@ class RdpSession::Impl : public std::enable_shared_from_this<RdpSession::Impl> {
   // steady_clock ticks of the last ack, or of the frame sent when all were acknowledged.
   std::atomic<std::int64_t> waitingSince_{0};
   bool printerChannel_ = false;              // the worker offers the target a printer
-  std::atomic<bool> printerAllowed_{false};  // and the policy still allows it
-  std::unique_ptr<PrintQueue> prints_;       // where it does
+  std::unique_ptr<SessionPrinter> printer_;  // where it does
   bool driveChannel_ = false;                // the worker offers the session's drive
   std::atomic<bool> driveAllowed_{false};    // and the policy still allows it
   std::mutex driveMutex_;                    // drive_ and the files on it
