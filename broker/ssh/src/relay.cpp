@@ -159,8 +159,14 @@ class Relay {
     bool busy = false;
     while (reason().empty()) {
       // 50 ms poll when idle; data and the target's thread wake it at once. Enforcement runs
-      // at least every second. Bytes queued for the target go before this thread waits.
-      if (ssh_event_dopoll(event_, 0) == SSH_AGAIN && !busy) {
+      // at least every second. Bytes queued for the target go before this thread waits: with
+      // some queued (and no wake-up sent yet), a poll that does not wait first tells whether
+      // more are coming (then they go in one piece, kHandOver); with none, the waiting poll
+      // alone (it returns at once when something is ready): one system call less for each
+      // request and each answer of a tunnel.
+      if (busy) {
+        ssh_event_dopoll(event_, 0);
+      } else if (!targetWakeDeferred_ || ssh_event_dopoll(event_, 0) == SSH_AGAIN) {
         releaseTargetWake();
         ssh_event_dopoll(event_, 50);
       }
