@@ -170,7 +170,11 @@ class Relay {
         releaseTargetWake();
         ssh_event_dopoll(event_, 50);
       }
+      // flush()'s libssh calls poll the event and may consume a wake-up from the target's thread
+      // meant for this loop (bytes for a pair already flushed): then it looks again at once.
+      const std::uint64_t seen = wake_.consumed();
       busy = flush();
+      if (wake_.consumed() != seen) busy = true;
       if (s_.stopping) end("the broker is shutting down");
       if (s_.recording != nullptr && !s_.recording->status()) {
         // Fail closed: a session whose recording failed does not go on unrecorded.

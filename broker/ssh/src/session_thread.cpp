@@ -31,8 +31,9 @@ void WakeFd::removeFrom(ssh_event event) noexcept {
 
 void WakeFd::drain() const noexcept {
   std::uint64_t count = 0;
-  if (fd_ >= 0) [[maybe_unused]]
-    const auto n = ::read(fd_, &count, sizeof count);
+  if (fd_ >= 0 && ::read(fd_, &count, sizeof count) > 0) {
+    consumed_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 int WakeFd::onReadable(socket_t, int, void* self) noexcept {
@@ -122,7 +123,11 @@ void SessionThread::run() {
       rc = ssh_event_dopoll(event_, 200);
     }
     if (runTasks()) return;
+    // A pump's libssh calls poll the event and may consume a wake-up (a task posted, room freed
+    // by the other side) meant for this loop: then it looks again before it waits.
+    const std::uint64_t seen = wake_.consumed();
     busy = pump_();
+    if (wake_.consumed() != seen) busy = true;
     if (ssh_is_connected(session_) == 0) {
       bool first = false;
       {

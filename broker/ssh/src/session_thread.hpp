@@ -34,6 +34,10 @@ class WakeFd {
   void signal() const noexcept;
   /// Consumes pending signals.
   void drain() const noexcept;
+  /// How many times pending signals were consumed (the loop's thread): a loop that runs libssh
+  /// calls between its polls compares it around them, because such a call polls the whole
+  /// event and can consume a signal that meant "look again" (the loop must not wait then).
+  std::uint64_t consumed() const noexcept { return consumed_.load(std::memory_order_relaxed); }
   /// Adds the fd to `event`; readiness is consumed by the loop. False if libssh refused.
   bool addTo(ssh_event event) noexcept;
   void removeFrom(ssh_event event) noexcept;
@@ -41,6 +45,7 @@ class WakeFd {
  private:
   static int onReadable(socket_t fd, int revents, void* self) noexcept;
   int fd_ = -1;
+  mutable std::atomic<std::uint64_t> consumed_{0};
 };
 
 class SessionThread {

@@ -1,0 +1,44 @@
+// WakeFd: the eventfd through which one side of a relay wakes the other's libssh event loop. The
+// loops compare consumed() around their libssh calls, which poll the whole event and can take a
+// wake-up meant for the loop itself (then it must look again instead of waiting).
+#include <catch2/catch.hpp>
+
+#include <libssh/libssh.h>
+
+#include <thread>
+
+#include "session_thread.hpp"
+
+using conduit::ssh::WakeFd;
+
+TEST_CASE("a wake-up taken by any poll of the event shows in consumed()") {
+  WakeFd wake;
+  REQUIRE(wake.valid());
+  ssh_event event = ssh_event_new();
+  REQUIRE(event != nullptr);
+  REQUIRE(wake.addTo(event));
+
+  // Nothing signalled: a poll that does not wait takes nothing.
+  CHECK(ssh_event_dopoll(event, 0) == SSH_AGAIN);
+  CHECK(wake.consumed() == 0);
+
+  // Signalled from another thread, as the relay's target side does: the next poll of the event,
+  // whoever runs it, consumes it, and the count says so.
+  std::thread other([&wake] { wake.signal(); });
+  other.join();
+  CHECK(ssh_event_dopoll(event, 1000) == SSH_OK);
+  CHECK(wake.consumed() == 1);
+
+  // Consumed means gone: the fd is not readable any more.
+  CHECK(ssh_event_dopoll(event, 0) == SSH_AGAIN);
+  CHECK(wake.consumed() == 1);
+
+  // Several signals before one poll are one wake-up.
+  wake.signal();
+  wake.signal();
+  CHECK(ssh_event_dopoll(event, 1000) == SSH_OK);
+  CHECK(wake.consumed() == 2);
+
+  wake.removeFrom(event);
+  ssh_event_free(event);
+}
