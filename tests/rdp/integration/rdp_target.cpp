@@ -52,8 +52,8 @@ namespace {
 
 // Starts an X server that writes its display number to -displayfd (Xvfb, Xvnc) with `args`
 // after that option; returns its display, or -1.
-int startX(std::unique_ptr<Process>& server, const std::string& binary,
-           std::vector<std::string> args) {
+int startXOnce(std::unique_ptr<Process>& server, const std::string& binary,
+               std::vector<std::string> args) {
   int pipeFds[2];
   if (::pipe2(pipeFds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   const int childEnd = ::fcntl(pipeFds[1], F_DUPFD, 3);  // without O_CLOEXEC: X inherits it
@@ -66,6 +66,18 @@ int startX(std::unique_ptr<Process>& server, const std::string& binary,
   return display;
 }
 
+// startXOnce, up to three times: once in a full test run (two tests at a time, each starting
+// an X server) an Xvfb wrote no display number within 10 s and said nothing. A server that does
+// not come up is killed and another started; the last one's messages go with the failure.
+int startX(std::unique_ptr<Process>& server, const std::string& binary,
+           const std::vector<std::string>& args) {
+  for (int attempt = 1;; ++attempt) {
+    const int display = startXOnce(server, binary, args);
+    if (display >= 0 || attempt == 3) return display;
+    server.reset();
+  }
+}
+
 }  // namespace
 
 RdpTarget::RdpTarget(Options options) : options_(std::move(options)) {
@@ -74,7 +86,10 @@ RdpTarget::RdpTarget(Options options) : options_(std::move(options)) {
   // Xvfb picks a free display itself and writes its number to the -displayfd descriptor: no
   // race with other tests (or another engineer's X servers) over display numbers.
   display_ = startX(xvfb_, "/usr/bin/Xvfb", {"-screen", "0", "1024x768x24", "-nolisten", "tcp"});
-  if (display_ < 0) throw std::runtime_error("Xvfb did not start: " + xvfb_->errors());
+  if (display_ < 0) {
+    (void)xvfb_->wait(std::chrono::milliseconds(200));  // reads what it said, if anything
+    throw std::runtime_error("Xvfb did not start (3 tries): " + xvfb_->errors());
+  }
   const std::string displayEnv = "DISPLAY=:" + std::to_string(display_);
 
   std::vector<std::string> command = options_.command;
