@@ -35,13 +35,14 @@
 #
 # Release build. Usage: bench/ssh_gateway.sh [SESSIONS (500)] [SETUP_RUNS (20)]
 #                                           [ECHO_SAMPLES (200)] [HOLD_S (60)]
-# Environment: BULK_MIB (1024), BULK_ROUNDS (2), RANDOM_MIB (256; 0: none), SFTP_MIB (0; > 0:
+# Environment: BULK_MIB (1024), BULK_ROUNDS (2), BULK_CIPHERS ("aes chacha"; e.g. aes), RANDOM_MIB (256; 0: none), SFTP_MIB (0; > 0:
 # sftp put and get of that many MiB through Conduit and ProxyJump), LOGIN_PARALLEL (8:
 # logins in flight while opening the held sessions; the gateway allows 10 unauthenticated
 # connections per source address by default), SKIP_BUILD=1 uses the binaries already in build/release, KEEP_WORK=1
 # keeps the temporary directory (logs, data directory), PERF_DIR=DIR records `perf record -g` of
 # `conduit serve` during each Conduit bulk transfer into DIR (KIND-CIPHER-DIR-ROUND.data; with
-# PERF_MODE=stat: `perf stat --per-thread` of CPU time, context switches and migrations instead;
+# PERF_MODE=stat: `perf stat --per-thread` of CPU time, context switches and migrations instead,
+# or of PERF_STAT_EVENTS;
 # PERF_RECORD_ARGS replaces `-g -F 999`, e.g. "-e sched:sched_switch" to count each thread's
 # switches).
 set -euo pipefail
@@ -197,6 +198,13 @@ set_cmd() {
 }
 # CPU seconds (user + system) of `conduit serve` so far.
 serve_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$serve_pid/stat"; }
+# The machine's CPU ticks: "busy total" (idle and iowait are not busy), for the share of both
+# cores a transfer kept busy (whether it was CPU-bound).
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+busy_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
 # Waits until every gateway session has ended: `event=session_ended` is logged once the
 # session's recording is sealed and indexed.
 wait_sessions_ended() {
@@ -244,7 +252,7 @@ transfer() {
   local perf_pid=""
   if [ "$path" = conduit ] && [ -n "${PERF_DIR:-}" ]; then
     if [ "${PERF_MODE:-record}" = stat ]; then
-      perf stat --per-thread -e task-clock,context-switches,cpu-migrations -p "$serve_pid" \
+      perf stat --per-thread -e "${PERF_STAT_EVENTS:-task-clock,context-switches,cpu-migrations}" -p "$serve_pid" \
         -o "$PERF_DIR/$kind-$c-$dir-$round.stat" 2>/dev/null &
     else
       # shellcheck disable=SC2086 # PERF_RECORD_ARGS is a list of arguments
@@ -254,6 +262,8 @@ transfer() {
     perf_pid=$!
     sleep 0.5
   fi
+  local ticks0
+  ticks0=$(cpu_ticks)
   t0=$EPOCHREALTIME
   if [ "$dir" = down ]; then
     got=$("${cmd[@]}" "date +%s%N >&2; cat $payload" </dev/null 2>"$work/transfer.err" | wc -c) ||
@@ -269,6 +279,8 @@ transfer() {
     got=$(sed -n 2p "$work/transfer.out")
     end=$(sed -n 3p "$work/transfer.out")
   fi
+  local busy
+  busy=$(busy_pct "$ticks0" "$(cpu_ticks)")
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid"
     wait "$perf_pid" || true
@@ -316,7 +328,7 @@ transfer() {
   fi
   say "bulk data=$kind round=$round cipher=$c dir=$dir path=$path" \
     "seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')" \
-    "wall_with_login=$(since "$t0" "$t1")$extra"
+    "wall_with_login=$(since "$t0" "$t1") machine_busy_pct=$busy$extra"
 }
 bytes=$((bulk_mib * 1024 * 1024))
 payload=$work/payload
@@ -325,7 +337,7 @@ echo "== 1a. bulk: $bulk_mib MiB of zeros (head -c ${bulk_mib}M /dev/zero) each 
 head -c "$bytes" /dev/zero >"$payload"
 load
 for round in $(seq "$bulk_rounds"); do
-  for c in aes chacha; do
+  for c in ${BULK_CIPHERS:-aes chacha}; do
     for dir in down up; do
       # Alternate which path goes first, so that neither always meets a warmer machine.
       if [ $((round % 2)) = 1 ]; then order=(proxyjump conduit direct); else order=(conduit proxyjump direct); fi

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "bytes.hpp"
@@ -114,16 +115,18 @@ std::array<unsigned char, 32> segmentDigest(std::span<const unsigned char, 32> h
 void appendRecord(std::vector<unsigned char>& body, std::uint64_t timeUs, std::uint32_t channel,
                   std::uint8_t kind, std::uint8_t direction, std::span<const unsigned char> head,
                   std::span<const unsigned char> tail) {
-  const std::size_t at = body.size();
-  body.resize(at + kRecordHeaderBytes + head.size() + tail.size());
-  unsigned char* p = body.data() + at;
-  storeU64Le(p, timeUs);
-  storeU32Le(p + 8, channel);
-  p[12] = kind;
-  p[13] = direction;
-  storeU32Le(p + 14, static_cast<std::uint32_t>(head.size() + tail.size()));
-  if (!head.empty()) std::memcpy(p + kRecordHeaderBytes, head.data(), head.size());
-  if (!tail.empty()) std::memcpy(p + kRecordHeaderBytes + head.size(), tail.data(), tail.size());
+  std::array<unsigned char, kRecordHeaderBytes> h{};
+  storeU64Le(h.data(), timeUs);
+  storeU32Le(h.data() + 8, channel);
+  h[12] = kind;
+  h[13] = direction;
+  storeU32Le(h.data() + 14, static_cast<std::uint32_t>(head.size() + tail.size()));
+  // Appended range by range (the vector grows geometrically) rather than resize() and copied:
+  // resize() would first zero every byte the copy then overwrites (measured: as much time as
+  // the copy itself on bulk relays).
+  body.insert(body.end(), h.begin(), h.end());
+  body.insert(body.end(), head.begin(), head.end());
+  body.insert(body.end(), tail.begin(), tail.end());
 }
 
 }  // namespace conduit::recorder::detail

@@ -11,12 +11,29 @@
 
 using conduit::ssh::WakeFd;
 
-TEST_CASE("a wake-up taken by any poll of the event shows in consumed()") {
+namespace {
+/// A WakeFd in a libssh event of its own, as each relay loop has it.
+struct Polled {
   WakeFd wake;
-  REQUIRE(wake.valid());
   ssh_event event = ssh_event_new();
-  REQUIRE(event != nullptr);
-  REQUIRE(wake.addTo(event));
+  Polled() {
+    REQUIRE(wake.valid());
+    REQUIRE(event != nullptr);
+    REQUIRE(wake.addTo(event));
+  }
+  ~Polled() {
+    wake.removeFrom(event);
+    ssh_event_free(event);
+  }
+  Polled(const Polled&) = delete;
+  Polled& operator=(const Polled&) = delete;
+};
+}  // namespace
+
+TEST_CASE("a wake-up taken by any poll of the event shows in consumed()") {
+  Polled polled;
+  WakeFd& wake = polled.wake;
+  ssh_event event = polled.event;
 
   // Nothing signalled: a poll that does not wait takes nothing.
   CHECK(ssh_event_dopoll(event, 0) == SSH_AGAIN);
@@ -38,7 +55,27 @@ TEST_CASE("a wake-up taken by any poll of the event shows in consumed()") {
   wake.signal();
   CHECK(ssh_event_dopoll(event, 1000) == SSH_OK);
   CHECK(wake.consumed() == 2);
+}
 
-  wake.removeFrom(event);
-  ssh_event_free(event);
+TEST_CASE("busyAfter: a step that consumed a wake-up leaves the loop busy") {
+  Polled polled;
+  WakeFd& wake = polled.wake;
+  ssh_event event = polled.event;
+
+  // A step with nothing to do and no wake-up taken: the loop may wait.
+  CHECK_FALSE(wake.busyAfter([&] {
+    ssh_event_dopoll(event, 0);
+    return false;
+  }));
+
+  // The step's own libssh call took a wake-up signalled before it: busy although the step
+  // itself says it has nothing left.
+  wake.signal();
+  CHECK(wake.busyAfter([&] {
+    ssh_event_dopoll(event, 1000);
+    return false;
+  }));
+
+  // The step's own answer still counts.
+  CHECK(wake.busyAfter([] { return true; }));
 }

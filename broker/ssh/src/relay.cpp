@@ -65,6 +65,31 @@ std::span<const unsigned char> bytesOf(const std::string& q, std::size_t from) {
 class Relay;
 
 /// One vendor channel and the target channel it is relayed to.
+/// Bytes taken whole from a shared queue, being written: what was written is skipped, not
+/// erased (erasing moved the rest, up to 1 MiB, to the front after every partial write:
+/// measured 2 % of the broker's CPU on a bulk download).
+class Outgoing {
+ public:
+  bool empty() const { return bytes_.empty(); }
+  std::size_t size() const { return bytes_.size() - pos_; }
+  const char* data() const { return bytes_.data() + pos_; }
+  /// When empty, takes q's bytes; q gets this buffer's (cleared) storage back.
+  void takeFrom(std::string& q) {
+    if (empty()) bytes_.swap(q);
+  }
+  void consume(std::size_t n) {
+    pos_ += std::min(n, size());
+    if (pos_ == bytes_.size()) {
+      bytes_.clear();
+      pos_ = 0;
+    }
+  }
+
+ private:
+  std::string bytes_;  // empty whenever everything was written (pos_ is then 0)
+  std::size_t pos_ = 0;
+};
+
 struct Pair {
   Relay* relay = nullptr;
   std::uint32_t id = 0;  // channel number in the recording
@@ -73,8 +98,8 @@ struct Pair {
 
   // Vendor thread only.
   ssh_channel vendor = nullptr;
-  std::string outVendor;  // taken from shared.toVendor, being written to the vendor
-  std::string outVendorErr;
+  Outgoing outVendor;  // taken from shared.toVendor, being written to the vendor
+  Outgoing outVendorErr;
   bool eofSentToVendor = false;
   // When the vendor closed its side first (its close waits for the target's exit status).
   std::optional<std::chrono::steady_clock::time_point> vendorClosedAt;
@@ -91,7 +116,7 @@ struct Pair {
 
   // Target thread only (target is set by a task on that thread).
   ssh_channel target = nullptr;
-  std::string outTarget;  // taken from shared.toTarget, being written to the target
+  Outgoing outTarget;  // taken from shared.toTarget, being written to the target
   bool eofSentToTarget = false;
   ssh_channel_callbacks_struct targetCb{};
 
@@ -151,7 +176,8 @@ class Relay {
           [this] {
             if (vendorWakeDeferred_) wake_.signal();
             vendorWakeDeferred_ = false;
-          });
+          },
+          [this] { return vendorWakeDeferred_; });
       if (auto st = targetThread_->start(); !st) end("internal error: " + st.error().message);
     }
     auto nextCheck = std::chrono::steady_clock::now();
@@ -172,9 +198,7 @@ class Relay {
       }
       // flush()'s libssh calls poll the event and may consume a wake-up from the target's thread
       // meant for this loop (bytes for a pair already flushed): then it looks again at once.
-      const std::uint64_t seen = wake_.consumed();
-      busy = flush();
-      if (wake_.consumed() != seen) busy = true;
+      busy = wake_.busyAfter([this] { return flush(); });
       if (s_.stopping) end("the broker is shutting down");
       if (s_.recording != nullptr && !s_.recording->status()) {
         // Fail closed: a session whose recording failed does not go on unrecorded.
@@ -908,7 +932,7 @@ class Relay {
     bool closed = false;
     {
       std::lock_guard lk(mu_);
-      if (p.outVendorErr.empty()) p.outVendorErr.swap(p.shared.toVendorErr);
+      p.outVendorErr.takeFrom(p.shared.toVendorErr);
       if (p.consoleEnd && !p.shared.exitStatus) p.shared.exitStatus = 0;
       closed = p.shared.vendorClosed;
     }
@@ -922,8 +946,8 @@ class Relay {
     auto& sh = p.shared;
     {
       std::lock_guard lk(mu_);
-      if (p.outVendor.empty()) p.outVendor.swap(sh.toVendor);
-      if (p.outVendorErr.empty()) p.outVendorErr.swap(sh.toVendorErr);
+      p.outVendor.takeFrom(sh.toVendor);
+      p.outVendorErr.takeFrom(sh.toVendorErr);
       sh.outVendorBytes = p.outVendor.size();
       sh.outVendorErrBytes = p.outVendorErr.size();
     }
@@ -1095,7 +1119,7 @@ class Relay {
     bool vendorDone = false;
     {
       std::lock_guard lk(mu_);
-      if (p.outTarget.empty()) p.outTarget.swap(sh.toTarget);
+      p.outTarget.takeFrom(sh.toTarget);
       sh.outTargetBytes = p.outTarget.size();
       vendorDone = sh.vendorDone;
     }
@@ -1191,7 +1215,7 @@ class Relay {
   }
 
   /// Writes as much of q as the receiving window allows (each side on its own thread).
-  static std::uint64_t drain(std::string& q, ssh_channel to, bool stderrStream) {
+  static std::uint64_t drain(Outgoing& q, ssh_channel to, bool stderrStream) {
     if (q.empty() || to == nullptr || ssh_channel_is_open(to) == 0) return 0;
     const std::size_t window = ssh_channel_window_size(to);
     const std::size_t n = std::min(q.size(), window);
@@ -1200,7 +1224,7 @@ class Relay {
                             ? ssh_channel_write_stderr(to, q.data(), static_cast<uint32_t>(n))
                             : ssh_channel_write(to, q.data(), static_cast<uint32_t>(n));
     if (written <= 0) return 0;  // e.g. during a key re-exchange: retry on the next round
-    q.erase(0, static_cast<std::size_t>(written));
+    q.consume(static_cast<std::size_t>(written));
     return static_cast<std::uint64_t>(written);
   }
 

@@ -41,8 +41,11 @@ int WakeFd::onReadable(socket_t, int, void* self) noexcept {
   return 0;
 }
 
-SessionThread::SessionThread(ssh_session session, Pump pump, Idle idle)
-    : session_(session), pump_(std::move(pump)), idle_(std::move(idle)) {}
+SessionThread::SessionThread(ssh_session session, Pump pump, Idle idle, Deferred deferred)
+    : session_(session),
+      pump_(std::move(pump)),
+      idle_(std::move(idle)),
+      deferred_(std::move(deferred)) {}
 
 SessionThread::~SessionThread() {
   stop();
@@ -116,18 +119,19 @@ bool SessionThread::runTasks() {
 void SessionThread::run() {
   bool busy = false;
   while (true) {
-    // 200 ms when idle: data, tasks and stop() wake the poll at once.
-    int rc = ssh_event_dopoll(event_, 0);
-    if (!busy && rc == SSH_AGAIN) {
+    // 200 ms when idle: data, tasks and stop() wake the poll at once. With something deferred
+    // for the idle moment, a poll that does not wait first tells whether more is coming.
+    int rc = SSH_AGAIN;
+    if (busy) {
+      rc = ssh_event_dopoll(event_, 0);
+    } else if (!deferred_ || !deferred_() || (rc = ssh_event_dopoll(event_, 0)) == SSH_AGAIN) {
       if (idle_) idle_();
       rc = ssh_event_dopoll(event_, 200);
     }
     if (runTasks()) return;
     // A pump's libssh calls poll the event and may consume a wake-up (a task posted, room freed
     // by the other side) meant for this loop: then it looks again before it waits.
-    const std::uint64_t seen = wake_.consumed();
-    busy = pump_();
-    if (wake_.consumed() != seen) busy = true;
+    busy = wake_.busyAfter(pump_);
     if (ssh_is_connected(session_) == 0) {
       bool first = false;
       {

@@ -38,6 +38,15 @@ class WakeFd {
   /// calls between its polls compares it around them, because such a call polls the whole
   /// event and can consume a signal that meant "look again" (the loop must not wait then).
   std::uint64_t consumed() const noexcept { return consumed_.load(std::memory_order_relaxed); }
+  /// Runs a loop's step between its polls (its libssh calls, which poll the whole event) and
+  /// returns the step's "busy": also true when the step consumed a wake-up, so that the loop
+  /// looks again instead of waiting.
+  template <class Step>
+  bool busyAfter(Step&& step) {
+    const std::uint64_t seen = consumed();
+    const bool busy = step();
+    return busy || consumed() != seen;
+  }
   /// Adds the fd to `event`; readiness is consumed by the loop. False if libssh refused.
   bool addTo(ssh_event event) noexcept;
   void removeFrom(ssh_event event) noexcept;
@@ -57,7 +66,12 @@ class SessionThread {
   /// Runs on the thread when a poll found nothing to do, just before it waits.
   using Idle = std::function<void()>;
 
-  SessionThread(ssh_session session, Pump pump, Idle idle = {});
+  /// Whether Idle has something to release (the thread's own state, read on the thread): then
+  /// a poll that does not wait comes first, to see whether more work is coming; otherwise the
+  /// thread goes straight to the waiting poll (one system call less per quiet round trip).
+  using Deferred = std::function<bool()>;
+
+  SessionThread(ssh_session session, Pump pump, Idle idle = {}, Deferred deferred = {});
   ~SessionThread();  // stop()
   SessionThread(const SessionThread&) = delete;
   SessionThread& operator=(const SessionThread&) = delete;
@@ -95,6 +109,7 @@ class SessionThread {
   ssh_session session_;
   Pump pump_;
   Idle idle_;
+  Deferred deferred_;
   ssh_event event_ = nullptr;
   WakeFd wake_;
   std::thread thread_;
