@@ -627,7 +627,15 @@ TEST_CASE("a policy that drops the printer during a session stops documents with
   // The save is recorded, and documents after the change only as printed, not passed on.
   CHECK_THAT(all, Catch::Contains("download printer/print-1.pdf " +
                                   std::to_string(saved->bytes.size()) + " " + saved->sha256));
-  const auto last = "print printer/print-" + std::to_string(before + 2);
-  CHECK_THAT(all, Catch::Contains(last));
-  CHECK(all.find(last + ".ps 0 \n") != std::string::npos);
+  // The last document the target printed came well after the change: never converted. (Those
+  // printed just before it may still have been converted, then not offered: under load the
+  // conversions lag the target by a few documents.)
+  std::size_t last = 0;
+  for (const auto& e : backend.fileEvents()) {
+    const std::string prefix = "print printer/print-";
+    if (e.rfind(prefix, 0) == 0)
+      last = std::max<std::size_t>(last, std::stoul(e.substr(prefix.size())));
+  }
+  CHECK(last >= before + 2);
+  CHECK(all.find("print printer/print-" + std::to_string(last) + ".ps 0 \n") != std::string::npos);
 }
