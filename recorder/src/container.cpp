@@ -121,9 +121,12 @@ void appendRecord(std::vector<unsigned char>& body, std::uint64_t timeUs, std::u
   h[12] = kind;
   h[13] = direction;
   storeU32Le(h.data() + 14, static_cast<std::uint32_t>(head.size() + tail.size()));
-  // Appended range by range (the vector grows geometrically) rather than resize() and copied:
-  // resize() would first zero every byte the copy then overwrites (measured: as much time as
-  // the copy itself on bulk relays).
+  // Appended range by range rather than resize() and copied: resize() would first zero every
+  // byte the copy then overwrites (measured: as much time as the copy itself on bulk relays).
+  // Room for all three first (growing geometrically), so that a failed allocation leaves the
+  // queue as it was, never a header without its payload.
+  const std::size_t need = body.size() + h.size() + head.size() + tail.size();
+  if (body.capacity() < need) body.reserve(std::max(need, 2 * body.capacity()));
   body.insert(body.end(), h.begin(), h.end());
   body.insert(body.end(), head.begin(), head.end());
   body.insert(body.end(), tail.begin(), tail.end());

@@ -64,7 +64,6 @@ std::span<const unsigned char> bytesOf(const std::string& q, std::size_t from) {
 
 class Relay;
 
-/// One vendor channel and the target channel it is relayed to.
 /// Bytes taken whole from a shared queue, being written: what was written is skipped, not
 /// erased (erasing moved the rest, up to 1 MiB, to the front after every partial write:
 /// measured 2 % of the broker's CPU on a bulk download).
@@ -90,6 +89,7 @@ class Outgoing {
   std::size_t pos_ = 0;
 };
 
+/// One vendor channel and the target channel it is relayed to.
 struct Pair {
   Relay* relay = nullptr;
   std::uint32_t id = 0;  // channel number in the recording

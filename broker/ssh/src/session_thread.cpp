@@ -130,8 +130,9 @@ void SessionThread::run() {
     }
     if (runTasks()) return;
     // A pump's libssh calls poll the event and may consume a wake-up (a task posted, room freed
-    // by the other side) meant for this loop: then it looks again before it waits.
-    busy = wake_.busyAfter(pump_);
+    // by the other side) meant for this loop: then it looks again before it waits. So may a
+    // task's own libssh calls, for a task posted while it ran: it is still pending then.
+    busy = wake_.busyAfter(pump_) || pending_.load(std::memory_order_acquire);
     if (ssh_is_connected(session_) == 0) {
       bool first = false;
       {

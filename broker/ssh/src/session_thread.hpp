@@ -63,7 +63,8 @@ class SessionThread {
   /// once (the next poll does not wait then).
   using Pump = std::function<bool()>;
 
-  /// Runs on the thread when a poll found nothing to do, just before it waits.
+  /// Runs on the thread when it has nothing to do, just before it waits (after a poll that
+  /// does not wait found nothing, where Deferred said there was something to release).
   using Idle = std::function<void()>;
 
   /// Whether Idle has something to release (the thread's own state, read on the thread): then
