@@ -35,7 +35,8 @@
 #
 # Release build. Usage: bench/ssh_gateway.sh [SESSIONS (500)] [SETUP_RUNS (20)]
 #                                           [ECHO_SAMPLES (200)] [HOLD_S (60)]
-# Environment: BULK_MIB (1024), BULK_ROUNDS (2), BULK_CIPHERS ("aes chacha"; e.g. aes), RANDOM_MIB (256; 0: none), SFTP_MIB (0; > 0:
+# Environment: BULK_MIB (1024), BULK_ROUNDS (2), BULK_CIPHERS ("aes chacha"; e.g. aes),
+# RANDOM_MIB (256; 0: none), SFTP_MIB (0; > 0:
 # sftp put and get of that many MiB through Conduit and ProxyJump), LOGIN_PARALLEL (8:
 # logins in flight while opening the held sessions; the gateway allows 10 unauthenticated
 # connections per source address by default), SKIP_BUILD=1 uses the binaries already in build/release, KEEP_WORK=1

@@ -5,6 +5,7 @@
 
 #include <libssh/libssh.h>
 
+#include <chrono>
 #include <thread>
 
 #include "session_thread.hpp"
@@ -78,4 +79,41 @@ TEST_CASE("busyAfter: a step that consumed a wake-up leaves the loop busy") {
 
   // The step's own answer still counts.
   CHECK(wake.busyAfter([] { return true; }));
+}
+
+TEST_CASE("pollRound: what is deferred is released only when nothing more is coming") {
+  Polled polled;
+  WakeFd& wake = polled.wake;
+  int released = 0;
+  const auto release = [&released] { ++released; };
+
+  // Busy: one poll that does not wait, nothing released.
+  CHECK(conduit::ssh::pollRound(
+            polled.event, true, 1000, [] { return true; }, release) == SSH_AGAIN);
+  CHECK(released == 0);
+
+  // Something deferred and more already there: it is taken, the release waits for later.
+  wake.signal();
+  CHECK(conduit::ssh::pollRound(
+            polled.event, false, 1000, [] { return true; }, release) == SSH_OK);
+  CHECK(released == 0);
+  CHECK(wake.consumed() == 1);
+
+  // Something deferred and nothing coming: released, then the waiting poll (ended by a wake-up).
+  std::thread later([&wake] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wake.signal();
+  });
+  CHECK(conduit::ssh::pollRound(
+            polled.event, false, 10000, [] { return true; }, release) == SSH_OK);
+  later.join();
+  CHECK(released == 1);
+  CHECK(wake.consumed() == 2);
+
+  // Nothing deferred: straight to the waiting poll, after the (empty) release.
+  wake.signal();
+  CHECK(conduit::ssh::pollRound(
+            polled.event, false, 10000, [] { return false; }, release) == SSH_OK);
+  CHECK(released == 2);
+  CHECK(wake.consumed() == 3);
 }

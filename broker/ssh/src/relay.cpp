@@ -185,17 +185,11 @@ class Relay {
     bool busy = false;
     while (reason().empty()) {
       // 50 ms poll when idle; data and the target's thread wake it at once. Enforcement runs
-      // at least every second. Bytes queued for the target go before this thread waits: with
-      // some queued (and no wake-up sent yet), a poll that does not wait first tells whether
-      // more are coming (then they go in one piece, kHandOver); with none, the waiting poll
-      // alone (it returns at once when something is ready): one system call less for each
-      // request and each answer of a tunnel.
-      if (busy) {
-        ssh_event_dopoll(event_, 0);
-      } else if (!targetWakeDeferred_ || ssh_event_dopoll(event_, 0) == SSH_AGAIN) {
-        releaseTargetWake();
-        ssh_event_dopoll(event_, 50);
-      }
+      // at least every second. Bytes queued for the target (no wake-up sent yet) go before
+      // this thread waits, in one piece (kHandOver) when more are coming.
+      pollRound(
+          event_, busy, 50, [this] { return targetWakeDeferred_; },
+          [this] { releaseTargetWake(); });
       // flush()'s libssh calls poll the event and may consume a wake-up from the target's thread
       // meant for this loop (bytes for a pair already flushed): then it looks again at once.
       busy = wake_.busyAfter([this] { return flush(); });

@@ -119,15 +119,12 @@ bool SessionThread::runTasks() {
 void SessionThread::run() {
   bool busy = false;
   while (true) {
-    // 200 ms when idle: data, tasks and stop() wake the poll at once. With something deferred
-    // for the idle moment, a poll that does not wait first tells whether more is coming.
-    int rc = SSH_AGAIN;
-    if (busy) {
-      rc = ssh_event_dopoll(event_, 0);
-    } else if (!deferred_ || !deferred_() || (rc = ssh_event_dopoll(event_, 0)) == SSH_AGAIN) {
-      if (idle_) idle_();
-      rc = ssh_event_dopoll(event_, 200);
-    }
+    // 200 ms when idle: data, tasks and stop() wake the poll at once.
+    const int rc = pollRound(
+        event_, busy, 200, [this] { return deferred_ && deferred_(); },
+        [this] {
+          if (idle_) idle_();
+        });
     if (runTasks()) return;
     // A pump's libssh calls poll the event and may consume a wake-up (a task posted, room freed
     // by the other side) meant for this loop: then it looks again before it waits. So may a

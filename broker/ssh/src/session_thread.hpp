@@ -57,6 +57,22 @@ class WakeFd {
   mutable std::atomic<std::uint64_t> consumed_{0};
 };
 
+/// One round of a relay loop's polling; returns the last poll's result. Busy: a poll that does
+/// not wait. Otherwise the loop waits up to `waitMs` (data and wake-ups end the wait at once),
+/// after `release()`; when `deferred()` says release() has something to let go (bytes held
+/// back to go in one piece), a poll that does not wait comes first, to see whether more is
+/// coming. Nothing deferred: the waiting poll alone, one system call less per quiet round trip.
+template <class Deferred, class Release>
+int pollRound(ssh_event event, bool busy, int waitMs, Deferred&& deferred, Release&& release) {
+  if (busy) return ssh_event_dopoll(event, 0);
+  if (deferred()) {
+    const int rc = ssh_event_dopoll(event, 0);
+    if (rc != SSH_AGAIN) return rc;
+  }
+  release();
+  return ssh_event_dopoll(event, waitMs);
+}
+
 class SessionThread {
  public:
   /// Runs on the thread after every poll and task; returns true when it has work it can do at
@@ -67,9 +83,8 @@ class SessionThread {
   /// does not wait found nothing, where Deferred said there was something to release).
   using Idle = std::function<void()>;
 
-  /// Whether Idle has something to release (the thread's own state, read on the thread): then
-  /// a poll that does not wait comes first, to see whether more work is coming; otherwise the
-  /// thread goes straight to the waiting poll (one system call less per quiet round trip).
+  /// Whether Idle has something to release (the thread's own state, read on the thread); see
+  /// pollRound().
   using Deferred = std::function<bool()>;
 
   SessionThread(ssh_session session, Pump pump, Idle idle = {}, Deferred deferred = {});
