@@ -36,7 +36,8 @@
 # Release build. Usage: bench/ssh_gateway.sh [SESSIONS (500)] [SETUP_RUNS (20)]
 #                                           [ECHO_SAMPLES (200)] [HOLD_S (60)]
 # Environment: BULK_MIB (1024), BULK_ROUNDS (2), BULK_CIPHERS ("aes chacha"; e.g. aes),
-# RANDOM_MIB (256; 0: none), SFTP_MIB (0; > 0:
+# RANDOM_MIB (256; 0: none), RECORDING (required; off: the policy records nothing, to measure
+# what the recording costs), SFTP_MIB (0; > 0:
 # sftp put and get of that many MiB through Conduit and ProxyJump), LOGIN_PARALLEL (8:
 # logins in flight while opening the held sessions; the gateway allows 10 unauthenticated
 # connections per source address by default), SKIP_BUILD=1 uses the binaries already in build/release, KEEP_WORK=1
@@ -56,6 +57,7 @@ bulk_mib=${BULK_MIB:-1024}
 bulk_rounds=${BULK_ROUNDS:-2}
 login_parallel=${LOGIN_PARALLEL:-8}
 random_mib=${RANDOM_MIB:-256}
+recording=${RECORDING:-required}
 root=$PWD
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   ./scripts/deps.sh
@@ -90,7 +92,7 @@ echo "ssh_gateway: commit $(git rev-parse --short HEAD)," \
 load
 
 # ---- Conduit: data directory, policy, CA ----
-cat >"$work/policy.toml" <<'POLICY'
+cat >"$work/policy.toml" <<POLICY
 [[rule]]
 id = "bench-ssh"
 effect = "allow"
@@ -101,7 +103,7 @@ protocols = ["ssh"]
 max_duration = "8h"        # far longer than a run
 warning_period = "1m"
 approvals = 1
-recording = "required"     # as deployed: every byte of every channel recorded
+recording = "$recording"     # required as deployed: every byte of every channel recorded
 mfa = "required"
 [rule.ssh]
 sftp = true                # for 1c (SFTP_MIB)
@@ -317,8 +319,10 @@ transfer() {
     local id
     id=$(grep -o "event=session_started session=[^ ]* user=$v " "$work/serve.log" | cut -d' ' -f2 |
       cut -d= -f2)
-    extra+=" recording_bytes_in=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytes_in"])' \
-      "$data/recordings/$id.crec.manifest.json")"
+    if [ "$recording" = required ]; then
+      extra+=" recording_bytes_in=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytes_in"])' \
+        "$data/recordings/$id.crec.manifest.json")"
+    fi
     if [ -n "$probe_pid" ]; then
       wait "$login_pid"
       wait "$probe_pid"
@@ -478,7 +482,7 @@ for data, size in (("zero", mib), ("random", random_mib)):
             seal = statistics.median(float(d["seal_s"]) for d in runs["conduit"])
             cpu = statistics.median(float(d["broker_cpu_s"]) for d in runs["conduit"])
             rec = statistics.median(float(d["recorded_bytes"]) for d in runs["conduit"])
-            rin = statistics.median(float(d["recording_bytes_in"]) for d in runs["conduit"])
+            rin = statistics.median(float(d.get("recording_bytes_in", 0)) for d in runs["conduit"])
             print(f"bulk {data} {size:.0f} MiB {c:6} {dr:4}: conduit {s['conduit']:.2f} s "
                   f"{rates['conduit']:.0f} MiB/s; proxyjump {s['proxyjump']:.2f} s "
                   f"{rates['proxyjump']:.0f} MiB/s; direct {s.get('direct', 0):.2f} s "

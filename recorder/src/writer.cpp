@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +51,19 @@ core::Status writeAll(int fd, std::span<const unsigned char> bytes) {
 bool isByteStream(RecordKind kind) {
   return kind == RecordKind::terminal_output || kind == RecordKind::terminal_input ||
          kind == RecordKind::tunnel_bytes;
+}
+
+// The recording's two threads (sealing, writing) do throughput work with a second of slack
+// (sealInterval) and a bounded queue behind them: SCHED_BATCH keeps their fair share of the
+// CPU, so they keep up as before (a higher nice value would not: under load it could starve
+// them until the queue overflows and ends the session), but they no longer preempt the relay's
+// threads each time they wake. On two busy cores that moved a recorded 1 GiB download from
+// 0.97x to 1.09x OpenSSH's ProxyJump (docs/benchmarks.md, run G). A hint only: where the kernel
+// refuses it, the thread stays SCHED_OTHER and the recording is the same.
+void runAsBatchWork(const char* name) noexcept {
+  pthread_setname_np(pthread_self(), name);  // for top -H, perf and gdb
+  sched_param none{};
+  (void)sched_setscheduler(0, SCHED_BATCH, &none);  // 0: this thread (Linux)
 }
 
 // Below this a batch is always compressed in full: the sample test would cost as much.
@@ -306,7 +320,7 @@ struct RecordingWriter::State {
 
   void run() {
     sinkThread = std::thread([this] {
-      pthread_setname_np(pthread_self(), "rec-sink");  // for top -H, perf and gdb
+      runAsBatchWork("rec-sink");
       sinkLoop();
     });
     // Every exit drains and stops the sink: after run() returns, all sealed bytes are written
@@ -452,7 +466,7 @@ core::Result<std::unique_ptr<RecordingWriter>> RecordingWriter::create(WriterOpt
   s->work.reserve(2 * s->options.sealBytes);
   auto* raw = s.get();
   s->thread = std::thread([raw] {
-    pthread_setname_np(pthread_self(), "rec-writer");  // for top -H, perf and gdb
+    runAsBatchWork("rec-writer");
     raw->run();
   });
   return std::unique_ptr<RecordingWriter>(new RecordingWriter(std::move(s)));

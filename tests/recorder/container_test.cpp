@@ -1,3 +1,4 @@
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -5,6 +6,8 @@
 
 #include <atomic>
 #include <csignal>
+#include <fstream>
+#include <map>
 #include <thread>
 
 #include "conduit/recorder/reader.hpp"
@@ -343,6 +346,39 @@ TEST_CASE("records are sealed within about a second without close: after a quiet
   const auto all = readAll(file, keyList(vault));
   REQUIRE(all.records.size() == 2);
   CHECK(textOf(all.records[1].payload) == "b");
+  BrokerKey broker;
+  REQUIRE((*w)->close(*broker.signer).ok());
+}
+
+TEST_CASE("the recording's threads run as batch work that does not preempt the relay") {
+  // Sealing and writing have a second of slack: they must not preempt the threads that relay
+  // the session each time they wake (SCHED_BATCH), yet keep their fair share (not SCHED_IDLE).
+  TempDir dir;
+  TestVaultWrapper vault;
+  auto w = RecordingWriter::create({.file = dir / "b.crec", .sessionId = "b"}, vault);
+  REQUIRE(w.ok());
+  std::map<std::string, int> policy;  // thread name -> scheduling policy
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (policy.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    policy.clear();
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream commFile(task.path() / "comm");
+      std::string name;
+      std::getline(commFile, name);
+      if (name != "rec-writer" && name != "rec-sink") continue;
+      const auto tid = static_cast<pid_t>(std::stol(task.path().filename().string()));
+      policy[name] = sched_getscheduler(tid);
+    }
+    if (policy.size() == 2 && policy["rec-writer"] == SCHED_BATCH &&
+        policy["rec-sink"] == SCHED_BATCH) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(policy["rec-writer"] == SCHED_BATCH);
+  CHECK(policy["rec-sink"] == SCHED_BATCH);
+  // The thread that created the writer (here: the test's) is left as it was.
+  CHECK(sched_getscheduler(0) == SCHED_OTHER);
   BrokerKey broker;
   REQUIRE((*w)->close(*broker.signer).ok());
 }
