@@ -58,6 +58,13 @@ bulk_rounds=${BULK_ROUNDS:-2}
 login_parallel=${LOGIN_PARALLEL:-8}
 random_mib=${RANDOM_MIB:-256}
 recording=${RECORDING:-required}
+case $recording in
+  required | off) ;;
+  *)
+    echo "ssh_gateway: RECORDING must be required or off, not '$recording'" >&2
+    exit 2
+    ;;
+esac
 root=$PWD
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   ./scripts/deps.sh
@@ -88,7 +95,7 @@ load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 echo "ssh_gateway: commit $(git rev-parse --short HEAD)," \
   "$(git status --porcelain -- broker recorder | wc -l) uncommitted file(s) under broker/ and recorder/;" \
-  "$(nproc) cores; $(ssh -V 2>&1)"
+  "$(nproc) cores; $(ssh -V 2>&1); policy recording = \"$recording\""
 load
 
 # ---- Conduit: data directory, policy, CA ----
@@ -316,10 +323,10 @@ transfer() {
     extra=" broker_cpu_s=$(since "$cpu0" "$cpu1") seal_s=$(since "$t1" "$t2")"
     extra+=" seal_cpu_s=$(since "$cpu1" "$(serve_cpu)") recorded_bytes=$(($(recorded_bytes) - rec0))"
     # The relayed bytes the recording holds (its manifest's bytes_in: every record's payload).
-    local id
-    id=$(grep -o "event=session_started session=[^ ]* user=$v " "$work/serve.log" | cut -d' ' -f2 |
-      cut -d= -f2)
     if [ "$recording" = required ]; then
+      local id
+      id=$(grep -o "event=session_started session=[^ ]* user=$v " "$work/serve.log" | cut -d' ' -f2 |
+        cut -d= -f2)
       extra+=" recording_bytes_in=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytes_in"])' \
         "$data/recordings/$id.crec.manifest.json")"
     fi
@@ -487,9 +494,9 @@ for data, size in (("zero", mib), ("random", random_mib)):
                   f"{rates['conduit']:.0f} MiB/s; proxyjump {s['proxyjump']:.2f} s "
                   f"{rates['proxyjump']:.0f} MiB/s; direct {s.get('direct', 0):.2f} s "
                   f"{rates.get('direct', 0):.0f} MiB/s; conduit/proxyjump x"
-                  f"{rates['conduit'] / rates['proxyjump']:.2f}; broker {cpu:.2f} CPU-s, then "
-                  f"{seal:.1f} s to seal; recording holds {rin / (size * 1048576):.3f} bytes per byte "
-                  f"relayed, {rec / (size * 1048576):.3f} on disk")
+                  f"{rates['conduit'] / rates['proxyjump']:.2f}; broker {cpu:.2f} CPU-s, "
+                  + (f"then {seal:.1f} s to seal; recording holds {rin / (size * 1048576):.3f} bytes per "
+                     f"byte relayed, {rec / (size * 1048576):.3f} on disk" if rin > 0 else "not recorded (RECORDING=off)"))
 for l in lines:
     if l.startswith("probe "):
         print(l)

@@ -58,12 +58,16 @@ bool isByteStream(RecordKind kind) {
 // CPU, so they keep up as before (a higher nice value would not: under load it could starve
 // them until the queue overflows and ends the session), but they no longer preempt the relay's
 // threads each time they wake. On two busy cores that moved a recorded 1 GiB download from
-// 0.97x to 1.09x OpenSSH's ProxyJump (docs/benchmarks.md, run G). A hint only: where the kernel
-// refuses it, the thread stays SCHED_OTHER and the recording is the same.
+// 0.98x to 1.08x OpenSSH's ProxyJump (docs/benchmarks.md, run G). Only from SCHED_OTHER: a
+// broker run with a real-time policy keeps it here too (its relay threads have it, and a batch
+// recorder could then starve). A hint: where it is refused, the recording is the same.
 void runAsBatchWork(const char* name) noexcept {
   pthread_setname_np(pthread_self(), name);  // for top -H, perf and gdb
-  sched_param none{};
-  (void)sched_setscheduler(0, SCHED_BATCH, &none);  // 0: this thread (Linux)
+  int policy = 0;
+  sched_param param{};
+  if (pthread_getschedparam(pthread_self(), &policy, &param) == 0 && policy == SCHED_OTHER) {
+    (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+  }
 }
 
 // Below this a batch is always compressed in full: the sample test would cost as much.
