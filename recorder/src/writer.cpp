@@ -57,10 +57,10 @@ bool isByteStream(RecordKind kind) {
 // (sealInterval) and a bounded queue behind them: SCHED_BATCH keeps their fair share of the
 // CPU, so they keep up as before (a higher nice value would not: under load it could starve
 // them until the queue overflows and ends the session), but they no longer preempt the relay's
-// threads each time they wake. On two busy cores that moved a recorded 1 GiB download from
-// 0.98x to 1.08x OpenSSH's ProxyJump (docs/benchmarks.md, run G). Only from SCHED_OTHER: a
-// broker run with a real-time policy keeps it here too (its relay threads have it, and a batch
-// recorder could then starve). A hint: where it is refused, the recording is the same.
+// threads each time they wake (docs/benchmarks.md, run G: a small gain at most on two busy
+// cores, inside the spread, but background work should not preempt the data). Only from
+// SCHED_OTHER: a broker run with a real-time policy keeps it here too (its relay threads have
+// it, and a batch recorder could then starve). A hint: where refused, nothing else changes.
 void runAsBatchWork(const char* name) noexcept {
   pthread_setname_np(pthread_self(), name);  // for top -H, perf and gdb
   int policy = 0;
